@@ -1,0 +1,217 @@
+import { EventQueue } from "./event-queue.ts";
+import { Process, type ProcessBody, type Op } from "./process.ts";
+import type { ExecContext } from "./context.ts";
+import type { EngineEventKind, EngineSink } from "./trace.ts";
+import { JiffiesClock, type Hz } from "./jiffies.ts";
+import { RandomStreams } from "./random.ts";
+import { Completion } from "./completion.ts";
+
+export interface EngineOptions {
+  /** Master seed; every component draws from its own named stream of it. Default 1. */
+  seed?: number;
+  /** Kernel tick rate CONFIG_HZ: 100, 250, 300 or 1000. Default 250. */
+  hz?: Hz;
+  /** Receives every state change the engine makes; null (default) for none. */
+  sink?: EngineSink | null;
+}
+
+/** One "sleeping function called from invalid context" the run hit. */
+export interface ContextViolation {
+  tNs: number;
+  procUid: number;
+  procName: string;
+  ctx: ExecContext;
+  atomicDepth: number;
+  /** The operation that may sleep, e.g. "mutex_lock". */
+  op: string;
+}
+
+export interface RunResult {
+  /** Simulated time when the run stopped. */
+  endNs: number;
+  /** Process resumptions performed by this call. */
+  steps: number;
+  /** Processes still parked on a primitive when nothing was left to run (a deadlock). */
+  blocked: number;
+}
+
+/** A process died with an exception: the run stops, naming who, when and why. */
+export class SimulationError extends Error {
+  constructor(
+    message: string,
+    readonly tNs: number,
+    readonly procName: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "SimulationError";
+  }
+}
+
+/**
+ * The discrete-event engine: simulated time in integer nanoseconds, processes as generators,
+ * and a future-event list ordered by (time, scheduling order).
+ *
+ * A process runs until it yields something that takes time or blocks; the engine then runs the
+ * next runnable process. Everything is single-threaded and driven only by the inputs and seed.
+ */
+export class Engine {
+  /** Current simulated time in nanoseconds (an integer held exactly in a float64). */
+  nowNs = 0;
+  /** The process being resumed, or null between steps. */
+  current: Process | null = null;
+  readonly jiffies: JiffiesClock;
+  readonly random: RandomStreams;
+  readonly contextViolations: ContextViolation[] = [];
+  sink: EngineSink | null;
+
+  private readonly queue = new EventQueue();
+  private readonly procs: (Process | undefined)[] = [];
+  private readonly freePids: number[] = [];
+  private nextUid = 0;
+  private live = 0;
+  private stopRequested = false;
+  private readonly objectNames: string[] = [];
+
+  constructor(options: EngineOptions = {}) {
+    this.jiffies = new JiffiesClock(this, options.hz ?? 250);
+    this.random = new RandomStreams(options.seed ?? 1);
+    this.sink = options.sink ?? null;
+  }
+
+  /** Creates a process that first runs at the current time, after those already runnable now. */
+  spawn(name: string, body: ProcessBody, ctx: ExecContext = "process"): Process {
+    const pid = this.freePids.length > 0 ? this.freePids.pop()! : this.procs.length;
+    const proc = new Process(pid, this.nextUid++, name, ctx, body);
+    this.procs[pid] = proc;
+    this.live++;
+    this.emit("proc.spawn", proc.uid, -1, 0);
+    this.queue.push(this.nowNs, pid);
+    return proc;
+  }
+
+  /** Runs until nothing is runnable, `untilNs` is reached (events at untilNs still run) or stop(). */
+  run(untilNs = Infinity): RunResult {
+    const queue = this.queue;
+    const procs = this.procs;
+    this.stopRequested = false;
+    let steps = 0;
+    while (queue.size > 0 && !this.stopRequested) {
+      const tNs = queue.peekTimeNs();
+      if (tNs > untilNs) break;
+      const proc = procs[queue.pop()]!;
+      this.nowNs = tNs;
+      this.resume(proc);
+      steps++;
+    }
+    if (untilNs !== Infinity && queue.size === 0 && untilNs > this.nowNs) this.nowNs = untilNs;
+    return { endNs: this.nowNs, steps, blocked: this.blockedCount() };
+  }
+
+  /** Makes run() return after the current step. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** Drives one process until it parks, sleeps or exits. */
+  private resume(proc: Process): void {
+    this.current = proc;
+    const body = proc.body;
+    try {
+      for (;;) {
+        const value = proc.resumeValue;
+        proc.resumeValue = undefined;
+        const step = body.next(value);
+        if (step.done === true) return this.exit(proc, step.value);
+        const cmd = step.value;
+        if (typeof cmd === "number") return this.sleepFor(proc, cmd);
+        if (cmd.mightSleep && !proc.maySleep) this.violation(proc, cmd.opName);
+        if (!cmd.begin(this, proc)) return;
+      }
+    } catch (error) {
+      if (error instanceof SimulationError) throw error;
+      const why = error instanceof Error ? error.message : String(error);
+      throw new SimulationError(`process ${proc.name} failed at t=${this.nowNs} ns: ${why}`, this.nowNs, proc.name, {
+        cause: error,
+      });
+    } finally {
+      this.current = null;
+    }
+  }
+
+  private sleepFor(proc: Process, ns: number): void {
+    if (!proc.maySleep) this.violation(proc, "sleep");
+    if (this.sink !== null) this.emit("proc.sleep", proc.uid, -1, ns);
+    this.scheduleAfter(proc, ns);
+  }
+
+  private exit(proc: Process, result: unknown): void {
+    proc.exited = true;
+    proc.result = result;
+    this.procs[proc.pid] = undefined;
+    this.freePids.push(proc.pid);
+    this.live--;
+    this.emit("proc.exit", proc.uid, -1, 0);
+    if (proc.exitCompletion !== null) proc.exitCompletion.completeAll();
+  }
+
+  /** Makes `proc` runnable after `ns` nanoseconds (a non-negative integer). */
+  scheduleAfter(proc: Process, ns: number): void {
+    if (!(ns >= 0 && Number.isInteger(ns))) {
+      throw new RangeError(`process ${proc.name}: duration must be a non-negative integer of ns, got ${ns}`);
+    }
+    this.queue.push(this.nowNs + ns, proc.pid);
+  }
+
+  /** Makes a parked process runnable now; its yield returns `value`. */
+  wake(proc: Process, value?: unknown): void {
+    proc.resumeValue = value;
+    if (this.sink !== null) this.emit("proc.wake", proc.uid, -1, 0);
+    this.queue.push(this.nowNs, proc.pid);
+  }
+
+  /** `yield engine.join(proc)`: waits until `proc` has exited. */
+  join(proc: Process): Op {
+    if (proc.exitCompletion === null) proc.exitCompletion = new Completion(this, `exit:${proc.name}`);
+    if (proc.exited) proc.exitCompletion.completeAll();
+    return proc.exitCompletion.wait();
+  }
+
+  /** Records a "sleeping function called from invalid context" and lets the operation proceed. */
+  violation(proc: Process, op: string): void {
+    this.contextViolations.push({
+      tNs: this.nowNs,
+      procUid: proc.uid,
+      procName: proc.name,
+      ctx: proc.ctx,
+      atomicDepth: proc.atomicDepth,
+      op,
+    });
+    this.emit("ctx.violation", proc.uid, -1, 0);
+  }
+
+  /** Registers a primitive so events can name it; returns its id. */
+  registerObject(name: string): number {
+    this.objectNames.push(name);
+    return this.objectNames.length - 1;
+  }
+
+  objectName(objectId: number): string {
+    return this.objectNames[objectId] ?? `#${objectId}`;
+  }
+
+  /** Reports a state change to the sink, if any. */
+  emit(kind: EngineEventKind, procUid: number, objectId: number, arg: number): void {
+    if (this.sink !== null) this.sink.onEngineEvent(kind, this.nowNs, procUid, objectId, arg);
+  }
+
+  /** Processes that exist and are not runnable: parked on a primitive. */
+  blockedCount(): number {
+    return this.live - this.queue.size;
+  }
+
+  /** Processes that have been spawned and not yet exited. */
+  get liveProcesses(): number {
+    return this.live;
+  }
+}

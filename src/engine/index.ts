@@ -1,0 +1,13 @@
+export { Engine, SimulationError, type EngineOptions, type RunResult, type ContextViolation } from "./engine.ts";
+export { Process, sleep, spin, type Op, type ProcessBody, type Yieldable } from "./process.ts";
+export { ExecContext, EXEC_CONTEXTS } from "./context.ts";
+export { EventQueue } from "./event-queue.ts";
+export { Mutex } from "./mutex.ts";
+export { RwSemaphore } from "./rwsem.ts";
+export { Completion } from "./completion.ts";
+export { Workqueue, Work, type WorkqueueOptions } from "./workqueue.ts";
+export { Server } from "./server.ts";
+export { WaitQueue } from "./wait-queue.ts";
+export { JiffiesClock, msecsToJiffies, ticksAt, timeAfter64, timeBefore64, SUPPORTED_HZ, MAX_JIFFY_OFFSET, type Hz } from "./jiffies.ts";
+export { RandomStreams, RandomStream, streamState } from "./random.ts";
+export { ENGINE_EVENT_KINDS, RecordingSink, type EngineSink, type EngineEventKind } from "./trace.ts";

@@ -1,0 +1,84 @@
+import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
+import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
+import { uniformInt } from "pure-rand/distribution/uniformInt";
+import type { JumpableRandomGenerator } from "pure-rand/types/JumpableRandomGenerator";
+
+/**
+ * Independent random streams, one per named component, all derived from one master seed.
+ *
+ * A stream's starting state is a hash of (seed, name), so adding a component, or drawing more
+ * numbers in one, never shifts the numbers another component draws. The generator itself is
+ * pure-rand's xoroshiro128+ (period 2^128 - 1); we only derive its 128-bit starting state.
+ */
+export class RandomStreams {
+  private readonly streams = new Map<string, RandomStream>();
+
+  constructor(readonly seed: number) {
+    if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  }
+
+  /** The stream named `name`, created on first use. */
+  stream(name: string): RandomStream {
+    let s = this.streams.get(name);
+    if (s === undefined) {
+      s = new RandomStream(name, xoroshiro128plusFromState(streamState(this.seed, name)));
+      this.streams.set(name, s);
+    }
+    return s;
+  }
+}
+
+/** One component's random numbers. */
+export class RandomStream {
+  constructor(
+    readonly name: string,
+    private readonly rng: JumpableRandomGenerator,
+  ) {}
+
+  /** Uniform in [0, 1), 53 random bits. */
+  uniform(): number {
+    return uniformFloat64(this.rng);
+  }
+
+  /** Uniform integer in [min, max], both included. */
+  int(min: number, max: number): number {
+    return uniformInt(this.rng, min, max);
+  }
+
+  /** True with probability p. */
+  bernoulli(p: number): boolean {
+    return uniformFloat64(this.rng) < p;
+  }
+
+  /** Exponential with the given mean (any unit), by inversion. */
+  exponential(mean: number): number {
+    return -mean * Math.log(1 - uniformFloat64(this.rng));
+  }
+
+  /** An exponential duration in whole nanoseconds (rounded to nearest). */
+  exponentialNs(meanNs: number): number {
+    return Math.round(-meanNs * Math.log(1 - uniformFloat64(this.rng)));
+  }
+}
+
+/** Four 32-bit words of starting state from (seed, name); never all zero. */
+export function streamState(seed: number, name: string): number[] {
+  // FNV-1a over the name's UTF-16 units, then the seed's two 32-bit halves, each word finished
+  // with murmur3's fmix32 so that near names and near seeds land far apart.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  const lo = seed >>> 0;
+  const hi = Math.floor(seed / 2 ** 32) >>> 0;
+  const words = [fmix32(h ^ lo), fmix32(h ^ hi ^ 0x9e3779b9), fmix32(lo ^ 0x85ebca6b ^ fmix32(h)), fmix32(hi ^ fmix32(h ^ 0xc2b2ae35))];
+  if (words.every((w): boolean => w === 0)) words[0] = 1;
+  return words.map((w) => w | 0);
+}
+
+function fmix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
