@@ -55,7 +55,7 @@ export class Completion {
   complete(): void {
     if (this.waiters.length > 0) this.engine.wake(this.waiters.shift());
     else if (this.doneCount !== DONE_ALL) this.doneCount++;
-    this.engine.emit("completion.complete", -1, this.id, this.doneCount === DONE_ALL ? -1 : this.doneCount);
+    this.engine.emit("completion.complete", this.callerUid(), this.id, this.doneCount === DONE_ALL ? -1 : this.doneCount);
   }
 
   /** complete_all(). */
@@ -63,7 +63,11 @@ export class Completion {
     const released = this.waiters.length;
     this.doneCount = DONE_ALL;
     while (this.waiters.length > 0) this.engine.wake(this.waiters.shift());
-    this.engine.emit("completion.complete_all", -1, this.id, released);
+    this.engine.emit("completion.complete_all", this.callerUid(), this.id, released);
+  }
+
+  private callerUid(): number {
+    return this.engine.current?.uid ?? -1;
   }
 
   /** completion_done(): true if a wait would not sleep. */
@@ -80,6 +84,6 @@ export class Completion {
   reinit(): void {
     if (this.waiters.length > 0) throw new Error(`reinit_completion(${this.name}) with ${this.waiters.length} waiters`);
     this.doneCount = 0;
-    this.engine.emit("completion.reinit", -1, this.id, 0);
+    this.engine.emit("completion.reinit", this.callerUid(), this.id, 0);
   }
 }

@@ -80,7 +80,7 @@ export class Engine {
   }
 
   /** Creates a process that first runs at the current time, after those already runnable now. */
-  spawn(name: string, body: ProcessBody, ctx: ExecContext = "process"): Process {
+  spawn(name: string, body: ProcessBody<unknown>, ctx: ExecContext = "process"): Process {
     const pid = this.freePids.length > 0 ? this.freePids.pop()! : this.procs.length;
     const proc = new Process(pid, this.nextUid++, name, ctx, body);
     this.procs[pid] = proc;

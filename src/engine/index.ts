@@ -3,6 +3,7 @@ export { Process, sleep, spin, type Op, type ProcessBody, type Yieldable } from 
 export { ExecContext, EXEC_CONTEXTS } from "./context.ts";
 export { EventQueue } from "./event-queue.ts";
 export { Mutex } from "./mutex.ts";
+export { SpinLock } from "./spinlock.ts";
 export { RwSemaphore } from "./rwsem.ts";
 export { Completion } from "./completion.ts";
 export { Workqueue, Work, type WorkqueueOptions } from "./workqueue.ts";

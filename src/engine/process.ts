@@ -12,7 +12,7 @@ import type { Completion } from "./completion.ts";
 export type Yieldable = number | Op;
 
 /** A simulated thread of execution: a generator the engine resumes. */
-export type ProcessBody<R = unknown> = Generator<Yieldable, R, unknown>;
+export type ProcessBody<R = void> = Generator<Yieldable, R, unknown>;
 
 /**
  * A blocking operation. `begin` runs when a process yields it: it returns true when the process
@@ -49,7 +49,7 @@ export class Process {
     readonly uid: number,
     readonly name: string,
     readonly ctx: ExecContext,
-    readonly body: ProcessBody,
+    readonly body: ProcessBody<unknown>,
   ) {}
 
   /** Whether this process may sleep right now (kernel: !in_atomic() && !in_interrupt()). */
@@ -71,6 +71,7 @@ export const SPIN: Op = {
   mightSleep: false,
   opName: "spin",
   begin(engine: Engine, proc: Process): boolean {
+    if (engine.sink !== null) engine.emit("proc.spin", proc.uid, -1, spinScratchNs);
     engine.scheduleAfter(proc, spinScratchNs);
     return false;
   },

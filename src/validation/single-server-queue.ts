@@ -1,4 +1,4 @@
-import { Engine, Server, sleep, type ProcessBody, type RandomStream } from "../../src/engine/index.ts";
+import { Engine, Server, sleep, type ProcessBody, type RandomStream } from "../engine/index.ts";
 
 /**
  * A single-server FIFO queue (M/M/1 or M/D/1) built from engine parts the way a model would be:
@@ -63,4 +63,13 @@ export function runSingleServerQueue(options: SingleServerQueueOptions): SingleS
 
 function drawService(stream: RandomStream, options: SingleServerQueueOptions): number {
   return options.service === "exponential" ? stream.exponentialNs(options.serviceMeanNs) : options.serviceMeanNs;
+}
+
+/** Pollaczek-Khinchine: the exact mean wait in queue, lambda E[S^2] / (2 (1 - rho)). */
+export function pollaczekKhinchineWaitNs(options: Pick<SingleServerQueueOptions, "arrivalMeanNs" | "serviceMeanNs" | "service">): number {
+  const rho = options.serviceMeanNs / options.arrivalMeanNs;
+  if (!(rho < 1)) return Infinity;
+  const s = options.serviceMeanNs;
+  const secondMoment = options.service === "exponential" ? 2 * s * s : s * s;
+  return secondMoment / options.arrivalMeanNs / (2 * (1 - rho));
 }

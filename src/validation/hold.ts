@@ -1,4 +1,4 @@
-import { Engine, sleep, type ProcessBody } from "../../src/engine/index.ts";
+import { Engine, sleep, type ProcessBody } from "../engine/index.ts";
 
 /**
  * The classic "hold" model for event-list speed: P processes, each sleeping a uniform(0, 1 s)
