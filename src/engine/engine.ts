@@ -96,13 +96,18 @@ export class Engine {
     const procs = this.procs;
     this.stopRequested = false;
     let steps = 0;
-    while (queue.size > 0 && !this.stopRequested) {
-      const tNs = queue.peekTimeNs();
-      if (tNs > untilNs) break;
-      const proc = procs[queue.pop()]!;
-      this.nowNs = tNs;
-      this.resume(proc);
-      steps++;
+    try {
+      while (queue.size > 0 && !this.stopRequested) {
+        const tNs = queue.peekTimeNs();
+        if (tNs > untilNs) break;
+        const proc = procs[queue.pop()]!;
+        this.nowNs = tNs;
+        this.resume(proc);
+        this.current = null;
+        steps++;
+      }
+    } catch (error) {
+      throw this.failure(error);
     }
     if (untilNs !== Infinity && queue.size === 0 && untilNs > this.nowNs) this.nowNs = untilNs;
     return { endNs: this.nowNs, steps, blocked: this.blockedCount() };
@@ -117,26 +122,26 @@ export class Engine {
   private resume(proc: Process): void {
     this.current = proc;
     const body = proc.body;
-    try {
-      for (;;) {
-        const value = proc.resumeValue;
-        proc.resumeValue = undefined;
-        const step = body.next(value);
-        if (step.done === true) return this.exit(proc, step.value);
-        const cmd = step.value;
-        if (typeof cmd === "number") return this.sleepFor(proc, cmd);
-        if (cmd.mightSleep && !proc.maySleep) this.violation(proc, cmd.opName);
-        if (!cmd.begin(this, proc)) return;
-      }
-    } catch (error) {
-      if (error instanceof SimulationError) throw error;
-      const why = error instanceof Error ? error.message : String(error);
-      throw new SimulationError(`process ${proc.name} failed at t=${this.nowNs} ns: ${why}`, this.nowNs, proc.name, {
-        cause: error,
-      });
-    } finally {
-      this.current = null;
+    for (;;) {
+      const value = proc.resumeValue;
+      proc.resumeValue = undefined;
+      const step = body.next(value);
+      if (step.done === true) return this.exit(proc, step.value);
+      const cmd = step.value;
+      if (typeof cmd === "number") return this.sleepFor(proc, cmd);
+      if (cmd.mightSleep && !proc.maySleep) this.violation(proc, cmd.opName);
+      if (!cmd.begin(this, proc)) return;
     }
+  }
+
+  /** Wraps what a process threw with who and when; the run cannot go on. */
+  private failure(error: unknown): SimulationError {
+    const proc = this.current;
+    this.current = null;
+    if (error instanceof SimulationError) return error;
+    const name = proc?.name ?? "(engine)";
+    const why = error instanceof Error ? error.message : String(error);
+    return new SimulationError(`process ${name} failed at t=${this.nowNs} ns: ${why}`, this.nowNs, name, { cause: error });
   }
 
   private sleepFor(proc: Process, ns: number): void {
