@@ -31,10 +31,6 @@ export interface Op {
 
 /** A simulated thread: CPU thread, GPU thread, interrupt handler or workqueue worker. */
 export class Process {
-  /** Value handed back to the generator on its next resume. */
-  resumeValue: unknown = undefined;
-  /** Nesting depth of atomic sections (spinlock held, preemption disabled). */
-  atomicDepth = 0;
   /** True once the generator has returned or thrown. */
   exited = false;
   /** The generator's return value, once exited. */
@@ -43,6 +39,7 @@ export class Process {
   exitCompletion: Completion | null = null;
 
   constructor(
+    readonly engine: Engine,
     /** Slot in the engine's process table; reused after exit. */
     readonly pid: number,
     /** Monotonic id, never reused: what events and reports name. */
@@ -54,7 +51,12 @@ export class Process {
 
   /** Whether this process may sleep right now (kernel: !in_atomic() && !in_interrupt()). */
   get maySleep(): boolean {
-    return this.ctx !== "irq" && this.atomicDepth === 0;
+    return this.engine.maySleep(this);
+  }
+
+  /** Nesting depth of atomic sections (spinlocks held, preemption disabled). */
+  get atomicDepth(): number {
+    return this.engine.atomicDepth(this);
   }
 }
 

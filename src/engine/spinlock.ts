@@ -25,7 +25,7 @@ export class SpinLock {
       opName: "spin_lock",
       begin: (e: Engine, proc: Process): boolean => {
         if (this.owner === proc) throw new Error(`spin_lock(${this.name}): recursive lock deadlocks`);
-        proc.atomicDepth++; // preempt_disable() happens before the spin
+        e.enterAtomic(proc); // preempt_disable() happens before the spin
         if (this.owner === null) {
           this.owner = proc;
           e.emit("spinlock.acquire", proc.uid, this.id, 0);
@@ -49,7 +49,7 @@ export class SpinLock {
     if (this.owner !== proc) {
       throw new Error(`spin_unlock(${this.name}) by ${proc.name}, owner is ${this.owner?.name ?? "nobody"}`);
     }
-    proc.atomicDepth--;
+    this.engine.exitAtomic(proc);
     this.engine.emit("spinlock.release", proc.uid, this.id, this.waiters.length);
     if (this.waiters.length === 0) {
       this.owner = null;
