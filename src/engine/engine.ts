@@ -140,7 +140,7 @@ export class Engine {
       const step = body.next(value);
       if (step.done === true) return this.exit(proc, step.value);
       const cmd = step.value;
-      if (typeof cmd === "number") return this.sleepFor(proc, cmd);
+      if (typeof cmd === "number") return this.sleepFor(pid, cmd);
       if (cmd.mightSleep && this.noSleep[pid] !== 0) this.violation(proc, cmd.opName);
       if (!cmd.begin(this, proc)) return;
       value = undefined;
@@ -164,10 +164,12 @@ export class Engine {
     return new SimulationError(`process ${name} failed at t=${this.nowNs} ns: ${why}`, this.nowNs, name, { cause: error });
   }
 
-  private sleepFor(proc: Process, ns: number): void {
-    if (this.noSleep[proc.pid] !== 0) this.violation(proc, "sleep");
-    if (this.sink !== null) this.emit("proc.sleep", proc.uid, -1, ns);
-    this.scheduleAfter(proc, ns);
+  /** The common case, kept free of Process dereferences: sleep `ns` from now. */
+  private sleepFor(pid: number, ns: number): void {
+    if (this.noSleep[pid] !== 0) this.violation(this.procs[pid]!, "sleep");
+    if (this.sink !== null) this.emit("proc.sleep", this.procs[pid]!.uid, -1, ns);
+    if (!(ns >= 0 && Number.isInteger(ns))) this.badDuration(this.procs[pid]!, ns);
+    this.queue.push(this.nowNs + ns, pid);
   }
 
   private exit(proc: Process, result: unknown): void {
@@ -184,10 +186,12 @@ export class Engine {
 
   /** Makes `proc` runnable after `ns` nanoseconds (a non-negative integer). */
   scheduleAfter(proc: Process, ns: number): void {
-    if (!(ns >= 0 && Number.isInteger(ns))) {
-      throw new RangeError(`process ${proc.name}: duration must be a non-negative integer of ns, got ${ns}`);
-    }
+    if (!(ns >= 0 && Number.isInteger(ns))) this.badDuration(proc, ns);
     this.queue.push(this.nowNs + ns, proc.pid);
+  }
+
+  private badDuration(proc: Process, ns: number): never {
+    throw new RangeError(`process ${proc.name}: duration must be a non-negative integer of ns, got ${ns}`);
   }
 
   /** Makes a parked process runnable now; its yield returns `value`. */
