@@ -29,7 +29,7 @@ export class Completion {
       opName: "wait_for_completion",
       begin: (e: Engine, proc: Process): boolean => {
         if (this.doneCount > 0) {
-          if (this.doneCount !== DONE_ALL) this.doneCount--;
+          this.consume(proc.uid);
           return true;
         }
         this.waiters.push(proc);
@@ -47,8 +47,14 @@ export class Completion {
   /** try_wait_for_completion: consumes a completion if one is there; never sleeps. */
   tryWait(): boolean {
     if (this.doneCount === 0) return false;
-    if (this.doneCount !== DONE_ALL) this.doneCount--;
+    this.consume(this.callerUid());
     return true;
+  }
+
+  /** A wait passes on a banked complete(): one is used up (none after complete_all). */
+  private consume(procUid: number): void {
+    if (this.doneCount !== DONE_ALL) this.doneCount--;
+    this.engine.emit("completion.consume", procUid, this.id, this.doneCount === DONE_ALL ? -1 : this.doneCount);
   }
 
   /** complete(). */
