@@ -38,6 +38,7 @@ describe("engine event hook", () => {
       "100 completion.complete p0 completion:done 1",
       "100 proc.exit p0 - 0",
       "100 mutex.release p1 mutex:m 0",
+      "100 completion.consume p1 completion:done 0",
       "100 proc.exit p1 - 0",
     ]);
   });
