@@ -18,6 +18,8 @@ export interface ModelFigures {
   engine: string;
   model: string;
   items: number;
+  /** Events the engine processed (pagesim only; 0 for the port). */
+  events: number;
   loopMs: number;
   /** A model output, to check that both engines simulate the same thing. */
   check: number;
@@ -68,17 +70,24 @@ export function runModel(engine: string, model: string, processes: number): Mode
   const start = performance.now();
   let items: number;
   let check: number;
+  let events = 0;
   if (model === "mm1") {
     items = MM1_CUSTOMERS;
-    check =
-      engine === "pagesim"
-        ? runSingleServerQueue({ customers: MM1_CUSTOMERS, arrivalMeanNs: UNIT_NS, serviceMeanNs: 0.9 * UNIT_NS, service: "exponential", seed: SEED, recordWaits: false }).meanWaitNs
-        : simpyPortMm1();
+    if (engine === "pagesim") {
+      const r = runSingleServerQueue({ customers: MM1_CUSTOMERS, arrivalMeanNs: UNIT_NS, serviceMeanNs: 0.9 * UNIT_NS, service: "exponential", seed: SEED, recordWaits: false });
+      check = r.meanWaitNs;
+      events = r.steps;
+    } else check = simpyPortMm1();
   } else if (model === "hold") {
-    check = engine === "pagesim" ? runHold({ processes, totalSleeps: HOLD_SLEEPS, seed: SEED }).sleeps : simpyPortHold(processes);
+    if (engine === "pagesim") {
+      const r = runHold({ processes, totalSleeps: HOLD_SLEEPS, seed: SEED });
+      check = r.sleeps;
+      events = r.steps;
+    } else check = simpyPortHold(processes);
     items = check;
   } else throw new Error(`unknown model ${model}`);
-  return { engine, model: model === "hold" ? `hold P=${processes}` : "M/M/1", items, loopMs: performance.now() - start, check };
+  const loopMs = performance.now() - start;
+  return { engine, model: model === "hold" ? `hold P=${processes}` : "M/M/1", items, events, loopMs, check };
 }
 
 if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {

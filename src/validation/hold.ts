@@ -14,6 +14,8 @@ export interface HoldOptions {
 export interface HoldResult {
   sleeps: number;
   endNs: number;
+  /** Events the engine processed (process resumptions). */
+  steps: number;
 }
 
 const HOLD_SCALE_NS = 1_000_000_000;
@@ -32,6 +34,6 @@ export function runHold(options: HoldOptions): HoldResult {
   }
 
   for (let p = 0; p < options.processes; p++) engine.spawn("holder", holder());
-  const { endNs } = engine.run();
-  return { sleeps, endNs };
+  const { endNs, steps } = engine.run();
+  return { sleeps, endNs, steps };
 }
