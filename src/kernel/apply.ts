@@ -1,0 +1,194 @@
+import { nrPages, PAGE_SHIFT } from "./constants.ts";
+import type { KernelEvent } from "./events.ts";
+import type { FolioState, KernelState, MmState } from "./state.ts";
+
+/** An event that cannot happen to the state it is applied to: a model bug, or a corrupt log. */
+export class IllegalTransition extends Error {
+  override name = "IllegalTransition";
+}
+
+/**
+ * The one function that changes KernelState. The live run and replay both call it, so they
+ * cannot drift apart. It refuses transitions the kernel could never make (a put below zero, a
+ * double free, a second lock owner) instead of corrupting the state.
+ */
+export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
+  switch (ev.kind) {
+    case "mm.create": {
+      expectId("mm", ev.mm, state.nextMmId);
+      state.mms.set(ev.mm, { id: ev.mm, users: 1, vmas: [], ptes: new Map() });
+      state.nextMmId++;
+      return;
+    }
+    case "mmget": {
+      const mm = getMm(state, ev.mm);
+      if (mm.users === 0) throw new IllegalTransition(`mmget on mm ${ev.mm} with no users left`);
+      mm.users++;
+      return;
+    }
+    case "mmput": {
+      const mm = getMm(state, ev.mm);
+      if (mm.users === 0) throw new IllegalTransition(`mmput on mm ${ev.mm} with no users`);
+      mm.users--;
+      return;
+    }
+    case "vma.insert": {
+      expectId("vma", ev.vma, state.nextVmaId);
+      const mm = getMm(state, ev.mm);
+      if (ev.startAddr % (1 << PAGE_SHIFT) !== 0 || ev.endAddr % (1 << PAGE_SHIFT) !== 0 || ev.endAddr <= ev.startAddr) {
+        throw new IllegalTransition(`vma ${ev.vma}: [${ev.startAddr}, ${ev.endAddr}) is not a page-aligned range`);
+      }
+      for (const other of mm.vmas) {
+        if (ev.startAddr < other.endAddr && other.startAddr < ev.endAddr) {
+          throw new IllegalTransition(`vma ${ev.vma} overlaps vma ${other.id} in mm ${ev.mm}`);
+        }
+      }
+      const vma = { id: ev.vma, mm: ev.mm, startAddr: ev.startAddr, endAddr: ev.endAddr, kind: ev.vmaKind, read: ev.read, write: ev.write };
+      mm.vmas.push(vma);
+      mm.vmas.sort((a, b) => a.startAddr - b.startAddr);
+      state.vmas.set(ev.vma, vma);
+      state.nextVmaId++;
+      return;
+    }
+    case "vma.remove": {
+      const mm = getMm(state, ev.mm);
+      const index = mm.vmas.findIndex((v) => v.id === ev.vma);
+      if (index < 0) throw new IllegalTransition(`vma ${ev.vma} is not in mm ${ev.mm}`);
+      mm.vmas.splice(index, 1);
+      state.vmas.delete(ev.vma);
+      return;
+    }
+    case "folio.alloc": {
+      expectId("folio", ev.folio, state.nextFolioId);
+      state.folios.set(ev.folio, {
+        id: ev.folio,
+        order: ev.order,
+        memory: ev.memory,
+        pagemap: ev.pagemap,
+        refcount: 1,
+        pincount: 0,
+        mapcount: 0,
+        lockOwner: -1,
+        zdd: -1,
+        versions: new Array<number>(nrPages(ev.order)).fill(0),
+        freed: false,
+      });
+      state.allocatedPages[ev.memory] += nrPages(ev.order);
+      state.nextFolioId++;
+      return;
+    }
+    case "folio.get":
+      getFolio(state, ev.folio).refcount++;
+      return;
+    case "folio.put": {
+      const folio = getFolio(state, ev.folio);
+      if (folio.refcount === 0) throw new IllegalTransition(`folio ${ev.folio}: put with refcount 0`);
+      folio.refcount--;
+      return;
+    }
+    case "folio.free": {
+      const folio = getFolio(state, ev.folio);
+      if (folio.refcount !== 0) throw new IllegalTransition(`folio ${ev.folio}: freed with refcount ${folio.refcount}`);
+      if (folio.lockOwner !== -1) throw new IllegalTransition(`folio ${ev.folio}: freed while locked`);
+      folio.freed = true;
+      state.allocatedPages[folio.memory] -= nrPages(folio.order);
+      return;
+    }
+    case "folio.lock": {
+      const folio = getFolio(state, ev.folio);
+      if (folio.lockOwner !== -1) throw new IllegalTransition(`folio ${ev.folio}: locked by ${ev.owner} while held by ${folio.lockOwner}`);
+      folio.lockOwner = ev.owner;
+      return;
+    }
+    case "folio.unlock": {
+      const folio = getFolio(state, ev.folio);
+      if (folio.lockOwner === -1) throw new IllegalTransition(`folio ${ev.folio}: unlocked while not locked`);
+      folio.lockOwner = -1;
+      return;
+    }
+    case "folio.pin": {
+      const folio = getFolio(state, ev.folio);
+      folio.refcount++;
+      folio.pincount++;
+      return;
+    }
+    case "folio.unpin": {
+      const folio = getFolio(state, ev.folio);
+      if (folio.pincount === 0) throw new IllegalTransition(`folio ${ev.folio}: unpin without a pin`);
+      folio.pincount--;
+      folio.refcount--;
+      return;
+    }
+    case "folio.set_zdd": {
+      const folio = getFolio(state, ev.folio);
+      if (folio.memory !== "device") throw new IllegalTransition(`folio ${ev.folio}: zone_device_data on a system folio`);
+      folio.zdd = ev.zdd;
+      return;
+    }
+    case "pte.set": {
+      const mm = getMm(state, ev.mm);
+      const folio = getFolio(state, ev.folio);
+      checkIndex(folio, ev.index);
+      const old = mm.ptes.get(ev.vpn);
+      if (old !== undefined && old.kind !== "migration") {
+        throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: set over a live ${old.kind} entry`);
+      }
+      if (old !== undefined) unmapEntry(state, old);
+      mm.ptes.set(ev.vpn, { kind: ev.pteKind, folio: ev.folio, index: ev.index });
+      if (ev.pteKind !== "migration") folio.mapcount++;
+      return;
+    }
+    case "pte.clear": {
+      const mm = getMm(state, ev.mm);
+      const old = mm.ptes.get(ev.vpn);
+      if (old === undefined) throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: clear of an empty entry`);
+      unmapEntry(state, old);
+      mm.ptes.delete(ev.vpn);
+      return;
+    }
+    case "page.write": {
+      const folio = getFolio(state, ev.folio);
+      checkIndex(folio, ev.index);
+      folio.versions[ev.index] = ev.version;
+      return;
+    }
+    case "page.copy": {
+      const src = getFolio(state, ev.srcFolio);
+      const dst = getFolio(state, ev.dstFolio);
+      checkIndex(src, ev.srcIndex);
+      checkIndex(dst, ev.dstIndex);
+      dst.versions[ev.dstIndex] = src.versions[ev.srcIndex]!;
+      return;
+    }
+  }
+}
+
+function unmapEntry(state: KernelState, pte: { kind: string; folio: number }): void {
+  if (pte.kind === "migration") return;
+  const folio = getFolio(state, pte.folio);
+  if (folio.mapcount === 0) throw new IllegalTransition(`folio ${pte.folio}: unmapped more often than mapped`);
+  folio.mapcount--;
+}
+
+function expectId(what: string, got: number, next: number): void {
+  if (got !== next) throw new IllegalTransition(`${what} id ${got} out of order: the next ${what} id is ${next}`);
+}
+
+function getMm(state: KernelState, id: number): MmState {
+  const mm = state.mms.get(id);
+  if (mm === undefined) throw new IllegalTransition(`no mm ${id}`);
+  return mm;
+}
+
+function getFolio(state: KernelState, id: number): FolioState {
+  const folio = state.folios.get(id);
+  if (folio === undefined) throw new IllegalTransition(`no folio ${id}`);
+  if (folio.freed) throw new IllegalTransition(`folio ${id} used after free`);
+  return folio;
+}
+
+function checkIndex(folio: FolioState, index: number): void {
+  if (!(index >= 0 && index < folio.versions.length)) {
+    throw new IllegalTransition(`folio ${folio.id}: page index ${index} outside its ${folio.versions.length} pages`);
+  }
+}

@@ -1,0 +1,36 @@
+/** Page geometry, as on x86-64 with 4 KiB base pages. */
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** A PMD-sized THP folio: 2 MiB, order 9. */
+export const HPAGE_PMD_ORDER = 9;
+
+/** Folio orders the model allocates: a base page or a PMD THP. */
+export type FolioOrder = 0 | 9;
+
+/** Pages in a folio of `order` (the kernel's NR_PAGES / folio_nr_pages). */
+export function nrPages(order: number): number {
+  return 1 << order;
+}
+
+/**
+ * The errno values drm_pagemap returns, as positive numbers; functions return them negated,
+ * as the kernel does (0 is success).
+ */
+export const Errno = {
+  ENOENT: 2,
+  ENOMEM: 12,
+  EFAULT: 14,
+  EBUSY: 16,
+  ENODEV: 19,
+  EINVAL: 22,
+  EOPNOTSUPP: 95,
+} as const;
+
+export type ErrnoName = keyof typeof Errno;
+
+/** "-EBUSY" for -16, "0" for 0: how logs and reports print a return value. */
+export function errnoName(ret: number): string {
+  if (ret === 0) return "0";
+  for (const [name, value] of Object.entries(Errno)) if (-value === ret) return `-${name}`;
+  return String(ret);
+}

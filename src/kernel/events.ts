@@ -1,0 +1,47 @@
+import type { FolioOrder } from "./constants.ts";
+import type { MemoryKind, PteKind, VmaKind } from "./state.ts";
+
+/**
+ * Every change to KernelState is one of these events, applied by applyKernelEvent. Kinds are
+ * named after the kernel function or step that makes the change. The recorder adds seq, time,
+ * thread and context to each; here is only what the change itself needs.
+ */
+export type KernelEvent =
+  /** A process's address space comes to exist, with mm_users = 1. */
+  | { kind: "mm.create"; mm: number }
+  /** mmget / mmget_not_zero succeeded: one more user. */
+  | { kind: "mmget"; mm: number }
+  /** mmput: one user fewer; at 0 the address space is torn down. */
+  | { kind: "mmput"; mm: number }
+  /** mmap (or the part of munmap/mprotect/mremap that creates a VMA). */
+  | { kind: "vma.insert"; mm: number; vma: number; startAddr: number; endAddr: number; vmaKind: VmaKind; read: boolean; write: boolean }
+  /** The VMA is gone (munmap, or replaced by its pieces). */
+  | { kind: "vma.remove"; mm: number; vma: number }
+  /** A folio is allocated with one reference held by the allocating code. */
+  | { kind: "folio.alloc"; folio: number; order: FolioOrder; memory: MemoryKind; pagemap: number }
+  /** folio_get / get_page. */
+  | { kind: "folio.get"; folio: number }
+  /** folio_put / put_page; reaching 0 is followed by folio.free (system) or page_free (device). */
+  | { kind: "folio.put"; folio: number }
+  /** The folio returns to its allocator (refcount must be 0). */
+  | { kind: "folio.free"; folio: number }
+  /** folio_lock / folio_trylock succeeded, by the event's thread. */
+  | { kind: "folio.lock"; folio: number; owner: number }
+  /** folio_unlock. */
+  | { kind: "folio.unlock"; folio: number }
+  /** pin_user_pages(FOLL_LONGTERM): a reference plus a pin. */
+  | { kind: "folio.pin"; folio: number }
+  /** unpin_user_page: drops the pin and its reference. */
+  | { kind: "folio.unpin"; folio: number }
+  /** zone_device_data set on a device folio (drm_pagemap_get_devmem_page). */
+  | { kind: "folio.set_zdd"; folio: number; zdd: number }
+  /** A page table entry is written; a present or device-private entry holds a folio reference. */
+  | { kind: "pte.set"; mm: number; vpn: number; pteKind: PteKind; folio: number; index: number }
+  /** A page table entry is cleared. */
+  | { kind: "pte.clear"; mm: number; vpn: number }
+  /** A write through a mapping: the page's data version becomes `version`. */
+  | { kind: "page.write"; folio: number; index: number; version: number }
+  /** A copy engine or CPU copy: the destination page takes the source page's data. */
+  | { kind: "page.copy"; srcFolio: number; srcIndex: number; dstFolio: number; dstIndex: number };
+
+export type KernelEventKind = KernelEvent["kind"];
