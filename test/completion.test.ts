@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { Completion, Engine, sleep, type ProcessBody } from "../src/engine/index.ts";
+import { Completion, Engine, WaitQueueHead, sleep, type ProcessBody } from "../src/engine/index.ts";
 
 describe("Completion", () => {
   it("complete() releases one waiter, oldest first", () => {
@@ -76,5 +76,34 @@ describe("Completion", () => {
       c.reinit();
     })());
     expect(() => engine.run()).toThrow(/reinit_completion\(c\) with 1 waiters/);
+  });
+});
+
+
+describe("WaitQueueHead (wait_event)", () => {
+  it("sleepers re-check their condition after each wake-up; wake_up wakes the oldest only", () => {
+    const engine = new Engine();
+    const wq = new WaitQueueHead(engine, "folio_lock");
+    let available = 0;
+    const got: string[] = [];
+    for (const name of ["a", "b", "c"]) {
+      engine.spawn(name, (function* (): ProcessBody {
+        while (available === 0) yield wq.wait();
+        available--;
+        got.push(`${name}@${engine.nowNs}`);
+      })());
+    }
+    engine.spawn("producer", (function* (): ProcessBody {
+      yield sleep(10);
+      available = 1;
+      expect(wq.wakeUpAll()).toBe(3); // all wake, one wins, two sleep again
+      yield sleep(10);
+      available = 1;
+      expect(wq.wakeUpOne()).toBe(true);
+    })());
+    const result = engine.run();
+    expect(got).toEqual(["a@10", "b@20"]);
+    expect(result.blocked).toBe(1);
+    expect(wq.sleeping).toBe(1);
   });
 });

@@ -9,6 +9,7 @@ export { Completion } from "./completion.ts";
 export { Workqueue, Work, type WorkqueueOptions } from "./workqueue.ts";
 export { Server } from "./server.ts";
 export { WaitQueue } from "./wait-queue.ts";
+export { WaitQueueHead } from "./wait-queue-head.ts";
 export { JiffiesClock, msecsToJiffies, ticksAt, timeAfter64, timeBefore64, SUPPORTED_HZ, MAX_JIFFY_OFFSET, type Hz } from "./jiffies.ts";
 export { RandomStreams, RandomStream, streamState } from "./random.ts";
 export { ENGINE_EVENT_KINDS, RecordingSink, type EngineSink, type EngineEventKind } from "./trace.ts";
