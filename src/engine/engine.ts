@@ -211,6 +211,12 @@ export class Engine {
     return proc.exitCompletion.wait();
   }
 
+  /** might_sleep(): records a violation when the running process may not sleep here. */
+  mightSleep(op: string): void {
+    const proc = this.current;
+    if (proc !== null && this.noSleep[proc.pid] !== 0) this.violation(proc, op);
+  }
+
   /** Whether `proc` may sleep now (kernel: not in interrupt, not atomic). */
   maySleep(proc: Process): boolean {
     return this.noSleep[proc.pid] === 0;

@@ -1,0 +1,111 @@
+import { spin, type ProcessBody } from "../engine/index.ts";
+import { PAGE_SHIFT } from "./constants.ts";
+import { folioAlloc, folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
+import { VM_FAULT_SIGBUS, type Kernel } from "./kernel.ts";
+import { mmOf } from "./mm.ts";
+import { vmaLookup } from "./state.ts";
+
+export type AccessKind = "read" | "write";
+
+/** How an access ended: it completed, or the thread got a signal, or it never got through. */
+export type AccessOutcome = "ok" | "SIGSEGV" | "SIGBUS" | "OOM" | "livelock";
+
+export interface AccessResult {
+  outcome: AccessOutcome;
+  /** The data version read, or written (a write bumps the page's version by one). */
+  version: number;
+  /** Page faults the access took; more than one means it re-faulted (e.g. a timeslice spin). */
+  faults: number;
+}
+
+/** Re-faults after which an access is declared livelocked rather than simulated forever. */
+export const MAX_REFAULTS = 1_000_000;
+
+/**
+ * A CPU load or store by the running thread: it completes through a present entry, or faults
+ * and tries again, exactly as the hardware re-executes a faulting instruction.
+ */
+export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessResult> {
+  const vpn = addr >> PAGE_SHIFT;
+  for (let faults = 0; faults <= MAX_REFAULTS; faults++) {
+    const state = mmOf(k, mm);
+    const pte = state.ptes.get(vpn);
+    const vma = vmaLookup(state, addr);
+    if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write)) {
+      const folio = folioOf(k, pte.folio);
+      const current = folio.versions[pte.index]!;
+      if (access === "read") return { outcome: "ok", version: current, faults };
+      k.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: current + 1 });
+      return { outcome: "ok", version: current + 1, faults };
+    }
+    const outcome = yield* handleMmFault(k, mm, addr, access);
+    if (outcome !== "ok") return { outcome, version: -1, faults: faults + 1 };
+  }
+  return { outcome: "livelock", version: -1, faults: MAX_REFAULTS + 1 };
+}
+
+/**
+ * handle_mm_fault under mmap_read_lock. Returns "ok" when the access should simply be retried
+ * (the entry is now present, or another thread is still migrating it, or the device page's
+ * timeslice has not expired), or the signal the thread gets.
+ */
+export function* handleMmFault(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessOutcome> {
+  yield spin(k.costs.faultEntryNs);
+  const lock = k.mmapLock(mm);
+  yield lock.downRead();
+  const outcome = yield* handlePteFault(k, mm, addr, access);
+  lock.upRead();
+  return outcome;
+}
+
+function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessOutcome> {
+  const state = mmOf(k, mm);
+  const vma = vmaLookup(state, addr);
+  if (vma === undefined || !(access === "read" ? vma.read : vma.write)) return "SIGSEGV";
+  const vpn = addr >> PAGE_SHIFT;
+  const pte = state.ptes.get(vpn);
+  if (pte === undefined) return yield* doAnonymousPage(k, mm, vpn);
+  if (pte.kind === "present") return "ok"; // raced with another fault that populated it
+  if (pte.kind === "migration") {
+    yield* migrationEntryWait(k, mm, vpn, pte.folio);
+    return "ok";
+  }
+  return yield* doSwapPageDevicePrivate(k, mm, vma.id, addr, pte.folio, pte.index);
+}
+
+/** do_anonymous_page (and, simplified, a page-cache fill for file VMAs): a zeroed order-0 page. */
+function* doAnonymousPage(k: Kernel, mm: number, vpn: number): ProcessBody<AccessOutcome> {
+  const folio = folioAlloc(k, 0, "system");
+  if (folio === null) return "OOM";
+  yield spin(k.costs.pageZeroNs);
+  // The allocation's reference becomes the mapping's.
+  k.commit({ kind: "pte.set", mm, vpn, pteKind: "present", folio, index: 0 });
+  return "ok";
+}
+
+/**
+ * do_swap_page on a device-private entry (kernels of the seed's vintage): trylock the device
+ * page; on failure return and let the access fault again. Otherwise hold a reference across
+ * dev_pagemap_ops.migrate_to_ram, then unlock and put; that put can be the page's last
+ * reference, so page_free may run here, in the faulting thread.
+ */
+function* doSwapPageDevicePrivate(k: Kernel, mm: number, vma: number, addr: number, folio: number, index: number): ProcessBody<AccessOutcome> {
+  if (!folioTrylock(k, folio)) return "ok";
+  folioGet(k, folio);
+  const ops = k.pagemap(folioOf(k, folio).pagemap);
+  const ret = yield* ops.migrateToRam({ mm, vma, addr, folio, index });
+  folioUnlock(k, folio);
+  yield* folioPut(k, folio);
+  return ret === VM_FAULT_SIGBUS ? "SIGBUS" : "ok";
+}
+
+/** migration_entry_wait: sleep until the migrating thread unlocks the page (or the entry goes). */
+function* migrationEntryWait(k: Kernel, mm: number, vpn: number, folio: number): ProcessBody<void> {
+  for (;;) {
+    const pte = mmOf(k, mm).ptes.get(vpn);
+    if (pte === undefined || pte.kind !== "migration" || pte.folio !== folio) return;
+    const f = k.state.folios.get(folio);
+    if (f === undefined || f.freed || f.lockOwner === -1) return;
+    yield k.folioWaitQueue(folio).wait();
+  }
+}
