@@ -18,7 +18,7 @@ const setup: KernelEvent[] = [
   { kind: "mm.create", mm: 0 },
   { kind: "vma.insert", mm: 0, vma: 0, startAddr: 4 * MB, endAddr: 8 * MB, vmaKind: "anon-private", read: true, write: true },
   { kind: "vma.insert", mm: 0, vma: 1, startAddr: 1 * MB, endAddr: 2 * MB, vmaKind: "file", read: true, write: false },
-  { kind: "folio.alloc", folio: 0, order: 9, memory: "system", pagemap: -1 },
+  { kind: "folio.alloc", folio: 0, order: 9, memory: "system", pagemap: -1, pfn: -1 },
   { kind: "pte.set", mm: 0, vpn: (4 * MB) / PAGE_SIZE, pteKind: "present", folio: 0, index: 0 },
   { kind: "pte.set", mm: 0, vpn: (4 * MB) / PAGE_SIZE + 1, pteKind: "present", folio: 0, index: 1 },
   { kind: "folio.get", folio: 0 },
@@ -44,7 +44,7 @@ describe("applyKernelEvent", () => {
     const state = stateAfter([
       ...setup,
       { kind: "page.write", folio: 0, index: 1, version: 3 },
-      { kind: "folio.alloc", folio: 1, order: 0, memory: "device", pagemap: 0 },
+      { kind: "folio.alloc", folio: 1, order: 0, memory: "device", pagemap: 0, pfn: 0 },
       { kind: "page.copy", srcFolio: 0, srcIndex: 1, dstFolio: 1, dstIndex: 0 },
     ]);
     expect(state.folios.get(1)!.versions).toEqual([3]);
@@ -55,14 +55,14 @@ describe("applyKernelEvent", () => {
       [[{ kind: "mm.create", mm: 5 }], /mm id 5 out of order/],
       [[...setup, { kind: "vma.insert", mm: 0, vma: 2, startAddr: 6 * MB, endAddr: 10 * MB, vmaKind: "anon-private", read: true, write: true }], /overlaps vma 0/],
       [[...setup, { kind: "vma.insert", mm: 0, vma: 2, startAddr: 100, endAddr: 8192, vmaKind: "anon-private", read: true, write: true }], /not a page-aligned range/],
-      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1 }, { kind: "folio.put", folio: 0 }, { kind: "folio.put", folio: 0 }], /put with refcount 0/],
-      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1 }, { kind: "folio.free", folio: 0 }], /freed with refcount 1/],
-      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1 }, { kind: "folio.put", folio: 0 }, { kind: "folio.free", folio: 0 }, { kind: "folio.free", folio: 0 }], /used after free/],
-      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1 }, { kind: "folio.lock", folio: 0, owner: 1 }, { kind: "folio.lock", folio: 0, owner: 2 }], /locked by 2 while held by 1/],
+      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.put", folio: 0 }, { kind: "folio.put", folio: 0 }], /put with refcount 0/],
+      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.free", folio: 0 }], /freed with refcount 1/],
+      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.put", folio: 0 }, { kind: "folio.free", folio: 0 }, { kind: "folio.free", folio: 0 }], /used after free/],
+      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.lock", folio: 0, owner: 1 }, { kind: "folio.lock", folio: 0, owner: 2 }], /locked by 2 while held by 1/],
       [[...setup, { kind: "pte.set", mm: 0, vpn: (4 * MB) / PAGE_SIZE, pteKind: "present", folio: 0, index: 2 }], /set over a live present entry/],
       [[...setup, { kind: "page.write", folio: 0, index: 512, version: 1 }], /outside its 512 pages/],
       [[{ kind: "mm.create", mm: 0 }, { kind: "mmput", mm: 0 }, { kind: "mmget", mm: 0 }], /no users left/],
-      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1 }, { kind: "folio.set_zdd", folio: 0, zdd: 0 }], /on a system folio/],
+      [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.set_zdd", folio: 0, zdd: 0 }], /on a system folio/],
     ];
     for (const [events, message] of cases) {
       expect(() => stateAfter(events), String(message)).toThrow(IllegalTransition);
@@ -82,7 +82,7 @@ describe("kernel invariants", () => {
     expect(problems).toContain("folio 0: mapcount 5, but 3 entries map it");
     expect(problems).toContain("folio 0: refcount 2 below mappings 5 + pins 0");
 
-    const leaked = stateAfter([{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1 }, { kind: "folio.put", folio: 0 }]);
+    const leaked = stateAfter([{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.put", folio: 0 }]);
     expect(checkKernelInvariants(leaked)).toEqual(["folio 0: refcount 0 but not freed (leaked)"]);
   });
 });
@@ -95,7 +95,7 @@ describe("EventLog", () => {
     log.subscribe({ onModelEvent: (seq, tNs, thread, ctx, ev) => seen.push(`${seq} ${tNs} ${thread} ${ctx} ${ev.kind}`) });
     log.commit({ kind: "mm.create", mm: 0 });
     engine.spawn("irq", (function* (): ProcessBody {
-      log.commit({ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1 });
+      log.commit({ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 });
     })(), "irq");
     engine.spawn("cpu", (function* (): ProcessBody {
       yield sleep(7);

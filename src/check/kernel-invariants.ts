@@ -43,6 +43,13 @@ export function checkKernelInvariants(state: KernelState): string[] {
     }
     if (folio.refcount === 0) problems.push(`${where}: refcount 0 but not freed (leaked)`);
     if (folio.memory === "device" && folio.pagemap < 0) problems.push(`${where}: device folio without a pagemap`);
+    if (folio.memory === "device" && state.devicePages.get(folio.pfn) !== folio.id) {
+      problems.push(`${where}: device pfn ${folio.pfn} is not recorded as held by it`);
+    }
+  }
+  for (const [pfn, id] of state.devicePages) {
+    const folio = state.folios.get(id);
+    if (folio === undefined || folio.freed || folio.pfn !== pfn) problems.push(`device pfn ${pfn}: recorded for folio ${id}, which does not hold it`);
   }
   for (const memory of ["system", "device"] as const) {
     if (allocated[memory] !== state.allocatedPages[memory]) {

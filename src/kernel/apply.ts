@@ -60,11 +60,18 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
     }
     case "folio.alloc": {
       expectId("folio", ev.folio, state.nextFolioId);
+      if (ev.memory === "device") {
+        const holder = state.devicePages.get(ev.pfn);
+        if (holder !== undefined) throw new IllegalTransition(`device pfn ${ev.pfn} already in use by folio ${holder}`);
+        if (ev.order !== 0) throw new IllegalTransition(`device folio ${ev.folio}: the seed's device pages are order 0`);
+        state.devicePages.set(ev.pfn, ev.folio);
+      }
       state.folios.set(ev.folio, {
         id: ev.folio,
         order: ev.order,
         memory: ev.memory,
         pagemap: ev.pagemap,
+        pfn: ev.memory === "device" ? ev.pfn : -1,
         refcount: 1,
         pincount: 0,
         mapcount: 0,
@@ -91,6 +98,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       if (folio.refcount !== 0) throw new IllegalTransition(`folio ${ev.folio}: freed with refcount ${folio.refcount}`);
       if (folio.lockOwner !== -1) throw new IllegalTransition(`folio ${ev.folio}: freed while locked`);
       folio.freed = true;
+      if (folio.memory === "device") state.devicePages.delete(folio.pfn);
       state.allocatedPages[folio.memory] -= nrPages(folio.order);
       return;
     }

@@ -35,3 +35,17 @@ export function errnoName(ret: number): string {
   for (const [name, value] of Object.entries(Errno)) if (-value === ret) return `-${name}`;
   return String(ret);
 }
+
+/**
+ * ALIGN_DOWN(x, a) exactly as the kernel's mask arithmetic computes it: x & ~(a - 1). For a
+ * power-of-two `a` this is rounding down; for any other `a` it is what the kernel does anyway.
+ * BigInt because addresses exceed JavaScript's 32-bit bitwise operators.
+ */
+export function alignDown(x: number, a: number): number {
+  return Number(BigInt(x) & ~(BigInt(a) - 1n));
+}
+
+/** ALIGN(x, a): (x + a - 1) & ~(a - 1). */
+export function alignUp(x: number, a: number): number {
+  return alignDown(x + a - 1, a);
+}

@@ -17,8 +17,11 @@ export type KernelEvent =
   | { kind: "vma.insert"; mm: number; vma: number; startAddr: number; endAddr: number; vmaKind: VmaKind; read: boolean; write: boolean }
   /** The VMA is gone (munmap, or replaced by its pieces). */
   | { kind: "vma.remove"; mm: number; vma: number }
-  /** A folio is allocated with one reference held by the allocating code. */
-  | { kind: "folio.alloc"; folio: number; order: FolioOrder; memory: MemoryKind; pagemap: number }
+  /**
+   * A folio is allocated with one reference held by the allocating code. A device folio is the
+   * ZONE_DEVICE page at `pfn` coming into use (zone_device_page_init); system folios have pfn -1.
+   */
+  | { kind: "folio.alloc"; folio: number; order: FolioOrder; memory: MemoryKind; pagemap: number; pfn: number }
   /** folio_get / get_page. */
   | { kind: "folio.get"; folio: number }
   /** folio_put / put_page; reaching 0 is followed by folio.free (system) or page_free (device). */

@@ -11,13 +11,14 @@ export function folioOf(k: Kernel, id: number): FolioState {
 }
 
 /**
- * folio_alloc / vma_alloc_folio (system) or a driver's device-page allocation: a folio with one
- * reference, or null when the allocation fails (injected). Costs no simulated time by itself.
+ * folio_alloc / vma_alloc_folio (system): a folio with one reference, or null when the
+ * allocation fails (injected). For device memory: the ZONE_DEVICE page at `pfn` comes into use.
+ * Costs no simulated time by itself.
  */
-export function folioAlloc(k: Kernel, order: FolioOrder, memory: MemoryKind, pagemap = -1): number | null {
-  if (k.allocFailure("folio_alloc", order, memory)) return null;
+export function folioAlloc(k: Kernel, order: FolioOrder, memory: MemoryKind, pagemap = -1, pfn = -1): number | null {
+  if (memory === "system" && k.allocFailure("folio_alloc", order, memory)) return null;
   const id = k.state.nextFolioId;
-  k.commit({ kind: "folio.alloc", folio: id, order, memory, pagemap });
+  k.commit({ kind: "folio.alloc", folio: id, order, memory, pagemap, pfn });
   return id;
 }
 

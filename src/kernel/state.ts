@@ -51,6 +51,8 @@ export interface FolioState {
   memory: MemoryKind;
   /** The pagemap that owns a device folio; -1 for system memory. */
   pagemap: number;
+  /** The device page frame of a device folio; -1 for system memory. */
+  pfn: number;
   refcount: number;
   /** Long-term pins (FOLL_LONGTERM): a pinned folio is never collected for migration. */
   pincount: number;
@@ -73,6 +75,8 @@ export interface KernelState {
   nextMmId: number;
   nextVmaId: number;
   nextFolioId: number;
+  /** Device page frame in use to the folio that holds it (pfn_to_page for device memory). */
+  devicePages: Map<number, number>;
   /** Pages of each memory kind currently allocated (not freed). */
   allocatedPages: { system: number; device: number };
 }
@@ -82,6 +86,7 @@ export function createKernelState(): KernelState {
     mms: new Map(),
     vmas: new Map(),
     folios: new Map(),
+    devicePages: new Map(),
     nextMmId: 0,
     nextVmaId: 0,
     nextFolioId: 0,
