@@ -135,9 +135,9 @@ if (simpy !== undefined) {
 }
 console.log("");
 console.log(
-  `| model | pagesim M/s (whole process) | pagesim M/s (in loop) | SimPy-port M/s (whole) | × SimPy-port | ${simpyName} M/s (whole, ${simpy !== undefined ? "measured in this run" : "recorded in issue #2"}) | × ${simpyName} (${baselineShort}) | goal (vs ${baselineShort} SimPy) |`,
+  `| model | pagesim engine events/s (in loop) | pagesim M/s (whole process) | pagesim M/s (in loop) | SimPy-port M/s (whole) | × SimPy-port | ${simpyName} M/s (whole, ${simpy !== undefined ? "measured in this run" : "recorded in issue #2"}) | × ${simpyName} (${baselineShort}) | goal (vs ${baselineShort} SimPy) |`,
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|");
 const rows: unknown[] = [];
 for (const args of configs) {
   const ours: Sample[] = [];
@@ -155,6 +155,7 @@ for (const args of configs) {
   const portWall = median(port.map((s) => s.wallMs));
   const oursRate = items / oursWall / 1e3;
   const loopRate = items / oursLoop / 1e3;
+  const eventsPerSec = (ours[0]!.figures.events / oursLoop) * 1e3;
   const portRate = port[0]!.figures.items / portWall / 1e3;
   let simpyWall: number | null = null;
   let simpyLoop: number | null = null;
@@ -171,13 +172,15 @@ for (const args of configs) {
   const xSimpy = oursRate / simpyRate;
   const goal = GOAL_X_SIMPY[name]!;
   console.log(
-    `| ${name} | ${oursRate.toFixed(2)} | ${loopRate.toFixed(2)} | ${portRate.toFixed(2)} | ${xPort.toFixed(1)}× | ${simpyRate.toFixed(2)} | ${xSimpy.toFixed(1)}× | ≥ ${goal}×: ${xSimpy >= goal ? "met" : "not met"} |`,
+    `| ${name} | ${(eventsPerSec / 1e6).toFixed(2)} M | ${oursRate.toFixed(2)} | ${loopRate.toFixed(2)} | ${portRate.toFixed(2)} | ${xPort.toFixed(1)}× | ${simpyRate.toFixed(2)} | ${xSimpy.toFixed(1)}× | ≥ ${goal}×: ${xSimpy >= goal ? "met" : "not met"} |`,
   );
   rows.push({
     model: name,
     items,
     oursWallMs: oursWall,
     oursLoopMs: oursLoop,
+    events: ours[0]!.figures.events,
+    eventsPerSec,
     portWallMs: portWall,
     simpyBaseline: baselineShort,
     simpyVersion: simpy?.version ?? "4.1 (recorded)",
