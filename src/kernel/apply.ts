@@ -127,6 +127,10 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       folio.refcount--;
       return;
     }
+    case "folio.split": {
+      splitFolio(state, ev.folio, ev.firstNew);
+      return;
+    }
     case "folio.set_zdd": {
       const folio = getFolio(state, ev.folio);
       if (folio.memory !== "device") throw new IllegalTransition(`folio ${ev.folio}: zone_device_data on a system folio`);
@@ -169,6 +173,47 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       return;
     }
   }
+}
+
+function splitFolio(state: KernelState, id: number, firstNew: number): void {
+  const folio = getFolio(state, id);
+  if (folio.order === 0 || folio.memory !== "system") throw new IllegalTransition(`folio ${id}: only a system THP splits`);
+  if (folio.lockOwner === -1) throw new IllegalTransition(`folio ${id}: split while not locked`);
+  if (folio.pincount !== 0 || folio.refcount !== folio.mapcount + 1) {
+    throw new IllegalTransition(`folio ${id}: split with refcount ${folio.refcount}, mapcount ${folio.mapcount}, pins ${folio.pincount}`);
+  }
+  expectId("folio", firstNew, state.nextFolioId);
+  const n = folio.versions.length;
+  const ids = Array.from({ length: n }, (_, i) => (i === 0 ? id : firstNew + i - 1));
+  const mapcounts = new Array<number>(n).fill(0);
+  for (const mm of state.mms.values()) {
+    for (const [vpn, pte] of mm.ptes) {
+      if (pte.folio !== id) continue;
+      if (pte.kind !== "migration") mapcounts[pte.index]!++;
+      mm.ptes.set(vpn, { kind: pte.kind, folio: ids[pte.index]!, index: 0 });
+    }
+  }
+  for (let i = 1; i < n; i++) {
+    state.folios.set(ids[i]!, {
+      id: ids[i]!,
+      order: 0,
+      memory: "system",
+      pagemap: -1,
+      pfn: -1,
+      refcount: mapcounts[i]! + 1,
+      pincount: 0,
+      mapcount: mapcounts[i]!,
+      lockOwner: -1,
+      zdd: -1,
+      versions: [folio.versions[i]!],
+      freed: false,
+    });
+  }
+  state.nextFolioId += n - 1;
+  folio.order = 0;
+  folio.refcount = mapcounts[0]! + 1;
+  folio.mapcount = mapcounts[0]!;
+  folio.versions = [folio.versions[0]!];
 }
 
 function unmapEntry(state: KernelState, pte: { kind: string; folio: number }): void {

@@ -18,6 +18,7 @@ export function nrPages(order: number): number {
  */
 export const Errno = {
   ENOENT: 2,
+  EIO: 5,
   ENOMEM: 12,
   EFAULT: 14,
   EBUSY: 16,

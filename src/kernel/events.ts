@@ -36,6 +36,14 @@ export type KernelEvent =
   | { kind: "folio.pin"; folio: number }
   /** unpin_user_page: drops the pin and its reference. */
   | { kind: "folio.unpin"; folio: number }
+  /**
+   * split_folio of a locked system THP (__folio_split with its unmap and remap folded in): page i
+   * becomes an order-0 folio, page 0 keeping the id and the lock, page i > 0 becoming folio
+   * firstNew + i - 1. Entries naming a page are rewritten to name its folio. Needs exactly one
+   * reference beyond the mappings (the splitter's); afterwards page 0 holds that one plus its
+   * mappings' and every other page holds its mappings' plus one the splitter then puts.
+   */
+  | { kind: "folio.split"; folio: number; firstNew: number }
   /** zone_device_data set on a device folio (drm_pagemap_get_devmem_page). */
   | { kind: "folio.set_zdd"; folio: number; zdd: number }
   /** A page table entry is written; a present or device-private entry holds a folio reference. */

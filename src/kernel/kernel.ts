@@ -54,6 +54,8 @@ export class Kernel {
   private readonly mmapLocks = new Map<number, RwSemaphore>();
   private readonly folioWaitQueues = new Map<number, WaitQueueHead>();
   private readonly pagemapOps: DevPagemapOps[] = [];
+  /** dev_pagemap->owner of each registered pagemap: migrate_vma's pgmap_owner is compared with it. */
+  private readonly pagemapOwners: number[] = [];
 
   constructor(
     readonly engine: Engine,
@@ -107,10 +109,23 @@ export class Kernel {
     this.folioWaitQueues.delete(folio);
   }
 
-  /** devm_memremap_pages: a driver registers its device memory; returns the pagemap id. */
-  registerPagemap(ops: DevPagemapOps): number {
+  /**
+   * devm_memremap_pages: a driver registers its device memory; returns the pagemap id. `owner`
+   * stands for dev_pagemap->owner (drivers sharing an owner may migrate each other's pages);
+   * by default each pagemap is its own owner.
+   */
+  registerPagemap(ops: DevPagemapOps, owner?: number): number {
+    const id = this.pagemapOps.length;
     this.pagemapOps.push(ops);
-    return this.pagemapOps.length - 1;
+    this.pagemapOwners.push(owner ?? id);
+    return id;
+  }
+
+  /** page_pgmap(page)->owner for a device folio of pagemap `id`. */
+  pagemapOwner(id: number): number {
+    const owner = this.pagemapOwners[id];
+    if (owner === undefined) throw new Error(`no device pagemap ${id}`);
+    return owner;
   }
 
   pagemap(id: number): DevPagemapOps {

@@ -1,0 +1,305 @@
+import type { ProcessBody } from "../engine/index.ts";
+import { PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
+import type { Kernel } from "./kernel.ts";
+import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate.ts";
+import { mmOf } from "./mm.ts";
+import { vmaIsAnonymous, vmaLookup, type KernelState, type MmState } from "./state.ts";
+
+/**
+ * The half of mm/migrate_device.c that works on src/dst arrays (migrate_device_unmap,
+ * __migrate_device_pages, __migrate_device_finalize, the migrate_device_* entry points), and the
+ * rmap helpers they call. migrate.ts holds the VMA walk and the public types.
+ */
+
+/** A src word of 0: no page, not migrating. */
+export function noSrc(): MigrateSrc {
+  return { folio: -1, index: 0, migrate: false, write: false };
+}
+
+export function noDst(): MigrateDst {
+  return { folio: -1, index: 0 };
+}
+
+/** A pin of a small folio adds this many references in the kernel; folio.pin adds one. */
+const GUP_PIN_COUNTING_BIAS = 1024;
+
+/** folio_ref_count as the kernel would read it, pins weighing their full bias. */
+export function folioRefCount(k: Kernel, id: number): number {
+  const folio = folioOf(k, id);
+  return folio.refcount + folio.pincount * (GUP_PIN_COUNTING_BIAS - 1);
+}
+
+/** PageAnonExclusive: the model has no fork or KSM, so every private anonymous page is exclusive. */
+export function anonExclusive(mm: MmState, vpn: number): boolean {
+  const vma = vmaLookup(mm, vpn << PAGE_SHIFT);
+  return vma !== undefined && vmaIsAnonymous(vma);
+}
+
+interface Site {
+  mm: number;
+  vpn: number;
+}
+
+/**
+ * Where migration entries naming each folio were written. The kernel finds them again through
+ * the rmap (anon_vma and the folio's index); the model has no rmap, and scanning every page table
+ * per page would make each migration cost the size of the whole address space. Only this module
+ * writes migration entries, so the record is complete; a site is re-read before use, as
+ * page_vma_mapped_walk does, because a zap may have cleared it since.
+ */
+const migrationSites = new WeakMap<KernelState, Map<number, Site[]>>();
+
+function sitesOf(k: Kernel): Map<number, Site[]> {
+  let sites = migrationSites.get(k.state);
+  if (sites === undefined) {
+    sites = new Map();
+    migrationSites.set(k.state, sites);
+  }
+  return sites;
+}
+
+/**
+ * The unmap step shared by migrate_vma_collect_pmd and try_to_migrate_one: the entry becomes a
+ * migration entry, and the mapping's reference goes (folio_remove_rmap_pte, folio_put). The
+ * caller's own reference keeps the folio alive, so this put is never the last.
+ */
+export function* setMigrationEntry(k: Kernel, mm: number, vpn: number, folio: number, index: number): ProcessBody<void> {
+  k.commit({ kind: "pte.clear", mm, vpn });
+  k.commit({ kind: "pte.set", mm, vpn, pteKind: "migration", folio, index });
+  const sites = sitesOf(k);
+  const list = sites.get(folio);
+  if (list === undefined) sites.set(folio, [{ mm, vpn }]);
+  else list.push({ mm, vpn });
+  yield* folioPut(k, folio);
+}
+
+/**
+ * remove_migration_ptes: every migration entry still naming `src` becomes an entry for `dst`
+ * (present for a system page, device-private for a device page), each holding a new reference.
+ */
+export function removeMigrationPtes(k: Kernel, src: number, dst: number, dstIndex: number): void {
+  const sites = sitesOf(k);
+  const list = sites.get(src) ?? [];
+  sites.delete(src);
+  const pteKind = folioOf(k, dst).memory === "device" ? "device-private" : "present";
+  for (const { mm, vpn } of list) {
+    const pte = k.state.mms.get(mm)?.ptes.get(vpn);
+    if (pte === undefined || pte.kind !== "migration" || pte.folio !== src) continue;
+    folioGet(k, dst);
+    k.commit({ kind: "pte.set", mm, vpn, pteKind, folio: dst, index: dst === src ? pte.index : dstIndex });
+  }
+}
+
+/** The rmap lookup try_to_migrate starts from: where each of `folios` is mapped, in one pass. */
+function mappingsOf(k: Kernel, folios: Set<number>): Map<number, Site[]> {
+  const found = new Map<number, Site[]>();
+  for (const mm of k.state.mms.values()) {
+    for (const [vpn, pte] of mm.ptes) {
+      if (pte.kind === "migration" || !folios.has(pte.folio)) continue;
+      const list = found.get(pte.folio);
+      if (list === undefined) found.set(pte.folio, [{ mm: mm.id, vpn }]);
+      else list.push({ mm: mm.id, vpn });
+    }
+  }
+  return found;
+}
+
+/**
+ * try_to_migrate(folio, 0) on a locked folio: each mapping, in any mm, becomes a migration entry.
+ * The walk stops at an exclusive anonymous mapping of a maybe-pinned folio, which
+ * folio_try_share_anon_rmap_pte refuses, leaving the folio mapped.
+ */
+function* tryToMigrate(k: Kernel, folio: number, sites: Site[]): ProcessBody<void> {
+  for (const { mm, vpn } of sites) {
+    const state = mmOf(k, mm);
+    const pte = state.ptes.get(vpn);
+    if (pte === undefined || pte.kind === "migration" || pte.folio !== folio) continue;
+    if (anonExclusive(state, vpn) && folioOf(k, folio).pincount > 0) return;
+    yield* setMigrationEntry(k, mm, vpn, folio, pte.index);
+  }
+}
+
+/**
+ * migrate_vma_check_page: may the page go, judged by its references? Large folios never do. The
+ * caller's own reference (collection's, or LRU isolation's) is allowed for, plus the faulting
+ * thread's on the fault page, plus one for ZONE_DEVICE pages (a leftover from when free device
+ * pages kept a reference: it lets one stray device-page reference through). The model keeps no
+ * page cache, so the file-page allowance has nothing to allow for.
+ */
+function migrateVmaCheckPage(k: Kernel, id: number, faultFolio: number): boolean {
+  const folio = folioOf(k, id);
+  let extra = 1 + (id === faultFolio ? 1 : 0);
+  if (folio.order !== 0) return false;
+  if (folio.memory === "device") extra++;
+  return folioRefCount(k, id) - extra <= folio.mapcount;
+}
+
+/**
+ * migrate_device_unmap: every collected page not yet unmapped is unmapped everywhere; pages still
+ * mapped or held by someone else are restored, unlocked and released. Returns how many entries
+ * (holes included) are still migrating.
+ */
+export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number, faultFolio: number): ProcessBody<number> {
+  let restore = 0;
+  let unmapped = 0;
+  let mappings: Map<number, Site[]> | null = null;
+  // lru_add_drain / lru_add_drain_all: the model has no per-CPU LRU caches.
+  for (let i = 0; i < npages; i++) {
+    const s = src[i]!;
+    if (s.folio === -1) {
+      if (s.migrate) unmapped++;
+      continue;
+    }
+    // A system folio's folio_isolate_lru takes a reference and the collection's is then put: the
+    // count does not change, and with no LRU in the model isolation cannot fail.
+    if (folioOf(k, s.folio).mapcount > 0) {
+      mappings ??= mappingsOf(k, new Set(src.slice(0, npages).map((x) => x.folio)));
+      yield* tryToMigrate(k, s.folio, mappings.get(s.folio) ?? []);
+    }
+    if (folioOf(k, s.folio).mapcount > 0 || !migrateVmaCheckPage(k, s.folio, faultFolio)) {
+      // folio_get + folio_putback_lru for a system folio: again no net change.
+      src[i] = { ...s, migrate: false };
+      restore++;
+      continue;
+    }
+    unmapped++;
+  }
+  for (let i = 0; i < npages && restore > 0; i++) {
+    const s = src[i]!;
+    if (s.folio === -1 || s.migrate) continue;
+    removeMigrationPtes(k, s.folio, s.folio, s.index);
+    src[i] = noSrc();
+    if (faultFolio !== s.folio) folioUnlock(k, s.folio);
+    yield* folioPut(k, s.folio);
+    restore--;
+  }
+  return unmapped;
+}
+
+/**
+ * migrate_vma_insert_page: the new page for a collected hole is mapped now, as do_anonymous_page
+ * would, unless the VMA is not anonymous or the entry is no longer empty (a CPU fault filled it).
+ * The model has no zero page, OOM-reaper instability or userfaultfd to check for.
+ */
+function migrateVmaInsertPage(k: Kernel, m: MigrateVma, i: number, dst: MigrateDst): void {
+  const vma = k.state.vmas.get(m.vma);
+  const vpn = (m.start + i * PAGE_SIZE) >> PAGE_SHIFT;
+  if (vma === undefined || !vmaIsAnonymous(vma) || mmOf(k, vma.mm).ptes.has(vpn)) {
+    m.src[i] = { ...m.src[i]!, migrate: false };
+    return;
+  }
+  folioGet(k, dst.folio);
+  const pteKind = folioOf(k, dst.folio).memory === "device" ? "device-private" : "present";
+  k.commit({ kind: "pte.set", mm: vma.mm, vpn, pteKind, folio: dst.folio, index: dst.index });
+  m.src[i] = { folio: -1, index: 0, migrate: true, write: false };
+}
+
+/**
+ * __migrate_device_pages: the struct-page half of migration. Entries without a destination stop
+ * migrating; holes get their new page mapped; for the rest folio_migrate_mapping demands that
+ * nobody but the migration (and the faulting thread, for the fault page) holds a reference.
+ * File-backed sources cannot move to device memory. No data moves here: the driver copies.
+ */
+export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[], npages: number, m: MigrateVma | null): ProcessBody<void> {
+  // mmu_notifier_invalidate_range_start/end around the hole insertions: no notifiers in the model.
+  for (let i = 0; i < npages; i++) {
+    const d = dsts[i];
+    const s = srcs[i]!;
+    if (d === undefined || d.folio === -1) {
+      srcs[i] = { ...s, migrate: false };
+      continue;
+    }
+    if (s.folio === -1) {
+      if (!s.migrate) continue;
+      if (m === null) throw new Error("migrate_device_pages: a hole needs a VMA (VM_BUG_ON)");
+      migrateVmaInsertPage(k, m, i, d);
+      continue;
+    }
+    if (folioOf(k, d.folio).memory === "device" && m !== null && !isAnonVma(k, m)) {
+      srcs[i] = { ...s, migrate: false };
+      continue;
+    }
+    const extra = m !== null && m.faultFolio === s.folio ? 1 : 0;
+    if (folioRefCount(k, s.folio) !== 1 + extra) srcs[i] = { ...s, migrate: false };
+    // folio_migrate_flags: the model's folios carry no flags.
+  }
+}
+
+function isAnonVma(k: Kernel, m: MigrateVma): boolean {
+  const vma = k.state.vmas.get(m.vma);
+  return vma === undefined || vmaIsAnonymous(vma);
+}
+
+/**
+ * __migrate_device_finalize: each migrated entry now maps its destination, each other one its
+ * source again; then the source is unlocked (unless it is the fault page, which the fault path
+ * unlocks) and put, and a destination that was not used is unlocked and put. Those puts are
+ * where sources, and unused destinations, are freed.
+ */
+export function* migrateDeviceFinalizeCommon(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[], npages: number, faultFolio: number): ProcessBody<void> {
+  for (let i = 0; i < npages; i++) {
+    const s = srcs[i]!;
+    const d = dsts[i] ?? noDst();
+    if (s.folio === -1) {
+      if (d.folio !== -1) {
+        folioUnlock(k, d.folio);
+        yield* folioPut(k, d.folio);
+      }
+      continue;
+    }
+    let dst = d.folio;
+    let dstIndex = d.index;
+    if (!s.migrate || dst === -1) {
+      if (dst !== -1) {
+        folioUnlock(k, dst);
+        yield* folioPut(k, dst);
+      }
+      dst = s.folio;
+      dstIndex = s.index;
+    }
+    // folio_add_lru for a system destination: no LRU in the model.
+    removeMigrationPtes(k, s.folio, dst, dstIndex);
+    if (faultFolio !== s.folio) folioUnlock(k, s.folio);
+    yield* folioPut(k, s.folio);
+    if (dst !== s.folio) {
+      folioUnlock(k, dst);
+      yield* folioPut(k, dst);
+    }
+  }
+}
+
+/**
+ * migrate_device_pfn_lock: a reference and the lock on a device page, or nothing if the page is
+ * free or a tail page (folio_get_nontail_page) or its lock is taken (folio_trylock).
+ */
+function* migrateDevicePfnLock(k: Kernel, s: MigrateSrc): ProcessBody<MigrateSrc> {
+  const folio = k.state.folios.get(s.folio);
+  if (folio === undefined || folio.freed || folio.refcount === 0 || s.index !== 0) return noSrc();
+  folioGet(k, s.folio);
+  if (!folioTrylock(k, s.folio)) {
+    yield* folioPut(k, s.folio);
+    return noSrc();
+  }
+  return { folio: s.folio, index: 0, migrate: true, write: false };
+}
+
+/**
+ * migrate_device_pfns: lock the given device pages and unmap them from every mm, without a VMA
+ * or the mmap lock (eviction). Returns 0, as the kernel does: src[i].migrate says what is moving.
+ */
+export function* migrateDevicePfns(k: Kernel, srcs: MigrateSrc[]): ProcessBody<number> {
+  for (let i = 0; i < srcs.length; i++) srcs[i] = yield* migrateDevicePfnLock(k, srcs[i]!);
+  yield* migrateDeviceUnmap(k, srcs, srcs.length, -1);
+  return 0;
+}
+
+/** migrate_device_pages: migrate_vma_pages without a VMA (holes are a caller bug here). */
+export function* migrateDevicePages(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[]): ProcessBody<void> {
+  yield* migrateDevicePagesCommon(k, srcs, dsts, srcs.length, null);
+}
+
+/** migrate_device_finalize: system destinations are mapped wherever the device page was. */
+export function* migrateDeviceFinalize(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[]): ProcessBody<void> {
+  yield* migrateDeviceFinalizeCommon(k, srcs, dsts, srcs.length, -1);
+}

@@ -1,0 +1,249 @@
+import type { ProcessBody } from "../engine/index.ts";
+import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
+import type { Kernel } from "./kernel.ts";
+import {
+  migrateDeviceFinalizeCommon,
+  migrateDevicePagesCommon,
+  migrateDeviceUnmap,
+  noDst,
+  noSrc,
+  setMigrationEntry,
+} from "./migrate-device.ts";
+import { mmOf } from "./mm.ts";
+import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
+
+/**
+ * Device memory migration (mm/migrate_device.c, as of v6.15/v6.16): migrate_vma_setup collects,
+ * locks and unmaps the pages of a range; the driver allocates and locks destinations and copies
+ * the data; migrate_vma_pages moves the struct-page state; migrate_vma_finalize maps the
+ * destinations (or the sources again) and releases the rest. The migrate_device_* entry points
+ * do the same for device pages found by pfn rather than by address (migrate-device.ts).
+ *
+ * The caller holds the mmap lock for read from setup to finalize, as the kernel requires; the
+ * model does not check it. No step costs simulated time of its own.
+ */
+
+export const MIGRATE_VMA_SELECT_SYSTEM = 1 << 0;
+export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1;
+export const MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2;
+
+/** One page of the range: what migrate_vma's src[i] / dst[i] migrate-pfn words say. */
+export interface MigrateSrc {
+  /** -1 for none/hole. */
+  folio: number;
+  /** Page index in the folio. */
+  index: number;
+  /** MIGRATE_PFN_MIGRATE. */
+  migrate: boolean;
+  write: boolean;
+}
+
+export interface MigrateDst {
+  /** -1 for none. */
+  folio: number;
+  index: number;
+}
+
+export interface MigrateVma {
+  mm: number;
+  vma: number;
+  /** Bytes, page aligned (setup rounds them down, as the kernel does). */
+  start: number;
+  end: number;
+  flags: number;
+  /** Device pages are selected when their pagemap's owner (k.pagemapOwner) equals this. */
+  pgmapOwner: number;
+  /** -1 unless called from migrate_to_ram: the faulting device folio, locked by the fault path. */
+  faultFolio: number;
+  src: MigrateSrc[];
+  dst: MigrateDst[];
+  cpages: number;
+  npages: number;
+}
+
+export { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns } from "./migrate-device.ts";
+
+/** struct migrate_vma as a driver fills it in, with src and dst sized for the range. */
+export function newMigrateVma(mm: number, vma: number, start: number, end: number, flags: number, pgmapOwner: number, faultFolio = -1): MigrateVma {
+  const n = Math.max(0, Math.floor((end - start) / PAGE_SIZE));
+  return {
+    mm,
+    vma,
+    start,
+    end,
+    flags,
+    pgmapOwner,
+    faultFolio,
+    src: Array.from({ length: n }, noSrc),
+    dst: Array.from({ length: n }, noDst),
+    cpages: 0,
+    npages: 0,
+  };
+}
+
+const PMD_PAGES = nrPages(HPAGE_PMD_ORDER);
+const PMD_SIZE = PMD_PAGES * PAGE_SIZE;
+
+/**
+ * migrate_vma_setup: check the arguments, collect the range (migrate_vma_collect), then unmap
+ * what was collected (migrate_vma_unmap). Returns 0 or -EINVAL; cpages says how many entries,
+ * holes included, are left migrating.
+ */
+export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> {
+  // The page count comes from the range before rounding, as in the kernel.
+  const nr = Math.trunc((m.end - m.start) / PAGE_SIZE);
+  m.start -= m.start % PAGE_SIZE;
+  m.end -= m.end % PAGE_SIZE;
+  const vma = k.state.vmas.get(m.vma);
+  if (vma === undefined) return -Errno.EINVAL;
+  if (vma.mm !== m.mm) throw new Error(`migrate_vma: vma ${vma.id} belongs to mm ${vma.mm}, not ${m.mm}`);
+  if (nr <= 0) return -Errno.EINVAL;
+  if (m.start < vma.startAddr || m.start >= vma.endAddr) return -Errno.EINVAL;
+  if (m.end <= vma.startAddr || m.end > vma.endAddr) return -Errno.EINVAL;
+  if (m.faultFolio !== -1) {
+    const fault = folioOf(k, m.faultFolio);
+    if (fault.memory !== "device" || fault.lockOwner === -1) return -Errno.EINVAL;
+  }
+  for (let i = 0; i < nr; i++) m.src[i] = noSrc();
+  m.cpages = 0;
+  m.npages = 0;
+  yield* migrateVmaCollect(k, m, vma);
+  if (m.cpages > 0) m.cpages = yield* migrateDeviceUnmap(k, m.src, m.npages, m.faultFolio);
+  return 0;
+}
+
+/**
+ * migrate_vma_collect: walk_page_range over the range, one PMD-sized block at a time
+ * (migrate_vma_collect_pmd). The mmu notifier range it brackets the walk with (owner-tagged, so
+ * the driver can skip its own pages) is not modelled: the model has no notifiers yet.
+ */
+function* migrateVmaCollect(k: Kernel, m: MigrateVma, vma: VmaState): ProcessBody<void> {
+  for (let addr = m.start; addr < m.end; ) {
+    const next = Math.min(m.end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+    yield* migrateVmaCollectPmd(k, m, vma, addr, next);
+    addr = next;
+  }
+  m.end = m.start + m.npages * PAGE_SIZE;
+}
+
+/** migrate_vma_collect_skip: entries that will not migrate. */
+function migrateVmaCollectSkip(m: MigrateVma, start: number, end: number): void {
+  for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    m.dst[m.npages] = noDst();
+    m.src[m.npages++] = noSrc();
+  }
+}
+
+/**
+ * The THP a PMD maps at the 2 MiB block holding `addr`, or -1. The model has no PMD level: a
+ * block of one VMA whose 512 entries present pages 0..511 of one order-9 folio, in order, stands
+ * for a PMD mapping; any other mapping of a THP is a PTE mapping.
+ */
+function pmdMappedThp(k: Kernel, mm: MmState, vma: VmaState, addr: number): number {
+  const base = addr - (addr % PMD_SIZE);
+  if (base < vma.startAddr || base + PMD_SIZE > vma.endAddr) return -1;
+  const first = base >> PAGE_SHIFT;
+  const head = mm.ptes.get(first);
+  if (head?.kind !== "present" || head.index !== 0 || folioOf(k, head.folio).order !== HPAGE_PMD_ORDER) return -1;
+  for (let i = 1; i < PMD_PAGES; i++) {
+    const pte = mm.ptes.get(first + i);
+    if (pte?.kind !== "present" || pte.folio !== head.folio || pte.index !== i) return -1;
+  }
+  return head.folio;
+}
+
+/**
+ * migrate_vma_collect_pmd for [start, end) inside one PMD-sized block. A PMD-mapped THP is split
+ * first, whatever the select flags, and its pages are then collected one by one. Each entry then
+ * decides its src word: a hole in an anonymous VMA is collected as is; a device-private entry
+ * needs SELECT_DEVICE_PRIVATE and the right owner; a present page needs SELECT_SYSTEM; pages of
+ * large folios, migration entries and pages whose lock is taken are left alone. A collected page
+ * is referenced, locked and unmapped to a migration entry right here, under the page table lock
+ * (nothing in the walk sleeps).
+ */
+function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<void> {
+  const mm = mmOf(k, vma.mm);
+  const thp = pmdMappedThp(k, mm, vma, start);
+  if (thp !== -1) {
+    folioGet(k, thp);
+    // Both early returns keep the reference just taken: a leak in the seed kernel, mirrored here
+    // (fixed upstream when device THP migration rewrote this path).
+    if (thp === m.faultFolio) return migrateVmaCollectSkip(m, start, end);
+    if (!folioTrylock(k, thp)) return migrateVmaCollectSkip(m, start, end);
+    const split = yield* splitFolio(k, thp);
+    if (thp !== m.faultFolio) folioUnlock(k, thp);
+    yield* folioPut(k, thp);
+    if (!split) return migrateVmaCollectSkip(m, start, end);
+  }
+
+  for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    const vpn = addr >> PAGE_SHIFT;
+    const pte = mm.ptes.get(vpn);
+    let mpfn = noSrc();
+    collect: {
+      if (pte === undefined) {
+        if (vmaIsAnonymous(vma)) {
+          mpfn = { folio: -1, index: 0, migrate: true, write: false };
+          m.cpages++;
+        }
+        break collect;
+      }
+      if (pte.kind === "migration") break collect; // not a device-private entry
+      if (pte.kind === "device-private") {
+        const owner = k.pagemapOwner(folioOf(k, pte.folio).pagemap);
+        if ((m.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) === 0 || owner !== m.pgmapOwner) break collect;
+      } else if ((m.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) {
+        // Present entries map only system pages: the model has no zero page and no device-coherent memory.
+        break collect;
+      }
+      // Pages of large folios are not migrated (the kernel's "FIXME support THP").
+      if (folioOf(k, pte.folio).order !== 0) break collect;
+
+      const folio = pte.folio;
+      folioGet(k, folio);
+      if (folio !== m.faultFolio && !folioTrylock(k, folio)) {
+        yield* folioPut(k, folio);
+        break collect;
+      }
+      // folio_try_share_anon_rmap_pte refuses a maybe-pinned exclusive page; the entry stays.
+      if (vmaIsAnonymous(vma) && folioOf(k, folio).pincount > 0) {
+        if (folio !== m.faultFolio) folioUnlock(k, folio);
+        yield* folioPut(k, folio);
+        break collect;
+      }
+      m.cpages++;
+      yield* setMigrationEntry(k, mm.id, vpn, folio, pte.index);
+      mpfn = { folio, index: pte.index, migrate: true, write: vma.write };
+    }
+    m.dst[m.npages] = noDst();
+    m.src[m.npages++] = mpfn;
+  }
+}
+
+/**
+ * split_folio on a THP its caller has locked and holds one reference to. can_split_folio wants
+ * no other reference beyond the mappings'; then every page becomes an order-0 folio (one
+ * folio.split event standing for unmap, freeze, split and remap), page 0 keeping the caller's
+ * lock and reference, and __folio_split puts its own reference on each of the others, freeing
+ * those no entry maps. Returns whether it split (the kernel's -EAGAIN otherwise).
+ */
+function* splitFolio(k: Kernel, id: number): ProcessBody<boolean> {
+  const folio = folioOf(k, id);
+  if (folio.pincount > 0 || folio.refcount !== folio.mapcount + 1) return false;
+  const firstNew = k.state.nextFolioId;
+  const n = nrPages(folio.order);
+  k.commit({ kind: "folio.split", folio: id, firstNew });
+  for (let i = 1; i < n; i++) yield* folioPut(k, firstNew + i - 1);
+  return true;
+}
+
+/** migrate_vma_pages: see migrateDevicePagesCommon. */
+export function* migrateVmaPages(k: Kernel, m: MigrateVma): ProcessBody<void> {
+  yield* migrateDevicePagesCommon(k, m.src, m.dst, m.npages, m);
+}
+
+/** migrate_vma_finalize: see migrateDeviceFinalizeCommon. */
+export function* migrateVmaFinalize(k: Kernel, m: MigrateVma): ProcessBody<void> {
+  yield* migrateDeviceFinalizeCommon(k, m.src, m.dst, m.npages, m.faultFolio);
+}

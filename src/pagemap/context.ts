@@ -1,0 +1,100 @@
+import { Completion, Work, Workqueue, type ProcessBody } from "../engine/index.ts";
+import type { EventLog } from "../kernel/event-log.ts";
+import type { Kernel } from "../kernel/kernel.ts";
+import type { FaultInjector, FaultPoint } from "../faults/injector.ts";
+import type { ModelEvent } from "./events.ts";
+import type { DmaOps, DrmPagemapDevmemOps, DrmPagemapOps } from "./ops.ts";
+import type { ModelState } from "./state.ts";
+
+/**
+ * Which drm_pagemap the model runs: the seed (mid-2025 mainline, the default), or the newest
+ * public behaviour where kernel-fidelity.md a.2 says it differs (#4 devmem reference consumed on
+ * error, #5 -EBUSY for an empty collection, #7 the post-finalize race check).
+ */
+export type ModelVariant = "seed" | "newest";
+
+/**
+ * Where drm_pagemap_zdd_destroy runs once the last reference goes:
+ * - "inline": in whatever context dropped it, IRQ included (what the seed's code does);
+ * - "deferred": from a workqueue (what the seed's kerneldoc describes).
+ */
+export type ZddReleaseMode = "inline" | "deferred";
+
+export interface PagemapOptions {
+  variant: ModelVariant;
+  zddRelease: ZddReleaseMode;
+  /** Queue-to-execute latency of the deferred release's workqueue. */
+  releaseQueueLatencyNs: number;
+}
+
+export const DEFAULT_PAGEMAP_OPTIONS: PagemapOptions = { variant: "seed", zddRelease: "inline", releaseQueueLatencyNs: 5_000 };
+
+/**
+ * drm_pagemap's shared context: the kernel it stands on, the event log, the per-allocation
+ * `detached` completions and ops tables (driver-provided), and the fault injector.
+ */
+export class PagemapContext {
+  readonly options: PagemapOptions;
+  readonly releaseWq: Workqueue;
+  private readonly detachedCompletions = new Map<number, Completion>();
+  private readonly devmemOpsTable = new Map<number, DrmPagemapDevmemOps>();
+  private readonly dpagemapOpsTable = new Map<number, DrmPagemapOps>();
+
+  constructor(
+    readonly k: Kernel,
+    readonly log: EventLog<ModelState, ModelEvent>,
+    readonly dma: DmaOps,
+    readonly faults: FaultInjector,
+    options: Partial<PagemapOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_PAGEMAP_OPTIONS, ...options };
+    this.releaseWq = new Workqueue(k.engine, "drm_pagemap_release", { maxActive: 1, queueLatencyNs: this.options.releaseQueueLatencyNs });
+  }
+
+  get state(): ModelState {
+    return this.log.state;
+  }
+
+  commit(ev: ModelEvent): void {
+    this.log.commit(ev);
+  }
+
+  fail(point: FaultPoint): boolean {
+    return this.faults.fail(point);
+  }
+
+  /** devmem->detached. */
+  detached(devmem: number): Completion {
+    let c = this.detachedCompletions.get(devmem);
+    if (c === undefined) {
+      c = new Completion(this.k.engine, `detached:devmem${devmem}`);
+      this.detachedCompletions.set(devmem, c);
+    }
+    return c;
+  }
+
+  setDevmemOps(devmem: number, ops: DrmPagemapDevmemOps): void {
+    this.devmemOpsTable.set(devmem, ops);
+  }
+
+  devmemOps(devmem: number): DrmPagemapDevmemOps {
+    const ops = this.devmemOpsTable.get(devmem);
+    if (ops === undefined) throw new Error(`devmem ${devmem} has no ops`);
+    return ops;
+  }
+
+  setDpagemapOps(dpagemap: number, ops: DrmPagemapOps): void {
+    this.dpagemapOpsTable.set(dpagemap, ops);
+  }
+
+  dpagemapOps(dpagemap: number): DrmPagemapOps {
+    const ops = this.dpagemapOpsTable.get(dpagemap);
+    if (ops === undefined) throw new Error(`dpagemap ${dpagemap} has no ops`);
+    return ops;
+  }
+
+  /** Runs `body` later on the release workqueue (the deferred zdd destroy). */
+  defer(name: string, body: () => ProcessBody<void>): void {
+    this.releaseWq.queueWork(new Work(name, body));
+  }
+}

@@ -1,0 +1,73 @@
+import type { ProcessBody } from "../engine/index.ts";
+import { Errno, PAGE_SHIFT } from "../kernel/constants.ts";
+import { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns, type MigrateDst, type MigrateSrc } from "../kernel/migrate.ts";
+import { mmgetNotZero, mmput } from "../kernel/mm.ts";
+import type { PagemapContext } from "./context.ts";
+import { migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
+import { migratePopulateRamPfn } from "./migrate-to-ram.ts";
+import type { DevicePage, PagemapAddr } from "./ops.ts";
+
+/** Eviction tries this many times more after the first attempt (retry_count). */
+const EVICT_RETRIES = 2;
+
+/**
+ * drm_pagemap_evict_to_ram: move every page of `devmem` back to system memory, without the mmap
+ * lock. Success is defined by `detached` (the last device page gone), checked after each of at
+ * most three attempts, whatever the attempt itself returned.
+ */
+export function* evictToRam(p: PagemapContext, devmem: number): ProcessBody<number> {
+  const d = p.state.devmems.get(devmem)!;
+  p.commit({ kind: "evict_to_ram.begin", mm: d.mm, start: 0, end: d.sizeBytes });
+  const npages = d.sizeBytes >> PAGE_SHIFT;
+  let err = 0;
+  for (let retries = EVICT_RETRIES; ; retries--) {
+    if (!mmgetNotZero(p.k, d.mm)) return end_(p, -Errno.EFAULT);
+    err = yield* evictAttempt(p, devmem, npages);
+    yield* mmput(p.k, d.mm); // mmput_async: the model drops it inline
+    if (p.state.devmems.get(devmem)!.detached) return end_(p, 0);
+    if (retries === 0) break;
+    // cond_resched: let others run before the next attempt.
+    yield 0;
+  }
+  return end_(p, err !== 0 ? err : -Errno.EBUSY);
+}
+
+function* evictAttempt(p: PagemapContext, devmem: number, npages: number): ProcessBody<number> {
+  if (p.fail("kvcalloc")) return -Errno.ENOMEM;
+  const ops = p.devmemOps(devmem);
+  const pfns = new Array<number>(npages).fill(-1);
+  const src: MigrateSrc[] = [];
+  const dst: MigrateDst[] = Array.from({ length: npages }, () => ({ folio: -1, index: 0 }));
+  const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
+  const pages: DevicePage[] = [];
+
+  let err = yield* ops.populateDevmemPfn!(devmem, npages, pfns);
+  if (err !== 0) return err; // err_free
+  for (const pfn of pfns) {
+    const folio = p.state.devicePages.get(pfn) ?? -1;
+    src.push({ folio, index: 0, migrate: false, write: false });
+  }
+  err = yield* migrateDevicePfns(p.k, src);
+  if (err !== 0) return err; // err_free
+
+  unwind: {
+    const mpages = { value: 0 };
+    err = yield* migratePopulateRamPfn(p, -1, -1, npages, mpages, src, dst);
+    if (err !== 0 || mpages.value === 0) break unwind;
+    err = yield* migrateMapPages(p, addrs, dst.map((x) => ({ folio: x.folio, index: x.index, migrate: x.folio !== -1, write: true })), npages, "from_device");
+    if (err !== 0) break unwind;
+    for (let i = 0; i < npages; i++) pages.push({ folio: src[i]!.folio, index: src[i]!.index });
+    err = yield* ops.copyToRam!(pages, addrs, npages);
+  }
+  // err_finalize
+  if (err !== 0) yield* migrationUnlockPutPages(p, npages, dst);
+  yield* migrateDevicePages(p.k, src, dst);
+  yield* migrateDeviceFinalize(p.k, src, dst);
+  yield* migrateUnmapPages(p, addrs, npages, "from_device");
+  return err;
+}
+
+function end_(p: PagemapContext, ret: number): number {
+  p.commit({ kind: "evict_to_ram.end", ret });
+  return ret;
+}

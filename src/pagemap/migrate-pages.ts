@@ -1,0 +1,68 @@
+import type { ProcessBody } from "../engine/index.ts";
+import { Errno, nrPages } from "../kernel/constants.ts";
+import { folioAlloc, folioLock, folioPut, folioUnlock } from "../kernel/folio.ts";
+import type { MigrateDst, MigrateSrc } from "../kernel/migrate.ts";
+import type { PagemapContext } from "./context.ts";
+import type { PagemapAddr } from "./ops.ts";
+import { zddGet } from "./zdd.ts";
+
+/** An empty drm_pagemap_addr slot (a zero DMA address in C). */
+export const NO_ADDR: PagemapAddr = { folio: -1, index: 0, order: 0, dir: "to_device" };
+
+/** drm_pagemap_migration_unlock_put_page. */
+export function* migrationUnlockPutPage(p: PagemapContext, folio: number): ProcessBody<void> {
+  folioUnlock(p.k, folio);
+  yield* folioPut(p.k, folio);
+}
+
+/** drm_pagemap_migration_unlock_put_pages: every destination page handed out is given back. */
+export function* migrationUnlockPutPages(p: PagemapContext, npages: number, dst: MigrateDst[]): ProcessBody<void> {
+  for (let i = 0; i < npages; i++) {
+    const d = dst[i]!;
+    if (d.folio === -1) continue;
+    yield* migrationUnlockPutPage(p, d.folio);
+    dst[i] = { folio: -1, index: 0 };
+  }
+}
+
+/**
+ * drm_pagemap_get_devmem_page: the device page at `pfn` comes into use for this migration. Its
+ * zone_device_data takes a zdd reference, then zone_device_page_init gives it one page
+ * reference and locks it.
+ */
+export function* getDevmemPage(p: PagemapContext, pfn: number, pagemap: number, zdd: number): ProcessBody<number> {
+  const folio = folioAlloc(p.k, 0, "device", pagemap, pfn);
+  if (folio === null) throw new Error(`device pfn ${pfn} is already in use`);
+  p.commit({ kind: "folio.set_zdd", folio, zdd: zddGet(p, zdd) });
+  yield* folioLock(p.k, folio);
+  return folio;
+}
+
+/**
+ * drm_pagemap_migrate_map_pages: one DMA mapping per system folio (a THP is mapped once, for
+ * all its pages); a device page here is a bug (-EFAULT), as is a mapping error.
+ */
+export function* migrateMapPages(p: PagemapContext, addrs: PagemapAddr[], src: MigrateSrc[], npages: number, dir: PagemapAddr["dir"]): ProcessBody<number> {
+  for (let i = 0; i < npages; ) {
+    const s = src[i]!;
+    let order = 0;
+    if (s.folio !== -1) {
+      const folio = p.state.folios.get(s.folio)!;
+      if (folio.memory === "device") return -Errno.EFAULT;
+      order = folio.order;
+      if (!(yield* p.dma.mapPage(s.folio, order, dir))) return -Errno.EFAULT;
+      addrs[i] = { folio: s.folio, index: s.index, order, dir };
+    }
+    i += nrPages(order);
+  }
+  return 0;
+}
+
+/** drm_pagemap_migrate_unmap_pages: undoes every mapping that was made, skipping holes. */
+export function* migrateUnmapPages(p: PagemapContext, addrs: PagemapAddr[], npages: number, dir: PagemapAddr["dir"]): ProcessBody<void> {
+  for (let i = 0; i < npages; ) {
+    const a = addrs[i]!;
+    if (a.folio !== -1) yield* p.dma.unmapPage(a.folio, a.order, dir);
+    i += nrPages(a.order);
+  }
+}

@@ -1,0 +1,148 @@
+import type { ProcessBody } from "../engine/index.ts";
+import { Errno, PAGE_SHIFT } from "../kernel/constants.ts";
+import { MIGRATE_VMA_SELECT_SYSTEM, migrateVmaFinalize, migrateVmaPages, migrateVmaSetup, newMigrateVma } from "../kernel/migrate.ts";
+import { mmOf } from "../kernel/mm.ts";
+import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
+import type { PagemapContext } from "./context.ts";
+import { getDevmemPage, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
+import type { DevicePage, PagemapAddr } from "./ops.ts";
+import { zddAlloc, zddPut } from "./zdd.ts";
+
+/** npages_in_range. */
+export function npagesInRange(start: number, end: number): number {
+  return (end - start) >> PAGE_SHIFT;
+}
+
+/**
+ * drm_pagemap_migrate_to_devmem: migrate [start, end) of `mm` into the device memory of
+ * `devmem`, all or nothing. The caller holds the mmap lock (read) and a reference to `devmem`,
+ * which this consumes on success (seed) or always (newest). Returns 0 or a negative errno.
+ */
+export function* migrateToDevmem(
+  p: PagemapContext,
+  devmem: number,
+  mm: number,
+  start: number,
+  end: number,
+  timesliceMs: number,
+  pgmapOwner: number,
+): ProcessBody<number> {
+  p.commit({ kind: "migrate_to_devmem.begin", mm, start, end });
+  const ret = yield* migrateToDevmemSteps(p, devmem, mm, start, end, timesliceMs, pgmapOwner);
+  p.commit({ kind: "migrate_to_devmem.end", ret });
+  return ret;
+}
+
+function* migrateToDevmemSteps(
+  p: PagemapContext,
+  devmem: number,
+  mm: number,
+  start: number,
+  end: number,
+  timesliceMs: number,
+  pgmapOwner: number,
+): ProcessBody<number> {
+  const ops = p.devmemOps(devmem);
+  const npages = npagesInRange(start, end);
+  const newest = p.options.variant === "newest";
+
+  // mmap_assert_locked(mm)
+  if (!p.k.mmapLock(mm).isLocked) throw new Error(`migrate_to_devmem: mmap lock of mm ${mm} not held`);
+
+  if (ops.populateDevmemPfn === undefined || ops.copyToDevmem === undefined || ops.copyToRam === undefined) {
+    return -Errno.EOPNOTSUPP;
+  }
+
+  // Early exits before anything is allocated (err_out). Newest kernels release the caller's devmem
+  // reference here too (a.2 #4); the seed leaves it with the caller.
+  const errOut = function* (err: number): ProcessBody<number> {
+    if (newest) yield* releaseDevmem(p, devmem);
+    return err;
+  };
+
+  const vas = vmaLookup(mmOf(p.k, mm), start);
+  if (vas === undefined) return yield* errOut(-Errno.ENOENT);
+  if (end > vas.endAddr || start < vas.startAddr) return yield* errOut(-Errno.EINVAL);
+  if (!vmaIsAnonymous(vas)) return yield* errOut(-Errno.EBUSY);
+
+  // kvcalloc of src, dst, pagemap_addr and pages.
+  if (p.fail("kvcalloc")) return yield* errOut(-Errno.ENOMEM);
+  const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
+  const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
+  const pfns: number[] = new Array<number>(npages).fill(-1);
+
+  const zdd = zddAlloc(p, pgmapOwner);
+  if (zdd === null && newest) return yield* errOut(-Errno.ENOMEM); // newest: kvfree, then err_out
+  let err: number;
+  // Between populate_devmem_pfn and the loop that turns them into migrate pfns, dst holds raw
+  // device pfns. An error in that window makes the seed's unlock_put_pages treat raw pfns as
+  // migrate pfns (a NULL or wrong page); newest kernels convert each entry before any exit.
+  let dstRawPfns = false;
+  const migrate = newMigrateVma(mm, vas.id, start, end, MIGRATE_VMA_SELECT_SYSTEM, pgmapOwner);
+  if (newest && zdd !== null) p.commit({ kind: "zdd.bind", zdd, devmem }); // bound before setup (a.2 #4)
+  finalize: {
+    if (zdd === null) {
+      err = -Errno.ENOMEM;
+      break finalize; // err_free
+    }
+    err = yield* migrateVmaSetup(p.k, migrate);
+    if (err !== 0) break finalize; // err_free
+    if (migrate.cpages === 0) {
+      err = newest ? -Errno.EBUSY : -Errno.EFAULT; // a.2 #5
+      break finalize; // err_free
+    }
+
+    unwind: {
+      if (migrate.cpages !== npages) {
+        err = -Errno.EBUSY;
+        break unwind;
+      }
+      err = yield* ops.populateDevmemPfn(devmem, npages, pfns);
+      dstRawPfns = pfns.some((pfn) => pfn !== -1);
+      if (err !== 0) break unwind;
+      err = yield* migrateMapPages(p, addrs, migrate.src, npages, "to_device");
+      if (err !== 0) break unwind;
+      dstRawPfns = false;
+
+      const pagemap = p.state.dpagemaps.get(p.state.devmems.get(devmem)!.dpagemap)!.pagemap;
+      for (let i = 0; i < npages; i++) {
+        const folio = yield* getDevmemPage(p, pfns[i]!, pagemap, zdd);
+        pages[i] = { folio, index: 0 };
+        migrate.dst[i] = { folio, index: 0 };
+      }
+
+      err = yield* ops.copyToDevmem(pages, addrs, npages);
+      if (err !== 0) break unwind;
+
+      // Upon success: the timeslice stamp (per allocation, in jiffies) and the binding.
+      const expiration = p.k.engine.jiffies.getJiffies64() + p.k.engine.jiffies.msecsToJiffies(timesliceMs);
+      p.commit({ kind: "devmem.timeslice", devmem, expiration });
+      if (!newest) p.commit({ kind: "zdd.bind", zdd, devmem }); // now owns the devmem reference
+    }
+
+    // err_finalize
+    if (err !== 0 && dstRawPfns && !newest) {
+      p.commit({ kind: "kernel.bug", fn: "migrate_to_devmem", what: "unlock_put_pages on raw device pfns left by populate_devmem_pfn" });
+    }
+    if (err !== 0) yield* migrationUnlockPutPages(p, npages, migrate.dst);
+    yield* migrateVmaPages(p.k, migrate);
+    if (newest && err === 0) err = racedWhileFinalizing(migrate);
+    yield* migrateVmaFinalize(p.k, migrate);
+    yield* migrateUnmapPages(p, addrs, npages, "to_device");
+  }
+  // err_free
+  if (zdd !== null) yield* zddPut(p, zdd, "creator");
+  return err;
+}
+
+/** a.2 #7: newest kernels fail with -EBUSY when migrate_vma_pages dropped any page. */
+function racedWhileFinalizing(migrate: { src: { migrate: boolean }[]; npages: number }): number {
+  const migrated = migrate.src.filter((s) => s.migrate).length;
+  return migrated < migrate.npages ? -Errno.EBUSY : 0;
+}
+
+/** The caller's devmem reference, given up: the driver's devmem_release. */
+function* releaseDevmem(p: PagemapContext, devmem: number): ProcessBody<void> {
+  const release = p.devmemOps(devmem).devmemRelease;
+  if (release !== undefined) yield* release(devmem);
+}

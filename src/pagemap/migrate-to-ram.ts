@@ -1,0 +1,144 @@
+import type { ProcessBody } from "../engine/index.ts";
+import { alignDown, alignUp, Errno, nrPages, type FolioOrder } from "../kernel/constants.ts";
+import { folioAlloc, folioPut, folioTrylock } from "../kernel/folio.ts";
+import { VM_FAULT_SIGBUS, type VmFault } from "../kernel/kernel.ts";
+import {
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+  MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+  migrateVmaFinalize,
+  migrateVmaPages,
+  migrateVmaSetup,
+  newMigrateVma,
+  type MigrateDst,
+  type MigrateSrc,
+} from "../kernel/migrate.ts";
+import { timeBefore64 } from "../engine/index.ts";
+import type { PagemapContext } from "./context.ts";
+import { migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
+import { npagesInRange } from "./migrate-to-devmem.ts";
+import type { DevicePage, PagemapAddr } from "./ops.ts";
+
+/**
+ * drm_pagemap_migrate_populate_ram_pfn: a system folio of the same order for every collected
+ * device page (only those of the faulting page's zdd when there is one), each locked. No fallback
+ * to 4 KiB pages when a THP allocation fails: the whole call fails with -ENOMEM. `vma` -1 means
+ * eviction (folio_alloc, no VMA). Returns 0 or -ENOMEM and counts pages in mpages.value.
+ */
+export function* migratePopulateRamPfn(
+  p: PagemapContext,
+  vma: number,
+  faultFolio: number,
+  npages: number,
+  mpages: { value: number },
+  src: MigrateSrc[],
+  dst: MigrateDst[],
+): ProcessBody<number> {
+  const faultZdd = faultFolio === -1 ? -1 : p.state.folios.get(faultFolio)!.zdd;
+  for (let i = 0; i < npages; ) {
+    const s = src[i]!;
+    let order = 0;
+    if (s.migrate && s.folio !== -1 && (faultFolio === -1 || p.state.folios.get(s.folio)!.zdd === faultZdd)) {
+      order = p.state.folios.get(s.folio)!.order;
+      const folio = folioAlloc(p.k, order as FolioOrder, "system");
+      if (folio === null) return yield* putPopulated(p, npages, dst);
+      dst[i] = { folio, index: 0 };
+    }
+    i += nrPages(order);
+  }
+  for (let i = 0; i < npages; ) {
+    const d = dst[i]!;
+    let order = 0;
+    if (d.folio !== -1) {
+      order = p.state.folios.get(d.folio)!.order;
+      if (!folioTrylock(p.k, d.folio)) throw new Error(`WARN: fresh folio ${d.folio} already locked`);
+      mpages.value += nrPages(order);
+    }
+    i += nrPages(order);
+  }
+  void vma; // vma_alloc_folio's placement hint: no NUMA in the model
+  return 0;
+}
+
+/** The free_pages exit of populate_ram_pfn: put every folio allocated so far. */
+function* putPopulated(p: PagemapContext, npages: number, dst: MigrateDst[]): ProcessBody<number> {
+  for (let i = 0; i < npages; ) {
+    const d = dst[i]!;
+    let order = 0;
+    if (d.folio !== -1) {
+      order = p.state.folios.get(d.folio)!.order;
+      yield* folioPut(p.k, d.folio);
+      dst[i] = { folio: -1, index: 0 };
+    }
+    i += nrPages(order);
+  }
+  return -Errno.ENOMEM;
+}
+
+/**
+ * __drm_pagemap_migrate_to_ram: the timeslice check first (return 0 without migrating: the CPU
+ * faults again), then the whole allocation around the fault, clamped to the VMA, migrated back.
+ */
+export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: number, sizeBytes: number): ProcessBody<number> {
+  const zdd = p.state.folios.get(fault.folio)!.zdd;
+  const devmem = p.state.zdds.get(zdd)!.devmem;
+  const expiration = p.state.devmems.get(devmem)!.timesliceExpiration;
+  const jiffies = p.k.engine.jiffies.getJiffies64();
+  if (timeBefore64(jiffies, expiration)) {
+    p.commit({ kind: "cpu_fault.timeslice_spin", devmem, jiffies, expiration });
+    return 0;
+  }
+
+  const vma = p.state.vmas.get(fault.vma)!;
+  let start = alignDown(fault.addr, sizeBytes);
+  let end = alignUp(fault.addr + 1, sizeBytes);
+  // The VMA may have been partially unmapped since the allocation was made.
+  if (start < vma.startAddr) start = vma.startAddr;
+  if (end > vma.endAddr) end = vma.endAddr;
+  const npages = npagesInRange(start, end);
+
+  p.commit({ kind: "migrate_to_ram.begin", mm: fault.mm, start, end });
+  if (p.fail("kvcalloc")) return end_(p, -Errno.ENOMEM);
+  const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
+  const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
+  const flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+  const migrate = newMigrateVma(fault.mm, fault.vma, start, end, flags, owner, fault.folio);
+
+  let err = yield* migrateVmaSetup(p.k, migrate);
+  if (err !== 0) return end_(p, err);
+  if (migrate.cpages === 0) return end_(p, 0); // raced with another CPU fault: nothing to do
+
+  unwind: {
+    const mpages = { value: 0 };
+    err = yield* migratePopulateRamPfn(p, fault.vma, fault.folio, npages, mpages, migrate.src, migrate.dst);
+    if (err !== 0) break unwind;
+    err = yield* migrateMapPages(p, addrs, dstAsSrc(migrate.dst), npages, "from_device");
+    if (err !== 0) break unwind;
+    for (let i = 0; i < npages; i++) pages[i] = { folio: migrate.src[i]!.folio, index: migrate.src[i]!.index };
+    const ops = p.devmemOps(devmem);
+    err = yield* ops.copyToRam!(pages, addrs, npages);
+  }
+  // err_finalize
+  if (err !== 0) yield* migrationUnlockPutPages(p, npages, migrate.dst);
+  yield* migrateVmaPages(p.k, migrate);
+  yield* migrateVmaFinalize(p.k, migrate);
+  yield* migrateUnmapPages(p, addrs, npages, "from_device"); // `dev` is always known here
+  return end_(p, err);
+}
+
+function end_(p: PagemapContext, ret: number): number {
+  p.commit({ kind: "migrate_to_ram.end", ret });
+  return ret;
+}
+
+/** The destination array read as a source for DMA mapping (the pages being mapped). */
+function dstAsSrc(dst: MigrateDst[]): MigrateSrc[] {
+  return dst.map((d) => ({ folio: d.folio, index: d.index, migrate: d.folio !== -1, write: true }));
+}
+
+/** drm_pagemap_migrate_to_ram (dev_pagemap_ops.migrate_to_ram): any error is SIGBUS. */
+export function* migrateToRam(p: PagemapContext, fault: VmFault): ProcessBody<number> {
+  const zdd = p.state.zdds.get(p.state.folios.get(fault.folio)!.zdd)!;
+  const size = p.state.devmems.get(zdd.devmem)!.sizeBytes;
+  const err = yield* migrateToRamInner(p, fault, zdd.owner, size);
+  return err !== 0 ? VM_FAULT_SIGBUS : 0;
+}
