@@ -1,4 +1,4 @@
-import { Engine, type Hz, type ProcessBody } from "../../src/engine/index.ts";
+import { Engine, type ExecContext, type Hz, type ProcessBody } from "../../src/engine/index.ts";
 import { EventLog } from "../../src/kernel/event-log.ts";
 import { Kernel } from "../../src/kernel/kernel.ts";
 import { mmap, mmCreate } from "../../src/kernel/mm.ts";
@@ -46,7 +46,7 @@ export function pagemapWorld(options: WorldOptions = {}) {
 export type World = ReturnType<typeof pagemapWorld>;
 
 /** Runs `body` as a thread to the end of the simulation and returns what it returned. */
-export function runThread<T>(w: World, body: ProcessBody<T>, ctx: "process" | "irq" | "gpu" = "process"): T {
+export function runThread<T>(w: World, body: ProcessBody<T>, ctx: ExecContext = "process"): T {
   const proc = w.engine.spawn(`thread${w.engine.liveProcesses}`, body, ctx);
   w.engine.run();
   if (!proc.exited) throw new Error("thread did not finish (blocked?)");
