@@ -9,7 +9,7 @@ export function applyModelEvent(state: ModelState, ev: ModelEvent): void {
   else applyKernelEvent(state, ev);
 }
 
-const PAGEMAP_PREFIXES = ["dpagemap.", "devmem.", "zdd.", "migrate_to_devmem.", "migrate_to_ram.", "evict_to_ram.", "populate_mm.", "cpu_fault.", "kernel."];
+const PAGEMAP_PREFIXES = ["dpagemap.", "devmem.", "zdd.", "migrate_to_devmem.", "migrate_to_ram.", "evict_to_ram.", "populate_mm.", "cpu_fault.", "kernel.", "dma."];
 
 function isPagemapEvent(ev: ModelEvent): ev is PagemapEvent {
   const kind: string = ev.kind;

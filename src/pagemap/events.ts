@@ -28,6 +28,9 @@ export type PagemapEvent =
   /** Entry to and return from a drm_pagemap function: `ret` is 0 or a negative errno. */
   | { kind: `${PagemapFunction}.begin`; mm: number; start: number; end: number }
   | { kind: `${PagemapFunction}.end`; ret: number }
+  /** dma_map_page / dma_unmap_page of a system folio for a migration copy. */
+  | { kind: "dma.map"; folio: number; order: number; dir: "to_device" | "from_device" }
+  | { kind: "dma.unmap"; folio: number; order: number; dir: "to_device" | "from_device" }
   /**
    * The model reached a step where the modelled kernel would oops or corrupt memory (e.g. the
    * seed unlocking and putting raw pfns as pages). Recorded, then the run goes on as if it had not.

@@ -51,6 +51,7 @@ export function* migrateMapPages(p: PagemapContext, addrs: PagemapAddr[], src: M
       if (folio.memory === "device") return -Errno.EFAULT;
       order = folio.order;
       if (!(yield* p.dma.mapPage(s.folio, order, dir))) return -Errno.EFAULT;
+      p.commit({ kind: "dma.map", folio: s.folio, order, dir });
       addrs[i] = { folio: s.folio, index: s.index, order, dir };
     }
     i += nrPages(order);
@@ -62,7 +63,10 @@ export function* migrateMapPages(p: PagemapContext, addrs: PagemapAddr[], src: M
 export function* migrateUnmapPages(p: PagemapContext, addrs: PagemapAddr[], npages: number, dir: PagemapAddr["dir"]): ProcessBody<void> {
   for (let i = 0; i < npages; ) {
     const a = addrs[i]!;
-    if (a.folio !== -1) yield* p.dma.unmapPage(a.folio, a.order, dir);
+    if (a.folio !== -1) {
+      yield* p.dma.unmapPage(a.folio, a.order, dir);
+      p.commit({ kind: "dma.unmap", folio: a.folio, order: a.order, dir });
+    }
     i += nrPages(a.order);
   }
 }

@@ -3,6 +3,7 @@ import { Errno, nrPages, PAGE_SHIFT } from "../kernel/constants.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { devmemInit } from "../pagemap/devmem.ts";
 import { migrateToDevmem } from "../pagemap/migrate-to-devmem.ts";
+import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from "../pagemap/ops.ts";
 import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
 
@@ -52,6 +53,24 @@ export class SimpleDevice {
   /** The device goes away: new populations fail with -ENODEV. */
   unbind(): void {
     this.p.commit({ kind: "dpagemap.unbind", dpagemap: this.dpagemap });
+  }
+
+  /**
+   * Device unbind as drm_pagemap's overview describes it: populations fail from now on and every
+   * allocation still holding device pages is evicted to system memory. Returns the allocations
+   * that could not be evicted (evict_to_ram's error), which should be none.
+   */
+  *unbindAndEvict(): ProcessBody<number[]> {
+    this.unbind();
+    const failed: number[] = [];
+    for (const d of [...this.p.state.devmems.values()]) {
+      if (d.dpagemap !== this.dpagemap || d.detached) continue;
+      const bound = [...this.p.state.zdds.values()].some((z) => z.devmem === d.id && !z.destroyed);
+      if (!bound) continue;
+      const err = yield* evictToRam(this.p, d.id);
+      if (err !== 0) failed.push(d.id);
+    }
+    return failed;
   }
 
   private dpagemapOps(): DrmPagemapOps {
