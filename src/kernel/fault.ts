@@ -78,6 +78,12 @@ function* doAnonymousPage(k: Kernel, mm: number, vpn: number): ProcessBody<Acces
   const folio = folioAlloc(k, 0, "system");
   if (folio === null) return "OOM";
   yield spin(k.costs.pageZeroNs);
+  // Under the page table lock the entry is checked again: another fault, or a migration
+  // filling the hole, may have got there while the page was being cleared.
+  if (mmOf(k, mm).ptes.has(vpn)) {
+    yield* folioPut(k, folio);
+    return "ok";
+  }
   // The allocation's reference becomes the mapping's.
   k.commit({ kind: "pte.set", mm, vpn, pteKind: "present", folio, index: 0 });
   return "ok";
