@@ -134,8 +134,9 @@ describe("drm_pagemap_migrate_to_devmem (through populate_mm)", () => {
       expect(entryKinds(w)).toEqual({ present: PAGES_2M });
       expect(w.k.state.allocatedPages.device).toBe(0);
       expect(w.dma.live).toBe(0);
-      // The seed binds the zdd to its allocation only on success: its destroy detaches nothing.
+      // The seed binds the zdd to its allocation, and stamps the timeslice, only on success.
       expect(w.p.state.devmems.get(0)!.detached).toBe(false);
+      expect(w.p.state.devmems.get(0)!.timesliceExpiration).toBe(-1);
       expect(w.p.state.zdds.get(0)!.destroyed).toBe(true);
       expectInvariants(w);
     }
