@@ -3,11 +3,17 @@ import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { runDemo, formatDemo } from "./cli/demo.ts";
 import { UsageError, integerOption } from "./cli/args.ts";
+import { formatRunReport } from "./cli/run.ts";
+import { loadWorkload, WorkloadError } from "./workload/load.ts";
+import { runWorkload } from "./workload/run.ts";
 
 const HELP = `pagesim: a discrete-event simulator of how Linux's DRM pagemap layer migrates GPU
 shared-virtual-memory pages between system RAM and device memory.
 
 Usage:
+  pagesim run WORKLOAD.yaml [--seed N] [--json]
+      Run a scripted workload on the drm_pagemap model: every step's return value, where each
+      page ended up, context violations, and the model's invariants.
   pagesim demo [--seed N] [--customers N] [--json]
       Run the built-in check: the engine against queueing theory (M/M/1, M/D/1) and its speed.
   pagesim --help       This text.
@@ -53,6 +59,16 @@ function main(argv: string[]): number {
   }
   const command = positionals[0];
   if (command === undefined) throw new UsageError("no command given");
+  if (command === "run") {
+    const file = positionals[1];
+    if (file === undefined) throw new UsageError("run: which workload file?");
+    if (positionals.length > 2) throw new UsageError(`unexpected argument "${positionals[2]}"`);
+    const workload = loadWorkload(file);
+    const seed = values.seed === undefined ? undefined : integerOption("seed", values.seed, 1);
+    const { report } = runWorkload(workload, seed);
+    console.log(values.json === true ? JSON.stringify(report, null, 2) : formatRunReport(report, file));
+    return report.invariants.length === 0 && report.lostWrites.length === 0 ? 0 : 1;
+  }
   if (command !== "demo") throw new UsageError(`unknown command "${command}"`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   const seed = integerOption("seed", values.seed, 1);
@@ -65,8 +81,8 @@ function main(argv: string[]): number {
 try {
   process.exitCode = main(process.argv.slice(2));
 } catch (error) {
-  const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+  const usage = error instanceof UsageError || error instanceof WorkloadError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
   console.error(`pagesim: ${error instanceof Error ? error.message : String(error)}`);
-  if (usage) console.error("Run pagesim --help for usage.");
+  if (usage && !(error instanceof WorkloadError)) console.error("Run pagesim --help for usage.");
   process.exitCode = usage ? 2 : 1;
 }

@@ -16,8 +16,8 @@ export type FaultPoint = keyof typeof FAULT_POINTS;
 
 /** When a point fails: with a probability per call, and/or at given call numbers (1-based). */
 export interface FaultRule {
-  probability?: number;
-  nth?: number[];
+  probability?: number | undefined;
+  nth?: number[] | undefined;
 }
 
 export type FaultPlan = Partial<Record<FaultPoint, FaultRule>>;

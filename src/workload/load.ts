@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+import { LineCounter, parseDocument } from "yaml";
+import { WorkloadSchema, type Workload } from "./schema.ts";
+
+/** A workload file that cannot be used: the message names the file, the place and what was expected. */
+export class WorkloadError extends Error {
+  override name = "WorkloadError";
+}
+
+/** Reads and validates a workload file (YAML). */
+export function loadWorkload(path: string): Workload {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new WorkloadError(`${path}: cannot read: ${(error as Error).message}`);
+  }
+  return parseWorkload(text, path);
+}
+
+export function parseWorkload(text: string, path: string): Workload {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const { line, col } = lineCounter.linePos(e.pos[0]);
+    throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${e.message.split("\n")[0]}`);
+  }
+  const result = WorkloadSchema.safeParse(doc.toJS());
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const where = issue.path.join(".") || "(top level)";
+    // Point at the deepest node of the path that exists in the document.
+    let place = "";
+    for (let n = issue.path.length; n >= 0; n--) {
+      const node = doc.getIn(issue.path.slice(0, n) as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+      if (node?.range !== undefined) {
+        const { line, col } = lineCounter.linePos(node.range[0]);
+        place = `:${line}:${col}`;
+        break;
+      }
+    }
+    return `${path}${place}: ${where}: ${issue.message}`;
+  });
+  throw new WorkloadError(lines.join("\n"));
+}

@@ -1,0 +1,198 @@
+import { sleep, type ProcessBody } from "../engine/index.ts";
+import { errnoName, PAGE_SIZE } from "../kernel/constants.ts";
+import { cpuAccess } from "../kernel/fault.ts";
+import { folioPut } from "../kernel/folio.ts";
+import { mmap, mmput, munmap } from "../kernel/mm.ts";
+import { checkModelInvariants } from "../check/pagemap-invariants.ts";
+import { evictToRam } from "../pagemap/evict-to-ram.ts";
+import { populateMm } from "../pagemap/populate-mm.ts";
+import type { Workload, WorkloadStep } from "./schema.ts";
+import { createWorld, type World } from "./world.ts";
+
+/** What one step did: its thread, when it ran, and what it returned. */
+export interface StepResult {
+  thread: string;
+  step: number;
+  op: string;
+  startNs: number;
+  endNs: number;
+  /** "0", "-EBUSY", or an access outcome such as "ok v3" / "SIGBUS". */
+  ret: string;
+  /** Page faults a read or write took (re-faults included). */
+  faults?: number;
+}
+
+/** Where each page of the workload's mappings ended up. */
+export interface PagePlacement {
+  addr: number;
+  where: "none" | "system" | "device" | "migrating";
+  version: number;
+}
+
+export interface RunReport {
+  description: string;
+  seed: number;
+  endNs: number;
+  events: number;
+  steps: StepResult[];
+  placement: PagePlacement[];
+  contextViolations: { op: string; thread: string; ctx: string; tNs: number }[];
+  faults: Record<string, { calls: number; injected: number }>;
+  /** Broken invariants at the end of the run; empty when all hold. */
+  invariants: string[];
+  /** Reads that did not see the last write to their page. */
+  lostWrites: string[];
+  /** Steps where the modelled kernel would oops or corrupt memory (kernel.bug events). */
+  kernelBugs: string[];
+}
+
+/** Runs a workload to completion and reports every step, the final placement and the checks. */
+export function runWorkload(workload: Workload, seedOverride?: number): { report: RunReport; world: World } {
+  const seed = seedOverride ?? workload.seed;
+  const w = createWorld({
+    seed,
+    variant: workload.model.variant,
+    zddRelease: workload.model.zddRelease,
+    hz: workload.model.hz,
+    faults: workload.faults,
+    device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
+  });
+  const steps: StepResult[] = [];
+  const lostWrites: string[] = [];
+  const lastWrite = new Map<number, number>();
+  const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
+  const kernelBugs: string[] = [];
+  w.log.subscribe({
+    onModelEvent: (_seq, tNs, _thread, _ctx, ev) => {
+      if (ev.kind === "kernel.bug") kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
+    },
+  });
+
+  w.engine.spawn("setup", (function* (): ProcessBody {
+    for (const m of workload.mappings) yield* mmap(w.k, w.mm, { addr: m.addr, lengthBytes: m.size, kind: m.kind, read: m.read, write: m.write });
+  })());
+  w.engine.run();
+
+  for (const thread of workload.threads) {
+    w.engine.spawn(thread.name, (function* (): ProcessBody {
+      for (const [index, step] of thread.steps.entries()) {
+        if (step.at !== undefined && step.at > w.engine.nowNs) yield sleep(step.at - w.engine.nowNs);
+        if (step.after !== undefined) yield sleep(step.after);
+        const startNs = w.engine.nowNs;
+        const out = yield* runStep(w, step, { lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]` });
+        steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
+      }
+    })(), thread.ctx);
+  }
+  const result = w.engine.run();
+  const invariants = checkModelInvariants(w.p.state, { deferredRelease: workload.model.zddRelease === "deferred" });
+  if (result.blocked > 0) invariants.push(`${result.blocked} threads never finished (deadlock)`);
+  const report: RunReport = {
+    description: workload.description,
+    seed,
+    endNs: result.endNs,
+    events: w.log.length,
+    steps,
+    placement: placement(w, workload),
+    contextViolations: w.engine.contextViolations.map((v) => ({ op: v.op, thread: v.procName, ctx: v.ctx, tNs: v.tNs })),
+    faults: w.faults.counts(),
+    invariants,
+    lostWrites,
+    kernelBugs,
+  };
+  return { report, world: w };
+}
+
+interface StepState {
+  lastWrite: Map<number, number>;
+  lostWrites: string[];
+  heldRefs: Map<number, number[]>;
+  where: string;
+}
+
+function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
+  switch (step.op) {
+    case "read":
+    case "write": {
+      let faults = 0;
+      let ret = "ok";
+      for (let i = 0; i < step.pages; i++) {
+        const addr = step.addr + i * PAGE_SIZE;
+        const vpn = Math.floor(addr / PAGE_SIZE);
+        const r = yield* cpuAccess(w.k, w.mm, addr, step.op);
+        faults += r.faults;
+        if (r.outcome !== "ok") {
+          ret = r.outcome;
+          break;
+        }
+        const last = s.lastWrite.get(vpn) ?? 0;
+        if (step.op === "write") s.lastWrite.set(vpn, r.version);
+        else if (r.version !== last) s.lostWrites.push(`${s.where}: read 0x${addr.toString(16)} saw v${r.version}, last write was v${last}`);
+        ret = `ok v${r.version}`;
+      }
+      return { ret, faults };
+    }
+    case "populate":
+      return { ret: errnoName(yield* populateMm(w.p, w.dev.dpagemap, step.start, step.end, w.mm, step.timesliceMs)) };
+    case "mmap":
+      return { ret: errnoName(yield* mmap(w.k, w.mm, { addr: step.addr, lengthBytes: step.size, kind: step.kind, read: step.read, write: step.write })) };
+    case "munmap": {
+      const ret = yield* munmap(w.k, w.mm, step.addr, step.size);
+      for (let a = step.addr; a < step.addr + step.size; a += PAGE_SIZE) s.lastWrite.delete(Math.floor(a / PAGE_SIZE));
+      return { ret: errnoName(ret) };
+    }
+    case "evict":
+      if (!w.p.state.devmems.has(step.devmem)) return { ret: `no devmem ${step.devmem}` };
+      return { ret: errnoName(yield* evictToRam(w.p, step.devmem)) };
+    case "pin":
+    case "unpin":
+    case "get": {
+      const pte = w.k.state.mms.get(w.mm)!.ptes.get(Math.floor(step.addr / PAGE_SIZE));
+      if (pte === undefined || pte.kind === "migration") return { ret: "no page" };
+      if (step.op === "pin") w.k.commit({ kind: "folio.pin", folio: pte.folio });
+      else if (step.op === "unpin") {
+        w.k.commit({ kind: "folio.unpin", folio: pte.folio });
+      } else {
+        w.k.commit({ kind: "folio.get", folio: pte.folio });
+        s.heldRefs.set(step.addr, [...(s.heldRefs.get(step.addr) ?? []), pte.folio]);
+      }
+      return { ret: "0" };
+    }
+    case "irq_put": {
+      const held = s.heldRefs.get(step.addr) ?? [];
+      const folio = held.shift();
+      if (folio === undefined) return { ret: "no reference held (use get first)" };
+      const irq = w.engine.spawn(`irq@0x${step.addr.toString(16)}`, folioPut(w.k, folio), "irq");
+      yield w.engine.join(irq);
+      return { ret: "0" };
+    }
+    case "unbind": {
+      const failed = yield* w.dev.unbindAndEvict();
+      return { ret: failed.length === 0 ? "0" : `evict failed for devmem ${failed.join(", ")}` };
+    }
+    case "exit":
+      yield* mmput(w.k, w.mm);
+      return { ret: "0" };
+    case "sleep":
+      yield sleep(step.duration);
+      return { ret: "0" };
+  }
+}
+
+function placement(w: World, workload: Workload): PagePlacement[] {
+  const out: PagePlacement[] = [];
+  const ptes = w.k.state.mms.get(w.mm)!.ptes;
+  for (const m of workload.mappings) {
+    for (let addr = m.addr; addr < m.addr + m.size; addr += PAGE_SIZE) {
+      const pte = ptes.get(Math.floor(addr / PAGE_SIZE));
+      if (pte === undefined) {
+        out.push({ addr, where: "none", version: 0 });
+        continue;
+      }
+      const folio = w.k.state.folios.get(pte.folio)!;
+      const where = pte.kind === "present" ? "system" : pte.kind === "device-private" ? "device" : "migrating";
+      out.push({ addr, where, version: folio.versions[pte.index]! });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+import * as z from "zod";
+import { FAULT_POINTS } from "../faults/injector.ts";
+import { PAGE_SIZE } from "../kernel/constants.ts";
+import { parseAddress, parseDurationNs, parseSizeBytes } from "./units.ts";
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ns = parseDurationNs(v);
+  if (ns === null) {
+    ctx.addIssue({ code: "custom", message: `expected a duration: integer nanoseconds or a number with ns, us, ms or s; got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ns;
+});
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const bytes = parseSizeBytes(v);
+  if (bytes === null || bytes % PAGE_SIZE !== 0 || bytes === 0) {
+    ctx.addIssue({ code: "custom", message: `expected a nonzero multiple of 4 KiB: bytes or a number with KiB, MiB or GiB; got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+const address = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const addr = parseAddress(v);
+  if (addr === null) {
+    ctx.addIssue({ code: "custom", message: `expected an address (a number or 0x… hex); got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return addr;
+});
+
+/** When a step starts: `at` an absolute time, or `after` a delay from the previous step's end. */
+const timing = { at: duration.optional(), after: duration.optional() };
+
+const step = z.discriminatedUnion("op", [
+  z.strictObject({ op: z.literal("read"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
+  z.strictObject({ op: z.literal("write"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
+  z.strictObject({ op: z.literal("populate"), start: address, end: address, timesliceMs: z.number().int().nonnegative().default(0), ...timing }),
+  z.strictObject({ op: z.literal("munmap"), addr: address, size, ...timing }),
+  z.strictObject({ op: z.literal("mmap"), addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true), ...timing }),
+  z.strictObject({ op: z.literal("evict"), devmem: z.number().int().nonnegative(), ...timing }),
+  z.strictObject({ op: z.literal("pin"), addr: address, ...timing }),
+  z.strictObject({ op: z.literal("unpin"), addr: address, ...timing }),
+  z.strictObject({ op: z.literal("get"), addr: address, ...timing }),
+  z.strictObject({ op: z.literal("irq_put"), addr: address, ...timing }),
+  z.strictObject({ op: z.literal("unbind"), ...timing }),
+  z.strictObject({ op: z.literal("exit"), ...timing }),
+  z.strictObject({ op: z.literal("sleep"), duration, ...timing }),
+]);
+
+const faultRule = z.strictObject({ probability: z.number().min(0).max(1).optional(), nth: z.array(z.number().int().positive()).optional() });
+
+export const WorkloadSchema = z.strictObject({
+  description: z.string(),
+  seed: z.number().int().nonnegative().default(1),
+  model: z
+    .strictObject({
+      variant: z.enum(["seed", "newest"]).default("seed"),
+      zddRelease: z.enum(["inline", "deferred"]).default("inline"),
+      hz: z.union([z.literal(100), z.literal(250), z.literal(300), z.literal(1000)]).default(250),
+    })
+    .default({ variant: "seed", zddRelease: "inline", hz: 250 }),
+  device: z
+    .strictObject({
+      vramPages: z.number().int().positive().default(4096),
+      release: z.enum(["sync", "async"]).default("async"),
+      copyNsPerPage: z.number().int().nonnegative().default(500),
+    })
+    .default({ vramPages: 4096, release: "async", copyNsPerPage: 500 }),
+  faults: z.partialRecord(z.enum(Object.keys(FAULT_POINTS) as [keyof typeof FAULT_POINTS, ...(keyof typeof FAULT_POINTS)[]]), faultRule).default({}),
+  mappings: z
+    .array(z.strictObject({ addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true) }))
+    .default([]),
+  threads: z
+    .array(z.strictObject({ name: z.string().min(1), ctx: z.enum(["process", "gpu", "irq", "workqueue"]).default("process"), steps: z.array(step).min(1) }))
+    .min(1),
+});
+
+export type Workload = z.infer<typeof WorkloadSchema>;
+export type WorkloadStep = Workload["threads"][number]["steps"][number];

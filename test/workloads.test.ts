@@ -1,0 +1,103 @@
+import { describe, it, expect } from "vitest";
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { loadWorkload, parseWorkload, WorkloadError } from "../src/workload/load.ts";
+import { runWorkload, type RunReport } from "../src/workload/run.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const run = (name: string): RunReport => runWorkload(loadWorkload(`${root}workloads/${name}`)).report;
+const ret = (r: RunReport, thread: string, step: number): string => r.steps.find((s) => s.thread === thread && s.step === step)!.ret;
+const count = (r: RunReport, where: string): number => r.placement.filter((p) => p.where === where).length;
+
+describe("the shipped workload files", () => {
+  it("every file in workloads/ loads, runs, and keeps the invariants", () => {
+    const files = readdirSync(`${root}workloads`).filter((f) => f.endsWith(".yaml"));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const f of files) {
+      const r = run(f);
+      expect(r.invariants, f).toEqual([]);
+      expect(r.lostWrites, f).toEqual([]);
+    }
+  });
+
+  it("timeslice-refault: the CPU spins until the 5 ms timeslice (2 ticks at HZ=250) expires, then the data comes back", () => {
+    const r = run("timeslice-refault.yaml");
+    expect(ret(r, "gpu0", 0)).toBe("0");
+    expect(ret(r, "cpu0", 1)).toBe("ok v1");
+    const read = r.steps.find((s) => s.thread === "cpu0" && s.step === 1)!;
+    // Stamped at ~1.46 ms (jiffy 0) + 2 ticks = jiffy 2 = 8 ms; the read started at 3 ms.
+    expect(read.endNs).toBeGreaterThan(8_000_000);
+    expect(read.faults).toBeGreaterThan(4000);
+    expect(count(r, "system")).toBe(512);
+  });
+
+  it("pinned-page-ebusy: -EBUSY while pinned, success after the unpin", () => {
+    const r = run("pinned-page-ebusy.yaml");
+    expect([ret(r, "gpu0", 0), ret(r, "gpu0", 1)]).toEqual(["-EBUSY", "0"]);
+    expect(count(r, "device")).toBe(512);
+  });
+
+  it("irq-free-sync-release: the synchronous release in IRQ context is a context violation; async is clean", () => {
+    const r = run("irq-free-sync-release.yaml");
+    expect(r.contextViolations.map((v) => [v.op, v.ctx])).toEqual([["xe_bo_put", "irq"]]);
+    const wl = loadWorkload(`${root}workloads/irq-free-sync-release.yaml`);
+    const clean = runWorkload({ ...wl, device: { ...wl.device, release: "async" } }).report;
+    expect(clean.contextViolations).toEqual([]);
+  });
+
+  it("device-unbind: everything comes back, nothing lost, then -ENODEV", () => {
+    const r = run("device-unbind.yaml");
+    expect([ret(r, "gpu0", 0), ret(r, "gpu0", 1), ret(r, "cpu0", 1), ret(r, "gpu0", 2)]).toEqual(["0", "0", "ok v1", "-ENODEV"]);
+  });
+
+  it("dma-map-failure: -EFAULT, pages stay, and the seed's raw-pfn hazard is reported", () => {
+    const r = run("dma-map-failure.yaml");
+    expect(ret(r, "gpu0", 0)).toBe("-EFAULT");
+    expect(count(r, "system")).toBe(512);
+    expect(r.kernelBugs).toHaveLength(1);
+  });
+
+  it("the same seed gives the same report; the report is a function of inputs and seed", () => {
+    const a = JSON.stringify(run("timeslice-refault.yaml"));
+    expect(JSON.stringify(run("timeslice-refault.yaml"))).toBe(a);
+  });
+});
+
+describe("bad workload files", () => {
+  it("a YAML syntax error names the file, line and column", () => {
+    expect(() => parseWorkload("description: x\nthreads: [\n", "bad.yaml")).toThrow(/^bad\.yaml:3:1: not valid YAML/);
+  });
+
+  it("a schema error names the file, the line, the path and what was expected", () => {
+    const text = ["description: x", "threads:", "  - name: t", "    steps:", "      - { op: read, addr: 0x1000, at: 5 parsecs }", ""].join("\n");
+    let message = "";
+    try {
+      parseWorkload(text, "w.yaml");
+    } catch (error) {
+      expect(error).toBeInstanceOf(WorkloadError);
+      message = (error as Error).message;
+    }
+    expect(message).toContain("w.yaml:5:");
+    expect(message).toContain("threads.0.steps.0.at");
+    expect(message).toContain("expected a duration");
+  });
+
+  it("an unknown operation or field is refused, not ignored", () => {
+    expect(() => parseWorkload("description: x\nthreads:\n  - name: t\n    steps:\n      - { op: fly }\n", "w.yaml")).toThrow(/w\.yaml:5:\d+: threads\.0\.steps\.0\.op/);
+    expect(() => parseWorkload("description: x\nthreads:\n  - name: t\n    stepz: []\n", "w.yaml")).toThrow(/stepz/);
+  });
+
+  it("the CLI exits 2 with the message on a bad file, and 0 on a good one", () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { cwd: root, encoding: "utf8" });
+    const bad = cli("run", "workloads/README.md");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("workloads/README.md");
+    const missing = cli("run", "workloads/nope.yaml");
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain("cannot read");
+    const good = cli("run", "workloads/pinned-page-ebusy.yaml", "--json");
+    expect(good.status).toBe(0);
+    expect((JSON.parse(good.stdout) as RunReport).invariants).toEqual([]);
+  });
+});
