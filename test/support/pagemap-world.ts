@@ -1,14 +1,9 @@
-import { Engine, type ExecContext, type Hz, type ProcessBody } from "../../src/engine/index.ts";
-import { EventLog } from "../../src/kernel/event-log.ts";
-import { Kernel } from "../../src/kernel/kernel.ts";
-import { mmap, mmCreate } from "../../src/kernel/mm.ts";
-import { FaultInjector, type FaultPlan } from "../../src/faults/injector.ts";
-import { applyModelEvent } from "../../src/pagemap/apply.ts";
-import { PagemapContext, type ModelVariant, type ZddReleaseMode } from "../../src/pagemap/context.ts";
+import type { ExecContext, Hz, ProcessBody } from "../../src/engine/index.ts";
+import { mmap } from "../../src/kernel/mm.ts";
+import type { FaultPlan } from "../../src/faults/injector.ts";
+import type { ModelVariant, ZddReleaseMode } from "../../src/pagemap/context.ts";
 import type { ModelEvent } from "../../src/pagemap/events.ts";
-import { createModelState, type ModelState } from "../../src/pagemap/state.ts";
-import { SimpleDevice } from "../../src/platform/simple-device.ts";
-import { SimpleDma } from "../../src/platform/simple-dma.ts";
+import { createWorld } from "../../src/workload/world.ts";
 
 export const MB = 1 << 20;
 /** Where tests map their anonymous memory: 2 MiB aligned, as THP and Xe ranges like. */
@@ -23,24 +18,19 @@ export interface WorldOptions {
   vramPages?: number;
 }
 
-/** One process (mm) and one GPU on the seed model, with every event kept for assertions. */
+/** The workload layer's world (one process, one GPU) with every event kept for assertions. */
 export function pagemapWorld(options: WorldOptions = {}) {
-  const engine = new Engine({ hz: options.hz ?? 250 });
-  const log = new EventLog<ModelState, ModelEvent>(engine, createModelState(), applyModelEvent);
-  const events: { seq: number; tNs: number; thread: number; ctx: string; ev: ModelEvent }[] = [];
-  log.subscribe({ onModelEvent: (seq, tNs, thread, ctx, ev) => events.push({ seq, tNs, thread, ctx, ev }) });
-  const k = new Kernel(engine, log);
-  const faults = new FaultInjector(options.faults ?? {}, engine.random.stream("faults"));
-  k.allocFailure = (_what, order) => faults.fail(order === 0 ? "folio_alloc_order0" : "folio_alloc_order9");
-  const dma = new SimpleDma(faults);
-  const p = new PagemapContext(k, log, dma, faults, {
+  const world = createWorld({
     variant: options.variant ?? "seed",
     zddRelease: options.zddRelease ?? "inline",
+    hz: options.hz ?? 250,
+    faults: options.faults ?? {},
+    device: { release: options.release ?? "sync", vramPages: options.vramPages ?? 4096 },
   });
-  const dev = new SimpleDevice(p, { release: options.release ?? "sync", vramPages: options.vramPages ?? 4096 });
-  const mm = mmCreate(k);
+  const events: { seq: number; tNs: number; thread: number; ctx: string; ev: ModelEvent }[] = [];
+  world.log.subscribe({ onModelEvent: (seq, tNs, thread, ctx, ev) => events.push({ seq, tNs, thread, ctx, ev }) });
   const kinds = (): string[] => events.map((e) => e.ev.kind);
-  return { engine, log, k, p, dev, dma, faults, mm, events, kinds };
+  return { ...world, events, kinds };
 }
 
 export type World = ReturnType<typeof pagemapWorld>;
