@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.ts";
-import type { Op, Process } from "./process.ts";
+import type { Op, Process, Scheduler } from "./process.ts";
 import { WaitQueue } from "./wait-queue.ts";
 
 /** complete_all() sets `done` to UINT_MAX: every present and future wait passes. */
@@ -27,7 +27,7 @@ export class Completion {
     this.waitOp = {
       mightSleep: true,
       opName: "wait_for_completion",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         if (this.doneCount > 0) {
           this.consume(proc.uid);
           return true;

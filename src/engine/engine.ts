@@ -1,10 +1,9 @@
 import { EventQueue } from "./event-queue.ts";
-import { Process, type ProcessBody, type Op } from "./process.ts";
+import { Process, type ProcessBody, type Op, type Scheduler } from "./process.ts";
 import type { ExecContext } from "./context.ts";
 import type { EngineEventKind, EngineSink } from "./trace.ts";
 import { JiffiesClock, type Hz } from "./jiffies.ts";
 import { RandomStreams } from "./random.ts";
-import { Completion } from "./completion.ts";
 
 export interface EngineOptions {
   /** Master seed; every component draws from its own named stream of it. Default 1. */
@@ -55,7 +54,7 @@ export class SimulationError extends Error {
  * A process runs until it yields something that takes time or blocks; the engine then runs the
  * next runnable process. Everything is single-threaded and driven only by the inputs and seed.
  */
-export class Engine {
+export class Engine implements Scheduler {
   /** Current simulated time in nanoseconds (an integer held exactly in a float64). */
   nowNs = 0;
   /** The process being resumed, or null between steps. */
@@ -181,7 +180,8 @@ export class Engine {
     this.freePids.push(proc.pid);
     this.live--;
     this.emit("proc.exit", proc.uid, -1, 0);
-    if (proc.exitCompletion !== null) proc.exitCompletion.completeAll();
+    if (proc.joiners !== null) for (const joiner of proc.joiners) this.wake(joiner);
+    proc.joiners = null;
   }
 
   /** Makes `proc` runnable after `ns` nanoseconds (a non-negative integer). */
@@ -206,10 +206,18 @@ export class Engine {
 
   /** `yield engine.join(proc)`: waits until `proc` has exited. */
   join(proc: Process): Op {
-    if (proc.exitCompletion === null) proc.exitCompletion = new Completion(this, `exit:${proc.name}`);
-    if (proc.exited) proc.exitCompletion.completeAll();
-    return proc.exitCompletion.wait();
+    return {
+      mightSleep: true,
+      opName: "join",
+      begin: (_e: Scheduler, waiter: Process): boolean => {
+        if (proc.exited) return true;
+        (proc.joiners ??= []).push(waiter);
+        this.emit("proc.block", waiter.uid, -1, 0);
+        return false;
+      },
+    };
   }
+
 
   /** might_sleep(): records a violation when the running process may not sleep here. */
   mightSleep(op: string): void {

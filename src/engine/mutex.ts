@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.ts";
-import type { Op, Process } from "./process.ts";
+import type { Op, Process, Scheduler } from "./process.ts";
 import { WaitQueue } from "./wait-queue.ts";
 import { runningProcess } from "./running.ts";
 
@@ -25,7 +25,7 @@ export class Mutex {
     this.lockOp = {
       mightSleep: true,
       opName: "mutex_lock",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         if (this.owner === proc) throw new Error(`mutex_lock(${this.name}): recursive lock deadlocks`);
         if (this.owner === null) {
           this.owner = proc;

@@ -1,6 +1,16 @@
-import type { Engine } from "./engine.ts";
 import type { ExecContext } from "./context.ts";
-import type { Completion } from "./completion.ts";
+import type { EngineEventKind } from "./trace.ts";
+
+/**
+ * What processes and operations need of the engine. Declared here, implemented by Engine, so
+ * that this file depends on nothing above it.
+ */
+export interface Scheduler {
+  emit(kind: EngineEventKind, procUid: number, objectId: number, arg: number): void;
+  scheduleAfter(proc: Process, ns: number): void;
+  maySleep(proc: Process): boolean;
+  atomicDepth(proc: Process): number;
+}
 
 /**
  * What a process may yield to the engine.
@@ -26,7 +36,7 @@ export interface Op {
   readonly mightSleep: boolean;
   /** Short name used in context-violation reports, e.g. "mutex_lock". */
   readonly opName: string;
-  begin(engine: Engine, proc: Process): boolean;
+  begin(engine: Scheduler, proc: Process): boolean;
 }
 
 /** A simulated thread: CPU thread, GPU thread, interrupt handler or workqueue worker. */
@@ -35,11 +45,11 @@ export class Process {
   exited = false;
   /** The generator's return value, once exited. */
   result: unknown = undefined;
-  /** Completed (complete_all) when the process exits; created on first join. */
-  exitCompletion: Completion | null = null;
+  /** Processes waiting in Engine.join for this one to exit. */
+  joiners: Process[] | null = null;
 
   constructor(
-    readonly engine: Engine,
+    readonly engine: Scheduler,
     /** Slot in the engine's process table; reused after exit. */
     readonly pid: number,
     /** Monotonic id, never reused: what events and reports name. */
@@ -72,8 +82,8 @@ let spinScratchNs = 0;
 export const SPIN: Op = {
   mightSleep: false,
   opName: "spin",
-  begin(engine: Engine, proc: Process): boolean {
-    if (engine.sink !== null) engine.emit("proc.spin", proc.uid, -1, spinScratchNs);
+  begin(engine: Scheduler, proc: Process): boolean {
+    engine.emit("proc.spin", proc.uid, -1, spinScratchNs);
     engine.scheduleAfter(proc, spinScratchNs);
     return false;
   },

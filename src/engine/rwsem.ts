@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.ts";
-import type { Op, Process } from "./process.ts";
+import type { Op, Process, Scheduler } from "./process.ts";
 import { WaitQueue } from "./wait-queue.ts";
 import { runningProcess } from "./running.ts";
 
@@ -31,7 +31,7 @@ export class RwSemaphore {
     this.readOp = {
       mightSleep: true,
       opName: "down_read",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         if (this.writer === proc) throw new Error(`down_read(${this.name}) while holding it for write deadlocks`);
         if (this.writer === null && this.waiters.length === 0) {
           this.readers++;
@@ -46,7 +46,7 @@ export class RwSemaphore {
     this.writeOp = {
       mightSleep: true,
       opName: "down_write",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         if (this.writer === proc) throw new Error(`down_write(${this.name}): recursive lock deadlocks`);
         if (this.writer === null && this.readers === 0 && this.waiters.length === 0) {
           this.writer = proc;

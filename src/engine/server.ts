@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.ts";
-import { sleep, type Op, type Process, type ProcessBody } from "./process.ts";
+import { sleep, type Op, type Process, type ProcessBody, type Scheduler } from "./process.ts";
 import { WaitQueue } from "./wait-queue.ts";
 import { runningProcess } from "./running.ts";
 
@@ -31,7 +31,7 @@ export class Server {
     this.acquireOp = {
       mightSleep: true,
       opName: "server_acquire",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         if (this.busy < this.channels && this.waiters.length === 0) {
           this.take(proc);
           return true;

@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.ts";
-import type { Op, Process } from "./process.ts";
+import type { Op, Process, Scheduler } from "./process.ts";
 import { WaitQueue } from "./wait-queue.ts";
 import { runningProcess } from "./running.ts";
 
@@ -23,9 +23,9 @@ export class SpinLock {
     this.lockOp = {
       mightSleep: false,
       opName: "spin_lock",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         if (this.owner === proc) throw new Error(`spin_lock(${this.name}): recursive lock deadlocks`);
-        e.enterAtomic(proc); // preempt_disable() happens before the spin
+        this.engine.enterAtomic(proc); // preempt_disable() happens before the spin
         if (this.owner === null) {
           this.owner = proc;
           e.emit("spinlock.acquire", proc.uid, this.id, 0);

@@ -1,5 +1,5 @@
 import type { Engine } from "./engine.ts";
-import type { Op, Process } from "./process.ts";
+import type { Op, Process, Scheduler } from "./process.ts";
 import { WaitQueue } from "./wait-queue.ts";
 
 /**
@@ -24,7 +24,7 @@ export class WaitQueueHead {
     this.waitOp = {
       mightSleep: true,
       opName: "wait_event",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         this.sleepers.push(proc);
         e.emit("proc.block", proc.uid, this.id, 0);
         return false;

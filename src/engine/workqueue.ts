@@ -1,7 +1,7 @@
 import type { Engine } from "./engine.ts";
 import { sleep, type Op, type ProcessBody } from "./process.ts";
 import { WaitQueue } from "./wait-queue.ts";
-import type { Process } from "./process.ts";
+import type { Process, Scheduler } from "./process.ts";
 
 /** struct work_struct: a function to run later in a worker, queued at most once at a time. */
 export class Work {
@@ -60,7 +60,7 @@ export class Workqueue {
     this.flushOp = {
       mightSleep: true,
       opName: "flush_workqueue",
-      begin: (e: Engine, proc: Process): boolean => {
+      begin: (e: Scheduler, proc: Process): boolean => {
         if (this.idle) return true;
         this.flushers.push(proc);
         e.emit("proc.block", proc.uid, this.id, 0);

@@ -2,7 +2,7 @@ import type { ProcessBody } from "../engine/index.ts";
 import { PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
-import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate.ts";
+import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate-types.ts";
 import { mmOf } from "./mm.ts";
 import { vmaIsAnonymous, vmaLookup, type KernelState, type MmState } from "./state.ts";
 

@@ -11,6 +11,7 @@ import {
   setMigrationEntry,
 } from "./migrate-device.ts";
 import { mmOf } from "./mm.ts";
+import { MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateVma } from "./migrate-types.ts";
 import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
 
 /**
@@ -24,44 +25,14 @@ import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
  * model does not check it. No step costs simulated time of its own.
  */
 
-export const MIGRATE_VMA_SELECT_SYSTEM = 1 << 0;
-export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1;
-export const MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2;
-
-/** One page of the range: what migrate_vma's src[i] / dst[i] migrate-pfn words say. */
-export interface MigrateSrc {
-  /** -1 for none/hole. */
-  folio: number;
-  /** Page index in the folio. */
-  index: number;
-  /** MIGRATE_PFN_MIGRATE. */
-  migrate: boolean;
-  write: boolean;
-}
-
-export interface MigrateDst {
-  /** -1 for none. */
-  folio: number;
-  index: number;
-}
-
-export interface MigrateVma {
-  mm: number;
-  vma: number;
-  /** Bytes, page aligned (setup rounds them down, as the kernel does). */
-  start: number;
-  end: number;
-  flags: number;
-  /** Device pages are selected when their pagemap's owner (k.pagemapOwner) equals this. */
-  pgmapOwner: number;
-  /** -1 unless called from migrate_to_ram: the faulting device folio, locked by the fault path. */
-  faultFolio: number;
-  src: MigrateSrc[];
-  dst: MigrateDst[];
-  cpages: number;
-  npages: number;
-}
-
+export {
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+  MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+  MIGRATE_VMA_SELECT_SYSTEM,
+  type MigrateDst,
+  type MigrateSrc,
+  type MigrateVma,
+} from "./migrate-types.ts";
 export { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns } from "./migrate-device.ts";
 
 /** struct migrate_vma as a driver fills it in, with src and dst sized for the range. */

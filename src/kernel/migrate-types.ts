@@ -1,0 +1,39 @@
+/** struct migrate_vma and the migrate-pfn words, shared by migrate.ts and migrate-device.ts. */
+
+export const MIGRATE_VMA_SELECT_SYSTEM = 1 << 0;
+export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1;
+export const MIGRATE_VMA_SELECT_DEVICE_COHERENT = 1 << 2;
+
+/** One page of the range: what migrate_vma's src[i] / dst[i] migrate-pfn words say. */
+export interface MigrateSrc {
+  /** -1 for none/hole. */
+  folio: number;
+  /** Page index in the folio. */
+  index: number;
+  /** MIGRATE_PFN_MIGRATE. */
+  migrate: boolean;
+  write: boolean;
+}
+
+export interface MigrateDst {
+  /** -1 for none. */
+  folio: number;
+  index: number;
+}
+
+export interface MigrateVma {
+  mm: number;
+  vma: number;
+  /** Bytes, page aligned (setup rounds them down, as the kernel does). */
+  start: number;
+  end: number;
+  flags: number;
+  /** Device pages are selected when their pagemap's owner (k.pagemapOwner) equals this. */
+  pgmapOwner: number;
+  /** -1 unless called from migrate_to_ram: the faulting device folio, locked by the fault path. */
+  faultFolio: number;
+  src: MigrateSrc[];
+  dst: MigrateDst[];
+  cpages: number;
+  npages: number;
+}
