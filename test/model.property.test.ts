@@ -4,7 +4,7 @@ import { sleep, type ProcessBody } from "../src/engine/index.ts";
 import { PAGE_SIZE } from "../src/kernel/constants.ts";
 import { cpuAccess } from "../src/kernel/fault.ts";
 import { folioPut } from "../src/kernel/folio.ts";
-import { munmap } from "../src/kernel/mm.ts";
+import { mprotect, mremap, munmap } from "../src/kernel/mm.ts";
 import { populateMm } from "../src/pagemap/populate-mm.ts";
 import { evictToRam } from "../src/pagemap/evict-to-ram.ts";
 import { checkModelInvariants } from "../src/check/pagemap-invariants.ts";
@@ -24,6 +24,8 @@ const op = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("gpu" as const), at, chunk: fc.integer({ min: 0, max: 1 }), timesliceMs: fc.constantFrom(0, 1, 5) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("munmap" as const), at, page, pages: fc.integer({ min: 1, max: 600 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("evict" as const), at, which: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("mprotect" as const), at, page, pages: fc.integer({ min: 1, max: 600 }), write: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("mremap" as const), at, page, pages: fc.integer({ min: 1, max: 600 }), toPage: fc.integer({ min: 0, max: RANGE_PAGES - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("pin" as const), at, page, holdNs: fc.integer({ min: 0, max: 20_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("irqput" as const), at, page, holdNs: fc.integer({ min: 0, max: 20_000 }) }) },
 );
@@ -73,6 +75,27 @@ function runScenario(s: { variant: "seed" | "newest"; zddRelease: "inline" | "de
           const pages = Math.min(o.pages, RANGE_PAGES - o.page);
           yield* munmap(w.k, w.mm, BASE + o.page * PAGE_SIZE, pages * PAGE_SIZE);
           for (let pg = o.page; pg < o.page + pages; pg++) lastWrite.delete(vpnOf(pg));
+          break;
+        }
+        case "mprotect": {
+          const pages = Math.min(o.pages, RANGE_PAGES - o.page);
+          yield* mprotect(w.k, w.mm, BASE + o.page * PAGE_SIZE, pages * PAGE_SIZE, true, o.write);
+          break;
+        }
+        case "mremap": {
+          // Move part of the range elsewhere inside it (whatever is at the target is unmapped).
+          const pages = Math.min(o.pages, RANGE_PAGES - o.page, RANGE_PAGES - o.toPage);
+          const ret = yield* mremap(w.k, w.mm, BASE + o.page * PAGE_SIZE, pages * PAGE_SIZE, BASE + o.toPage * PAGE_SIZE);
+          if (ret === 0) {
+            const moved: [number, number][] = [];
+            for (let pg = o.page; pg < o.page + pages; pg++) {
+              const v = lastWrite.get(vpnOf(pg));
+              if (v !== undefined) moved.push([vpnOf(pg - o.page + o.toPage), v]);
+              lastWrite.delete(vpnOf(pg));
+            }
+            for (let pg = o.toPage; pg < o.toPage + pages; pg++) lastWrite.delete(vpnOf(pg));
+            for (const [vpn, v] of moved) lastWrite.set(vpn, v);
+          }
           break;
         }
         case "evict": {

@@ -101,3 +101,13 @@ describe("bad workload files", () => {
     expect((JSON.parse(good.stdout) as RunReport).invariants).toEqual([]);
   });
 });
+
+describe("mprotect-window-clamp", () => {
+  it("brings back only the first half, then the moved half at its new address", () => {
+    const r = run("mprotect-window-clamp.yaml");
+    expect(r.steps.map((s) => s.ret)).toEqual(["ok v1", "0", "0", "ok v1", "0", "ok v1"]);
+    const moved = r.placement.filter((p) => p.addr >= 0x8000000);
+    expect(moved.length).toBe(256);
+    expect(moved.every((p) => p.where === "system" && p.version === 1)).toBe(true);
+  });
+});

@@ -2,7 +2,7 @@ import type { ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
 import { folioPut } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
-import type { MmState, VmaKind } from "./state.ts";
+import type { MmState, VmaKind, VmaState } from "./state.ts";
 
 /** A new address space (fork/exec), with one user. */
 export function mmCreate(k: Kernel): number {
@@ -96,4 +96,111 @@ export function* zapPteRange(k: Kernel, mm: number, start: number, end: number):
     k.commit({ kind: "pte.clear", mm, vpn });
     if (pte.kind !== "migration") yield* folioPut(k, pte.folio);
   }
+}
+
+/**
+ * Splits the VMAs of `mm` so that `start` and `end` fall on VMA boundaries (__split_vma), each
+ * piece keeping its parent's kind and permissions. Returns the VMAs now inside [start, end), in
+ * address order, or null when part of the range is not mapped.
+ */
+function splitVmasAt(k: Kernel, mm: number, start: number, end: number): VmaState[] | null {
+  for (const cut of [start, end]) {
+    const vma = mmOf(k, mm).vmas.find((v) => v.startAddr < cut && cut < v.endAddr);
+    if (vma === undefined) continue;
+    k.commit({ kind: "vma.remove", mm, vma: vma.id });
+    for (const [s, e] of [
+      [vma.startAddr, cut],
+      [cut, vma.endAddr],
+    ] as const) {
+      k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: s, endAddr: e, vmaKind: vma.kind, read: vma.read, write: vma.write });
+    }
+  }
+  const inside = mmOf(k, mm).vmas.filter((v) => v.startAddr >= start && v.endAddr <= end);
+  let covered = start;
+  for (const v of inside) {
+    if (v.startAddr !== covered) return null;
+    covered = v.endAddr;
+  }
+  return covered === end ? inside : null;
+}
+
+/**
+ * mprotect: new permissions for [addr, addr+len), splitting VMAs at its ends; -ENOMEM when part
+ * of the range is unmapped. Entries stay; the model checks permissions against the VMA.
+ */
+export function* mprotect(k: Kernel, mm: number, addr: number, lengthBytes: number, read: boolean, write: boolean): ProcessBody<number> {
+  if (addr % PAGE_SIZE !== 0 || lengthBytes <= 0) return -Errno.EINVAL;
+  const end = addr + Math.ceil(lengthBytes / PAGE_SIZE) * PAGE_SIZE;
+  const lock = k.mmapLock(mm);
+  yield lock.downWrite();
+  const inside = splitVmasAt(k, mm, addr, end);
+  if (inside !== null) {
+    for (const v of inside) {
+      k.commit({ kind: "vma.remove", mm, vma: v.id });
+      k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read, write });
+    }
+  }
+  lock.upWrite();
+  return inside === null ? -Errno.ENOMEM : 0;
+}
+
+/**
+ * mremap(MREMAP_MAYMOVE | MREMAP_FIXED) keeping the size: [oldAddr, oldAddr+len), which must lie
+ * in one VMA (-EFAULT otherwise), moves to newAddr with its entries (move_page_tables); whatever
+ * was mapped at the target is unmapped first. The folios do not move, so device pages stay on
+ * the device. Simplification: the model waits for migration entries in the range to resolve
+ * before moving, where the kernel moves them and finds them again through the rmap.
+ */
+export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: number, newAddr: number): ProcessBody<number> {
+  if (oldAddr % PAGE_SIZE !== 0 || newAddr % PAGE_SIZE !== 0 || lengthBytes <= 0) return -Errno.EINVAL;
+  const len = Math.ceil(lengthBytes / PAGE_SIZE) * PAGE_SIZE;
+  if (newAddr < oldAddr + len && oldAddr < newAddr + len) return -Errno.EINVAL; // overlapping move
+  const lock = k.mmapLock(mm);
+  for (;;) {
+    yield lock.downWrite();
+    const source = mmOf(k, mm).vmas.find((v) => v.startAddr <= oldAddr && oldAddr + len <= v.endAddr);
+    if (source === undefined) {
+      lock.upWrite();
+      return -Errno.EFAULT;
+    }
+    const busy = migratingEntry(k, mm, oldAddr, oldAddr + len);
+    if (busy === null) break;
+    lock.upWrite();
+    yield k.folioWaitQueue(busy).wait();
+  }
+  const [vma] = splitVmasAt(k, mm, oldAddr, oldAddr + len)!;
+  for (const target of mmOf(k, mm).vmas.filter((v) => newAddr < v.endAddr && v.startAddr < newAddr + len)) {
+    const cutStart = Math.max(newAddr, target.startAddr);
+    const cutEnd = Math.min(newAddr + len, target.endAddr);
+    yield* zapPteRange(k, mm, cutStart, cutEnd);
+    k.commit({ kind: "vma.remove", mm, vma: target.id });
+    for (const [s, e] of [
+      [target.startAddr, cutStart],
+      [cutEnd, target.endAddr],
+    ] as const) {
+      if (e > s) k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: s, endAddr: e, vmaKind: target.kind, read: target.read, write: target.write });
+    }
+  }
+  k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: newAddr, endAddr: newAddr + len, vmaKind: vma!.kind, read: vma!.read, write: vma!.write });
+  const ptes = mmOf(k, mm).ptes;
+  const delta = (newAddr - oldAddr) >> PAGE_SHIFT;
+  for (let vpn = oldAddr >> PAGE_SHIFT; vpn < (oldAddr + len) >> PAGE_SHIFT; vpn++) {
+    const pte = ptes.get(vpn);
+    if (pte === undefined) continue;
+    k.commit({ kind: "pte.clear", mm, vpn });
+    k.commit({ kind: "pte.set", mm, vpn: vpn + delta, pteKind: pte.kind, folio: pte.folio, index: pte.index });
+  }
+  k.commit({ kind: "vma.remove", mm, vma: vma!.id });
+  lock.upWrite();
+  return 0;
+}
+
+/** The folio of the first migration entry in [start, end), or null. */
+function migratingEntry(k: Kernel, mm: number, start: number, end: number): number | null {
+  const ptes = mmOf(k, mm).ptes;
+  for (let vpn = start >> PAGE_SHIFT; vpn < end >> PAGE_SHIFT; vpn++) {
+    const pte = ptes.get(vpn);
+    if (pte?.kind === "migration") return pte.folio;
+  }
+  return null;
 }

@@ -2,7 +2,7 @@ import { sleep, type ProcessBody } from "../engine/index.ts";
 import { errnoName, PAGE_SIZE } from "../kernel/constants.ts";
 import { cpuAccess } from "../kernel/fault.ts";
 import { folioPut } from "../kernel/folio.ts";
-import { mmap, mmput, munmap } from "../kernel/mm.ts";
+import { mmap, mmput, mprotect, mremap, munmap } from "../kernel/mm.ts";
 import { checkModelInvariants } from "../check/pagemap-invariants.ts";
 import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
@@ -141,6 +141,13 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       for (let a = step.addr; a < step.addr + step.size; a += PAGE_SIZE) s.lastWrite.delete(Math.floor(a / PAGE_SIZE));
       return { ret: errnoName(ret) };
     }
+    case "mprotect":
+      return { ret: errnoName(yield* mprotect(w.k, w.mm, step.addr, step.size, step.read, step.write)) };
+    case "mremap": {
+      const ret = yield* mremap(w.k, w.mm, step.addr, step.size, step.newAddr);
+      if (ret === 0) moveShadow(s.lastWrite, step.addr, step.size, step.newAddr);
+      return { ret: errnoName(ret) };
+    }
     case "evict":
       if (!w.p.state.devmems.has(step.devmem)) return { ret: `no devmem ${step.devmem}` };
       return { ret: errnoName(yield* evictToRam(w.p, step.devmem)) };
@@ -179,20 +186,37 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
   }
 }
 
+/** After mremap, the last write of each moved page is found at its new address. */
+function moveShadow(lastWrite: Map<number, number>, addr: number, size: number, newAddr: number): void {
+  const first = Math.floor(addr / PAGE_SIZE);
+  const count = size / PAGE_SIZE;
+  const delta = Math.floor(newAddr / PAGE_SIZE) - first;
+  const moved: [number, number][] = [];
+  for (let vpn = first; vpn < first + count; vpn++) {
+    const v = lastWrite.get(vpn);
+    if (v !== undefined) moved.push([vpn + delta, v]);
+    lastWrite.delete(vpn);
+  }
+  for (let vpn = first + delta; vpn < first + delta + count; vpn++) lastWrite.delete(vpn);
+  for (const [vpn, v] of moved) lastWrite.set(vpn, v);
+}
+
+/** Every page of the workload's initial mappings and of the VMAs that exist at the end. */
 function placement(w: World, workload: Workload): PagePlacement[] {
   const out: PagePlacement[] = [];
-  const ptes = w.k.state.mms.get(w.mm)!.ptes;
-  for (const m of workload.mappings) {
-    for (let addr = m.addr; addr < m.addr + m.size; addr += PAGE_SIZE) {
-      const pte = ptes.get(Math.floor(addr / PAGE_SIZE));
-      if (pte === undefined) {
-        out.push({ addr, where: "none", version: 0 });
-        continue;
-      }
-      const folio = w.k.state.folios.get(pte.folio)!;
-      const where = pte.kind === "present" ? "system" : pte.kind === "device-private" ? "device" : "migrating";
-      out.push({ addr, where, version: folio.versions[pte.index]! });
+  const mm = w.k.state.mms.get(w.mm)!;
+  const ranges = [...workload.mappings.map((m) => [m.addr, m.addr + m.size]), ...mm.vmas.map((v) => [v.startAddr, v.endAddr])];
+  const addrs = new Set<number>();
+  for (const [start, end] of ranges) for (let addr = start!; addr < end!; addr += PAGE_SIZE) addrs.add(addr);
+  for (const addr of [...addrs].sort((a, b) => a - b)) {
+    const pte = mm.ptes.get(Math.floor(addr / PAGE_SIZE));
+    if (pte === undefined) {
+      out.push({ addr, where: "none", version: 0 });
+      continue;
     }
+    const folio = w.k.state.folios.get(pte.folio)!;
+    const where = pte.kind === "present" ? "system" : pte.kind === "device-private" ? "device" : "migrating";
+    out.push({ addr, where, version: folio.versions[pte.index]! });
   }
   return out;
 }

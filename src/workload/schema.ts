@@ -37,6 +37,8 @@ const step = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("populate"), start: address, end: address, timesliceMs: z.number().int().nonnegative().default(0), ...timing }),
   z.strictObject({ op: z.literal("munmap"), addr: address, size, ...timing }),
   z.strictObject({ op: z.literal("mmap"), addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true), ...timing }),
+  z.strictObject({ op: z.literal("mprotect"), addr: address, size, read: z.boolean().default(true), write: z.boolean().default(true), ...timing }),
+  z.strictObject({ op: z.literal("mremap"), addr: address, size, newAddr: address, ...timing }),
   z.strictObject({ op: z.literal("evict"), devmem: z.number().int().nonnegative(), ...timing }),
   z.strictObject({ op: z.literal("pin"), addr: address, ...timing }),
   z.strictObject({ op: z.literal("unpin"), addr: address, ...timing }),
