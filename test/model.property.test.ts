@@ -13,7 +13,7 @@ import { BASE, MB, mapAnon, pagemapWorld } from "./support/pagemap-world.ts";
 /**
  * Random scripted scenarios: CPU reads and writes, GPU populates, munmaps, evictions, long-term
  * pins and IRQ-time page frees, interleaved at random times on several threads, under both
- * model variants and both release modes. After every step the model invariants must hold, and
+ * model variants, both release modes, with and without THP. After every step the model invariants must hold, and
  * every read must see the last write to its page, wherever the page went.
  */
 const RANGE_PAGES = 1024; // 4 MiB: two 2 MiB GPU chunks
@@ -34,11 +34,12 @@ const scenario = fc.record({
   variant: fc.constantFrom("seed" as const, "newest" as const),
   zddRelease: fc.constantFrom("inline" as const, "deferred" as const),
   release: fc.constantFrom("sync" as const, "async" as const),
+  thp: fc.constantFrom("always" as const, "never" as const),
   ops: fc.array(op, { minLength: 1, maxLength: 12 }),
 });
 
-function runScenario(s: { variant: "seed" | "newest"; zddRelease: "inline" | "deferred"; release: "sync" | "async"; ops: Op[] }): string[] {
-  const w = pagemapWorld({ variant: s.variant, zddRelease: s.zddRelease, release: s.release });
+function runScenario(s: { variant: "seed" | "newest"; zddRelease: "inline" | "deferred"; release: "sync" | "async"; thp: "always" | "never"; ops: Op[] }): string[] {
+  const w = pagemapWorld({ variant: s.variant, zddRelease: s.zddRelease, release: s.release, thp: s.thp });
   const problems: string[] = [];
   const lastWrite = new Map<number, number>(); // vpn -> version of the last completed write
   const check = (where: string): void => {

@@ -1,5 +1,5 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
-import { PAGE_SHIFT } from "./constants.ts";
+import { alignDown, HPAGE_PMD_ORDER, nrPages, PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
 import { folioAlloc, folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import { VM_FAULT_SIGBUS, type Kernel } from "./kernel.ts";
 import { mmOf } from "./mm.ts";
@@ -64,13 +64,48 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
   if (vma === undefined || !(access === "read" ? vma.read : vma.write)) return "SIGSEGV";
   const vpn = addr >> PAGE_SHIFT;
   const pte = state.ptes.get(vpn);
-  if (pte === undefined) return yield* doAnonymousPage(k, mm, vpn);
+  if (pte === undefined) {
+    if (k.thp === "always" && vma.kind === "anon-private") {
+      const done = yield* doHugePmdAnonymousPage(k, mm, vma.startAddr, vma.endAddr, addr);
+      if (done !== "fallback") return done;
+    }
+    return yield* doAnonymousPage(k, mm, vpn);
+  }
   if (pte.kind === "present") return "ok"; // raced with another fault that populated it
   if (pte.kind === "migration") {
     yield* migrationEntryWait(k, mm, vpn, pte.folio);
     return "ok";
   }
   return yield* doSwapPageDevicePrivate(k, mm, vma.id, addr, pte.folio, pte.index);
+}
+
+/**
+ * do_huge_pmd_anonymous_page: the 2 MiB block around the fault, if it lies inside the VMA and is
+ * still empty, gets one zeroed order-9 folio mapped by all 512 entries (one reference each; the
+ * model has no PMD level). A failed THP allocation falls back to a 4 KiB page, as the kernel does.
+ */
+function* doHugePmdAnonymousPage(k: Kernel, mm: number, vmaStart: number, vmaEnd: number, addr: number): ProcessBody<AccessOutcome | "fallback"> {
+  const pages = nrPages(HPAGE_PMD_ORDER);
+  const blockStart = alignDown(addr, pages * PAGE_SIZE);
+  if (blockStart < vmaStart || blockStart + pages * PAGE_SIZE > vmaEnd || !blockEmpty(k, mm, blockStart >> PAGE_SHIFT, pages)) return "fallback";
+  const folio = folioAlloc(k, HPAGE_PMD_ORDER, "system");
+  if (folio === null) return "fallback";
+  yield spin(pages * k.costs.pageZeroNs);
+  if (!blockEmpty(k, mm, blockStart >> PAGE_SHIFT, pages)) {
+    yield* folioPut(k, folio); // raced: someone populated part of the block meanwhile
+    return "ok";
+  }
+  for (let i = 0; i < pages; i++) {
+    if (i > 0) folioGet(k, folio);
+    k.commit({ kind: "pte.set", mm, vpn: (blockStart >> PAGE_SHIFT) + i, pteKind: "present", folio, index: i });
+  }
+  return "ok";
+}
+
+function blockEmpty(k: Kernel, mm: number, firstVpn: number, pages: number): boolean {
+  const ptes = mmOf(k, mm).ptes;
+  for (let vpn = firstVpn; vpn < firstVpn + pages; vpn++) if (ptes.has(vpn)) return false;
+  return true;
 }
 
 /** do_anonymous_page (and, simplified, a page-cache fill for file VMAs): a zeroed order-0 page. */

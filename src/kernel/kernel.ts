@@ -51,6 +51,11 @@ export type AllocFailure = (what: "folio_alloc", order: number, memory: "system"
 export class Kernel {
   readonly costs: KernelCosts;
   allocFailure: AllocFailure = () => false;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/enabled for anonymous memory: "always" makes a first
+   * touch of an empty, 2 MiB aligned block inside a private anonymous VMA allocate a THP.
+   */
+  thp: "always" | "never" = "never";
   private readonly mmapLocks = new Map<number, RwSemaphore>();
   private readonly folioWaitQueues = new Map<number, WaitQueueHead>();
   private readonly pagemapOps: DevPagemapOps[] = [];

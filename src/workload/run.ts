@@ -54,6 +54,7 @@ export function runWorkload(workload: Workload, seedOverride?: number): { report
     variant: workload.model.variant,
     zddRelease: workload.model.zddRelease,
     hz: workload.model.hz,
+    thp: workload.model.thp,
     faults: workload.faults,
     device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
   });

@@ -59,8 +59,9 @@ export const WorkloadSchema = z.strictObject({
       variant: z.enum(["seed", "newest"]).default("seed"),
       zddRelease: z.enum(["inline", "deferred"]).default("inline"),
       hz: z.union([z.literal(100), z.literal(250), z.literal(300), z.literal(1000)]).default(250),
+      thp: z.enum(["always", "never"]).default("never"),
     })
-    .default({ variant: "seed", zddRelease: "inline", hz: 250 }),
+    .default({ variant: "seed", zddRelease: "inline", hz: 250, thp: "never" }),
   device: z
     .strictObject({
       vramPages: z.number().int().positive().default(4096),

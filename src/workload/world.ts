@@ -15,6 +15,8 @@ export interface WorldOptions {
   variant?: ModelVariant;
   zddRelease?: ZddReleaseMode;
   hz?: Hz;
+  /** Transparent huge pages for anonymous memory. Default "never". */
+  thp?: "always" | "never";
   faults?: FaultPlan;
   device?: Partial<SimpleDeviceOptions>;
 }
@@ -29,6 +31,7 @@ export function createWorld(options: WorldOptions = {}) {
   const log = new EventLog<ModelState, ModelEvent>(engine, createModelState(), applyModelEvent);
   const k = new Kernel(engine, log);
   const faults = new FaultInjector(options.faults ?? {}, engine.random.stream("faults"));
+  k.thp = options.thp ?? "never";
   k.allocFailure = (_what, order) => faults.fail(order === 0 ? "folio_alloc_order0" : "folio_alloc_order9");
   const dma = new SimpleDma(faults);
   const p = new PagemapContext(k, log, dma, faults, {

@@ -16,6 +16,7 @@ export interface WorldOptions {
   faults?: FaultPlan;
   hz?: Hz;
   vramPages?: number;
+  thp?: "always" | "never";
 }
 
 /** The workload layer's world (one process, one GPU) with every event kept for assertions. */
@@ -24,6 +25,7 @@ export function pagemapWorld(options: WorldOptions = {}) {
     variant: options.variant ?? "seed",
     zddRelease: options.zddRelease ?? "inline",
     hz: options.hz ?? 250,
+    thp: options.thp ?? "never",
     faults: options.faults ?? {},
     device: { release: options.release ?? "sync", vramPages: options.vramPages ?? 4096 },
   });
