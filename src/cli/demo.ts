@@ -85,6 +85,6 @@ export function formatDemo(summary: DemoSummary): string {
   for (const h of summary.hold) {
     lines.push(`  P=${h.processes}: ${h.sleeps} sleeps in ${h.wallMs.toFixed(0)} ms = ${((h.sleeps / h.wallMs) * 1e-3).toFixed(2)} M sleeps/s`);
   }
-  lines.push("", "The DRM pagemap model itself arrives with the next milestones; see README.md.");
+  lines.push("", "Next: a scripted drm_pagemap scenario (pagesim run WORKLOAD.yaml; see workloads/README.md).");
   return lines.join("\n");
 }
