@@ -3,7 +3,7 @@ import { Errno, PAGE_SHIFT } from "../kernel/constants.ts";
 import { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns, type MigrateDst, type MigrateSrc } from "../kernel/migrate.ts";
 import { mmgetNotZero, mmput } from "../kernel/mm.ts";
 import type { PagemapContext } from "./context.ts";
-import { migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
+import { dstAsSrc, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
 import { migratePopulateRamPfn } from "./migrate-to-ram.ts";
 import type { DevicePage, PagemapAddr } from "./ops.ts";
 
@@ -54,7 +54,7 @@ function* evictAttempt(p: PagemapContext, devmem: number, npages: number): Proce
     const mpages = { value: 0 };
     err = yield* migratePopulateRamPfn(p, -1, -1, npages, mpages, src, dst);
     if (err !== 0 || mpages.value === 0) break unwind;
-    err = yield* migrateMapPages(p, addrs, dst.map((x) => ({ folio: x.folio, index: x.index, migrate: x.folio !== -1, write: true })), npages, "from_device");
+    err = yield* migrateMapPages(p, addrs, dstAsSrc(dst), npages, "from_device");
     if (err !== 0) break unwind;
     for (let i = 0; i < npages; i++) pages.push({ folio: src[i]!.folio, index: src[i]!.index });
     err = yield* ops.copyToRam!(pages, addrs, npages);

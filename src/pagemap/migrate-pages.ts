@@ -70,3 +70,8 @@ export function* migrateUnmapPages(p: PagemapContext, addrs: PagemapAddr[], npag
     i += nrPages(a.order);
   }
 }
+
+/** Destination pages read as a source list, for mapping them (the copy back to system memory). */
+export function dstAsSrc(dst: MigrateDst[]): MigrateSrc[] {
+  return dst.map((d) => ({ folio: d.folio, index: d.index, migrate: d.folio !== -1, write: true }));
+}

@@ -14,7 +14,7 @@ import {
 } from "../kernel/migrate.ts";
 import { timeBefore64 } from "../engine/index.ts";
 import type { PagemapContext } from "./context.ts";
-import { migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
+import { dstAsSrc, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
 import { npagesInRange } from "./migrate-to-devmem.ts";
 import type { DevicePage, PagemapAddr } from "./ops.ts";
 
@@ -128,11 +128,6 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
 function end_(p: PagemapContext, ret: number): number {
   p.commit({ kind: "migrate_to_ram.end", ret });
   return ret;
-}
-
-/** The destination array read as a source for DMA mapping (the pages being mapped). */
-function dstAsSrc(dst: MigrateDst[]): MigrateSrc[] {
-  return dst.map((d) => ({ folio: d.folio, index: d.index, migrate: d.folio !== -1, write: true }));
 }
 
 /** drm_pagemap_migrate_to_ram (dev_pagemap_ops.migrate_to_ram): any error is SIGBUS. */
