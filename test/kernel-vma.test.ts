@@ -94,3 +94,21 @@ describe("mremap", () => {
     expect(ret).toBe(-Errno.EFAULT);
   });
 });
+
+describe("user-space addresses above 4 GiB", () => {
+  it("work end to end (no 32-bit arithmetic on addresses): fault, migrate to the device and back", () => {
+    const w = pagemapWorld();
+    const HIGH = 0x7f12_3440_0000; // a typical x86-64 mmap address, 2 MiB aligned
+    const r = runThread(w, (function* (): ProcessBody<string> {
+      expect(yield* mapAnon(w, 2 * MB, HIGH)).toBe(0);
+      for (let off = 0; off < 2 * MB; off += PAGE_SIZE) yield* cpuAccess(w.k, w.mm, HIGH + off, "write");
+      expect(yield* populateMm(w.p, w.dev.dpagemap, HIGH, HIGH + 2 * MB, w.mm, 0)).toBe(0);
+      expect(w.k.state.allocatedPages.device).toBe(512);
+      const back = yield* cpuAccess(w.k, w.mm, HIGH + 3 * PAGE_SIZE, "read");
+      return `${back.outcome} v${back.version}`;
+    })());
+    expect(r).toBe("ok v1");
+    expect(w.k.state.allocatedPages).toEqual({ system: 512, device: 0 });
+    expect(checkModelInvariants(w.p.state)).toEqual([]);
+  });
+});

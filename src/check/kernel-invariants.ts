@@ -1,4 +1,4 @@
-import { nrPages, PAGE_SHIFT } from "../kernel/constants.ts";
+import { nrPages, PAGE_SIZE } from "../kernel/constants.ts";
 import { vmaLookup, type KernelState } from "../kernel/state.ts";
 
 /**
@@ -18,7 +18,7 @@ export function checkKernelInvariants(state: KernelState): string[] {
     }
     for (const [vpn, pte] of mm.ptes) {
       const where = `mm ${mm.id} vpn ${vpn}`;
-      if (vmaLookup(mm, vpn << PAGE_SHIFT) === undefined) problems.push(`${where}: entry outside every VMA`);
+      if (vmaLookup(mm, vpn * PAGE_SIZE) === undefined) problems.push(`${where}: entry outside every VMA`);
       const folio = state.folios.get(pte.folio);
       if (folio === undefined || folio.freed) {
         problems.push(`${where}: ${pte.kind} entry points at ${folio === undefined ? "no" : "a freed"} folio ${pte.folio}`);

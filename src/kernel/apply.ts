@@ -1,4 +1,4 @@
-import { nrPages, PAGE_SHIFT } from "./constants.ts";
+import { nrPages, PAGE_SIZE } from "./constants.ts";
 import type { KernelEvent } from "./events.ts";
 import type { FolioState, KernelState, MmState } from "./state.ts";
 
@@ -35,7 +35,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
     case "vma.insert": {
       expectId("vma", ev.vma, state.nextVmaId);
       const mm = getMm(state, ev.mm);
-      if (ev.startAddr % (1 << PAGE_SHIFT) !== 0 || ev.endAddr % (1 << PAGE_SHIFT) !== 0 || ev.endAddr <= ev.startAddr) {
+      if (ev.startAddr % PAGE_SIZE !== 0 || ev.endAddr % PAGE_SIZE !== 0 || ev.endAddr <= ev.startAddr) {
         throw new IllegalTransition(`vma ${ev.vma}: [${ev.startAddr}, ${ev.endAddr}) is not a page-aligned range`);
       }
       for (const other of mm.vmas) {

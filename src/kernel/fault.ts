@@ -1,5 +1,5 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
-import { alignDown, HPAGE_PMD_ORDER, nrPages, PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+import { alignDown, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioAlloc, folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import { VM_FAULT_SIGBUS, type Kernel } from "./kernel.ts";
 import { mmOf } from "./mm.ts";
@@ -26,7 +26,7 @@ export const MAX_REFAULTS = 1_000_000;
  * and tries again, exactly as the hardware re-executes a faulting instruction.
  */
 export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessResult> {
-  const vpn = addr >> PAGE_SHIFT;
+  const vpn = Math.floor(addr / PAGE_SIZE);
   for (let faults = 0; faults <= MAX_REFAULTS; faults++) {
     const state = mmOf(k, mm);
     const pte = state.ptes.get(vpn);
@@ -62,7 +62,7 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
   const state = mmOf(k, mm);
   const vma = vmaLookup(state, addr);
   if (vma === undefined || !(access === "read" ? vma.read : vma.write)) return "SIGSEGV";
-  const vpn = addr >> PAGE_SHIFT;
+  const vpn = Math.floor(addr / PAGE_SIZE);
   const pte = state.ptes.get(vpn);
   if (pte === undefined) {
     if (k.thp === "always" && vma.kind === "anon-private") {
@@ -87,17 +87,17 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
 function* doHugePmdAnonymousPage(k: Kernel, mm: number, vmaStart: number, vmaEnd: number, addr: number): ProcessBody<AccessOutcome | "fallback"> {
   const pages = nrPages(HPAGE_PMD_ORDER);
   const blockStart = alignDown(addr, pages * PAGE_SIZE);
-  if (blockStart < vmaStart || blockStart + pages * PAGE_SIZE > vmaEnd || !blockEmpty(k, mm, blockStart >> PAGE_SHIFT, pages)) return "fallback";
+  if (blockStart < vmaStart || blockStart + pages * PAGE_SIZE > vmaEnd || !blockEmpty(k, mm, Math.floor(blockStart / PAGE_SIZE), pages)) return "fallback";
   const folio = folioAlloc(k, HPAGE_PMD_ORDER, "system");
   if (folio === null) return "fallback";
   yield spin(pages * k.costs.pageZeroNs);
-  if (!blockEmpty(k, mm, blockStart >> PAGE_SHIFT, pages)) {
+  if (!blockEmpty(k, mm, Math.floor(blockStart / PAGE_SIZE), pages)) {
     yield* folioPut(k, folio); // raced: someone populated part of the block meanwhile
     return "ok";
   }
   for (let i = 0; i < pages; i++) {
     if (i > 0) folioGet(k, folio);
-    k.commit({ kind: "pte.set", mm, vpn: (blockStart >> PAGE_SHIFT) + i, pteKind: "present", folio, index: i });
+    k.commit({ kind: "pte.set", mm, vpn: (Math.floor(blockStart / PAGE_SIZE)) + i, pteKind: "present", folio, index: i });
   }
   return "ok";
 }

@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+import { PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate-types.ts";
@@ -32,7 +32,7 @@ export function folioRefCount(k: Kernel, id: number): number {
 
 /** PageAnonExclusive: the model has no fork or KSM, so every private anonymous page is exclusive. */
 export function anonExclusive(mm: MmState, vpn: number): boolean {
-  const vma = vmaLookup(mm, vpn << PAGE_SHIFT);
+  const vma = vmaLookup(mm, vpn * PAGE_SIZE);
   return vma !== undefined && vmaIsAnonymous(vma);
 }
 
@@ -184,7 +184,7 @@ export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number
  */
 function migrateVmaInsertPage(k: Kernel, m: MigrateVma, i: number, dst: MigrateDst): void {
   const vma = k.state.vmas.get(m.vma);
-  const vpn = (m.start + i * PAGE_SIZE) >> PAGE_SHIFT;
+  const vpn = Math.floor((m.start + i * PAGE_SIZE) / PAGE_SIZE);
   if (vma === undefined || !vmaIsAnonymous(vma) || mmOf(k, vma.mm).ptes.has(vpn)) {
     m.src[i] = { ...m.src[i]!, migrate: false };
     return;

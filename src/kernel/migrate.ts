@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
 import {
@@ -114,7 +114,7 @@ function migrateVmaCollectSkip(m: MigrateVma, start: number, end: number): void 
 function pmdMappedThp(k: Kernel, mm: MmState, vma: VmaState, addr: number): number {
   const base = addr - (addr % PMD_SIZE);
   if (base < vma.startAddr || base + PMD_SIZE > vma.endAddr) return -1;
-  const first = base >> PAGE_SHIFT;
+  const first = Math.floor(base / PAGE_SIZE);
   const head = mm.ptes.get(first);
   if (head?.kind !== "present" || head.index !== 0 || folioOf(k, head.folio).order !== HPAGE_PMD_ORDER) return -1;
   for (let i = 1; i < PMD_PAGES; i++) {
@@ -149,7 +149,7 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
   }
 
   for (let addr = start; addr < end; addr += PAGE_SIZE) {
-    const vpn = addr >> PAGE_SHIFT;
+    const vpn = Math.floor(addr / PAGE_SIZE);
     const pte = mm.ptes.get(vpn);
     let mpfn = noSrc();
     collect: {

@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { Errno, PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+import { Errno, PAGE_SIZE } from "./constants.ts";
 import { folioPut } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MmState, VmaKind, VmaState } from "./state.ts";
@@ -90,7 +90,7 @@ export function* munmap(k: Kernel, mm: number, addr: number, lengthBytes: number
  */
 export function* zapPteRange(k: Kernel, mm: number, start: number, end: number): ProcessBody<void> {
   const ptes = mmOf(k, mm).ptes;
-  for (let vpn = start >> PAGE_SHIFT; vpn < end >> PAGE_SHIFT; vpn++) {
+  for (let vpn = Math.floor(start / PAGE_SIZE); vpn < Math.floor(end / PAGE_SIZE); vpn++) {
     const pte = ptes.get(vpn);
     if (pte === undefined) continue;
     k.commit({ kind: "pte.clear", mm, vpn });
@@ -183,8 +183,8 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   }
   k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: newAddr, endAddr: newAddr + len, vmaKind: vma!.kind, read: vma!.read, write: vma!.write });
   const ptes = mmOf(k, mm).ptes;
-  const delta = (newAddr - oldAddr) >> PAGE_SHIFT;
-  for (let vpn = oldAddr >> PAGE_SHIFT; vpn < (oldAddr + len) >> PAGE_SHIFT; vpn++) {
+  const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
+  for (let vpn = Math.floor(oldAddr / PAGE_SIZE); vpn < Math.floor((oldAddr + len) / PAGE_SIZE); vpn++) {
     const pte = ptes.get(vpn);
     if (pte === undefined) continue;
     k.commit({ kind: "pte.clear", mm, vpn });
@@ -198,7 +198,7 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
 /** The folio of the first migration entry in [start, end), or null. */
 function migratingEntry(k: Kernel, mm: number, start: number, end: number): number | null {
   const ptes = mmOf(k, mm).ptes;
-  for (let vpn = start >> PAGE_SHIFT; vpn < end >> PAGE_SHIFT; vpn++) {
+  for (let vpn = Math.floor(start / PAGE_SIZE); vpn < Math.floor(end / PAGE_SIZE); vpn++) {
     const pte = ptes.get(vpn);
     if (pte?.kind === "migration") return pte.folio;
   }

@@ -39,7 +39,7 @@ export interface MmState {
   users: number;
   /** Sorted by startAddr, never overlapping. */
   vmas: VmaState[];
-  /** Virtual page number (addr >> PAGE_SHIFT) to its entry; absent means none. */
+  /** Virtual page number (Math.floor(addr / PAGE_SIZE)) to its entry; absent means none. */
   ptes: Map<number, PteState>;
 }
 

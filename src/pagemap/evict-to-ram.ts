@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { Errno, PAGE_SHIFT } from "../kernel/constants.ts";
+import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
 import { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns, type MigrateDst, type MigrateSrc } from "../kernel/migrate.ts";
 import { mmgetNotZero, mmput } from "../kernel/mm.ts";
 import type { PagemapContext } from "./context.ts";
@@ -18,7 +18,7 @@ const EVICT_RETRIES = 2;
 export function* evictToRam(p: PagemapContext, devmem: number): ProcessBody<number> {
   const d = p.state.devmems.get(devmem)!;
   p.commit({ kind: "evict_to_ram.begin", mm: d.mm, start: 0, end: d.sizeBytes });
-  const npages = d.sizeBytes >> PAGE_SHIFT;
+  const npages = Math.floor(d.sizeBytes / PAGE_SIZE);
   let err = 0;
   for (let retries = EVICT_RETRIES; ; retries--) {
     if (!mmgetNotZero(p.k, d.mm)) return end_(p, -Errno.EFAULT);

@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { Errno, PAGE_SHIFT } from "../kernel/constants.ts";
+import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
 import { MIGRATE_VMA_SELECT_SYSTEM, migrateVmaFinalize, migrateVmaPages, migrateVmaSetup, newMigrateVma } from "../kernel/migrate.ts";
 import { mmOf } from "../kernel/mm.ts";
 import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
@@ -10,7 +10,7 @@ import { zddAlloc, zddPut } from "./zdd.ts";
 
 /** npages_in_range. */
 export function npagesInRange(start: number, end: number): number {
-  return (end - start) >> PAGE_SHIFT;
+  return Math.floor((end - start) / PAGE_SIZE);
 }
 
 /**

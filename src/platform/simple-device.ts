@@ -1,5 +1,5 @@
 import { spin, Work, type ProcessBody } from "../engine/index.ts";
-import { Errno, nrPages, PAGE_SHIFT } from "../kernel/constants.ts";
+import { Errno, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { devmemInit } from "../pagemap/devmem.ts";
 import { migrateToDevmem } from "../pagemap/migrate-to-devmem.ts";
@@ -80,7 +80,7 @@ export class SimpleDevice {
       // xe_drm_pagemap_populate_mm: a BO for the range, then migrate into it.
       *populateMm(dpagemap: number, start: number, end: number, mm: number, timesliceMs: number): ProcessBody<number> {
         if (p.state.dpagemaps.get(dpagemap)!.unbound) return -Errno.ENODEV; // drm_dev_enter failed
-        const npages = (end - start) >> PAGE_SHIFT;
+        const npages = Math.floor((end - start) / PAGE_SIZE);
         if (npages > self.freePfns.length || p.fail("vram_alloc")) return -Errno.ENOMEM;
         const pfns = self.freePfns.splice(self.freePfns.length - npages, npages).reverse();
         const devmem = devmemInit(p, { dpagemap, mm, sizeBytes: end - start, pfns, ops: self.devmemOps() });
