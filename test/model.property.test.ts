@@ -5,6 +5,7 @@ import { PAGE_SIZE } from "../src/kernel/constants.ts";
 import { cpuAccess } from "../src/kernel/fault.ts";
 import { folioPut } from "../src/kernel/folio.ts";
 import { mprotect, mremap, munmap } from "../src/kernel/mm.ts";
+import { fork } from "../src/kernel/fork.ts";
 import { populateMm } from "../src/pagemap/populate-mm.ts";
 import { evictToRam } from "../src/pagemap/evict-to-ram.ts";
 import { checkModelInvariants } from "../src/check/pagemap-invariants.ts";
@@ -12,7 +13,7 @@ import { BASE, MB, mapAnon, pagemapWorld } from "./support/pagemap-world.ts";
 
 /**
  * Random scripted scenarios: CPU reads and writes, GPU populates, munmaps, evictions, long-term
- * pins and IRQ-time page frees, interleaved at random times on several threads, under both
+ * pins, IRQ-time page frees and a fork (CPU accesses then go to parent or child), interleaved at random times on several threads, under both
  * model variants, both release modes, with and without THP. After every step the model invariants must hold, and
  * every read must see the last write to its page, wherever the page went.
  */
@@ -20,7 +21,8 @@ const RANGE_PAGES = 1024; // 4 MiB: two 2 MiB GPU chunks
 const at = fc.integer({ min: 0, max: 40_000 });
 const page = fc.integer({ min: 0, max: RANGE_PAGES - 1 });
 const op = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant("cpu" as const), at, page, write: fc.boolean() }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant("cpu" as const), at, page, write: fc.boolean(), child: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("fork" as const), at }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("gpu" as const), at, chunk: fc.integer({ min: 0, max: 1 }), timesliceMs: fc.constantFrom(0, 1, 5) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("munmap" as const), at, page, pages: fc.integer({ min: 1, max: 600 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("evict" as const), at, which: fc.nat() }) },
@@ -41,7 +43,10 @@ const scenario = fc.record({
 function runScenario(s: { variant: "seed" | "newest"; zddRelease: "inline" | "deferred"; release: "sync" | "async"; thp: "always" | "never"; ops: Op[] }): string[] {
   const w = pagemapWorld({ variant: s.variant, zddRelease: s.zddRelease, release: s.release, thp: s.thp });
   const problems: string[] = [];
-  const lastWrite = new Map<number, number>(); // vpn -> version of the last completed write
+  const lastWrite = new Map<number, number>(); // parent: vpn -> version of the last completed write
+  const childWrite = new Map<number, number>(); // the same for the child, once forked
+  let child = -1;
+  let forked = false;
   const check = (where: string): void => {
     for (const p of checkModelInvariants(w.p.state, { deferredRelease: s.zddRelease === "deferred" })) problems.push(`${where} @${w.engine.nowNs}: ${p}`);
   };
@@ -59,16 +64,26 @@ function runScenario(s: { variant: "seed" | "newest"; zddRelease: "inline" | "de
       const where = `op${i} ${JSON.stringify(o)}`;
       switch (o.kind) {
         case "cpu": {
-          const r = yield* cpuAccess(w.k, w.mm, BASE + o.page * PAGE_SIZE, o.write ? "write" : "read");
+          const inChild = o.child && child !== -1;
+          const shadow = inChild ? childWrite : lastWrite;
+          const r = yield* cpuAccess(w.k, inChild ? child : w.mm, BASE + o.page * PAGE_SIZE, o.write ? "write" : "read");
           if (r.outcome === "ok") {
-            const expected = lastWrite.get(vpnOf(o.page)) ?? 0;
+            const expected = shadow.get(vpnOf(o.page)) ?? 0;
             if (o.write) {
               if (r.version !== expected + 1) problems.push(`${where}: wrote version ${r.version} over ${expected}`);
-              lastWrite.set(vpnOf(o.page), r.version);
+              shadow.set(vpnOf(o.page), r.version);
             } else if (r.version !== expected) problems.push(`${where}: read version ${r.version}, last write was ${expected}`);
           } else if (r.outcome !== "SIGSEGV") problems.push(`${where}: ${r.outcome}`);
           break;
         }
+        case "fork":
+          // One child: later fork steps do nothing (decided before fork sleeps on the lock).
+          if (!forked) {
+            forked = true;
+            child = yield* fork(w.k, w.mm);
+            for (const [vpn, v] of lastWrite) childWrite.set(vpn, v);
+          }
+          break;
         case "gpu":
           yield* populateMm(w.p, w.dev.dpagemap, BASE + o.chunk * 2 * MB, BASE + (o.chunk + 1) * 2 * MB, w.mm, o.timesliceMs);
           break;
@@ -134,9 +149,11 @@ function runScenario(s: { variant: "seed" | "newest"; zddRelease: "inline" | "de
   check("end");
   // Every page still mapped reads back its last write.
   w.engine.spawn("final-read", (function* (): ProcessBody {
-    for (const [vpn, version] of lastWrite) {
-      const r = yield* cpuAccess(w.k, w.mm, vpn * PAGE_SIZE, "read");
-      if (r.outcome !== "ok" || r.version !== version) problems.push(`final read of vpn ${vpn}: ${r.outcome} v${r.version}, expected v${version}`);
+    for (const [mm, shadow] of [[w.mm, lastWrite], [child, childWrite]] as const) {
+      for (const [vpn, version] of shadow) {
+        const r = yield* cpuAccess(w.k, mm, vpn * PAGE_SIZE, "read");
+        if (r.outcome !== "ok" || r.version !== version) problems.push(`final read of mm ${mm} vpn ${vpn}: ${r.outcome} v${r.version}, expected v${version}`);
+      }
     }
   })());
   w.engine.run();

@@ -18,8 +18,6 @@ export interface AccessResult {
   faults: number;
 }
 
-/** Re-faults after which an access is declared livelocked rather than simulated forever. */
-export const MAX_REFAULTS = 1_000_000;
 
 /**
  * A CPU load or store by the running thread: it completes through a present entry, or faults
@@ -27,11 +25,11 @@ export const MAX_REFAULTS = 1_000_000;
  */
 export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessResult> {
   const vpn = Math.floor(addr / PAGE_SIZE);
-  for (let faults = 0; faults <= MAX_REFAULTS; faults++) {
+  for (let faults = 0; faults <= k.maxRefaults; faults++) {
     const state = mmOf(k, mm);
     const pte = state.ptes.get(vpn);
     const vma = vmaLookup(state, addr);
-    if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write)) {
+    if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio))) {
       const folio = folioOf(k, pte.folio);
       const current = folio.versions[pte.index]!;
       if (access === "read") return { outcome: "ok", version: current, faults };
@@ -41,7 +39,7 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
     const outcome = yield* handleMmFault(k, mm, addr, access);
     if (outcome !== "ok") return { outcome, version: -1, faults: faults + 1 };
   }
-  return { outcome: "livelock", version: -1, faults: MAX_REFAULTS + 1 };
+  return { outcome: "livelock", version: -1, faults: k.maxRefaults + 1 };
 }
 
 /**
@@ -71,7 +69,10 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
     }
     return yield* doAnonymousPage(k, mm, vpn);
   }
-  if (pte.kind === "present") return "ok"; // raced with another fault that populated it
+  if (pte.kind === "present") {
+    if (access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio)) return yield* doWpPage(k, mm, vpn, pte.folio, pte.index);
+    return "ok"; // raced with another fault that populated it
+  }
   if (pte.kind === "migration") {
     yield* migrationEntryWait(k, mm, vpn, pte.folio);
     return "ok";
@@ -106,6 +107,31 @@ function blockEmpty(k: Kernel, mm: number, firstVpn: number, pages: number): boo
   const ptes = mmOf(k, mm).ptes;
   for (let vpn = firstVpn; vpn < firstVpn + pages; vpn++) if (ptes.has(vpn)) return false;
   return true;
+}
+
+/** A write to a private anonymous page that another mapping shares (after fork) must copy it. */
+function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number): boolean {
+  return vmaKind === "anon-private" && folioOf(k, folio).mapcount > 1;
+}
+
+/**
+ * do_wp_page's copy path (wp_page_copy): a new 4 KiB page with the shared page's data replaces
+ * this mapping's entry, and the shared page loses this mapping's reference.
+ */
+function* doWpPage(k: Kernel, mm: number, vpn: number, oldFolio: number, oldIndex: number): ProcessBody<AccessOutcome> {
+  const folio = folioAlloc(k, 0, "system");
+  if (folio === null) return "OOM";
+  yield spin(k.costs.pageZeroNs); // copying a page costs about what clearing one does
+  const now = mmOf(k, mm).ptes.get(vpn);
+  if (now === undefined || now.kind !== "present" || now.folio !== oldFolio || now.index !== oldIndex) {
+    yield* folioPut(k, folio); // the entry changed meanwhile: retry the access
+    return "ok";
+  }
+  k.commit({ kind: "page.copy", srcFolio: oldFolio, srcIndex: oldIndex, dstFolio: folio, dstIndex: 0 });
+  k.commit({ kind: "pte.clear", mm, vpn });
+  k.commit({ kind: "pte.set", mm, vpn, pteKind: "present", folio, index: 0 });
+  yield* folioPut(k, oldFolio);
+  return "ok";
 }
 
 /** do_anonymous_page (and, simplified, a page-cache fill for file VMAs): a zeroed order-0 page. */

@@ -56,6 +56,8 @@ export class Kernel {
    * touch of an empty, 2 MiB aligned block inside a private anonymous VMA allocate a THP.
    */
   thp: "always" | "never" = "never";
+  /** Re-faults after which an access is declared livelocked instead of simulated forever. */
+  maxRefaults = 1_000_000;
   private readonly mmapLocks = new Map<number, RwSemaphore>();
   private readonly folioWaitQueues = new Map<number, WaitQueueHead>();
   private readonly pagemapOps: DevPagemapOps[] = [];

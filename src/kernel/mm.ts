@@ -196,7 +196,7 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
 }
 
 /** The folio of the first migration entry in [start, end), or null. */
-function migratingEntry(k: Kernel, mm: number, start: number, end: number): number | null {
+export function migratingEntry(k: Kernel, mm: number, start: number, end: number): number | null {
   const ptes = mmOf(k, mm).ptes;
   for (let vpn = Math.floor(start / PAGE_SIZE); vpn < Math.floor(end / PAGE_SIZE); vpn++) {
     const pte = ptes.get(vpn);

@@ -1,0 +1,40 @@
+import type { ProcessBody } from "../engine/index.ts";
+import { folioGet } from "./folio.ts";
+import type { Kernel } from "./kernel.ts";
+import { migratingEntry, mmCreate, mmOf } from "./mm.ts";
+
+/**
+ * fork's dup_mmap under the parent's mmap write lock: the child gets a copy of every VMA and of
+ * every entry, each copied entry taking its own folio reference. Private anonymous pages are
+ * then shared copy-on-write (a write to a page mapped more than once copies it first, see
+ * fault.ts); device-private entries are shared the same way (copy_nonpresent_pte), so such a
+ * device page has two mappings until one side faults it back. Shared and file mappings stay
+ * shared. Simplification: like mremap, the model waits for migration entries to resolve first,
+ * where the kernel copies them. Returns the child's mm.
+ */
+export function* fork(k: Kernel, parent: number): ProcessBody<number> {
+  const lock = k.mmapLock(parent);
+  for (;;) {
+    yield lock.downWrite();
+    const vmas = mmOf(k, parent).vmas;
+    let busy: number | null = null;
+    for (const v of vmas) busy ??= migratingEntry(k, parent, v.startAddr, v.endAddr);
+    if (busy === null) break;
+    lock.upWrite();
+    yield k.folioWaitQueue(busy).wait();
+  }
+  const child = mmCreate(k);
+  const from = mmOf(k, parent);
+  for (const v of from.vmas) {
+    k.commit({ kind: "vma.insert", mm: child, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read: v.read, write: v.write });
+  }
+  // Entries in address order, so that the event log is the same whatever order the map holds.
+  const vpns = [...from.ptes.keys()].sort((a, b) => a - b);
+  for (const vpn of vpns) {
+    const pte = from.ptes.get(vpn)!;
+    folioGet(k, pte.folio);
+    k.commit({ kind: "pte.set", mm: child, vpn, pteKind: pte.kind, folio: pte.folio, index: pte.index });
+  }
+  lock.upWrite();
+  return child;
+}
