@@ -111,3 +111,19 @@ describe("mprotect-window-clamp", () => {
     expect(moved.every((p) => p.where === "system" && p.version === 1)).toBe(true);
   });
 });
+
+describe("fork-shared-device-pages", () => {
+  it("the child's read brings the shared device pages back, its write copies, the parent keeps its data", () => {
+    const r = run("fork-shared-device-pages.yaml");
+    const rets = Object.fromEntries(r.steps.map((s) => [`${s.thread}[${s.step}]`, s.ret]));
+    expect(rets).toEqual({
+      "parent[0]": "ok v1",
+      "gpu0[0]": "0",
+      "parent[1]": "process 1",
+      "child[0]": "ok v1",
+      "child[1]": "ok v2",
+      "child[2]": "ok v2",
+      "parent[2]": "ok v1",
+    });
+  });
+});

@@ -3,6 +3,7 @@ import { errnoName, PAGE_SIZE } from "../kernel/constants.ts";
 import { cpuAccess } from "../kernel/fault.ts";
 import { folioPut } from "../kernel/folio.ts";
 import { mmap, mmput, mprotect, mremap, munmap } from "../kernel/mm.ts";
+import { fork } from "../kernel/fork.ts";
 import { checkModelInvariants } from "../check/pagemap-invariants.ts";
 import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
@@ -60,7 +61,8 @@ export function runWorkload(workload: Workload, seedOverride?: number): { report
   });
   const steps: StepResult[] = [];
   const lostWrites: string[] = [];
-  const lastWrite = new Map<number, number>();
+  const lastWrite = new Map<string, number>(); // "mm:vpn" -> version of the last completed write
+  const mms = [w.mm]; // process index -> mm
   const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
   const kernelBugs: string[] = [];
   w.log.subscribe({
@@ -80,7 +82,11 @@ export function runWorkload(workload: Workload, seedOverride?: number): { report
         if (step.at !== undefined && step.at > w.engine.nowNs) yield sleep(step.at - w.engine.nowNs);
         if (step.after !== undefined) yield sleep(step.after);
         const startNs = w.engine.nowNs;
-        const out = yield* runStep(w, step, { lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]` });
+        const mm = mms[thread.process];
+        const out =
+          mm === undefined
+            ? { ret: `no process ${thread.process} (yet)` }
+            : yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]` });
         steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
       }
     })(), thread.ctx);
@@ -105,7 +111,10 @@ export function runWorkload(workload: Workload, seedOverride?: number): { report
 }
 
 interface StepState {
-  lastWrite: Map<number, number>;
+  /** The mm of the step's process; `mms` lists every process's. */
+  mm: number;
+  mms: number[];
+  lastWrite: Map<string, number>;
   lostWrites: string[];
   heldRefs: Map<number, number[]>;
   where: string;
@@ -119,34 +128,34 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       let ret = "ok";
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
-        const vpn = Math.floor(addr / PAGE_SIZE);
-        const r = yield* cpuAccess(w.k, w.mm, addr, step.op);
+        const key = `${s.mm}:${Math.floor(addr / PAGE_SIZE)}`;
+        const r = yield* cpuAccess(w.k, s.mm, addr, step.op);
         faults += r.faults;
         if (r.outcome !== "ok") {
           ret = r.outcome;
           break;
         }
-        const last = s.lastWrite.get(vpn) ?? 0;
-        if (step.op === "write") s.lastWrite.set(vpn, r.version);
+        const last = s.lastWrite.get(key) ?? 0;
+        if (step.op === "write") s.lastWrite.set(key, r.version);
         else if (r.version !== last) s.lostWrites.push(`${s.where}: read 0x${addr.toString(16)} saw v${r.version}, last write was v${last}`);
         ret = `ok v${r.version}`;
       }
       return { ret, faults };
     }
     case "populate":
-      return { ret: errnoName(yield* populateMm(w.p, w.dev.dpagemap, step.start, step.end, w.mm, step.timesliceMs)) };
+      return { ret: errnoName(yield* populateMm(w.p, w.dev.dpagemap, step.start, step.end, s.mm, step.timesliceMs)) };
     case "mmap":
-      return { ret: errnoName(yield* mmap(w.k, w.mm, { addr: step.addr, lengthBytes: step.size, kind: step.kind, read: step.read, write: step.write })) };
+      return { ret: errnoName(yield* mmap(w.k, s.mm, { addr: step.addr, lengthBytes: step.size, kind: step.kind, read: step.read, write: step.write })) };
     case "munmap": {
-      const ret = yield* munmap(w.k, w.mm, step.addr, step.size);
-      for (let a = step.addr; a < step.addr + step.size; a += PAGE_SIZE) s.lastWrite.delete(Math.floor(a / PAGE_SIZE));
+      const ret = yield* munmap(w.k, s.mm, step.addr, step.size);
+      for (let a = step.addr; a < step.addr + step.size; a += PAGE_SIZE) s.lastWrite.delete(`${s.mm}:${Math.floor(a / PAGE_SIZE)}`);
       return { ret: errnoName(ret) };
     }
     case "mprotect":
-      return { ret: errnoName(yield* mprotect(w.k, w.mm, step.addr, step.size, step.read, step.write)) };
+      return { ret: errnoName(yield* mprotect(w.k, s.mm, step.addr, step.size, step.read, step.write)) };
     case "mremap": {
-      const ret = yield* mremap(w.k, w.mm, step.addr, step.size, step.newAddr);
-      if (ret === 0) moveShadow(s.lastWrite, step.addr, step.size, step.newAddr);
+      const ret = yield* mremap(w.k, s.mm, step.addr, step.size, step.newAddr);
+      if (ret === 0) moveShadow(s.lastWrite, s.mm, step.addr, step.size, step.newAddr);
       return { ret: errnoName(ret) };
     }
     case "evict":
@@ -155,7 +164,7 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     case "pin":
     case "unpin":
     case "get": {
-      const pte = w.k.state.mms.get(w.mm)!.ptes.get(Math.floor(step.addr / PAGE_SIZE));
+      const pte = w.k.state.mms.get(s.mm)!.ptes.get(Math.floor(step.addr / PAGE_SIZE));
       if (pte === undefined || pte.kind === "migration") return { ret: "no page" };
       if (step.op === "pin") w.k.commit({ kind: "folio.pin", folio: pte.folio });
       else if (step.op === "unpin") {
@@ -178,8 +187,14 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       const failed = yield* w.dev.unbindAndEvict();
       return { ret: failed.length === 0 ? "0" : `evict failed for devmem ${failed.join(", ")}` };
     }
+    case "fork": {
+      const child = yield* fork(w.k, s.mm);
+      for (const [key, v] of [...s.lastWrite]) if (key.startsWith(`${s.mm}:`)) s.lastWrite.set(`${child}:${key.slice(key.indexOf(":") + 1)}`, v);
+      s.mms.push(child);
+      return { ret: `process ${s.mms.length - 1}` };
+    }
     case "exit":
-      yield* mmput(w.k, w.mm);
+      yield* mmput(w.k, s.mm);
       return { ret: "0" };
     case "sleep":
       yield sleep(step.duration);
@@ -188,18 +203,18 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
 }
 
 /** After mremap, the last write of each moved page is found at its new address. */
-function moveShadow(lastWrite: Map<number, number>, addr: number, size: number, newAddr: number): void {
+function moveShadow(lastWrite: Map<string, number>, mm: number, addr: number, size: number, newAddr: number): void {
   const first = Math.floor(addr / PAGE_SIZE);
   const count = size / PAGE_SIZE;
   const delta = Math.floor(newAddr / PAGE_SIZE) - first;
   const moved: [number, number][] = [];
   for (let vpn = first; vpn < first + count; vpn++) {
-    const v = lastWrite.get(vpn);
+    const v = lastWrite.get(`${mm}:${vpn}`);
     if (v !== undefined) moved.push([vpn + delta, v]);
-    lastWrite.delete(vpn);
+    lastWrite.delete(`${mm}:${vpn}`);
   }
-  for (let vpn = first + delta; vpn < first + delta + count; vpn++) lastWrite.delete(vpn);
-  for (const [vpn, v] of moved) lastWrite.set(vpn, v);
+  for (let vpn = first + delta; vpn < first + delta + count; vpn++) lastWrite.delete(`${mm}:${vpn}`);
+  for (const [vpn, v] of moved) lastWrite.set(`${mm}:${vpn}`, v);
 }
 
 /** Every page of the workload's initial mappings and of the VMAs that exist at the end. */

@@ -46,6 +46,7 @@ const step = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("irq_put"), addr: address, ...timing }),
   z.strictObject({ op: z.literal("unbind"), ...timing }),
   z.strictObject({ op: z.literal("exit"), ...timing }),
+  z.strictObject({ op: z.literal("fork"), ...timing }),
   z.strictObject({ op: z.literal("sleep"), duration, ...timing }),
 ]);
 
@@ -74,7 +75,15 @@ export const WorkloadSchema = z.strictObject({
     .array(z.strictObject({ addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true) }))
     .default([]),
   threads: z
-    .array(z.strictObject({ name: z.string().min(1), ctx: z.enum(["process", "gpu", "irq", "workqueue"]).default("process"), steps: z.array(step).min(1) }))
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        ctx: z.enum(["process", "gpu", "irq", "workqueue"]).default("process"),
+        /** Which process the thread belongs to: 0 is the first, n the n-th child forked. */
+        process: z.number().int().nonnegative().default(0),
+        steps: z.array(step).min(1),
+      }),
+    )
     .min(1),
 });
 
