@@ -123,20 +123,22 @@ interface StepState {
 function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
   switch (step.op) {
     case "read":
-    case "write": {
+    case "write":
+    case "atomic": {
+      const access = step.op === "read" ? "read" : "write";
       let faults = 0;
       let ret = "ok";
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
         const key = `${s.mm}:${Math.floor(addr / PAGE_SIZE)}`;
-        const r = yield* cpuAccess(w.k, s.mm, addr, step.op);
+        const r = yield* cpuAccess(w.k, s.mm, addr, access);
         faults += r.faults;
         if (r.outcome !== "ok") {
           ret = r.outcome;
           break;
         }
         const last = s.lastWrite.get(key) ?? 0;
-        if (step.op === "write") s.lastWrite.set(key, r.version);
+        if (access === "write") s.lastWrite.set(key, r.version);
         else if (r.version !== last) s.lostWrites.push(`${s.where}: read 0x${addr.toString(16)} saw v${r.version}, last write was v${last}`);
         ret = `ok v${r.version}`;
       }

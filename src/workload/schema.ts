@@ -34,6 +34,8 @@ const timing = { at: duration.optional(), after: duration.optional() };
 const step = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("read"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
   z.strictObject({ op: z.literal("write"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
+  /** A CPU atomic read-modify-write: to the mm, a write access. */
+  z.strictObject({ op: z.literal("atomic"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
   z.strictObject({ op: z.literal("populate"), start: address, end: address, timesliceMs: z.number().int().nonnegative().default(0), ...timing }),
   z.strictObject({ op: z.literal("munmap"), addr: address, size, ...timing }),
   z.strictObject({ op: z.literal("mmap"), addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true), ...timing }),
