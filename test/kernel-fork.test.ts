@@ -63,4 +63,20 @@ describe("fork", () => {
     expect(out).toEqual(["ok v1", "ok v1", "ok v2", "ok v1"]);
     expect(checkModelInvariants(w.p.state)).toEqual([]);
   });
+
+  it("a THP shared by fork: a write copies just that 4 KiB page; an unshared THP is written in place", () => {
+    const w = pagemapWorld({ thp: "always" });
+    const out = runThread(w, (function* (): ProcessBody<string[]> {
+      yield* mapAnon(w, 2 * MB);
+      const first = yield* cpuAccess(w.k, w.mm, BASE, "write"); // one THP for the whole block
+      const inPlace = yield* cpuAccess(w.k, w.mm, BASE + PAGE_SIZE, "write");
+      const child = yield* fork(w.k, w.mm);
+      const cw = yield* cpuAccess(w.k, child, BASE + 2 * PAGE_SIZE, "write");
+      const pr = yield* cpuAccess(w.k, w.mm, BASE + 2 * PAGE_SIZE, "read");
+      return [first, inPlace, cw, pr].map((r) => `v${r.version} f${r.faults}`);
+    })());
+    expect(out).toEqual(["v1 f1", "v1 f0", "v1 f1", "v0 f0"]);
+    expect(w.k.state.allocatedPages.system).toBe(513);
+    expect(checkModelInvariants(w.p.state)).toEqual([]);
+  });
 });

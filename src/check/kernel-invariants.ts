@@ -9,6 +9,7 @@ import { vmaLookup, type KernelState } from "../kernel/state.ts";
 export function checkKernelInvariants(state: KernelState): string[] {
   const problems: string[] = [];
   const mapped = new Map<number, number>();
+  const mappedPages = new Map<string, number>();
 
   for (const mm of state.mms.values()) {
     for (let i = 1; i < mm.vmas.length; i++) {
@@ -27,7 +28,11 @@ export function checkKernelInvariants(state: KernelState): string[] {
       if (pte.index < 0 || pte.index >= nrPages(folio.order)) problems.push(`${where}: page index ${pte.index} outside folio ${folio.id}`);
       if (pte.kind === "present" && folio.memory !== "system") problems.push(`${where}: present entry maps device folio ${folio.id}`);
       if (pte.kind === "device-private" && folio.memory !== "device") problems.push(`${where}: device-private entry names system folio ${folio.id}`);
-      if (pte.kind !== "migration") mapped.set(folio.id, (mapped.get(folio.id) ?? 0) + 1);
+      if (pte.kind !== "migration") {
+        mapped.set(folio.id, (mapped.get(folio.id) ?? 0) + 1);
+        const key = `${folio.id}:${pte.index}`;
+        mappedPages.set(key, (mappedPages.get(key) ?? 0) + 1);
+      }
     }
   }
 
@@ -38,6 +43,10 @@ export function checkKernelInvariants(state: KernelState): string[] {
     const where = `folio ${folio.id}`;
     const mapcount = mapped.get(folio.id) ?? 0;
     if (folio.mapcount !== mapcount) problems.push(`${where}: mapcount ${folio.mapcount}, but ${mapcount} entries map it`);
+    folio.pageMapcount.forEach((count, index) => {
+      const entries = mappedPages.get(`${folio.id}:${index}`) ?? 0;
+      if (count !== entries) problems.push(`${where}: page ${index} mapcount ${count}, but ${entries} entries map it`);
+    });
     if (folio.refcount < folio.mapcount + folio.pincount) {
       problems.push(`${where}: refcount ${folio.refcount} below mappings ${folio.mapcount} + pins ${folio.pincount}`);
     }

@@ -75,6 +75,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
         refcount: 1,
         pincount: 0,
         mapcount: 0,
+        pageMapcount: new Array<number>(nrPages(ev.order)).fill(0),
         lockOwner: -1,
         zdd: -1,
         versions: new Array<number>(nrPages(ev.order)).fill(0),
@@ -147,7 +148,10 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       }
       if (old !== undefined) unmapEntry(state, old);
       mm.ptes.set(ev.vpn, { kind: ev.pteKind, folio: ev.folio, index: ev.index });
-      if (ev.pteKind !== "migration") folio.mapcount++;
+      if (ev.pteKind !== "migration") {
+        folio.mapcount++;
+        folio.pageMapcount[ev.index]!++;
+      }
       return;
     }
     case "pte.clear": {
@@ -203,6 +207,7 @@ function splitFolio(state: KernelState, id: number, firstNew: number): void {
       refcount: mapcounts[i]! + 1,
       pincount: 0,
       mapcount: mapcounts[i]!,
+      pageMapcount: [mapcounts[i]!],
       lockOwner: -1,
       zdd: -1,
       versions: [folio.versions[i]!],
@@ -213,14 +218,16 @@ function splitFolio(state: KernelState, id: number, firstNew: number): void {
   folio.order = 0;
   folio.refcount = mapcounts[0]! + 1;
   folio.mapcount = mapcounts[0]!;
+  folio.pageMapcount = [mapcounts[0]!];
   folio.versions = [folio.versions[0]!];
 }
 
-function unmapEntry(state: KernelState, pte: { kind: string; folio: number }): void {
+function unmapEntry(state: KernelState, pte: { kind: string; folio: number; index: number }): void {
   if (pte.kind === "migration") return;
   const folio = getFolio(state, pte.folio);
-  if (folio.mapcount === 0) throw new IllegalTransition(`folio ${pte.folio}: unmapped more often than mapped`);
+  if (folio.mapcount === 0 || folio.pageMapcount[pte.index] === 0) throw new IllegalTransition(`folio ${pte.folio}: unmapped more often than mapped`);
   folio.mapcount--;
+  folio.pageMapcount[pte.index]!--;
 }
 
 function expectId(what: string, got: number, next: number): void {

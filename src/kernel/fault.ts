@@ -29,7 +29,7 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
     const state = mmOf(k, mm);
     const pte = state.ptes.get(vpn);
     const vma = vmaLookup(state, addr);
-    if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio))) {
+    if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio, pte.index))) {
       const folio = folioOf(k, pte.folio);
       const current = folio.versions[pte.index]!;
       if (access === "read") return { outcome: "ok", version: current, faults };
@@ -70,7 +70,7 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
     return yield* doAnonymousPage(k, mm, vpn);
   }
   if (pte.kind === "present") {
-    if (access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio)) return yield* doWpPage(k, mm, vpn, pte.folio, pte.index);
+    if (access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio, pte.index)) return yield* doWpPage(k, mm, vpn, pte.folio, pte.index);
     return "ok"; // raced with another fault that populated it
   }
   if (pte.kind === "migration") {
@@ -110,8 +110,8 @@ function blockEmpty(k: Kernel, mm: number, firstVpn: number, pages: number): boo
 }
 
 /** A write to a private anonymous page that another mapping shares (after fork) must copy it. */
-function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number): boolean {
-  return vmaKind === "anon-private" && folioOf(k, folio).mapcount > 1;
+function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number, index: number): boolean {
+  return vmaKind === "anon-private" && folioOf(k, folio).pageMapcount[index]! > 1;
 }
 
 /**

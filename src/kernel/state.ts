@@ -58,6 +58,8 @@ export interface FolioState {
   pincount: number;
   /** Page table entries pointing at this folio (present or device-private). */
   mapcount: number;
+  /** The same per page: more than one means the page is shared (after fork: copy on write). */
+  pageMapcount: number[];
   /** Process uid holding the folio lock, or -1. */
   lockOwner: number;
   /** zone_device_data of a device folio: the zdd id, or -1. */
