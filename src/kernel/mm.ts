@@ -67,20 +67,20 @@ export function* munmap(k: Kernel, mm: number, addr: number, lengthBytes: number
   const end = addr + Math.ceil(lengthBytes / PAGE_SIZE) * PAGE_SIZE;
   const lock = k.mmapLock(mm);
   yield lock.downWrite();
-  for (const vma of mmOf(k, mm).vmas.filter((v) => addr < v.endAddr && v.startAddr < end)) {
-    const cutStart = Math.max(addr, vma.startAddr);
-    const cutEnd = Math.min(end, vma.endAddr);
-    yield* zapPteRange(k, mm, cutStart, cutEnd);
-    k.commit({ kind: "vma.remove", mm, vma: vma.id });
-    for (const [s, e] of [
-      [vma.startAddr, cutStart],
-      [cutEnd, vma.endAddr],
-    ] as const) {
-      if (e > s) k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: s, endAddr: e, vmaKind: vma.kind, read: vma.read, write: vma.write });
-    }
-  }
+  yield* unmapRangeLocked(k, mm, addr, end);
   lock.upWrite();
   return 0;
+}
+
+/**
+ * do_vmi_munmap under the mmap write lock: VMAs are split at the range's ends, then every VMA
+ * inside loses its pages and goes. Holes in the range are fine.
+ */
+function* unmapRangeLocked(k: Kernel, mm: number, start: number, end: number): ProcessBody<void> {
+  for (const vma of splitVmasAt(k, mm, start, end)) {
+    yield* zapPteRange(k, mm, vma.startAddr, vma.endAddr);
+    k.commit({ kind: "vma.remove", mm, vma: vma.id });
+  }
 }
 
 /**
@@ -101,9 +101,9 @@ export function* zapPteRange(k: Kernel, mm: number, start: number, end: number):
 /**
  * Splits the VMAs of `mm` so that `start` and `end` fall on VMA boundaries (__split_vma), each
  * piece keeping its parent's kind and permissions. Returns the VMAs now inside [start, end), in
- * address order, or null when part of the range is not mapped.
+ * address order.
  */
-function splitVmasAt(k: Kernel, mm: number, start: number, end: number): VmaState[] | null {
+function splitVmasAt(k: Kernel, mm: number, start: number, end: number): VmaState[] {
   for (const cut of [start, end]) {
     const vma = mmOf(k, mm).vmas.find((v) => v.startAddr < cut && cut < v.endAddr);
     if (vma === undefined) continue;
@@ -115,13 +115,17 @@ function splitVmasAt(k: Kernel, mm: number, start: number, end: number): VmaStat
       k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: s, endAddr: e, vmaKind: vma.kind, read: vma.read, write: vma.write });
     }
   }
-  const inside = mmOf(k, mm).vmas.filter((v) => v.startAddr >= start && v.endAddr <= end);
+  return mmOf(k, mm).vmas.filter((v) => v.startAddr >= start && v.endAddr <= end);
+}
+
+/** Whether the VMAs, in address order, cover [start, end) without a hole. */
+function coversRange(vmas: VmaState[], start: number, end: number): boolean {
   let covered = start;
-  for (const v of inside) {
-    if (v.startAddr !== covered) return null;
+  for (const v of vmas) {
+    if (v.startAddr !== covered) return false;
     covered = v.endAddr;
   }
-  return covered === end ? inside : null;
+  return covered === end;
 }
 
 /**
@@ -134,14 +138,15 @@ export function* mprotect(k: Kernel, mm: number, addr: number, lengthBytes: numb
   const lock = k.mmapLock(mm);
   yield lock.downWrite();
   const inside = splitVmasAt(k, mm, addr, end);
-  if (inside !== null) {
+  const covered = coversRange(inside, addr, end);
+  if (covered) {
     for (const v of inside) {
       k.commit({ kind: "vma.remove", mm, vma: v.id });
       k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read, write });
     }
   }
   lock.upWrite();
-  return inside === null ? -Errno.ENOMEM : 0;
+  return covered ? 0 : -Errno.ENOMEM;
 }
 
 /**
@@ -168,19 +173,8 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
     lock.upWrite();
     yield k.folioWaitQueue(busy).wait();
   }
-  const [vma] = splitVmasAt(k, mm, oldAddr, oldAddr + len)!;
-  for (const target of mmOf(k, mm).vmas.filter((v) => newAddr < v.endAddr && v.startAddr < newAddr + len)) {
-    const cutStart = Math.max(newAddr, target.startAddr);
-    const cutEnd = Math.min(newAddr + len, target.endAddr);
-    yield* zapPteRange(k, mm, cutStart, cutEnd);
-    k.commit({ kind: "vma.remove", mm, vma: target.id });
-    for (const [s, e] of [
-      [target.startAddr, cutStart],
-      [cutEnd, target.endAddr],
-    ] as const) {
-      if (e > s) k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: s, endAddr: e, vmaKind: target.kind, read: target.read, write: target.write });
-    }
-  }
+  const [vma] = splitVmasAt(k, mm, oldAddr, oldAddr + len);
+  yield* unmapRangeLocked(k, mm, newAddr, newAddr + len);
   k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: newAddr, endAddr: newAddr + len, vmaKind: vma!.kind, read: vma!.read, write: vma!.write });
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
