@@ -96,18 +96,24 @@ export class Engine implements Scheduler {
     this.noSleep[pid] = ctx === "irq" ? 1 : 0;
     this.hasResumeValue[pid] = 0;
     this.live++;
-    this.emit("proc.spawn", proc.uid, -1, 0);
+    if (this.sink !== null) {
+      this.sink.onSpawn?.(proc.uid, name, ctx);
+      this.emit("proc.spawn", proc.uid, -1, 0);
+    }
     this.queue.push(this.nowNs, pid);
     return proc;
   }
 
-  /** Runs until nothing is runnable, `untilNs` is reached (events at untilNs still run) or stop(). */
-  run(untilNs = Infinity): RunResult {
+  /**
+   * Runs until nothing is runnable, `untilNs` is reached (events at untilNs still run), stop(),
+   * or `maxSteps` process resumptions (so a caller can yield to Node's event loop between slices).
+   */
+  run(untilNs = Infinity, maxSteps = Infinity): RunResult {
     const queue = this.queue;
     this.stopRequested = false;
     let steps = 0;
     try {
-      while (queue.size > 0 && !this.stopRequested) {
+      while (queue.size > 0 && !this.stopRequested && steps < maxSteps) {
         const tNs = queue.peekTimeNs();
         if (tNs > untilNs) break;
         const pid = queue.pop();

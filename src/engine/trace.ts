@@ -1,3 +1,5 @@
+import type { ExecContext } from "./context.ts";
+
 /**
  * The hook through which the engine reports every state change it makes.
  *
@@ -14,6 +16,8 @@ export interface EngineSink {
    * @param arg a kind-specific number: a duration in ns, a count, a flag
    */
   onEngineEvent(kind: EngineEventKind, tNs: number, procUid: number, objectId: number, arg: number): void;
+  /** A process was created (just before its proc.spawn event): the name and context of `procUid`. */
+  onSpawn?(procUid: number, name: string, ctx: ExecContext): void;
 }
 
 /** Every kind of engine event, with what its `arg` carries. */

@@ -176,6 +176,9 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       dst.versions[ev.dstIndex] = src.versions[ev.srcIndex]!;
       return;
     }
+    case "handle_mm_fault.begin":
+    case "handle_mm_fault.end":
+      return; // a step's entry and outcome, recorded for analysis; no state changes
   }
 }
 

@@ -53,6 +53,13 @@ export type KernelEvent =
   /** A write through a mapping: the page's data version becomes `version`. */
   | { kind: "page.write"; folio: number; index: number; version: number }
   /** A copy engine or CPU copy: the destination page takes the source page's data. */
-  | { kind: "page.copy"; srcFolio: number; srcIndex: number; dstFolio: number; dstIndex: number };
+  | { kind: "page.copy"; srcFolio: number; srcIndex: number; dstFolio: number; dstIndex: number }
+  /** A CPU page fault enters handle_mm_fault (after the exception entry cost). Changes nothing. */
+  | { kind: "handle_mm_fault.begin"; mm: number; addr: number; access: "read" | "write" }
+  /** handle_mm_fault returns: "ok" means retry the access; otherwise the signal (or OOM). */
+  | { kind: "handle_mm_fault.end"; outcome: FaultOutcome };
+
+/** What handle_mm_fault tells the faulting thread. */
+export type FaultOutcome = "ok" | "SIGSEGV" | "SIGBUS" | "OOM";
 
 export type KernelEventKind = KernelEvent["kind"];

@@ -4,11 +4,12 @@ import { folioAlloc, folioGet, folioOf, folioPut, folioTrylock, folioUnlock } fr
 import { VM_FAULT_SIGBUS, type Kernel } from "./kernel.ts";
 import { mmOf } from "./mm.ts";
 import { vmaLookup } from "./state.ts";
+import type { FaultOutcome } from "./events.ts";
 
 export type AccessKind = "read" | "write";
 
 /** How an access ended: it completed, or the thread got a signal, or it never got through. */
-export type AccessOutcome = "ok" | "SIGSEGV" | "SIGBUS" | "OOM" | "livelock";
+export type AccessOutcome = FaultOutcome | "livelock";
 
 export interface AccessResult {
   outcome: AccessOutcome;
@@ -47,16 +48,18 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
  * (the entry is now present, or another thread is still migrating it, or the device page's
  * timeslice has not expired), or the signal the thread gets.
  */
-export function* handleMmFault(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessOutcome> {
+export function* handleMmFault(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<FaultOutcome> {
   yield spin(k.costs.faultEntryNs);
+  k.commit({ kind: "handle_mm_fault.begin", mm, addr, access });
   const lock = k.mmapLock(mm);
   yield lock.downRead();
   const outcome = yield* handlePteFault(k, mm, addr, access);
   lock.upRead();
+  k.commit({ kind: "handle_mm_fault.end", outcome });
   return outcome;
 }
 
-function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessOutcome> {
+function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<FaultOutcome> {
   const state = mmOf(k, mm);
   const vma = vmaLookup(state, addr);
   if (vma === undefined || !(access === "read" ? vma.read : vma.write)) return "SIGSEGV";
@@ -85,7 +88,7 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
  * still empty, gets one zeroed order-9 folio mapped by all 512 entries (one reference each; the
  * model has no PMD level). A failed THP allocation falls back to a 4 KiB page, as the kernel does.
  */
-function* doHugePmdAnonymousPage(k: Kernel, mm: number, vmaStart: number, vmaEnd: number, addr: number): ProcessBody<AccessOutcome | "fallback"> {
+function* doHugePmdAnonymousPage(k: Kernel, mm: number, vmaStart: number, vmaEnd: number, addr: number): ProcessBody<FaultOutcome | "fallback"> {
   const pages = nrPages(HPAGE_PMD_ORDER);
   const blockStart = alignDown(addr, pages * PAGE_SIZE);
   if (blockStart < vmaStart || blockStart + pages * PAGE_SIZE > vmaEnd || !blockEmpty(k, mm, Math.floor(blockStart / PAGE_SIZE), pages)) return "fallback";
@@ -118,7 +121,7 @@ function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number, index: numbe
  * do_wp_page's copy path (wp_page_copy): a new 4 KiB page with the shared page's data replaces
  * this mapping's entry, and the shared page loses this mapping's reference.
  */
-function* doWpPage(k: Kernel, mm: number, vpn: number, oldFolio: number, oldIndex: number): ProcessBody<AccessOutcome> {
+function* doWpPage(k: Kernel, mm: number, vpn: number, oldFolio: number, oldIndex: number): ProcessBody<FaultOutcome> {
   const folio = folioAlloc(k, 0, "system");
   if (folio === null) return "OOM";
   yield spin(k.costs.pageZeroNs); // copying a page costs about what clearing one does
@@ -135,7 +138,7 @@ function* doWpPage(k: Kernel, mm: number, vpn: number, oldFolio: number, oldInde
 }
 
 /** do_anonymous_page (and, simplified, a page-cache fill for file VMAs): a zeroed order-0 page. */
-function* doAnonymousPage(k: Kernel, mm: number, vpn: number): ProcessBody<AccessOutcome> {
+function* doAnonymousPage(k: Kernel, mm: number, vpn: number): ProcessBody<FaultOutcome> {
   const folio = folioAlloc(k, 0, "system");
   if (folio === null) return "OOM";
   yield spin(k.costs.pageZeroNs);
@@ -156,7 +159,7 @@ function* doAnonymousPage(k: Kernel, mm: number, vpn: number): ProcessBody<Acces
  * dev_pagemap_ops.migrate_to_ram, then unlock and put; that put can be the page's last
  * reference, so page_free may run here, in the faulting thread.
  */
-function* doSwapPageDevicePrivate(k: Kernel, mm: number, vma: number, addr: number, folio: number, index: number): ProcessBody<AccessOutcome> {
+function* doSwapPageDevicePrivate(k: Kernel, mm: number, vma: number, addr: number, folio: number, index: number): ProcessBody<FaultOutcome> {
   if (!folioTrylock(k, folio)) return "ok";
   folioGet(k, folio);
   const ops = k.pagemap(folioOf(k, folio).pagemap);

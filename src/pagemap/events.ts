@@ -41,7 +41,9 @@ export type PagemapEvent =
 
 export type ZddHolder = "creator" | "page";
 
-export type PagemapFunction = "migrate_to_devmem" | "migrate_to_ram" | "evict_to_ram" | "populate_mm";
+/** The drm_pagemap functions whose entry and return the log records. */
+export const PAGEMAP_FUNCTIONS = ["migrate_to_devmem", "migrate_to_ram", "evict_to_ram", "populate_mm"] as const;
+export type PagemapFunction = (typeof PAGEMAP_FUNCTIONS)[number];
 
 export type ModelEvent = KernelEvent | PagemapEvent;
 export type ModelEventKind = ModelEvent["kind"];

@@ -47,67 +47,115 @@ export interface RunReport {
   kernelBugs: string[];
 }
 
-/** Runs a workload to completion and reports every step, the final placement and the checks. */
-export function runWorkload(workload: Workload, seedOverride?: number): { report: RunReport; world: World } {
-  const seed = seedOverride ?? workload.seed;
-  const w = createWorld({
-    seed,
-    variant: workload.model.variant,
-    zddRelease: workload.model.zddRelease,
-    hz: workload.model.hz,
-    thp: workload.model.thp,
-    faults: workload.faults,
-    device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
-  });
-  const steps: StepResult[] = [];
-  const lostWrites: string[] = [];
-  const lastWrite = new Map<string, number>(); // "mm:vpn" -> version of the last completed write
-  const mms = [w.mm]; // process index -> mm
-  const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
-  const kernelBugs: string[] = [];
-  w.log.subscribe({
-    onModelEvent: (_seq, tNs, _thread, _ctx, ev) => {
-      if (ev.kind === "kernel.bug") kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
-    },
-  });
+/** What a caller may attach to a run before its first event. */
+export interface RunHooks {
+  /** Called with the run's event log before anything happens (to attach a recorder). */
+  onLog?: (log: World["log"]) => void;
+}
 
-  w.engine.spawn("setup", (function* (): ProcessBody {
-    for (const m of workload.mappings) yield* mmap(w.k, w.mm, { addr: m.addr, lengthBytes: m.size, kind: m.kind, read: m.read, write: m.write });
-  })());
-  w.engine.run();
+/**
+ * One workload being run. It advances in slices so that a caller can let Node's event loop run
+ * between them (to notice SIGINT); runWorkload runs it in one go.
+ */
+export class WorkloadRun {
+  readonly world: World;
+  readonly seed: number;
+  private readonly steps: StepResult[] = [];
+  private readonly lostWrites: string[] = [];
+  private readonly kernelBugs: string[] = [];
+  private blocked = 0;
+  private done = false;
 
-  for (const thread of workload.threads) {
-    w.engine.spawn(thread.name, (function* (): ProcessBody {
-      for (const [index, step] of thread.steps.entries()) {
-        if (step.at !== undefined && step.at > w.engine.nowNs) yield sleep(step.at - w.engine.nowNs);
-        if (step.after !== undefined) yield sleep(step.after);
-        const startNs = w.engine.nowNs;
-        const mm = mms[thread.process];
-        const out =
-          mm === undefined
-            ? { ret: `no process ${thread.process} (yet)` }
-            : yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]` });
-        steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
-      }
-    })(), thread.ctx);
+  constructor(private readonly workload: Workload, seedOverride?: number, hooks: RunHooks = {}) {
+    const seed = (this.seed = seedOverride ?? workload.seed);
+    const w = (this.world = createWorld(
+      {
+        seed,
+        variant: workload.model.variant,
+        zddRelease: workload.model.zddRelease,
+        hz: workload.model.hz,
+        thp: workload.model.thp,
+        faults: workload.faults,
+        device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
+      },
+      hooks.onLog,
+    ));
+    const lastWrite = new Map<string, number>(); // "mm:vpn" -> version of the last completed write
+    const mms = [w.mm]; // process index -> mm
+    const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
+    w.log.subscribe({
+      onModelEvent: (_seq, tNs, _thread, _ctx, ev) => {
+        if (ev.kind === "kernel.bug") this.kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
+      },
+    });
+
+    w.engine.spawn("setup", (function* (): ProcessBody {
+      for (const m of workload.mappings) yield* mmap(w.k, w.mm, { addr: m.addr, lengthBytes: m.size, kind: m.kind, read: m.read, write: m.write });
+    })());
+    w.engine.run();
+
+    const steps = this.steps;
+    const lostWrites = this.lostWrites;
+    for (const thread of workload.threads) {
+      w.engine.spawn(thread.name, (function* (): ProcessBody {
+        for (const [index, step] of thread.steps.entries()) {
+          if (step.at !== undefined && step.at > w.engine.nowNs) yield sleep(step.at - w.engine.nowNs);
+          if (step.after !== undefined) yield sleep(step.after);
+          const startNs = w.engine.nowNs;
+          const mm = mms[thread.process];
+          w.log.commit({ kind: "step.begin", op: step.op, step: index });
+          const out =
+            mm === undefined
+              ? { ret: `no process ${thread.process} (yet)` }
+              : yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]` });
+          w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
+          steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
+        }
+      })(), thread.ctx);
+    }
   }
-  const result = w.engine.run();
-  const invariants = checkModelInvariants(w.p.state, { deferredRelease: workload.model.zddRelease === "deferred" });
-  if (result.blocked > 0) invariants.push(`${result.blocked} threads never finished (deadlock)`);
-  const report: RunReport = {
-    description: workload.description,
-    seed,
-    endNs: result.endNs,
-    events: w.log.length,
-    steps,
-    placement: placement(w, workload),
-    contextViolations: w.engine.contextViolations.map((v) => ({ op: v.op, thread: v.procName, ctx: v.ctx, tNs: v.tNs })),
-    faults: w.faults.counts(),
-    invariants,
-    lostWrites,
-    kernelBugs,
-  };
-  return { report, world: w };
+
+  /** Runs at most `maxSteps` process resumptions; true once the workload has finished. */
+  advance(maxSteps = Infinity): boolean {
+    if (this.done) return true;
+    const result = this.world.engine.run(Infinity, maxSteps);
+    if (result.steps < maxSteps) {
+      this.done = true;
+      this.blocked = result.blocked;
+    }
+    return this.done;
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** The report on the run so far: every step, the final placement and the checks. */
+  report(): RunReport {
+    const w = this.world;
+    const invariants = this.done ? checkModelInvariants(w.p.state, { deferredRelease: this.workload.model.zddRelease === "deferred" }) : [];
+    if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
+    return {
+      description: this.workload.description,
+      seed: this.seed,
+      endNs: w.engine.nowNs,
+      events: w.log.length,
+      steps: this.steps,
+      placement: placement(w, this.workload),
+      contextViolations: w.engine.contextViolations.map((v) => ({ op: v.op, thread: v.procName, ctx: v.ctx, tNs: v.tNs })),
+      faults: w.faults.counts(),
+      invariants,
+      lostWrites: this.lostWrites,
+      kernelBugs: this.kernelBugs,
+    };
+  }
+}
+
+/** Runs a workload to completion and reports every step, the final placement and the checks. */
+export function runWorkload(workload: Workload, seedOverride?: number, hooks: RunHooks = {}): { report: RunReport; world: World } {
+  const run = new WorkloadRun(workload, seedOverride, hooks);
+  run.advance();
+  return { report: run.report(), world: run.world };
 }
 
 interface StepState {

@@ -3,12 +3,11 @@ import { EventLog } from "../kernel/event-log.ts";
 import { Kernel } from "../kernel/kernel.ts";
 import { mmCreate } from "../kernel/mm.ts";
 import { FaultInjector, type FaultPlan } from "../faults/injector.ts";
-import { applyModelEvent } from "../pagemap/apply.ts";
 import { PagemapContext, type ModelVariant, type ZddReleaseMode } from "../pagemap/context.ts";
-import type { ModelEvent } from "../pagemap/events.ts";
 import { createModelState, type ModelState } from "../pagemap/state.ts";
 import { SimpleDevice, type SimpleDeviceOptions } from "../platform/simple-device.ts";
 import { SimpleDma } from "../platform/simple-dma.ts";
+import { applyRunEvent, type RunEvent } from "./events.ts";
 
 export interface WorldOptions {
   seed?: number;
@@ -26,9 +25,10 @@ export interface WorldOptions {
  * injection, a DMA layer, drm_pagemap, one GPU, and one process (mm). Everything a workload or a
  * test drives is reachable from here.
  */
-export function createWorld(options: WorldOptions = {}) {
+export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<ModelState, RunEvent>) => void) {
   const engine = new Engine({ seed: options.seed ?? 1, hz: options.hz ?? 250 });
-  const log = new EventLog<ModelState, ModelEvent>(engine, createModelState(), applyModelEvent);
+  const log = new EventLog<ModelState, RunEvent>(engine, createModelState(), applyRunEvent);
+  onLog?.(log); // listeners (the recorder) attach before the first event
   const k = new Kernel(engine, log);
   const faults = new FaultInjector(options.faults ?? {}, engine.random.stream("faults"));
   k.thp = options.thp ?? "never";

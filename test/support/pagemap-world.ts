@@ -2,7 +2,7 @@ import type { ExecContext, Hz, ProcessBody } from "../../src/engine/index.ts";
 import { mmap } from "../../src/kernel/mm.ts";
 import type { FaultPlan } from "../../src/faults/injector.ts";
 import type { ModelVariant, ZddReleaseMode } from "../../src/pagemap/context.ts";
-import type { ModelEvent } from "../../src/pagemap/events.ts";
+import type { RunEvent } from "../../src/workload/events.ts";
 import { createWorld } from "../../src/workload/world.ts";
 
 export const MB = 1 << 20;
@@ -29,7 +29,7 @@ export function pagemapWorld(options: WorldOptions = {}) {
     faults: options.faults ?? {},
     device: { release: options.release ?? "sync", vramPages: options.vramPages ?? 4096 },
   });
-  const events: { seq: number; tNs: number; thread: number; ctx: string; ev: ModelEvent }[] = [];
+  const events: { seq: number; tNs: number; thread: number; ctx: string; ev: RunEvent }[] = [];
   world.log.subscribe({ onModelEvent: (seq, tNs, thread, ctx, ev) => events.push({ seq, tNs, thread, ctx, ev }) });
   const kinds = (): string[] => events.map((e) => e.ev.kind);
   return { ...world, events, kinds };

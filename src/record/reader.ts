@@ -1,0 +1,134 @@
+import { open } from "node:fs/promises";
+import { RecordBatchReader, type RecordBatch } from "apache-arrow";
+import { rowHashStep } from "./batch.ts";
+import { COLUMNS, type ColumnName } from "./schema.ts";
+
+/** One row of events.arrow, decoded: the header, and every non-null column by name. */
+export interface EventRow {
+  seq: number;
+  tNs: number;
+  kind: string;
+  thread: number;
+  ctx: string;
+  /** Every non-null column of the row (header columns included), by column name. */
+  values: Partial<Record<ColumnName, number | boolean | string | number[]>>;
+  /** The checksum recorded with the row, and the one its values give now. */
+  recordedCheck: number;
+  computedCheck: number;
+}
+
+/** Thrown when a file is not an events log pagesim can read. */
+export class LogFormatError extends Error {
+  override name = "LogFormatError";
+}
+
+interface ColumnView {
+  name: ColumnName;
+  type: string;
+  valid: (i: number) => boolean;
+  get: (i: number) => number | boolean | string | number[];
+  /** Folds row i's value into a checksum the way the recorder did. */
+  mix: (h: number, i: number) => number;
+}
+
+/** Typed-array views of a batch's columns; reading a value allocates nothing but its result. */
+function columnViews(batch: RecordBatch): ColumnView[] {
+  return COLUMNS.map((def, col): ColumnView => {
+    const child = batch.getChildAt(col);
+    if (child === null || batch.schema.fields[col]?.name !== def.name) throw new LogFormatError(`column ${col} should be "${def.name}"`);
+    const data = child.data[0]!;
+    const bitmap = data.nullBitmap;
+    const offset = data.offset;
+    const valid = data.nullCount === 0 || bitmap === undefined || bitmap.length === 0 ? () => true : (i: number) => ((bitmap[(i + offset) >> 3]! >> ((i + offset) & 7)) & 1) === 1;
+    const base = { name: def.name as ColumnName, type: def.type, valid };
+    switch (def.type) {
+      case "i32":
+      case "u32": {
+        const values = data.values as Int32Array | Uint32Array;
+        return { ...base, get: (i) => values[i + offset]!, mix: (h, i) => rowHashStep(h, col, values[i + offset]! | 0) };
+      }
+      case "i64": {
+        const values = data.values as unknown as BigInt64Array;
+        const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+        return {
+          ...base,
+          get: (i) => Number(values[i + offset]!),
+          mix: (h, i) => rowHashStep(rowHashStep(h, col, words[2 * (i + offset)]!), col, words[2 * (i + offset) + 1]!),
+        };
+      }
+      case "bool": {
+        const bits = data.values as Uint8Array;
+        const bit = (i: number) => ((bits[(i + offset) >> 3]! >> ((i + offset) & 7)) & 1) === 1;
+        return { ...base, get: bit, mix: (h, i) => rowHashStep(h, col, bit(i) ? 1 : 0) };
+      }
+      case "enum": {
+        const indices = data.values as Int8Array | Int16Array;
+        const dictionary = data.dictionary!.toArray() as string[];
+        return { ...base, get: (i) => dictionary[indices[i + offset]!]!, mix: (h, i) => rowHashStep(h, col, indices[i + offset]!) };
+      }
+      case "text": {
+        const offsets = data.valueOffsets as Int32Array;
+        const bytes = data.values as Uint8Array;
+        const decoder = new TextDecoder();
+        return {
+          ...base,
+          get: (i) => decoder.decode(bytes.subarray(offsets[i + offset]!, offsets[i + offset + 1]!)),
+          mix: (h, i) => {
+            let x = rowHashStep(h, col, -1);
+            for (let b = offsets[i + offset]!; b < offsets[i + offset + 1]!; b++) x = rowHashStep(x, col, bytes[b]!);
+            return x;
+          },
+        };
+      }
+      case "i64list": {
+        const offsets = data.valueOffsets as Int32Array;
+        const items = data.children[0]!.values as unknown as BigInt64Array;
+        const words = new Int32Array(items.buffer, items.byteOffset, items.length * 2);
+        return {
+          ...base,
+          get: (i) => Array.from(items.subarray(offsets[i + offset]!, offsets[i + offset + 1]!), Number),
+          mix: (h, i) => {
+            let x = rowHashStep(h, col, -1);
+            for (let k = offsets[i + offset]!; k < offsets[i + offset + 1]!; k++) x = rowHashStep(rowHashStep(x, col, words[2 * k]!), col, words[2 * k + 1]!);
+            return x;
+          },
+        };
+      }
+    }
+  });
+}
+
+/** Reads events.arrow batch by batch (never the whole file in memory) and yields its rows in order. */
+export async function* readEventRows(path: string): AsyncGenerator<EventRow> {
+  const handle = await open(path, "r");
+  try {
+    const reader = await RecordBatchReader.from(handle);
+    await reader.open();
+    for await (const batch of reader) {
+      if (batch.schema.fields.length !== COLUMNS.length) throw new LogFormatError(`${path}: ${batch.schema.fields.length} columns, expected ${COLUMNS.length}`);
+      const views = columnViews(batch);
+      const checkView = views.find((v) => v.name === "check")!;
+      for (let i = 0; i < batch.numRows; i++) {
+        const values: EventRow["values"] = {};
+        let h = 0;
+        for (const v of views) {
+          if (v === checkView || !v.valid(i)) continue;
+          values[v.name] = v.get(i);
+          h = v.mix(h, i);
+        }
+        yield {
+          seq: values.seq as number,
+          tNs: values.t_ns as number,
+          kind: values.kind as string,
+          thread: values.thread as number,
+          ctx: values.ctx as string,
+          values,
+          recordedCheck: checkView.get(i) as number,
+          computedCheck: h >>> 0,
+        };
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}

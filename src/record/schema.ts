@@ -1,0 +1,172 @@
+import { ENGINE_EVENT_KINDS, EXEC_CONTEXTS, type EngineEventKind } from "../engine/index.ts";
+import { PAGEMAP_FUNCTIONS } from "../pagemap/events.ts";
+import type { ModelState } from "../pagemap/state.ts";
+import { STEP_OPS, type RunEvent, type RunEventKind } from "../workload/events.ts";
+
+/**
+ * The event log's one table. Every event is a row: five columns every row has (seq, t_ns, kind,
+ * thread, ctx), the fields its kind needs (null elsewhere), and two the recorder adds: the
+ * refcount after the change, and a checksum of the row. docs/events.md is generated from here.
+ */
+export type ColumnType = "i32" | "u32" | "i64" | "bool" | "enum" | "text" | "i64list";
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly doc: string;
+  /** For enum columns: the dictionary, fixed so every file of every run has the same one. */
+  readonly values?: readonly string[];
+}
+
+const VMA_KINDS = ["anon-private", "anon-shared", "file"] as const;
+const MEMORY_KINDS = ["system", "device"] as const;
+const PTE_KINDS = ["present", "device-private", "migration"] as const;
+
+export const COLUMNS = [
+  { name: "seq", type: "i64", doc: "0, 1, 2, … in the order events happened (model and engine events share it)" },
+  { name: "t_ns", type: "i64", doc: "simulated time in nanoseconds" },
+  { name: "kind", type: "enum", doc: "what happened, named after the kernel function or step (see below)" },
+  { name: "thread", type: "i32", doc: "uid of the simulated thread (CPU thread, GPU thread, IRQ, worker) that made the change; -1 for set-up. Names are in run.json and the SQLite `threads` table" },
+  { name: "ctx", type: "enum", doc: "that thread's execution context", values: EXEC_CONTEXTS },
+  { name: "mm", type: "i32", doc: "address space (mm_struct) id" },
+  { name: "vma", type: "i32", doc: "VMA id" },
+  { name: "start", type: "i64", doc: "start address in bytes (a range's start, or the faulting address)" },
+  { name: "end", type: "i64", doc: "end address in bytes (exclusive)" },
+  { name: "vma_kind", type: "enum", doc: "anonymous private, anonymous shared, or file-backed", values: VMA_KINDS },
+  { name: "read", type: "bool", doc: "the VMA is readable" },
+  { name: "write", type: "bool", doc: "the VMA is writable" },
+  { name: "folio", type: "i32", doc: "folio id (for a copy: the source folio)" },
+  { name: "index", type: "i32", doc: "page index inside the folio (for a copy: in the source)" },
+  { name: "dst_folio", type: "i32", doc: "a copy's destination folio" },
+  { name: "dst_index", type: "i32", doc: "page index inside the destination folio" },
+  { name: "order", type: "i32", doc: "folio order: 2^order pages" },
+  { name: "memory", type: "enum", doc: "system RAM or device memory", values: MEMORY_KINDS },
+  { name: "pagemap", type: "i32", doc: "dev_pagemap id of a device folio (-1 for system folios)" },
+  { name: "pfn", type: "i64", doc: "device page frame number (-1 for system folios)" },
+  { name: "first_new", type: "i32", doc: "split: id of the folio that page 1 becomes (page i becomes first_new + i - 1)" },
+  { name: "lock_owner", type: "i32", doc: "uid of the thread that took the folio lock" },
+  { name: "zdd", type: "i32", doc: "drm_pagemap_zdd id" },
+  { name: "vpn", type: "i64", doc: "virtual page number (address / 4096)" },
+  { name: "pte_kind", type: "enum", doc: "what the page table entry holds", values: PTE_KINDS },
+  { name: "version", type: "i32", doc: "the page's data version after a write (checks that no write is lost)" },
+  { name: "dpagemap", type: "i32", doc: "drm_pagemap id" },
+  { name: "owner", type: "i32", doc: "device-private page owner token" },
+  { name: "devmem", type: "i32", doc: "drm_pagemap_devmem allocation id" },
+  { name: "size_bytes", type: "i64", doc: "size in bytes" },
+  { name: "pfns", type: "i64list", doc: "device page frames backing an allocation, in order" },
+  { name: "expiration", type: "i64", doc: "timeslice expiry in jiffies" },
+  { name: "jiffies", type: "i64", doc: "jiffies when the timeslice was checked" },
+  { name: "holder", type: "enum", doc: "whose zdd reference goes: the migrating thread's (creator) or a device page's (page)", values: ["creator", "page"] },
+  { name: "ret", type: "i32", doc: "a function's return value: 0 or a negative errno" },
+  { name: "dir", type: "enum", doc: "DMA direction", values: ["to_device", "from_device"] },
+  { name: "fn", type: "enum", doc: "the drm_pagemap function", values: PAGEMAP_FUNCTIONS },
+  { name: "what", type: "text", doc: "what the modelled kernel would have done wrong" },
+  { name: "access", type: "enum", doc: "the faulting access", values: ["read", "write"] },
+  { name: "outcome", type: "enum", doc: "what handle_mm_fault told the thread: retry the access (ok) or a signal", values: ["ok", "SIGSEGV", "SIGBUS", "OOM"] },
+  { name: "op", type: "enum", doc: "the workload step's operation", values: STEP_OPS },
+  { name: "step", type: "i32", doc: "the step's index in its thread's script" },
+  { name: "result", type: "text", doc: "what the step returned (\"0\", \"-EBUSY\", \"ok v3\", \"SIGBUS\", …)" },
+  { name: "object", type: "i32", doc: "the engine primitive (lock, completion, queue, channel); names in run.json and the SQLite `objects` table" },
+  { name: "arg", type: "i64", doc: "an engine event's number (see its kind: a duration in ns, a count, a flag)" },
+  { name: "refcount", type: "i32", doc: "added by the recorder: the folio's refcount, the zdd's refcount or the mm's users after the event (replay checks it)" },
+  { name: "check", type: "u32", doc: "added by the recorder: a checksum of the row's other values, so verify can name a row that was altered" },
+] as const satisfies readonly ColumnDef[];
+
+export type ColumnName = (typeof COLUMNS)[number]["name"];
+export const COLUMN_INDEX: Readonly<Record<ColumnName, number>> = Object.fromEntries(COLUMNS.map((c, i) => [c.name, i])) as Record<ColumnName, number>;
+
+/** The fields of the run event of kind K (its union member, minus `kind`). */
+type FieldsOf<K extends RunEventKind> = RunEvent extends infer E ? (E extends { kind: infer Q } ? (K extends Q ? Omit<E, "kind"> : never) : never) : never;
+
+export interface KindSpec {
+  readonly doc: string;
+  /** Event field → the column it is stored in. */
+  readonly fields: Readonly<Record<string, ColumnName>>;
+}
+
+/**
+ * Every model and workload event kind: what it records and where each field goes. The mapped
+ * type makes the compiler insist on every kind and every field.
+ */
+export const RUN_EVENT_SPECS: { readonly [K in RunEventKind]: { readonly doc: string; readonly fields: { readonly [F in keyof FieldsOf<K>]-?: ColumnName } } } = {
+  "mm.create": { doc: "a process's address space comes to exist, with one user", fields: { mm: "mm" } },
+  mmget: { doc: "mmget / mmget_not_zero succeeded: one more user", fields: { mm: "mm" } },
+  mmput: { doc: "mmput: one user fewer; at 0 the address space is torn down", fields: { mm: "mm" } },
+  "vma.insert": { doc: "a VMA is created (mmap, or a piece left by munmap/mprotect/mremap)", fields: { mm: "mm", vma: "vma", startAddr: "start", endAddr: "end", vmaKind: "vma_kind", read: "read", write: "write" } },
+  "vma.remove": { doc: "a VMA is gone", fields: { mm: "mm", vma: "vma" } },
+  "folio.alloc": { doc: "a folio is allocated with one reference; a device folio is the ZONE_DEVICE page at pfn coming into use", fields: { folio: "folio", order: "order", memory: "memory", pagemap: "pagemap", pfn: "pfn" } },
+  "folio.get": { doc: "folio_get / get_page", fields: { folio: "folio" } },
+  "folio.put": { doc: "folio_put / put_page", fields: { folio: "folio" } },
+  "folio.free": { doc: "the folio returns to its allocator (refcount 0)", fields: { folio: "folio" } },
+  "folio.lock": { doc: "folio_lock / folio_trylock succeeded", fields: { folio: "folio", owner: "lock_owner" } },
+  "folio.unlock": { doc: "folio_unlock", fields: { folio: "folio" } },
+  "folio.pin": { doc: "pin_user_pages(FOLL_LONGTERM): a reference and a pin", fields: { folio: "folio" } },
+  "folio.unpin": { doc: "unpin_user_page: the pin and its reference go", fields: { folio: "folio" } },
+  "folio.split": { doc: "split_folio of a locked system THP into order-0 folios", fields: { folio: "folio", firstNew: "first_new" } },
+  "folio.set_zdd": { doc: "a device page's zone_device_data is set (drm_pagemap_get_devmem_page)", fields: { folio: "folio", zdd: "zdd" } },
+  "pte.set": { doc: "a page table entry is written", fields: { mm: "mm", vpn: "vpn", pteKind: "pte_kind", folio: "folio", index: "index" } },
+  "pte.clear": { doc: "a page table entry is cleared", fields: { mm: "mm", vpn: "vpn" } },
+  "page.write": { doc: "a write through a mapping: the page's data version advances", fields: { folio: "folio", index: "index", version: "version" } },
+  "page.copy": { doc: "a copy engine or CPU copy of one page", fields: { srcFolio: "folio", srcIndex: "index", dstFolio: "dst_folio", dstIndex: "dst_index" } },
+  "handle_mm_fault.begin": { doc: "a CPU page fault enters handle_mm_fault (after the exception entry cost)", fields: { mm: "mm", addr: "start", access: "access" } },
+  "handle_mm_fault.end": { doc: "handle_mm_fault returns", fields: { outcome: "outcome" } },
+  "dpagemap.create": { doc: "a device's drm_pagemap is registered", fields: { dpagemap: "dpagemap", pagemap: "pagemap", owner: "owner" } },
+  "dpagemap.unbind": { doc: "the device is unbound: new populations fail with -ENODEV", fields: { dpagemap: "dpagemap" } },
+  "devmem.init": { doc: "drm_pagemap_devmem_init: a device-memory allocation", fields: { devmem: "devmem", dpagemap: "dpagemap", mm: "mm", sizeBytes: "size_bytes", pfns: "pfns" } },
+  "devmem.timeslice": { doc: "the timeslice stamp in drm_pagemap_migrate_to_devmem (after a successful migration)", fields: { devmem: "devmem", expiration: "expiration" } },
+  "devmem.detach": { doc: "complete_all(&devmem->detached): no device page of the allocation is left", fields: { devmem: "devmem" } },
+  "devmem.release": { doc: "devmem_release: the allocation's device memory is given back", fields: { devmem: "devmem" } },
+  "zdd.alloc": { doc: "drm_pagemap_zdd_alloc, refcount 1", fields: { zdd: "zdd", owner: "owner" } },
+  "zdd.get": { doc: "a device page's zone_device_data takes a zdd reference", fields: { zdd: "zdd" } },
+  "zdd.put": { doc: "a zdd reference goes", fields: { zdd: "zdd", holder: "holder" } },
+  "zdd.bind": { doc: "zdd->devmem_allocation = devmem: the zdd now owns the allocation", fields: { zdd: "zdd", devmem: "devmem" } },
+  "zdd.destroy": { doc: "drm_pagemap_zdd_destroy (refcount reached 0)", fields: { zdd: "zdd" } },
+  "migrate_to_devmem.begin": { doc: "entry to drm_pagemap's migrate_to_devmem for [start, end) of mm", fields: { mm: "mm", start: "start", end: "end" } },
+  "migrate_to_devmem.end": { doc: "migrate_to_devmem returns ret (0 or a negative errno)", fields: { ret: "ret" } },
+  "migrate_to_ram.begin": { doc: "entry to drm_pagemap's migrate_to_ram for [start, end) of mm", fields: { mm: "mm", start: "start", end: "end" } },
+  "migrate_to_ram.end": { doc: "migrate_to_ram returns ret (0 or a negative errno)", fields: { ret: "ret" } },
+  "evict_to_ram.begin": { doc: "entry to drm_pagemap's evict_to_ram for [start, end) of mm", fields: { mm: "mm", start: "start", end: "end" } },
+  "evict_to_ram.end": { doc: "evict_to_ram returns ret (0 or a negative errno)", fields: { ret: "ret" } },
+  "populate_mm.begin": { doc: "entry to drm_pagemap's populate_mm for [start, end) of mm", fields: { mm: "mm", start: "start", end: "end" } },
+  "populate_mm.end": { doc: "populate_mm returns ret (0 or a negative errno)", fields: { ret: "ret" } },
+  "dma.map": { doc: "dma_map_page of a system folio for a migration copy", fields: { folio: "folio", order: "order", dir: "dir" } },
+  "dma.unmap": { doc: "dma_unmap_page", fields: { folio: "folio", order: "order", dir: "dir" } },
+  "kernel.bug": { doc: "the model reached a step where the modelled kernel would oops or corrupt memory; the run goes on", fields: { fn: "fn", what: "what" } },
+  "cpu_fault.timeslice_spin": { doc: "__drm_pagemap_migrate_to_ram returned early: the timeslice has not expired, the CPU will fault again", fields: { devmem: "devmem", jiffies: "jiffies", expiration: "expiration" } },
+  "step.begin": { doc: "a workload step starts", fields: { op: "op", step: "step" } },
+  "step.end": { doc: "a workload step returns", fields: { op: "op", step: "step", result: "result" } },
+};
+
+/** Every kind the log can hold, in dictionary order: run events, then the engine's. */
+export const EVENT_KINDS: readonly string[] = [...Object.keys(RUN_EVENT_SPECS), ...Object.keys(ENGINE_EVENT_KINDS)];
+export const KIND_INDEX: ReadonlyMap<string, number> = new Map(EVENT_KINDS.map((k, i) => [k, i]));
+export const ENGINE_KIND_FIELDS = { object: "object", arg: "arg" } as const satisfies Record<string, ColumnName>;
+
+export function isEngineKind(kind: string): kind is EngineEventKind {
+  return Object.hasOwn(ENGINE_EVENT_KINDS, kind);
+}
+
+/**
+ * The refcount the recorder stores with an event, read from the state just after it was applied:
+ * a folio's refcount, a zdd's, or an mm's users. null for kinds that move no count.
+ */
+export function refcountAfter(state: ModelState, ev: RunEvent): number | null {
+  switch (ev.kind) {
+    case "folio.alloc":
+    case "folio.get":
+    case "folio.put":
+    case "folio.pin":
+    case "folio.unpin":
+      return state.folios.get(ev.folio)?.refcount ?? null;
+    case "zdd.alloc":
+    case "zdd.get":
+    case "zdd.put":
+      return state.zdds.get(ev.zdd)?.refcount ?? null;
+    case "mm.create":
+    case "mmget":
+    case "mmput":
+      return state.mms.get(ev.mm)?.users ?? null;
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,35 @@
+import { applyModelEvent } from "../pagemap/apply.ts";
+import type { ModelEvent } from "../pagemap/events.ts";
+import type { ModelState } from "../pagemap/state.ts";
+import type { WorkloadStep } from "./schema.ts";
+
+export type StepOp = WorkloadStep["op"];
+
+/** Every step operation a workload may use, in a fixed order (the log's dictionary). */
+export const STEP_OPS = [
+  "read", "write", "atomic", "populate", "munmap", "mmap", "mprotect", "mremap", "evict",
+  "pin", "unpin", "get", "irq_put", "unbind", "exit", "fork", "sleep",
+] as const satisfies readonly StepOp[];
+
+// Fails to compile when the workload schema gains an op that STEP_OPS does not list.
+const everyOpListed: Exclude<StepOp, (typeof STEP_OPS)[number]> extends never ? true : false = true;
+void everyOpListed;
+
+/**
+ * A workload step's start and its outcome: what the user asked for and what it returned. They
+ * change no model state; they are in the log so that analysis can pair a step with the kernel
+ * work it caused, and so that replay knows where steps start and end.
+ */
+export type WorkloadEvent =
+  | { kind: "step.begin"; op: StepOp; step: number }
+  | { kind: "step.end"; op: StepOp; step: number; result: string };
+
+/** Everything a run's log holds besides the engine's own events. */
+export type RunEvent = ModelEvent | WorkloadEvent;
+export type RunEventKind = RunEvent["kind"];
+
+/** The apply function of a run's log: the model's, with workload markers changing nothing. */
+export function applyRunEvent(state: ModelState, ev: RunEvent): void {
+  if (ev.kind === "step.begin" || ev.kind === "step.end") return;
+  applyModelEvent(state, ev);
+}
