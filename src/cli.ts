@@ -1,42 +1,46 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
+import { pagesimVersion } from "./record/version.ts";
 import { runDemo, formatDemo } from "./cli/demo.ts";
-import { UsageError, integerOption } from "./cli/args.ts";
-import { formatRunReport } from "./cli/run.ts";
+import { UsageError, integerOption, sinksOption } from "./cli/args.ts";
+import { formatRecordedRun, formatVerify } from "./cli/run.ts";
 import { loadWorkload, WorkloadError } from "./workload/load.ts";
-import { runWorkload } from "./workload/run.ts";
+import { recordRun, RunDirError } from "./record/run-dir.ts";
+import { verifyRun } from "./record/verify.ts";
+import { writeTrace } from "./record/trace.ts";
+import { LogFormatError } from "./record/reader.ts";
 
 const HELP = `pagesim: a discrete-event simulator of how Linux's DRM pagemap layer migrates GPU
 shared-virtual-memory pages between system RAM and device memory.
 
 Usage:
-  pagesim run WORKLOAD.yaml [--seed N] [--json]
-      Run a scripted workload on the drm_pagemap model: every step's return value, where each
-      page ended up, context violations, and the model's invariants.
+  pagesim run WORKLOAD.yaml [--out RUN_DIR] [--seed N] [--sink arrow,sqlite|arrow|sqlite|none] [--json]
+      Run a workload on the drm_pagemap model and write its run directory (default
+      results/<workload>/seed-<N>): the event log (events.arrow, events.sqlite), a copy of the
+      workload and run.json. Prints every step's return value, where each page ended up,
+      context violations and the model's invariants. Ctrl-C stops the run and keeps what it has.
+  pagesim verify RUN_DIR [--json]
+      Replay the run's log from an empty state, check the invariants as it goes and compare the
+      final state with the one the run recorded. Exit 1 names the first event that disagrees.
+  pagesim trace RUN_DIR [--out FILE]
+      Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
+      Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
   pagesim demo [--seed N] [--customers N] [--json]
       Run the built-in check: the engine against queueing theory (M/M/1, M/D/1) and its speed.
   pagesim --help       This text.
   pagesim --version    The version.
 
-Exit status: 0 success, 1 a simulation or check failed, 2 bad usage or input.`;
+Exit status: 0 success, 1 a simulation or check failed, 2 bad usage or input,
+130 / 143 a run stopped by SIGINT / SIGTERM (its files are complete up to that point).`;
 
-/** Our package.json's version, found by walking up from this file (src/ or dist/src/). */
-function version(): string {
-  let dir = new URL(".", import.meta.url);
-  for (let i = 0; i < 4; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "pagesim" && pkg.version !== undefined) return pkg.version;
-    } catch {
-      // not here: look one folder up
-    }
-    dir = new URL("..", dir);
-  }
-  return "unknown";
+function expectArgs(positionals: string[], command: string, what: string): string {
+  const arg = positionals[1];
+  if (arg === undefined) throw new UsageError(`${command}: which ${what}?`);
+  if (positionals.length > 2) throw new UsageError(`unexpected argument "${positionals[2]}"`);
+  return arg;
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -45,6 +49,8 @@ function main(argv: string[]): number {
       seed: { type: "string" },
       customers: { type: "string" },
       json: { type: "boolean" },
+      out: { type: "string" },
+      sink: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -54,35 +60,67 @@ function main(argv: string[]): number {
     return 0;
   }
   if (values.version === true) {
-    console.log(version());
+    console.log(pagesimVersion());
     return 0;
   }
   const command = positionals[0];
   if (command === undefined) throw new UsageError("no command given");
-  if (command === "run") {
-    const file = positionals[1];
-    if (file === undefined) throw new UsageError("run: which workload file?");
-    if (positionals.length > 2) throw new UsageError(`unexpected argument "${positionals[2]}"`);
-    const workload = loadWorkload(file);
-    const seed = values.seed === undefined ? undefined : integerOption("seed", values.seed, 1);
-    const { report } = runWorkload(workload, seed);
-    console.log(values.json === true ? JSON.stringify(report, null, 2) : formatRunReport(report, file));
-    return report.invariants.length === 0 && report.lostWrites.length === 0 ? 0 : 1;
+  switch (command) {
+    case "run": {
+      const file = expectArgs(positionals, "run", "workload file");
+      const workload = loadWorkload(file);
+      const seed = values.seed === undefined ? undefined : integerOption("seed", values.seed, 1);
+      const sinks = sinksOption(values.sink);
+      let signal: NodeJS.Signals | null = null;
+      const onSignal = (s: NodeJS.Signals) => {
+        if (signal !== null) process.exit(s === "SIGINT" ? 130 : 143); // a second signal: stop now
+        signal = s;
+        console.error(`pagesim: ${s}: stopping the run and saving what it has (again to quit at once)`);
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      const { dir, report, manifest } = await recordRun({ file, workload, ...(seed === undefined ? {} : { seed }), ...(values.out === undefined ? {} : { outDir: values.out }), sinks, shouldStop: () => signal !== null });
+      console.log(values.json === true ? JSON.stringify({ dir, manifest, report }, null, 2) : formatRecordedRun(report, manifest, dir, file));
+      if (manifest.status === "interrupted") return signal === "SIGTERM" ? 143 : 130;
+      return report.invariants.length === 0 && report.lostWrites.length === 0 ? 0 : 1;
+    }
+    case "verify": {
+      const dir = expectArgs(positionals, "verify", "run directory");
+      const result = await verifyRun(dir);
+      console.log(values.json === true ? JSON.stringify(result, null, 2) : formatVerify(result, dir));
+      return result.divergence === null ? 0 : 1;
+    }
+    case "trace": {
+      const dir = expectArgs(positionals, "trace", "run directory");
+      const { path, traceEvents, problems } = await writeTrace(dir, ...(values.out === undefined ? [] : [values.out]));
+      console.log(`${path}: ${traceEvents} trace events; open it in https://ui.perfetto.dev`);
+      if (problems.length === 0) return 0;
+      console.log(`the log does not nest cleanly (${problems.length}): the trace closes these slices itself`);
+      for (const p of problems.slice(0, 20)) console.log(`  ${p}`);
+      return 1;
+    }
+    case "demo": {
+      if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+      const seed = integerOption("seed", values.seed, 1);
+      const customers = integerOption("customers", values.customers, 1_000_000, 1000);
+      const summary = runDemo({ seed, customers });
+      console.log(values.json === true ? JSON.stringify(summary, null, 2) : formatDemo(summary));
+      return summary.queues.every((q) => q.insideInterval) ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
   }
-  if (command !== "demo") throw new UsageError(`unknown command "${command}"`);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const seed = integerOption("seed", values.seed, 1);
-  const customers = integerOption("customers", values.customers, 1_000_000, 1000);
-  const summary = runDemo({ seed, customers });
-  console.log(values.json === true ? JSON.stringify(summary, null, 2) : formatDemo(summary));
-  return summary.queues.every((q) => q.insideInterval) ? 0 : 1;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  const usage = error instanceof UsageError || error instanceof WorkloadError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-  console.error(`pagesim: ${error instanceof Error ? error.message : String(error)}`);
-  if (usage && !(error instanceof WorkloadError)) console.error("Run pagesim --help for usage.");
-  process.exitCode = usage ? 2 : 1;
-}
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    const input = error instanceof WorkloadError || error instanceof RunDirError || error instanceof LogFormatError;
+    const usage = input || error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
+    console.error(`pagesim: ${error instanceof Error ? error.message : String(error)}`);
+    if (usage && !input) console.error("Run pagesim --help for usage.");
+    process.exitCode = usage ? 2 : 1;
+  },
+);

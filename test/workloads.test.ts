@@ -1,6 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadWorkload, parseWorkload, WorkloadError } from "../src/workload/load.ts";
 import { runWorkload, type RunReport } from "../src/workload/run.ts";
@@ -90,15 +92,22 @@ describe("bad workload files", () => {
 
   it("the CLI exits 2 with the message on a bad file, and 0 on a good one", () => {
     const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { cwd: root, encoding: "utf8" });
-    const bad = cli("run", "workloads/README.md");
+    const out = join(mkdtempSync(join(tmpdir(), "pagesim-cli-")), "run");
+    const bad = cli("run", "workloads/README.md", "--out", out);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("workloads/README.md");
+    expect(existsSync(out), "a bad workload leaves no run directory").toBe(false);
     const missing = cli("run", "workloads/nope.yaml");
     expect(missing.status).toBe(2);
     expect(missing.stderr).toContain("cannot read");
-    const good = cli("run", "workloads/pinned-page-ebusy.yaml", "--json");
+    expect(cli("run", "workloads/pinned-page-ebusy.yaml", "--out", out, "--sink", "parquet").status).toBe(2);
+    const good = cli("run", "workloads/pinned-page-ebusy.yaml", "--json", "--out", out);
     expect(good.status).toBe(0);
-    expect((JSON.parse(good.stdout) as RunReport).invariants).toEqual([]);
+    expect((JSON.parse(good.stdout) as { report: RunReport }).report.invariants).toEqual([]);
+    expect(readdirSync(out).sort()).toEqual(["events.arrow", "events.sqlite", "run.json", "workload.yaml"]);
+    const verify = cli("verify", out);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    expect(cli("verify", join(out, "nope")).status).toBe(2);
   });
 });
 

@@ -11,3 +11,16 @@ export function integerOption(name: string, raw: string | undefined, fallback: n
   if (!Number.isSafeInteger(value) || value < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got "${raw}"`);
   return value;
 }
+
+/** Parses --sink: "arrow,sqlite" (the default), "arrow", "sqlite" or "none". */
+export function sinksOption(raw: string | undefined): ("arrow" | "sqlite")[] {
+  if (raw === undefined) return ["arrow", "sqlite"];
+  if (raw === "none") return [];
+  const names = raw.split(",").map((s) => s.trim());
+  const sinks: ("arrow" | "sqlite")[] = [];
+  for (const name of names) {
+    if (name !== "arrow" && name !== "sqlite") throw new UsageError(`--sink: expected arrow, sqlite, arrow,sqlite or none, got "${raw}"`);
+    if (!sinks.includes(name)) sinks.push(name);
+  }
+  return sinks;
+}

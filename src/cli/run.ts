@@ -1,3 +1,5 @@
+import type { RunManifest } from "../record/run-dir.ts";
+import type { VerifyResult } from "../record/verify.ts";
 import type { RunReport } from "../workload/run.ts";
 
 const fmtNs = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(3)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(1)} us` : `${ns} ns`);
@@ -24,5 +26,26 @@ export function formatRunReport(r: RunReport, file: string): string {
   lines.push(broken.length === 0 ? "invariants: all hold; no write lost" : `INVARIANTS BROKEN (${broken.length}):`);
   for (const b of broken.slice(0, 20)) lines.push(`  ${b}`);
   if (broken.length > 0) lines.push(`reproduce: npx pagesim run ${file} --seed ${r.seed}`);
+  return lines.join("\n");
+}
+
+/** The run's summary followed by where its run directory and files are. */
+export function formatRecordedRun(r: RunReport, m: RunManifest, dir: string, file: string): string {
+  const lines = [formatRunReport(r, file), ""];
+  if (m.status === "interrupted") lines.push(`INTERRUPTED at ${fmtNs(m.endNs)} simulated, after ${m.events} events: the files hold everything up to there`);
+  lines.push(`run directory: ${dir}`);
+  for (const [name, f] of Object.entries(m.files)) lines.push(`  ${name}  ${(f.bytes / 1e6).toFixed(2)} MB`);
+  lines.push(`  run.json  (digest ${m.digest.slice(0, 19)}…)`, `check it: npx pagesim verify ${dir}`);
+  return lines.join("\n");
+}
+
+/** verify's verdict: all holds, or the first event where the log and the run disagree. */
+export function formatVerify(v: VerifyResult, dir: string): string {
+  const head = `${dir}: replayed ${v.events} events, invariants checked ${v.invariantChecks} times`;
+  if (v.divergence === null) return `${head}\nOK: every event applies, every recorded refcount matches, the final state matches run.json (${v.digest.replayed.slice(0, 19)}…)`;
+  const d = v.divergence;
+  const lines = [head, `DIVERGES ${d.seq >= 0 ? `at event seq ${d.seq} (${d.kind})` : `in ${d.kind}`}: ${d.what}`];
+  if (d.expected !== undefined) lines.push(`  expected: ${d.expected}`);
+  if (d.found !== undefined) lines.push(`  found:    ${d.found}`);
   return lines.join("\n");
 }

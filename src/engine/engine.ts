@@ -78,7 +78,7 @@ export class Engine implements Scheduler {
   private nextUid = 0;
   private live = 0;
   private stopRequested = false;
-  private readonly objectNames: string[] = [];
+  private readonly objectNameList: string[] = [];
 
   constructor(options: EngineOptions = {}) {
     this.jiffies = new JiffiesClock(this, options.hz ?? 250);
@@ -277,12 +277,17 @@ export class Engine implements Scheduler {
 
   /** Registers a primitive so events can name it; returns its id. */
   registerObject(name: string): number {
-    this.objectNames.push(name);
-    return this.objectNames.length - 1;
+    this.objectNameList.push(name);
+    return this.objectNameList.length - 1;
   }
 
   objectName(objectId: number): string {
-    return this.objectNames[objectId] ?? `#${objectId}`;
+    return this.objectNameList[objectId] ?? `#${objectId}`;
+  }
+
+  /** Every registered primitive's name, indexed by object id. */
+  objectNames(): readonly string[] {
+    return this.objectNameList;
   }
 
   /** Reports a state change to the sink, if any. */

@@ -115,15 +115,22 @@ export class ArrowEventWriter {
     this.batches++;
   }
 
-  /** Writes the footer, syncs, and moves the file to its final name. Returns the file's size. */
-  close(): number {
+  /**
+   * Writes the footer, syncs, and (unless `rename` is false) moves the file to its final name.
+   * Returns the file's size. With rename false, the caller renames `tmpPath` when it is ready.
+   */
+  close(rename = true): number {
     if (this.closed) return this.sink.bytes;
     this.closed = true;
     this.writer.finish();
     fsyncSync(this.fd);
     closeSync(this.fd);
-    renameSync(`${this.path}.tmp`, this.path);
+    if (rename) renameSync(this.tmpPath, this.path);
     return this.sink.bytes;
+  }
+
+  get tmpPath(): string {
+    return `${this.path}.tmp`;
   }
 
   /** Gives up: removes the temporary file and leaves any earlier file alone. */

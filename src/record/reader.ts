@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import { RecordBatchReader, type RecordBatch } from "apache-arrow";
 import { rowHashStep } from "./batch.ts";
-import { COLUMNS, type ColumnName } from "./schema.ts";
+import { COLUMNS, EVENT_KINDS, type ColumnName } from "./schema.ts";
 
 /** One row of events.arrow, decoded: the header, and every non-null column by name. */
 export interface EventRow {
@@ -131,4 +131,44 @@ export async function* readEventRows(path: string): AsyncGenerator<EventRow> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The checksum of a decoded row, computed from its values the way the recorder folds them (enum
+ * values by their index in the schema's fixed dictionaries). For tools and tests that edit rows.
+ */
+export function rowChecksum(values: EventRow["values"]): number {
+  let h = 0;
+  COLUMNS.forEach((def, col) => {
+    const v = values[def.name];
+    if (v === undefined || def.name === "check") return;
+    const i64 = (n: number) => {
+      h = rowHashStep(rowHashStep(h, col, (n >>> 0) | 0), col, Math.floor(n / 4294967296) | 0);
+    };
+    switch (def.type) {
+      case "i32":
+        h = rowHashStep(h, col, (v as number) | 0);
+        break;
+      case "i64":
+        i64(v as number);
+        break;
+      case "bool":
+        h = rowHashStep(h, col, v === true ? 1 : 0);
+        break;
+      case "enum": {
+        const dictionary = def.name === "kind" ? EVENT_KINDS : (def as { values: readonly string[] }).values;
+        h = rowHashStep(h, col, dictionary.indexOf(v as string));
+        break;
+      }
+      case "text":
+        h = rowHashStep(h, col, -1);
+        for (const b of new TextEncoder().encode(v as string)) h = rowHashStep(h, col, b);
+        break;
+      case "i64list":
+        h = rowHashStep(h, col, -1);
+        for (const n of v as number[]) i64(n);
+        break;
+    }
+  });
+  return h >>> 0;
 }

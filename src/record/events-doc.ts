@@ -1,0 +1,72 @@
+import { ENGINE_EVENT_KINDS } from "../engine/index.ts";
+import { COLUMNS, ENGINE_KIND_FIELDS, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
+
+const ARROW_TYPE: Record<string, string> = {
+  i32: "int32",
+  u32: "uint32",
+  i64: "int64",
+  bool: "bool",
+  enum: "dictionary<utf8>",
+  text: "utf8",
+  i64list: "list<int64>",
+};
+const SQLITE_TYPE: Record<string, string> = { i32: "INTEGER", u32: "INTEGER", i64: "INTEGER", bool: "INTEGER 0/1", enum: "TEXT", text: "TEXT", i64list: "TEXT (JSON array)" };
+
+/** Kinds grouped by the layer that emits them, for the reader's sake. */
+function group(kind: string): string {
+  if (kind.startsWith("step.")) return "Workload steps";
+  if (/^(dpagemap|devmem|zdd|dma|kernel|cpu_fault)\.|^(migrate_to_devmem|migrate_to_ram|evict_to_ram|populate_mm)\./.test(kind)) return "drm_pagemap";
+  return "Memory management (mm)";
+}
+
+/**
+ * docs/events.md, generated from the log's schema (src/record/schema.ts) so it cannot go stale:
+ * a test fails when the file and this text differ (`npm run docs` rewrites it).
+ */
+export function eventsMarkdown(): string {
+  const out: string[] = [
+    "# The event log",
+    "",
+    "<!-- Generated from src/record/schema.ts by `npm run docs`; do not edit by hand. -->",
+    "",
+    "Every change to the model's state is an event, and the state changes only by applying events",
+    "(one `apply` function for the live run and for `pagesim verify`'s replay). A run directory holds",
+    "the log as `events.arrow` (Arrow IPC file, one record batch per 65,536 events) and/or",
+    "`events.sqlite` (table `events`, plus `run`, `threads`, `objects` and `kinds`). Both have the",
+    "same columns; a column a kind does not use is null.",
+    "",
+    "## Columns",
+    "",
+    "| column | Arrow | SQLite | meaning |",
+    "|---|---|---|---|",
+  ];
+  for (const c of COLUMNS) {
+    const values = "values" in c ? ` (${(c.values as readonly string[]).map((v) => `\`${v}\``).join(", ")})` : "";
+    out.push(`| \`${c.name}\` | ${ARROW_TYPE[c.type]} | ${SQLITE_TYPE[c.type]} | ${c.doc}${values} |`);
+  }
+  out.push("", "Every row has `seq`, `t_ns`, `kind`, `thread`, `ctx` and `check`.", "");
+  const groups = new Map<string, string[]>();
+  for (const [kind, spec] of Object.entries(RUN_EVENT_SPECS)) {
+    const fields = Object.entries(spec.fields as Record<string, ColumnName>).map(([f, col]) => (f === col || snake(f) === col ? `\`${col}\`` : `\`${col}\` (${f})`));
+    const g = group(kind);
+    const rows = groups.get(g) ?? [];
+    rows.push(`| \`${kind}\` | ${fields.join(", ") || "—"} | ${spec.doc} |`);
+    groups.set(g, rows);
+  }
+  for (const [name, rows] of groups) out.push(`## ${name}`, "", "| kind | columns | what it records |", "|---|---|---|", ...rows, "");
+  out.push(
+    "Kinds `folio.alloc`, `folio.get`, `folio.put`, `folio.pin`, `folio.unpin`, `zdd.alloc`, `zdd.get`, `zdd.put`, `mm.create`, `mmget` and `mmput` also carry `refcount`: the count after the change.",
+    "",
+    "## Engine events",
+    "",
+    `The simulation engine's own changes (threads, locks, completions, queues). Columns: \`${ENGINE_KIND_FIELDS.object}\` (which primitive, when there is one) and \`${ENGINE_KIND_FIELDS.arg}\`.`,
+    "",
+    "| kind | what it records |",
+    "|---|---|",
+  );
+  for (const [kind, doc] of Object.entries(ENGINE_EVENT_KINDS)) out.push(`| \`${kind}\` | ${doc} |`);
+  out.push("");
+  return out.join("\n");
+}
+
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
