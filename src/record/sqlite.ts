@@ -193,15 +193,20 @@ async function* logBatches(path: string): AsyncGenerator<RecordBatch> {
       await readBlock(part, 0, block);
       parts.push(part);
     }
+    const prefix = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      prefix.set(p, at);
+      at += p.length;
+    }
     let buffer = new Uint8Array(0);
-    const prefixLength = parts.reduce((n, p) => n + p.length, 0);
     for (const block of footer.recordBatches()) {
-      const length = prefixLength + block.metaDataLength + block.bodyLength + 8;
+      const length = prefix.length + block.metaDataLength + block.bodyLength + 8;
       if (buffer.length < length) {
         buffer = new Uint8Array(Math.ceil(length * 1.25)); // slack, so a slightly larger batch reuses it
-        parts.reduce((at, p) => (buffer.set(p, at), at + p.length), 0);
+        buffer.set(prefix, 0);
       }
-      const end = await readBlock(buffer, prefixLength, block);
+      const end = await readBlock(buffer, prefix.length, block);
       new DataView(buffer.buffer).setBigInt64(end, 0xffffffffn, true); // end of stream
       const stream = RecordBatchReader.from(buffer.subarray(0, length));
       stream.open();
