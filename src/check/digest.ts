@@ -58,7 +58,7 @@ export function stateSummary(state: ModelState): Record<string, number> {
     mmUsers: users,
     vmas: state.vmas.size,
     pageTableEntries: entries,
-    foliosEverAllocated: state.folios.size,
+    foliosEverAllocated: state.nextFolioId,
     liveFolios,
     folioRefs: refs,
     lockedFolios: locked,

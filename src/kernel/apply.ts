@@ -101,6 +101,9 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       folio.freed = true;
       if (folio.memory === "device") state.devicePages.delete(folio.pfn);
       state.allocatedPages[folio.memory] -= nrPages(folio.order);
+      // Forgotten, so a long run's state holds only live folios; ids below nextFolioId that are
+      // missing are known to be freed (see getFolio).
+      state.folios.delete(folio.id);
       return;
     }
     case "folio.lock": {
@@ -245,7 +248,7 @@ function getMm(state: KernelState, id: number): MmState {
 
 function getFolio(state: KernelState, id: number): FolioState {
   const folio = state.folios.get(id);
-  if (folio === undefined) throw new IllegalTransition(`no folio ${id}`);
+  if (folio === undefined) throw new IllegalTransition(id >= 0 && id < state.nextFolioId ? `folio ${id} used after free` : `no folio ${id}`);
   if (folio.freed) throw new IllegalTransition(`folio ${id} used after free`);
   return folio;
 }

@@ -6,7 +6,7 @@ import type { FolioState, MemoryKind } from "./state.ts";
 /** The live folio `id`; throws on a freed or unknown one (a model bug). */
 export function folioOf(k: Kernel, id: number): FolioState {
   const folio = k.state.folios.get(id);
-  if (folio === undefined || folio.freed) throw new Error(`folio ${id} is ${folio === undefined ? "unknown" : "freed"}`);
+  if (folio === undefined || folio.freed) throw new Error(`folio ${id} is ${folio === undefined && !(id >= 0 && id < k.state.nextFolioId) ? "unknown" : "freed"}`);
   return folio;
 }
 

@@ -46,8 +46,8 @@ export function openForLoad(path: string): Database.Database {
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = OFF");
-  db.pragma("temp_store = MEMORY"); // the index builds sort in memory
-  db.pragma("cache_size = -65536"); // 64 MiB, so the index builds rarely reread pages
+  db.pragma("temp_store = FILE"); // index builds sort in temporary files: memory stays flat however long the log
+  db.pragma("cache_size = -16384"); // 16 MiB: bounded, whatever the log's length
   db.pragma("user_version = 1"); // the layout of this file, for readers that check
   for (const sql of SQLITE_SCHEMA) db.exec(sql);
   return db;
