@@ -12,7 +12,10 @@
  *    ~0.4 s here) is not charged to SimPy. When SimPy 4 is not found, the "× SimPy" ratios fall
  *    back to the SimPy 4.1 figures recorded on this machine kind in issue #2.
  *
- *   node dist/bench/run.js [--runs N] [--json]
+ *   node dist/bench/run.js [--runs N] [--quick] [--json]
+ *
+ * --quick: one run of each, small event-log workloads: a smoke test that every benchmark still
+ * runs (CI), not figures to quote.
  */
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
@@ -105,7 +108,7 @@ function median(xs: number[]): number {
 
 function parseRuns(argv: string[]): number {
   const i = argv.indexOf("--runs");
-  if (i < 0) return 5;
+  if (i < 0) return argv.includes("--quick") ? 1 : 5;
   const n = Number(argv[i + 1]);
   if (!Number.isInteger(n) || n < 1) {
     console.error(`bench: --runs expects an integer >= 1, got "${argv[i + 1]}"`);
@@ -196,3 +199,18 @@ for (const args of configs) {
 console.log("");
 console.log("(M/s: million customers/s for M/M/1, million sleeps/s for hold. Every figure is a whole process unless it says in loop.)");
 if (process.argv.includes("--json")) console.log(JSON.stringify(rows));
+
+// The event log's costs: recording sinks against the null sink, then the SQLite sink against raw
+// better-sqlite3 inserts of the same rows (bench/record.ts, bench/sqlite.ts), each in its own process.
+const quick = process.argv.includes("--quick");
+for (const [script, args] of [
+  ["record.js", ["--runs", String(runs), "--cycles", quick ? "2" : "14"]],
+  ["sqlite.js", [quick ? "2" : "15", String(runs)]],
+] as const) {
+  console.log("");
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], { stdio: "inherit" });
+  if (r.status !== 0) {
+    console.error(`bench: ${script} failed (exit ${r.status})`);
+    process.exit(1);
+  }
+}

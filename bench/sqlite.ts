@@ -21,7 +21,7 @@ import { parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
 
 const CYCLES = Number(process.argv[2] ?? 15);
-const RUNS = 5;
+const RUNS = Number(process.argv[3] ?? 5);
 const TRANSACTION_ROWS = 65536;
 
 /** timeslice-refault.yaml, its write / populate / read-back repeated every 20 ms. */
