@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,6 +43,24 @@ describe("a recorded run", () => {
     expect(other.manifest.seed).toBe(7);
     expect(a.manifest.digest).toBe(b.manifest.digest);
   });
+
+  it("is byte-identical from other processes running at the same time, whatever their locale and time zone", async () => {
+    const file = "workloads/timeslice-refault.yaml";
+    const here = await record(file, ["arrow"]);
+    const dirs = [tempDir(), tempDir()];
+    const envs = [{ TZ: "Pacific/Kiritimati", LANG: "de_DE.UTF-8" }, { TZ: "America/St_Johns", LANG: "C" }];
+    await Promise.all(
+      dirs.map(
+        (out, i) =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "run", file, "--out", out, "--sink", "arrow"], { env: { ...process.env, ...envs[i] }, stdio: "ignore" });
+            child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`run exited ${code}`))));
+          }),
+      ),
+    );
+    const expected = readFileSync(join(here.dir, "events.arrow"));
+    for (const out of dirs) expect(readFileSync(join(out, "events.arrow")).equals(expected), out).toBe(true);
+  }, 60_000);
 
   it("records every model event with its thread, and engine events share the sequence", async () => {
     const { dir } = await record("workloads/timeslice-refault.yaml");
