@@ -11,6 +11,7 @@ export function formatRunReport(r: RunReport, file: string): string {
     const faults = s.faults !== undefined ? `, ${s.faults} faults` : "";
     lines.push(`  ${fmtNs(s.startNs).padStart(12)}  ${s.thread}[${s.step}] ${s.op} -> ${s.ret} (${fmtNs(s.endNs - s.startNs)}${faults})`);
   }
+  if (r.gpuFaults.length > 0) lines.push("", ...formatGpuFaults(r));
   const counts: Record<string, number> = {};
   for (const p of r.placement) counts[p.where] = (counts[p.where] ?? 0) + 1;
   lines.push("", `pages: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") || "(no mappings)"}`);
@@ -48,4 +49,32 @@ export function formatVerify(v: VerifyResult, dir: string): string {
   if (d.expected !== undefined) lines.push(`  expected: ${d.expected}`);
   if (d.found !== undefined) lines.push(`  found:    ${d.found}`);
   return lines.join("\n");
+}
+
+const us = (ns: number): string => (ns / 1000).toFixed(1);
+
+/** Every GPU fault's stages in µs, or their distribution when there are many. */
+function formatGpuFaults(r: RunReport): string[] {
+  const faults = r.gpuFaults;
+  const head = `GPU faults (${faults.length}, platform ${r.platform}), µs:`;
+  const columns = "total  migrate  copy  get_pages  bind";
+  if (faults.length <= 10) {
+    const lines = [head, `  ${"thread".padEnd(10)} ${"at".padStart(12)}  access  ${columns}  ret`];
+    for (const f of faults) {
+      lines.push(`  ${f.thread.padEnd(10)} ${fmtNs(f.startNs).padStart(12)}  ${f.access.padEnd(6)}  ${[f.totalNs, f.migrateNs, f.copyNs, f.getPagesNs, f.bindNs].map(us).join("  ")}  ${f.ret}${f.attempts > 1 ? ` (${f.attempts} attempts, timeslice ${f.timesliceMs} ms)` : ""}`);
+    }
+    return lines;
+  }
+  const pct = (xs: number[], q: number): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  };
+  const lines = [head, `  ${"".padEnd(6)} ${columns}`];
+  for (const [name, q] of [["p50", 0.5], ["p90", 0.9], ["p99", 0.99], ["max", 1]] as const) {
+    const row = [faults.map((f) => f.totalNs), faults.map((f) => f.migrateNs), faults.map((f) => f.copyNs), faults.map((f) => f.getPagesNs), faults.map((f) => f.bindNs)].map((xs) => us(pct(xs, q)));
+    lines.push(`  ${name.padEnd(6)} ${row.join("  ")}`);
+  }
+  const failed = faults.filter((f) => f.ret !== "0").length;
+  if (failed > 0) lines.push(`  ${failed} faults returned an error`);
+  return lines;
 }

@@ -17,14 +17,18 @@ export function nrPages(order: number): number {
  * as the kernel does (0 is success).
  */
 export const Errno = {
+  EPERM: 1,
   ENOENT: 2,
   EIO: 5,
+  EAGAIN: 11,
   ENOMEM: 12,
+  EACCES: 13,
   EFAULT: 14,
   EBUSY: 16,
   EEXIST: 17,
   ENODEV: 19,
   EINVAL: 22,
+  ETIME: 62,
   EOPNOTSUPP: 95,
 } as const;
 

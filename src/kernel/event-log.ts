@@ -52,10 +52,10 @@ export class EventLog<S, E> implements EngineSink {
     for (const listener of this.listeners) listener.onSpawn?.(procUid, name, ctx);
   }
 
-  /** Adds a listener; one that takes engine events makes the log the engine's sink. */
+  /** Adds a listener; one that takes engine events or spawns makes the log the engine's sink. */
   subscribe(listener: ModelEventListener<E>): void {
     this.listeners.push(listener);
-    if (listener.onEngineEvent !== undefined) this.engine.sink = this;
+    if (listener.onEngineEvent !== undefined || listener.onSpawn !== undefined) this.engine.sink = this;
   }
 
   /** Events numbered so far (model and engine). */

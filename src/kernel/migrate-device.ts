@@ -1,4 +1,4 @@
-import type { ProcessBody } from "../engine/index.ts";
+import { spin, type ProcessBody } from "../engine/index.ts";
 import { PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
@@ -202,6 +202,7 @@ function migrateVmaInsertPage(k: Kernel, m: MigrateVma, i: number, dst: MigrateD
  * File-backed sources cannot move to device memory. No data moves here: the driver copies.
  */
 export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[], npages: number, m: MigrateVma | null): ProcessBody<void> {
+  if (k.costs.migratePagesNsPerPage > 0) yield spin(Math.round(npages * k.costs.migratePagesNsPerPage));
   // mmu_notifier_invalidate_range_start/end around the hole insertions: no notifiers in the model.
   for (let i = 0; i < npages; i++) {
     const d = dsts[i];
@@ -238,6 +239,7 @@ function isAnonVma(k: Kernel, m: MigrateVma): boolean {
  * where sources, and unused destinations, are freed.
  */
 export function* migrateDeviceFinalizeCommon(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[], npages: number, faultFolio: number): ProcessBody<void> {
+  if (k.costs.migrateFinalizeNsPerPage > 0) yield spin(Math.round(npages * k.costs.migrateFinalizeNsPerPage));
   for (let i = 0; i < npages; i++) {
     const s = srcs[i]!;
     const d = dsts[i] ?? noDst();
@@ -291,6 +293,7 @@ function* migrateDevicePfnLock(k: Kernel, s: MigrateSrc): ProcessBody<MigrateSrc
 export function* migrateDevicePfns(k: Kernel, srcs: MigrateSrc[]): ProcessBody<number> {
   for (let i = 0; i < srcs.length; i++) srcs[i] = yield* migrateDevicePfnLock(k, srcs[i]!);
   yield* migrateDeviceUnmap(k, srcs, srcs.length, -1);
+  if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(srcs.length * k.costs.migrateSetupNsPerPage));
   return 0;
 }
 

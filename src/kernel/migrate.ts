@@ -1,4 +1,4 @@
-import type { ProcessBody } from "../engine/index.ts";
+import { spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
@@ -81,6 +81,7 @@ export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> 
   m.npages = 0;
   yield* migrateVmaCollect(k, m, vma);
   if (m.cpages > 0) m.cpages = yield* migrateDeviceUnmap(k, m.src, m.npages, m.faultFolio);
+  if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(m.npages * k.costs.migrateSetupNsPerPage)); // the walk, locks, unmaps and flushes
   return 0;
 }
 

@@ -1,5 +1,4 @@
 import { Completion, Work, Workqueue, type ProcessBody } from "../engine/index.ts";
-import type { EventLog } from "../kernel/event-log.ts";
 import type { Kernel } from "../kernel/kernel.ts";
 import type { FaultInjector, FaultPoint } from "../faults/injector.ts";
 import type { ModelEvent } from "./events.ts";
@@ -42,7 +41,7 @@ export class PagemapContext {
 
   constructor(
     readonly k: Kernel,
-    readonly log: EventLog<ModelState, ModelEvent>,
+    readonly log: { readonly state: ModelState; commit(ev: ModelEvent): void },
     readonly dma: DmaOps,
     readonly faults: FaultInjector,
     options: Partial<PagemapOptions> = {},

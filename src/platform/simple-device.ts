@@ -3,7 +3,7 @@ import { Errno, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { devmemInit } from "../pagemap/devmem.ts";
 import { migrateToDevmem } from "../pagemap/migrate-to-devmem.ts";
-import { evictToRam } from "../pagemap/evict-to-ram.ts";
+import { unbindAndEvict } from "./unbind.ts";
 import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from "../pagemap/ops.ts";
 import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
 
@@ -55,22 +55,9 @@ export class SimpleDevice {
     this.p.commit({ kind: "dpagemap.unbind", dpagemap: this.dpagemap });
   }
 
-  /**
-   * Device unbind as drm_pagemap's overview describes it: populations fail from now on and every
-   * allocation still holding device pages is evicted to system memory. Returns the allocations
-   * that could not be evicted (evict_to_ram's error), which should be none.
-   */
-  *unbindAndEvict(): ProcessBody<number[]> {
-    this.unbind();
-    const failed: number[] = [];
-    for (const d of [...this.p.state.devmems.values()]) {
-      if (d.dpagemap !== this.dpagemap || d.detached) continue;
-      const bound = [...this.p.state.zdds.values()].some((z) => z.devmem === d.id && !z.destroyed);
-      if (!bound) continue;
-      const err = yield* evictToRam(this.p, d.id);
-      if (err !== 0) failed.push(d.id);
-    }
-    return failed;
+  /** Unbind, then evict every allocation still holding device pages (see unbind.ts). */
+  unbindAndEvict(): ProcessBody<number[]> {
+    return unbindAndEvict(this.p, this.dpagemap);
   }
 
   private dpagemapOps(): DrmPagemapOps {

@@ -1,6 +1,7 @@
 import { ENGINE_EVENT_KINDS, EXEC_CONTEXTS, type EngineEventKind } from "../engine/index.ts";
 import { PAGEMAP_FUNCTIONS } from "../pagemap/events.ts";
 import type { ModelState } from "../pagemap/state.ts";
+import { GPU_FAULT_STAGES } from "../platform/events.ts";
 import { STEP_OPS, type RunEvent, type RunEventKind } from "../workload/events.ts";
 
 /**
@@ -61,7 +62,14 @@ export const COLUMNS = [
   { name: "dir", type: "enum", doc: "DMA direction", values: ["to_device", "from_device"] },
   { name: "fn", type: "enum", doc: "the drm_pagemap function", values: PAGEMAP_FUNCTIONS },
   { name: "what", type: "text", doc: "what the modelled kernel would have done wrong" },
-  { name: "access", type: "enum", doc: "the faulting access", values: ["read", "write"] },
+  { name: "access", type: "enum", doc: "the faulting access", values: ["read", "write", "atomic"] },
+  { name: "range", type: "i32", doc: "GPU SVM range id" },
+  { name: "stage", type: "enum", doc: "a stage of the GPU fault handler", values: GPU_FAULT_STAGES },
+  { name: "duration_ns", type: "i64", doc: "how long it took, in simulated nanoseconds" },
+  { name: "queued_ns", type: "i64", doc: "how long it waited for a channel before it ran" },
+  { name: "attempt", type: "i32", doc: "the handler's retry number, from 0" },
+  { name: "timeslice_ms", type: "i32", doc: "the migration timeslice the fault ended with (ms; doubled on each retry)" },
+  { name: "bytes", type: "i64", doc: "bytes moved" },
   { name: "outcome", type: "enum", doc: "what handle_mm_fault told the thread: retry the access (ok) or a signal", values: ["ok", "SIGSEGV", "SIGBUS", "OOM"] },
   { name: "op", type: "enum", doc: "the workload step's operation", values: STEP_OPS },
   { name: "step", type: "i32", doc: "the step's index in its thread's script" },
@@ -133,6 +141,14 @@ export const RUN_EVENT_SPECS: { readonly [K in RunEventKind]: { readonly doc: st
   "dma.unmap": { doc: "dma_unmap_page", fields: { folio: "folio", order: "order", dir: "dir" } },
   "kernel.bug": { doc: "the model reached a step where the modelled kernel would oops or corrupt memory; the run goes on", fields: { fn: "fn", what: "what" } },
   "cpu_fault.timeslice_spin": { doc: "__drm_pagemap_migrate_to_ram returned early: the timeslice has not expired, the CPU will fault again", fields: { devmem: "devmem", jiffies: "jiffies", expiration: "expiration" } },
+  "svm_range.insert": { doc: "drm_gpusvm_range_find_or_insert created a GPU SVM range (the chunk chosen for the fault)", fields: { range: "range", mm: "mm", start: "start", end: "end" } },
+  "svm_range.bind": { doc: "the range's GPU page-table entries were written for its current pages", fields: { range: "range", memory: "memory" } },
+  "svm_range.invalidate": { doc: "the range's GPU mapping is gone (its pages moved); the next GPU access faults", fields: { range: "range" } },
+  "svm_range.remove": { doc: "the range is destroyed (garbage collection after an unmap)", fields: { range: "range" } },
+  "gpu_fault.begin": { doc: "a GPU access found no valid mapping: __xe_svm_handle_pagefault starts", fields: { mm: "mm", addr: "start", access: "access" } },
+  "gpu_fault.stage": { doc: "one stage of the GPU fault handler and how long it took", fields: { stage: "stage", durationNs: "duration_ns", ret: "ret", attempt: "attempt" } },
+  "gpu_fault.end": { doc: "the GPU fault handler returns", fields: { ret: "ret", timesliceMs: "timeslice_ms" } },
+  "copy.job": { doc: "a copy-engine job: its bytes, its wait for a channel and its run time", fields: { bytes: "bytes", queuedNs: "queued_ns", durationNs: "duration_ns", dir: "dir" } },
   "step.begin": { doc: "a workload step starts", fields: { op: "op", step: "step" } },
   "step.end": { doc: "a workload step returns", fields: { op: "op", step: "step", result: "result" } },
 };

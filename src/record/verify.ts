@@ -3,6 +3,7 @@ import { checkModelInvariants } from "../check/pagemap-invariants.ts";
 import { stateDigest, stateSummary } from "../check/digest.ts";
 import { IllegalTransition } from "../kernel/apply.ts";
 import { createModelState } from "../pagemap/state.ts";
+import { withPlatformState } from "../platform/events.ts";
 import { applyRunEvent, type RunEvent } from "../workload/events.ts";
 import { readEventRows, type EventRow } from "./reader.ts";
 import { RunDirError, runDirFiles, type RunManifest } from "./run-dir.ts";
@@ -50,7 +51,7 @@ export async function verifyRun(dir: string): Promise<VerifyResult> {
   const manifest = JSON.parse(readFileSync(files.manifest, "utf8")) as RunManifest;
   if (!existsSync(files.arrow)) throw new RunDirError(`${dir}: no events.arrow (the run recorded with --sink ${manifest.sinks.join(",") || "none"}); verify replays the Arrow log`);
   const deferredRelease = manifest.workload.resolved.model.zddRelease === "deferred";
-  const state = createModelState();
+  const state = withPlatformState(createModelState());
   let expectedSeq = 0;
   let lastNs = 0;
   let inFlight = 0;

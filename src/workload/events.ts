@@ -1,6 +1,6 @@
 import { applyModelEvent } from "../pagemap/apply.ts";
 import type { ModelEvent } from "../pagemap/events.ts";
-import type { ModelState } from "../pagemap/state.ts";
+import { applyPlatformEvent, isPlatformEvent, type PlatformEvent, type WorldState } from "../platform/events.ts";
 import type { WorkloadStep } from "./schema.ts";
 
 export type StepOp = WorkloadStep["op"];
@@ -25,11 +25,12 @@ export type WorkloadEvent =
   | { kind: "step.end"; op: StepOp; step: number; result: string };
 
 /** Everything a run's log holds besides the engine's own events. */
-export type RunEvent = ModelEvent | WorkloadEvent;
+export type RunEvent = ModelEvent | PlatformEvent | WorkloadEvent;
 export type RunEventKind = RunEvent["kind"];
 
-/** The apply function of a run's log: the model's, with workload markers changing nothing. */
-export function applyRunEvent(state: ModelState, ev: RunEvent): void {
+/** The apply function of a run's log: the model's, the platform's, and workload markers (no change). */
+export function applyRunEvent(state: WorldState, ev: RunEvent): void {
   if (ev.kind === "step.begin" || ev.kind === "step.end") return;
-  applyModelEvent(state, ev);
+  if (isPlatformEvent(ev)) applyPlatformEvent(state, ev);
+  else applyModelEvent(state, ev as ModelEvent);
 }

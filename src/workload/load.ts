@@ -1,11 +1,10 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { WorkloadSchema, type Workload } from "./schema.ts";
+import { WorkloadError } from "./errors.ts";
+import { loadPlatform, resolvePlatformPath } from "./platform-schema.ts";
 
-/** A workload file that cannot be used: the message names the file, the place and what was expected. */
-export class WorkloadError extends Error {
-  override name = "WorkloadError";
-}
+export { WorkloadError } from "./errors.ts";
 
 /** Reads and validates a workload file (YAML). */
 export function loadWorkload(path: string): Workload {
@@ -27,7 +26,11 @@ export function parseWorkload(text: string, path: string): Workload {
     throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${e.message.split("\n")[0]}`);
   }
   const result = WorkloadSchema.safeParse(doc.toJS());
-  if (result.success) return result.data;
+  if (result.success) {
+    const workload: Workload = result.data;
+    if (workload.platform !== undefined) workload.platformProfile = loadPlatform(resolvePlatformPath(workload.platform, path));
+    return workload;
+  }
   const lines = result.error.issues.map((issue) => {
     const where = issue.path.join(".") || "(top level)";
     // Point at the deepest node of the path that exists in the document.

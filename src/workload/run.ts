@@ -30,8 +30,29 @@ export interface PagePlacement {
   version: number;
 }
 
+/** One GPU fault's service, stage by stage (µs figures are derived from these ns). */
+export interface GpuFaultReport {
+  thread: string;
+  startNs: number;
+  access: string;
+  ret: string;
+  /** gpu_fault.begin to gpu_fault.end. */
+  totalNs: number;
+  /** Time in each stage, summed over the handler's retries. */
+  migrateNs: number;
+  /** Copy-engine time (waiting for a channel included) inside the migration. */
+  copyNs: number;
+  getPagesNs: number;
+  bindNs: number;
+  attempts: number;
+  timesliceMs: number;
+}
+
 export interface RunReport {
   description: string;
+  /** The platform profile's name, or "simple" for the flat-cost device. */
+  platform: string;
+  gpuFaults: GpuFaultReport[];
   seed: number;
   endNs: number;
   events: number;
@@ -63,6 +84,7 @@ export class WorkloadRun {
   private readonly steps: StepResult[] = [];
   private readonly lostWrites: string[] = [];
   private readonly kernelBugs: string[] = [];
+  private readonly gpuFaults: GpuFaultReport[] = [];
   private blocked = 0;
   private done = false;
 
@@ -77,15 +99,51 @@ export class WorkloadRun {
         thp: workload.model.thp,
         faults: workload.faults,
         device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
+        ...(workload.platformProfile === undefined ? {} : { platform: workload.platformProfile }),
       },
       hooks.onLog,
     ));
     const lastWrite = new Map<string, number>(); // "mm:vpn" -> version of the last completed write
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
+    const threadNames = new Map<number, string>();
+    const openFaults = new Map<number, GpuFaultReport>();
+    const gpuFaults = this.gpuFaults;
     w.log.subscribe({
-      onModelEvent: (_seq, tNs, _thread, _ctx, ev) => {
-        if (ev.kind === "kernel.bug") this.kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
+      onSpawn: (uid, name) => threadNames.set(uid, name),
+      onModelEvent: (_seq, tNs, thread, _ctx, ev) => {
+        switch (ev.kind) {
+          case "kernel.bug":
+            this.kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
+            break;
+          case "gpu_fault.begin":
+            openFaults.set(thread, { thread: threadNames.get(thread) ?? String(thread), startNs: tNs, access: ev.access, ret: "", totalNs: 0, migrateNs: 0, copyNs: 0, getPagesNs: 0, bindNs: 0, attempts: 0, timesliceMs: 0 });
+            break;
+          case "gpu_fault.stage": {
+            const f = openFaults.get(thread);
+            if (f === undefined) break;
+            if (ev.stage === "migrate") f.migrateNs += ev.durationNs;
+            else if (ev.stage === "get_pages") f.getPagesNs += ev.durationNs;
+            else if (ev.stage === "bind") f.bindNs += ev.durationNs;
+            f.attempts = Math.max(f.attempts, ev.attempt + 1);
+            break;
+          }
+          case "copy.job": {
+            const f = openFaults.get(thread);
+            if (f !== undefined) f.copyNs += ev.queuedNs + ev.durationNs;
+            break;
+          }
+          case "gpu_fault.end": {
+            const f = openFaults.get(thread);
+            if (f === undefined) break;
+            openFaults.delete(thread);
+            f.totalNs = tNs - f.startNs;
+            f.ret = errnoName(ev.ret);
+            f.timesliceMs = ev.timesliceMs;
+            gpuFaults.push(f);
+            break;
+          }
+        }
       },
     });
 
@@ -107,7 +165,7 @@ export class WorkloadRun {
           const out =
             mm === undefined
               ? { ret: `no process ${thread.process} (yet)` }
-              : yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]` });
+              : yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
         }
@@ -137,6 +195,8 @@ export class WorkloadRun {
     if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
     return {
       description: this.workload.description,
+      platform: this.workload.platformProfile?.name ?? "simple",
+      gpuFaults: this.gpuFaults,
       seed: this.seed,
       endNs: w.engine.nowNs,
       events: w.log.length,
@@ -166,6 +226,8 @@ interface StepState {
   lostWrites: string[];
   heldRefs: Map<number, number[]>;
   where: string;
+  /** The step runs on a GPU thread: its accesses are GPU accesses. */
+  gpu: boolean;
 }
 
 function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
@@ -173,6 +235,7 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     case "read":
     case "write":
     case "atomic": {
+      if (s.gpu) return yield* gpuSteps(w, step.op, step.addr, step.pages, s);
       const access = step.op === "read" ? "read" : "write";
       let faults = 0;
       let ret = "ok";
@@ -250,6 +313,24 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       yield sleep(step.duration);
       return { ret: "0" };
   }
+}
+
+/** A GPU thread's accesses, page by page, through GPU SVM (faulting where nothing is mapped). */
+function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, pages: number, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
+  if (w.gpu === null) return { ret: "no GPU: GPU accesses need a platform (set platform: in the workload)" };
+  const before = w.gpu.faults;
+  let ret = "0";
+  for (let i = 0; i < pages; i++) {
+    const page = addr + i * PAGE_SIZE;
+    const r = yield* w.gpu.access(s.mm, page, access);
+    if (r.ret !== 0) return { ret: errnoName(r.ret), faults: w.gpu.faults - before };
+    const key = `${s.mm}:${Math.floor(page / PAGE_SIZE)}`;
+    const last = s.lastWrite.get(key) ?? 0;
+    if (access === "read" && r.version !== last) s.lostWrites.push(`${s.where}: GPU read 0x${page.toString(16)} saw v${r.version}, last write was v${last}`);
+    if (access !== "read") s.lastWrite.set(key, r.version);
+    ret = `ok v${r.version}`;
+  }
+  return { ret, faults: w.gpu.faults - before };
 }
 
 /** After mremap, the last write of each moved page is found at its new address. */

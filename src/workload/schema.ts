@@ -2,6 +2,7 @@ import * as z from "zod";
 import { FAULT_POINTS } from "../faults/injector.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import { parseAddress, parseDurationNs, parseSizeBytes } from "./units.ts";
+import type { PlatformProfile } from "../platform/profile.ts";
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ns = parseDurationNs(v);
@@ -57,6 +58,12 @@ const faultRule = z.strictObject({ probability: z.number().min(0).max(1).optiona
 export const WorkloadSchema = z.strictObject({
   description: z.string(),
   seed: z.number().int().nonnegative().default(1),
+  /**
+   * The machine: a profile name from workloads/platforms/ (or a .yaml path relative to this
+   * file). With one, GPU threads' read/write/atomic steps are GPU accesses through GPU SVM.
+   * Without one, the model runs on a minimal flat-cost device (`device` below).
+   */
+  platform: z.string().optional(),
   model: z
     .strictObject({
       variant: z.enum(["seed", "newest"]).default("seed"),
@@ -89,5 +96,6 @@ export const WorkloadSchema = z.strictObject({
     .min(1),
 });
 
-export type Workload = z.infer<typeof WorkloadSchema>;
+/** A workload as loaded: the schema's output, plus the platform profile it names, resolved. */
+export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile };
 export type WorkloadStep = Workload["threads"][number]["steps"][number];

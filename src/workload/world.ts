@@ -4,9 +4,17 @@ import { Kernel } from "../kernel/kernel.ts";
 import { mmCreate } from "../kernel/mm.ts";
 import { FaultInjector, type FaultPlan } from "../faults/injector.ts";
 import { PagemapContext, type ModelVariant, type ZddReleaseMode } from "../pagemap/context.ts";
-import { createModelState, type ModelState } from "../pagemap/state.ts";
+import { createModelState } from "../pagemap/state.ts";
+import { CopyEngine } from "../platform/copy-engine.ts";
+import { withPlatformState, type WorldState } from "../platform/events.ts";
+import { GpuSvm } from "../platform/gpu-svm.ts";
+import { IommuDma } from "../platform/iommu-dma.ts";
+import type { PlatformProfile } from "../platform/profile.ts";
 import { SimpleDevice, type SimpleDeviceOptions } from "../platform/simple-device.ts";
 import { SimpleDma } from "../platform/simple-dma.ts";
+import { VramBuddy } from "../platform/vram-buddy.ts";
+import { XeDevice } from "../platform/xe-device.ts";
+import { PAGE_SIZE } from "../kernel/constants.ts";
 import { applyRunEvent, type RunEvent } from "./events.ts";
 
 export interface WorldOptions {
@@ -18,6 +26,11 @@ export interface WorldOptions {
   thp?: "always" | "never";
   faults?: FaultPlan;
   device?: Partial<SimpleDeviceOptions>;
+  /**
+   * The calibrated machine (GPU with SVM fault handling, IOMMU DMA, copy engine, buddy VRAM).
+   * Without one, the world has the minimal flat-cost device of the model's own tests.
+   */
+  platform?: PlatformProfile;
 }
 
 /**
@@ -25,22 +38,36 @@ export interface WorldOptions {
  * injection, a DMA layer, drm_pagemap, one GPU, and one process (mm). Everything a workload or a
  * test drives is reachable from here.
  */
-export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<ModelState, RunEvent>) => void) {
+export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<WorldState, RunEvent>) => void) {
   const engine = new Engine({ seed: options.seed ?? 1, hz: options.hz ?? 250 });
-  const log = new EventLog<ModelState, RunEvent>(engine, createModelState(), applyRunEvent);
+  const log = new EventLog<WorldState, RunEvent>(engine, withPlatformState(createModelState()), applyRunEvent);
   onLog?.(log); // listeners (the recorder) attach before the first event
-  const k = new Kernel(engine, log);
+  const profile = options.platform;
+  const k = new Kernel(engine, log, profile === undefined ? {} : { ...profile.cpu });
   const faults = new FaultInjector(options.faults ?? {}, engine.random.stream("faults"));
   k.thp = options.thp ?? "never";
   k.allocFailure = (_what, order) => faults.fail(order === 0 ? "folio_alloc_order0" : "folio_alloc_order9");
-  const dma = new SimpleDma(faults);
+  const dma = profile === undefined ? new SimpleDma(faults) : new IommuDma(faults, profile.dma.iommu, profile.dma.costs);
   const p = new PagemapContext(k, log, dma, faults, {
     variant: options.variant ?? "seed",
     zddRelease: options.zddRelease ?? "inline",
   });
-  const dev = new SimpleDevice(p, options.device ?? {});
+  let dev: SimpleDevice | XeDevice;
+  let gpu: GpuSvm | null = null;
+  let copyEngine: CopyEngine | null = null;
+  if (profile === undefined) {
+    dev = new SimpleDevice(p, options.device ?? {});
+  } else {
+    copyEngine = new CopyEngine(engine, profile.copy, (job) => log.commit({ kind: "copy.job", ...job }));
+    // drm_buddy's layout: one root as large as VRAM allows, blocks taken from the top.
+    const vramPages = Math.floor(profile.vram.sizeBytes / PAGE_SIZE);
+    const vram = new VramBuddy(vramPages, { maxOrder: Math.floor(Math.log2(vramPages)), placement: "high" });
+    const xe = new XeDevice(p, profile, vram, copyEngine);
+    dev = xe;
+    gpu = new GpuSvm(p, xe, profile, (ev) => log.commit(ev));
+  }
   const mm = mmCreate(k);
-  return { engine, log, k, p, dev, dma, faults, mm };
+  return { engine, log, k, p, dev, dma, faults, mm, gpu, copyEngine, profile: profile ?? null };
 }
 
 export type World = ReturnType<typeof createWorld>;

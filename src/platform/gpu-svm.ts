@@ -1,0 +1,303 @@
+import { Server, sleep, spin, type ProcessBody } from "../engine/index.ts";
+import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
+import { handleMmFault } from "../kernel/fault.ts";
+import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
+import type { PagemapContext } from "../pagemap/context.ts";
+import { populateMm } from "../pagemap/populate-mm.ts";
+import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
+import type { PlatformProfile } from "./profile.ts";
+import type { XeDevice } from "./xe-device.ts";
+
+/** What get_pages found: every page's folio, and where the range lives. */
+interface RangePages {
+  folios: number[];
+  memory: "system" | "device";
+  devmem: number;
+}
+
+/** Retries of one fault beyond which the handler gives up (Xe loops while it makes progress). */
+const MAX_FAULT_ATTEMPTS = 16;
+/** HMM_RANGE_DEFAULT_TIMEOUT: how long range eviction keeps re-faulting before -ETIME. */
+const HMM_TIMEOUT_NS = 1_000_000_000;
+
+/**
+ * The GPU side of shared virtual memory, after Xe's xe_svm.c on drm_gpusvm: GPU accesses, GPU
+ * page faults served by the driver's fault workers, and the handler __xe_svm_handle_pagefault
+ * with its stages (garbage collection, range lookup with chunk fallback, migration to VRAM with
+ * the atomic timeslice and its doubling, get_pages, bind) each timed and recorded.
+ *
+ * Simplification: there are no MMU notifiers yet. A range's GPU mapping is checked when the GPU
+ * next touches it: if any of its pages moved since the bind, the mapping is invalidated then (the
+ * zap and TLB invalidation are charged to the GPU thread) instead of by the CPU thread that moved them.
+ */
+export class GpuSvm {
+  private readonly workers: Server;
+  /** Range → the folios its GPU mapping points at (what a notifier would have to invalidate). */
+  private readonly bound = new Map<number, number[]>();
+  faults = 0;
+  accesses = 0;
+
+  constructor(
+    private readonly p: PagemapContext,
+    private readonly dev: XeDevice,
+    private readonly profile: PlatformProfile,
+    private readonly commit: (ev: PlatformEvent) => void,
+  ) {
+    this.workers = new Server(p.k.engine, "gpu-fault-workers", profile.gpu.faultWorkers);
+  }
+
+  private get state(): WorldState {
+    return this.p.state as WorldState;
+  }
+
+  /**
+   * One GPU access by the running GPU thread: completes through a valid mapping, or faults and
+   * replays. Returns 0 and the page's data version after the access, or an errno.
+   */
+  *access(mm: number, addr: number, access: GpuAccess): ProcessBody<{ ret: number; version: number }> {
+    const g = this.profile.gpu;
+    for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
+      const range = this.rangeAt(mm, addr);
+      if (range !== undefined && (yield* this.mappingUsable(range, access))) {
+        yield sleep(g.accessNs);
+        this.accesses++;
+        const pte = this.state.mms.get(mm)!.ptes.get(Math.floor(addr / PAGE_SIZE))!;
+        const version = this.state.folios.get(pte.folio)!.versions[pte.index]!;
+        if (access === "read") return { ret: 0, version };
+        this.p.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: version + 1 });
+        return { ret: 0, version: version + 1 };
+      }
+      yield sleep(g.faultDeliveryNs); // the fault message reaches the driver
+      yield this.workers.acquire();
+      const ret = yield* this.handlePagefault(mm, addr, access);
+      this.workers.release();
+      if (ret !== 0) return { ret, version: -1 };
+      yield sleep(g.faultReplayNs);
+    }
+    return { ret: -Errno.EAGAIN, version: -1 };
+  }
+
+  /** A bound range whose pages are still where the bind put them (and in VRAM for an atomic). */
+  private *mappingUsable(range: SvmRangeState, access: GpuAccess): ProcessBody<boolean> {
+    if (range.boundTo === null) return false;
+    if (!this.pagesUnchanged(range)) {
+      yield spin(this.profile.gpu.invalidateNs); // zap the GPU PTEs, invalidate the GPU TLB
+      this.commit({ kind: "svm_range.invalidate", range: range.id });
+      this.bound.delete(range.id);
+      return false;
+    }
+    return access !== "atomic" || range.boundTo === "device";
+  }
+
+  private pagesUnchanged(range: SvmRangeState): boolean {
+    const folios = this.bound.get(range.id);
+    const ptes = this.state.mms.get(range.mm)?.ptes;
+    if (folios === undefined || ptes === undefined) return false;
+    const first = range.start / PAGE_SIZE;
+    for (let i = 0; i < folios.length; i++) {
+      const pte = ptes.get(first + i);
+      if (pte === undefined || pte.kind === "migration" || pte.folio !== folios[i]) return false;
+    }
+    return true;
+  }
+
+  private rangeAt(mm: number, addr: number): SvmRangeState | undefined {
+    for (const r of this.state.svmRanges.values()) if (r.mm === mm && addr >= r.start && addr < r.end) return r;
+    return undefined;
+  }
+
+  /** __xe_svm_handle_pagefault. Returns 0 or the errno the GPU thread sees. */
+  *handlePagefault(mm: number, addr: number, access: GpuAccess): ProcessBody<number> {
+    const g = this.profile.gpu;
+    this.faults++;
+    this.commit({ kind: "gpu_fault.begin", mm, addr, access });
+    // need_vram: atomics on a discrete GPU without device atomics on system memory.
+    const devmemOnly = access === "atomic";
+    let timesliceMs = devmemOnly ? g.atomicTimesliceMs : 0;
+    let migrateTries = devmemOnly ? g.atomicMigrateTries : 1;
+    const end = (ret: number): number => {
+      this.commit({ kind: "gpu_fault.end", ret, timesliceMs });
+      return ret;
+    };
+    const self = this;
+    yield* this.stage("gc", 0, (function* (): ProcessBody<number> {
+      return self.garbageCollect(mm);
+    })());
+    let found: SvmRangeState | number = -Errno.EINVAL;
+    yield* this.stage("find_range", 0, (function* (): ProcessBody<number> {
+      yield spin(g.findRangeNs);
+      found = self.findOrInsert(mm, addr, access);
+      return typeof found === "number" ? found : 0;
+    })());
+    if (typeof found === "number") return end(found);
+    const r: SvmRangeState = found;
+    const migratable = this.migratable(r);
+    if (devmemOnly && !migratable) return end(-Errno.EACCES);
+
+    for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
+      if (r.boundTo !== null && this.pagesUnchanged(r) && (!devmemOnly || r.boundTo === "device")) return end(0); // xe_svm_range_is_valid
+      const wantVram = migratable && (devmemOnly || g.migrateNonAtomic);
+      if (wantVram && migrateTries > 0 && !this.inVram(r)) {
+        migrateTries--;
+        const ts = timesliceMs;
+        const err = yield* this.stage("migrate", attempt, populateMm(this.p, this.dev.dpagemap, r.start, r.end, mm, ts));
+        timesliceMs *= 2; // after every VRAM allocation attempt
+        if (err !== 0) {
+          if (migrateTries > 0 || !devmemOnly) continue;
+          return end(err);
+        }
+      }
+      let pages: RangePages | number = -Errno.EFAULT;
+      const got = yield* this.stage("get_pages", attempt, (function* (): ProcessBody<number> {
+        pages = yield* self.getPages(r, devmemOnly, access);
+        return typeof pages === "number" ? pages : 0;
+      })());
+      if (got !== 0) {
+        timesliceMs *= 2;
+        if (got === -Errno.EOPNOTSUPP) yield* this.evictRange(r); // mixed placement: back to RAM, then retry
+        if (migrateTries > 0 || !devmemOnly) continue;
+        return end(got);
+      }
+      const rp = pages as unknown as RangePages;
+      yield* this.stage("bind", attempt, this.bind(r, rp));
+      return end(0);
+    }
+    return end(-Errno.EAGAIN);
+  }
+
+  /** Runs one stage of the handler as the thread's own work and records how long it took. */
+  private *stage(stage: GpuFaultStage, attempt: number, body: ProcessBody<number>): ProcessBody<number> {
+    const engine = this.p.k.engine;
+    const t0 = engine.nowNs;
+    const ret = yield* body;
+    this.commit({ kind: "gpu_fault.stage", stage, durationNs: engine.nowNs - t0, ret, attempt });
+    return ret;
+  }
+
+  /** xe_svm_garbage_collector: ranges whose memory was unmapped are destroyed before anything else. */
+  private garbageCollect(mm: number): number {
+    const mmState = this.state.mms.get(mm);
+    for (const r of [...this.state.svmRanges.values()]) {
+      if (r.mm !== mm) continue;
+      const vma = mmState === undefined ? undefined : vmaLookup(mmState, r.start);
+      if (vma === undefined || vma.endAddr < r.end) {
+        this.commit({ kind: "svm_range.remove", range: r.id });
+        this.bound.delete(r.id);
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * drm_gpusvm_range_find_or_insert with drm_gpusvm_range_chunk_size: the largest chunk, aligned,
+   * inside the VMA, overlapping no existing range, and (at or below the check-pages threshold)
+   * with every CPU page already faulted in; 4 KiB is always allowed.
+   */
+  findOrInsert(mm: number, addr: number, access: GpuAccess): SvmRangeState | number {
+    const existing = this.rangeAt(mm, addr);
+    if (existing !== undefined) return existing;
+    const mmState = this.state.mms.get(mm);
+    if (mmState === undefined || mmState.users === 0) return -Errno.EFAULT;
+    const vma = vmaLookup(mmState, addr);
+    if (vma === undefined) return -Errno.ENOENT;
+    if (access !== "read" && !vma.write) return -Errno.EPERM;
+    const sizes = this.profile.gpu.chunkSizes;
+    for (const [i, size] of sizes.entries()) {
+      const start = addr - (addr % size);
+      const end = start + size;
+      const last = i === sizes.length - 1;
+      if (start < vma.startAddr || end > vma.endAddr) continue;
+      if (this.overlaps(mm, start, end)) continue;
+      if (!last && size <= this.profile.gpu.checkPagesThresholdBytes && !this.allFaultedIn(mmState.ptes, start, end)) continue;
+      const range = this.state.nextSvmRangeId;
+      this.commit({ kind: "svm_range.insert", range, mm, start, end });
+      return this.state.svmRanges.get(range)!;
+    }
+    return -Errno.EINVAL;
+  }
+
+  private overlaps(mm: number, start: number, end: number): boolean {
+    for (const r of this.state.svmRanges.values()) if (r.mm === mm && start < r.end && r.start < end) return true;
+    return false;
+  }
+
+  private allFaultedIn(ptes: Map<number, unknown>, start: number, end: number): boolean {
+    for (let vpn = start / PAGE_SIZE; vpn < end / PAGE_SIZE; vpn++) if (!ptes.has(vpn)) return false;
+    return true;
+  }
+
+  /** drm_gpusvm's migrate_devmem: anonymous memory only, and not below the VRAM minimum size. */
+  private migratable(r: SvmRangeState): boolean {
+    const vma = vmaLookup(this.state.mms.get(r.mm)!, r.start);
+    return vma !== undefined && vmaIsAnonymous(vma) && vma.kind === "anon-private" && r.end - r.start >= this.profile.gpu.minMigrateBytes;
+  }
+
+  private inVram(r: SvmRangeState): boolean {
+    const ptes = this.state.mms.get(r.mm)!.ptes;
+    for (let vpn = r.start / PAGE_SIZE; vpn < r.end / PAGE_SIZE; vpn++) if (ptes.get(vpn)?.kind !== "device-private") return false;
+    return true;
+  }
+
+  /**
+   * drm_gpusvm_range_get_pages: hmm_range_fault over the range (faulting in what is missing),
+   * then every page must be in one place: all system pages, or all device pages of one
+   * allocation (-EOPNOTSUPP otherwise); with devmem_only a system page is -EFAULT.
+   */
+  private *getPages(r: SvmRangeState, devmemOnly: boolean, access: GpuAccess): ProcessBody<RangePages | number> {
+    const k = this.p.k;
+    const npages = (r.end - r.start) / PAGE_SIZE;
+    yield spin(Math.round(npages * this.profile.gpu.getPagesNsPerPage));
+    const folios: number[] = [];
+    let memory: "system" | "device" | null = null;
+    let zdd = -1;
+    for (let i = 0; i < npages; i++) {
+      const addr = r.start + i * PAGE_SIZE;
+      let pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
+      if (pte === undefined || pte.kind === "migration") {
+        const outcome = yield* handleMmFault(k, r.mm, addr, access === "read" ? "read" : "write"); // HMM_PFN_REQ_FAULT
+        if (outcome !== "ok") return -Errno.EFAULT;
+        pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
+        if (pte === undefined || pte.kind === "migration") return -Errno.EBUSY;
+      }
+      const where = pte.kind === "device-private" ? "device" : "system";
+      if (where === "device") {
+        const z = this.state.folios.get(pte.folio)!.zdd;
+        if (zdd !== -1 && z !== zdd) return -Errno.EOPNOTSUPP;
+        zdd = z;
+      }
+      if (memory !== null && memory !== where) return -Errno.EOPNOTSUPP;
+      if (devmemOnly && where === "system") return -Errno.EFAULT;
+      memory = where;
+      folios.push(pte.folio);
+    }
+    const devmem = zdd === -1 ? -1 : this.state.zdds.get(zdd)?.devmem ?? -1;
+    return { folios, memory: memory ?? "system", devmem };
+  }
+
+  /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found. */
+  private *bind(r: SvmRangeState, pages: RangePages): ProcessBody<number> {
+    const g = this.profile.gpu;
+    yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
+    this.bound.set(r.id, pages.folios);
+    this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory });
+    if (pages.devmem !== -1) this.dev.touch(pages.devmem);
+    return 0;
+  }
+
+  /**
+   * drm_gpusvm_range_evict: hmm_range_fault with no device owner, so every device page of the
+   * range takes the CPU-fault path (migrate_to_ram), timeslice and all, until none is left or
+   * the HMM timeout passes (-ETIME).
+   */
+  *evictRange(r: SvmRangeState): ProcessBody<number> {
+    const k = this.p.k;
+    const deadline = k.engine.nowNs + HMM_TIMEOUT_NS;
+    for (let vpn = r.start / PAGE_SIZE; vpn < r.end / PAGE_SIZE; vpn++) {
+      while (this.state.mms.get(r.mm)!.ptes.get(vpn)?.kind === "device-private") {
+        if (k.engine.nowNs >= deadline) return -Errno.ETIME;
+        yield* handleMmFault(k, r.mm, vpn * PAGE_SIZE, "read");
+      }
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,45 @@
+import { spin, type ProcessBody } from "../engine/index.ts";
+import type { FaultInjector } from "../faults/injector.ts";
+import { nrPages } from "../kernel/constants.ts";
+import type { DmaOps, PagemapAddr } from "../pagemap/ops.ts";
+import type { DmaCosts, IommuMode } from "./profile.ts";
+
+/**
+ * dma_map_page / dma_unmap_page through an IOMMU (strict or lazy invalidation) or without one.
+ * The mapping thread spins for the cost: both run on the CPU that migrates. Counts and time are
+ * kept for the report; a mapping can be made to fail (dma_mapping_error) by fault injection.
+ */
+export class IommuDma implements DmaOps {
+  live = 0;
+  maps = 0;
+  unmaps = 0;
+  mapNs = 0;
+  unmapNs = 0;
+  private readonly costs: DmaCosts;
+
+  constructor(
+    private readonly faults: FaultInjector,
+    readonly mode: IommuMode,
+    costs: Record<IommuMode, DmaCosts>,
+  ) {
+    this.costs = costs[mode];
+  }
+
+  *mapPage(_folio: number, order: number, _dir: PagemapAddr["dir"]): ProcessBody<boolean> {
+    const ns = Math.round(this.costs.mapNsPerPage * nrPages(order));
+    yield spin(ns);
+    this.mapNs += ns;
+    if (this.faults.fail("dma_map")) return false;
+    this.maps++;
+    this.live++;
+    return true;
+  }
+
+  *unmapPage(_folio: number, order: number, _dir: PagemapAddr["dir"]): ProcessBody<void> {
+    const ns = Math.round(this.costs.unmapNsPerPage * nrPages(order));
+    yield spin(ns);
+    this.unmapNs += ns;
+    this.unmaps++;
+    this.live--;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A platform profile: every cost and size of the machine around drm_pagemap, each a parameter.
+ * Profiles live in workloads/platforms/*.yaml with each value's source beside it; this is their
+ * resolved shape. Times are nanoseconds, sizes bytes, bandwidths bytes per second.
+ */
+export type IommuMode = "strict" | "lazy" | "off";
+
+export interface DmaCosts {
+  /** dma_map_page of one 4 KiB page (IOVA allocation and IOMMU page-table write when on). */
+  mapNsPerPage: number;
+  /** dma_unmap_page of one 4 KiB page (with the IOTLB invalidation in strict mode). */
+  unmapNsPerPage: number;
+}
+
+export interface PlatformProfile {
+  name: string;
+  description: string;
+  cpu: {
+    /** Exception entry, handle_mm_fault and return for a minor fault. */
+    faultEntryNs: number;
+    /** Clearing a 4 KiB page on first touch. */
+    pageZeroNs: number;
+    /** migrate_vma_setup per page: collect, lock, unmap (migration entry), rmap and TLB flush share. */
+    migrateSetupNsPerPage: number;
+    /** migrate_vma_pages per page: folio_migrate_mapping and the new entry. */
+    migratePagesNsPerPage: number;
+    /** migrate_vma_finalize per page: remove migration entries, unlock, put. */
+    migrateFinalizeNsPerPage: number;
+  };
+  dma: {
+    iommu: IommuMode;
+    costs: Record<IommuMode, DmaCosts>;
+  };
+  copy: {
+    /** Copy-engine channels that run jobs in parallel. */
+    channels: number;
+    /** Per job: submission, ring and fence signalling. */
+    latencyNs: number;
+    /** Sustained bytes per second of one channel for page-granular SVM copies. */
+    bandwidthBytesPerSec: number;
+    /** Jobs are split at this size (XE_MIGRATE_CHUNK_SIZE). */
+    maxJobBytes: number;
+  };
+  vram: {
+    sizeBytes: number;
+    /** Buffer-object creation and buddy allocation for one SVM allocation. */
+    allocNs: number;
+    /** On -ENOMEM: sleep this long between eviction retries ... */
+    retrySleepNs: number;
+    /** ... for at most this long (xe_vm_validate_should_retry). */
+    retryTimeoutNs: number;
+    /** "async": the BO is put from a worker (xe_bo_put_async); "sync": where the last page goes. */
+    release: "sync" | "async";
+  };
+  gpu: {
+    /** Fault delivery: the GPU's fault message to the driver's fault worker picking it up. */
+    faultDeliveryNs: number;
+    /** Replaying the faulting access once the fault is serviced. */
+    faultReplayNs: number;
+    /** Range lookup or insertion in the handler (drm_gpusvm_range_find_or_insert, notifier locks). */
+    findRangeNs: number;
+    /** drm_gpusvm_range_get_pages per page (hmm_range_fault walk and device address lookup). */
+    getPagesNsPerPage: number;
+    /** Binding: fixed part (job submission) ... */
+    bindNs: number;
+    /** ... and per 4 KiB page of GPU page-table entries written. */
+    bindNsPerPage: number;
+    /** Zapping a range's GPU PTEs and invalidating the GPU TLB. */
+    invalidateNs: number;
+    /** One GPU access to a page that is mapped. */
+    accessNs: number;
+    /** Driver fault workers serving the GPU fault queue. */
+    faultWorkers: number;
+    /** Range chunk sizes, largest first; the last must be 4 KiB. */
+    chunkSizes: number[];
+    /** Ranges at or below this size need their CPU pages faulted in before they may be chosen. */
+    checkPagesThresholdBytes: number;
+    /** Timeslice given to atomic faults that need VRAM (atomic_svm_timeslice_ms). */
+    atomicTimesliceMs: number;
+    /** Migration attempts per fault for atomics (devmem_only); other faults get one. */
+    atomicMigrateTries: number;
+    /** Ordinary (non-atomic) faults migrate to VRAM too (Xe's default for faults on a dGPU). */
+    migrateNonAtomic: boolean;
+    /** Ranges smaller than this stay in system memory (XE_VRAM_FLAGS_NEED64K: 64 KiB). */
+    minMigrateBytes: number;
+  };
+}
+
+/** Bytes per page, and the chunk sizes Xe uses. */
+export const KiB = 1024;
+export const MiB = 1024 * KiB;

@@ -1,0 +1,202 @@
+import { sleep, spin, Work, type ProcessBody } from "../engine/index.ts";
+import { Errno, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
+import type { PagemapContext } from "../pagemap/context.ts";
+import { devmemInit } from "../pagemap/devmem.ts";
+import { evictToRam } from "../pagemap/evict-to-ram.ts";
+import { migrateToDevmem } from "../pagemap/migrate-to-devmem.ts";
+import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from "../pagemap/ops.ts";
+import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
+import { contiguousRuns, type CopyEngine } from "./copy-engine.ts";
+import { unbindAndEvict } from "./unbind.ts";
+import type { PlatformProfile } from "./profile.ts";
+
+/** A VRAM block: 2^order pages from pfn (what the buddy allocator hands out). */
+export interface VramBlock {
+  pfn: number;
+  order: number;
+}
+
+/** What the driver needs of its VRAM allocator (drm_buddy behind TTM's VRAM manager). */
+export interface VramAllocator {
+  alloc(npages: number, owner: number): { blocks: VramBlock[] } | null;
+  free(blocks: VramBlock[]): void;
+  pfnsOf(blocks: VramBlock[]): number[];
+  readonly freePages: number;
+}
+
+/**
+ * The Xe driver's side of drm_pagemap: populate_mm allocates a VRAM buffer object for the range
+ * (evicting the least recently used allocation when VRAM is full, retrying as
+ * xe_vm_validate_should_retry does), and migrates into it; copies go to the copy engine;
+ * devmem_release puts the BO from a worker (xe_bo_put_async) or synchronously.
+ */
+export class XeDevice {
+  readonly dpagemap: number;
+  private readonly blocksOf = new Map<number, VramBlock[]>();
+  /** Allocation → when the GPU last used it (populate or bind): TTM's LRU order. */
+  private readonly lastUseNs = new Map<number, number>();
+  evictions = 0;
+  allocFailures = 0;
+
+  constructor(
+    private readonly p: PagemapContext,
+    private readonly profile: PlatformProfile,
+    private readonly vram: VramAllocator,
+    private readonly copyEngine: CopyEngine,
+    readonly owner = 1,
+  ) {
+    const pagemap = p.k.registerPagemap(pagemapOpsGet(p), owner);
+    this.dpagemap = p.state.nextDpagemapId;
+    p.commit({ kind: "dpagemap.create", dpagemap: this.dpagemap, pagemap, owner });
+    p.setDpagemapOps(this.dpagemap, this.dpagemapOps());
+  }
+
+  get freeVramPages(): number {
+    return this.vram.freePages;
+  }
+
+  /** The device goes away: new populations fail with -ENODEV. */
+  unbind(): void {
+    this.p.commit({ kind: "dpagemap.unbind", dpagemap: this.dpagemap });
+  }
+
+  /** Unbind, then evict every allocation still holding device pages (see unbind.ts). */
+  unbindAndEvict(): ProcessBody<number[]> {
+    return unbindAndEvict(this.p, this.dpagemap);
+  }
+
+  /** The GPU used the allocation now: it moves to the LRU's tail. */
+  touch(devmem: number): void {
+    if (this.lastUseNs.has(devmem)) this.lastUseNs.set(devmem, this.p.k.engine.nowNs);
+  }
+
+  private dpagemapOps(): DrmPagemapOps {
+    const self = this;
+    const p = this.p;
+    return {
+      // xe_drm_pagemap_populate_mm → xe_svm_alloc_vram: a BO for the range, then migrate into it.
+      *populateMm(dpagemap: number, start: number, end: number, mm: number, timesliceMs: number): ProcessBody<number> {
+        if (p.state.dpagemaps.get(dpagemap)!.unbound) return -Errno.ENODEV; // drm_dev_enter failed
+        const npages = Math.floor((end - start) / PAGE_SIZE);
+        yield spin(self.profile.vram.allocNs);
+        const blocks = yield* self.allocWithEviction(npages);
+        if (blocks === null) {
+          self.allocFailures++;
+          return -Errno.ENOMEM;
+        }
+        const devmem = devmemInit(p, { dpagemap, mm, sizeBytes: end - start, pfns: self.vram.pfnsOf(blocks).slice(0, npages), ops: self.devmemOps() });
+        self.blocksOf.set(devmem, blocks);
+        self.lastUseNs.set(devmem, p.k.engine.nowNs);
+        const err = yield* migrateToDevmem(p, devmem, mm, start, end, timesliceMs, self.owner);
+        // The seed leaves the allocation with the caller on error; Xe releases it.
+        if (err !== 0 && p.options.variant === "seed") yield* self.release(devmem);
+        return err;
+      },
+    };
+  }
+
+  /**
+   * xe_bo_create under TTM: allocate, and when VRAM is full evict the least recently used SVM
+   * allocation (xe_svm_bo_evict → drm_pagemap_evict_to_ram) and try again; with nothing left to
+   * evict, sleep and retry until the retry timeout (xe_vm_validate_should_retry), then -ENOMEM.
+   */
+  private *allocWithEviction(npages: number): ProcessBody<VramBlock[] | null> {
+    const engine = this.p.k.engine;
+    const deadline = engine.nowNs + this.profile.vram.retryTimeoutNs;
+    for (;;) {
+      if (this.p.fail("vram_alloc")) return null;
+      const got = this.vram.alloc(npages, this.owner);
+      if (got !== null) return got.blocks;
+      const victim = this.leastRecentlyUsed();
+      if (victim !== -1) {
+        this.lastUseNs.delete(victim); // off the LRU while it is being evicted
+        this.evictions++;
+        yield* evictToRam(this.p, victim);
+        continue;
+      }
+      if (engine.nowNs >= deadline) return null;
+      yield sleep(this.profile.vram.retrySleepNs);
+    }
+  }
+
+  /** The allocation the GPU used longest ago that still holds device pages, or -1. */
+  private leastRecentlyUsed(): number {
+    let best = -1;
+    let bestNs = Infinity;
+    for (const [devmem, ns] of this.lastUseNs) {
+      const d = this.p.state.devmems.get(devmem);
+      if (d === undefined || d.detached || d.released) continue;
+      if (ns < bestNs) {
+        best = devmem;
+        bestNs = ns;
+      }
+    }
+    return best;
+  }
+
+  private devmemOps(): DrmPagemapDevmemOps {
+    const self = this;
+    const p = this.p;
+    return {
+      *populateDevmemPfn(devmem: number, npages: number, pfns: number[]): ProcessBody<number> {
+        const own = p.state.devmems.get(devmem)!.pfns;
+        for (let i = 0; i < npages; i++) pfns[i] = own[i]!;
+        return 0;
+      },
+      *copyToDevmem(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
+        return yield* self.copy(pages, addrs, npages, "copy_to_devmem");
+      },
+      *copyToRam(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
+        return yield* self.copy(pages, addrs, npages, "copy_to_ram");
+      },
+      devmemRelease: (devmem: number) => self.release(devmem),
+    };
+  }
+
+  /** xe_svm_copy: the data moves with page.copy events; the time is the copy engine's. */
+  private *copy(pages: DevicePage[], addrs: PagemapAddr[], npages: number, point: "copy_to_devmem" | "copy_to_ram"): ProcessBody<number> {
+    const pfns: number[] = [];
+    for (let i = 0; i < npages; ) {
+      const a = addrs[i]!;
+      const span = a.folio === -1 ? 1 : nrPages(a.order);
+      if (a.folio !== -1) {
+        for (let j = 0; j < span; j++) {
+          const dev = pages[i + j]!;
+          if (dev.folio === -1) continue;
+          if (point === "copy_to_devmem") this.p.commit({ kind: "page.copy", srcFolio: a.folio, srcIndex: a.index + j, dstFolio: dev.folio, dstIndex: dev.index });
+          else this.p.commit({ kind: "page.copy", srcFolio: dev.folio, srcIndex: dev.index, dstFolio: a.folio, dstIndex: a.index + j });
+          pfns.push(this.p.state.folios.get(dev.folio)!.pfn);
+        }
+      }
+      i += span;
+    }
+    const engine = this.p.k.engine;
+    yield* this.copyEngine.copy(contiguousRuns(pfns, PAGE_SIZE), point === "copy_to_devmem" ? "to_device" : "from_device", () => engine.nowNs);
+    return this.p.fail(point) ? -Errno.EIO : 0;
+  }
+
+  /** devmem_release: give the allocation's VRAM back, now or from a worker. */
+  release(devmem: number): ProcessBody<void> {
+    const p = this.p;
+    const free = (): void => {
+      p.commit({ kind: "devmem.release", devmem });
+      this.lastUseNs.delete(devmem);
+      const blocks = this.blocksOf.get(devmem);
+      this.blocksOf.delete(devmem);
+      if (blocks !== undefined) this.vram.free(blocks);
+    };
+    const async = this.profile.vram.release === "async";
+    return (function* (): ProcessBody<void> {
+      if (async) {
+        // xe_bo_put_async: queue_work is legal in any context, IRQ included.
+        p.releaseWq.queueWork(new Work(`bo_put:devmem${devmem}`, function* (): ProcessBody<void> {
+          free();
+        }));
+        return;
+      }
+      // A synchronous BO put takes sleeping locks (the reservation lock): invalid in IRQ context.
+      p.k.engine.mightSleep("xe_bo_put");
+      free();
+    })();
+  }
+}

@@ -1,0 +1,108 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LineCounter, parseDocument } from "yaml";
+import * as z from "zod";
+import type { PlatformProfile } from "../platform/profile.ts";
+import { parseDurationNs, parseSizeBytes } from "./units.ts";
+import { WorkloadError } from "./errors.ts";
+
+/** A time: nanoseconds (fractions allowed, for per-page costs) or a number with ns, us, ms or s. */
+const ns = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === "number") return v;
+  const m = /^([0-9.]+)\s*(ns|us|µs|ms|s)$/.exec(v.trim());
+  const scale = m === null ? undefined : { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 }[m[2] as "ns"];
+  const value = m === null ? NaN : Number(m[1]) * scale!;
+  if (!Number.isFinite(value)) {
+    const whole = parseDurationNs(v);
+    if (whole !== null) return whole;
+    ctx.addIssue({ code: "custom", message: `expected a time: nanoseconds or a number with ns, us, ms or s; got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return value;
+});
+const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  const b = parseSizeBytes(v);
+  if (b === null || b <= 0) {
+    ctx.addIssue({ code: "custom", message: `expected a size: bytes or a number with KiB, MiB or GiB; got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return b;
+});
+const dmaCosts = z.strictObject({ mapNsPerPage: ns, unmapNsPerPage: ns });
+
+/** The YAML shape of workloads/platforms/*.yaml; see src/platform/profile.ts for each field. */
+export const PlatformSchema = z.strictObject({
+  name: z.string(),
+  description: z.string(),
+  cpu: z.strictObject({ faultEntryNs: ns, pageZeroNs: ns, migrateSetupNsPerPage: ns, migratePagesNsPerPage: ns, migrateFinalizeNsPerPage: ns }),
+  dma: z.strictObject({ iommu: z.enum(["strict", "lazy", "off"]), costs: z.strictObject({ strict: dmaCosts, lazy: dmaCosts, off: dmaCosts }) }),
+  copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, bandwidthGBps: z.number().positive(), maxJobBytes: bytes }),
+  vram: z.strictObject({ sizeBytes: bytes, allocNs: ns, retrySleepNs: ns, retryTimeoutNs: ns, release: z.enum(["sync", "async"]) }),
+  gpu: z.strictObject({
+    faultDeliveryNs: ns,
+    faultReplayNs: ns,
+    findRangeNs: ns,
+    getPagesNsPerPage: ns,
+    bindNs: ns,
+    bindNsPerPage: ns,
+    invalidateNs: ns,
+    accessNs: ns,
+    faultWorkers: z.number().int().positive(),
+    chunkSizes: z.array(bytes).min(1),
+    checkPagesThresholdBytes: bytes,
+    atomicTimesliceMs: z.number().int().nonnegative(),
+    atomicMigrateTries: z.number().int().positive(),
+    migrateNonAtomic: z.boolean(),
+    minMigrateBytes: bytes,
+  }),
+});
+
+/** Where the bundled platforms are: workloads/platforms/ of the package (src/ or dist/src/ up). */
+function bundledPlatformsDir(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, "workloads", "platforms");
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+/**
+ * Finds a platform by name or path: a path ending in .yaml is taken relative to the workload
+ * file; a name is looked for in the workload's own platforms/ folder, then in pagesim's.
+ */
+export function resolvePlatformPath(ref: string, workloadFile: string): string {
+  if (ref.endsWith(".yaml")) return join(dirname(workloadFile), ref);
+  const local = join(dirname(workloadFile), "platforms", `${ref}.yaml`);
+  if (existsSync(local)) return local;
+  const bundled = bundledPlatformsDir();
+  if (bundled !== undefined && existsSync(join(bundled, `${ref}.yaml`))) return join(bundled, `${ref}.yaml`);
+  return local;
+}
+
+/** Reads and validates a platform profile, naming the file, line and key on any problem. */
+export function loadPlatform(path: string): PlatformProfile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new WorkloadError(`${path}: cannot read platform: ${(error as Error).message}`);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const { line, col } = lineCounter.linePos(doc.errors[0]!.pos[0]);
+    throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  }
+  const result = PlatformSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    const place = node?.range === undefined ? "" : (({ line, col }) => `:${line}:${col}`)(lineCounter.linePos(node.range[0]));
+    throw new WorkloadError(`${path}${place}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+  }
+  const { copy, ...rest } = result.data;
+  return { ...rest, copy: { channels: copy.channels, latencyNs: copy.latencyNs, maxJobBytes: copy.maxJobBytes, bandwidthBytesPerSec: copy.bandwidthGBps * 1e9 } };
+}
