@@ -140,4 +140,15 @@ describe("platform mechanisms", () => {
     expect((world.dev as { evictions: number }).evictions).toBe(1);
     expect(report.gpuFaults.map((f) => f.ret)).toEqual(["0", "0", "0"]);
   });
+
+  it("bounded system RAM: the CPU's first touches fail (OOM) once it is used up", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pagesim-ram-"));
+    mkdirSync(join(dir, "platforms"));
+    writeFileSync(join(dir, "platforms", "small.yaml"), readFileSync("workloads/platforms/xe-pcie4x8-iommu.yaml", "utf8").replace(/systemRamBytes: 0.*/, "systemRamBytes: 1MiB"));
+    const file = join(dir, "w.yaml");
+    writeFileSync(file, header("small", "  - { addr: 0x40000000, size: 2MiB }") + "  - name: cpu0\n    steps:\n      - { op: write, addr: 0x40000000, pages: 512 }\n");
+    const { report } = runWorkload(loadWorkload(file));
+    expect(report.steps[0]!.ret).toBe("OOM");
+    expect(report.placement.filter((p) => p.where === "system")).toHaveLength(256);
+  });
 });

@@ -12,6 +12,14 @@ export function formatRunReport(r: RunReport, file: string): string {
     lines.push(`  ${fmtNs(s.startNs).padStart(12)}  ${s.thread}[${s.step}] ${s.op} -> ${s.ret} (${fmtNs(s.endNs - s.startNs)}${faults})`);
   }
   if (r.gpuFaults.length > 0) lines.push("", ...formatGpuFaults(r));
+  if (r.platformStats !== null) {
+    const p = r.platformStats;
+    const delays = p.releaseDelaysNs.length === 0 ? "none" : `${p.releaseDelaysNs.length}, max ${fmtNs(Math.max(...p.releaseDelaysNs))}`;
+    lines.push(
+      `platform: ${p.gpuAccesses} GPU accesses; DMA ${p.dmaMaps} maps (${fmtNs(p.dmaMapNs)} map, ${fmtNs(p.dmaUnmapNs)} unmap); copy engine ${p.copyJobs} jobs, ${(p.copyBytes / 1048576).toFixed(1)} MiB, ${(100 * p.copyUtilisation).toFixed(1)} % busy`,
+      `  VRAM ${p.vramFreePages} pages free, fragmentation ${p.vramFragmentation.toFixed(3)}, ${p.vramEvictions} evictions; IRQ-context puts ${p.irqPuts}; release delays (detach → VRAM returned): ${delays}`,
+    );
+  }
   const counts: Record<string, number> = {};
   for (const p of r.placement) counts[p.where] = (counts[p.where] ?? 0) + 1;
   lines.push("", `pages: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") || "(no mappings)"}`);

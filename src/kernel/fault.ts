@@ -5,6 +5,7 @@ import { VM_FAULT_SIGBUS, type Kernel } from "./kernel.ts";
 import { mmOf } from "./mm.ts";
 import { vmaLookup } from "./state.ts";
 import type { FaultOutcome } from "./events.ts";
+import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 
 export type AccessKind = "read" | "write";
 
@@ -125,6 +126,7 @@ function* doWpPage(k: Kernel, mm: number, vpn: number, oldFolio: number, oldInde
   const folio = folioAlloc(k, 0, "system");
   if (folio === null) return "OOM";
   yield spin(k.costs.pageZeroNs); // copying a page costs about what clearing one does
+  yield* mmuNotifierInvalidate(k, { mm, start: vpn * PAGE_SIZE, end: (vpn + 1) * PAGE_SIZE, event: "clear", owner: -1 });
   const now = mmOf(k, mm).ptes.get(vpn);
   if (now === undefined || now.kind !== "present" || now.folio !== oldFolio || now.index !== oldIndex) {
     yield* folioPut(k, folio); // the entry changed meanwhile: retry the access

@@ -1,5 +1,6 @@
 import type { ProcessBody } from "../engine/index.ts";
 import { folioGet } from "./folio.ts";
+import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import { migratingEntry, mmCreate, mmOf } from "./mm.ts";
 
@@ -25,6 +26,10 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   }
   const child = mmCreate(k);
   const from = mmOf(k, parent);
+  // copy_page_range write-protects private mappings for copy-on-write: secondary MMUs drop them first.
+  for (const v of [...from.vmas]) {
+    if (v.kind === "anon-private") yield* mmuNotifierInvalidate(k, { mm: parent, start: v.startAddr, end: v.endAddr, event: "protection", owner: -1 });
+  }
   for (const v of from.vmas) {
     k.commit({ kind: "vma.insert", mm: child, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read: v.read, write: v.write });
   }

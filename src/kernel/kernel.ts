@@ -1,3 +1,4 @@
+import type { MmuNotifier } from "./mmu-notifier.ts";
 import { RwSemaphore, WaitQueueHead, type Engine, type ProcessBody } from "../engine/index.ts";
 import type { KernelEvent } from "./events.ts";
 import type { KernelState } from "./state.ts";
@@ -56,6 +57,8 @@ export type AllocFailure = (what: "folio_alloc", order: number, memory: "system"
  */
 export class Kernel {
   readonly costs: KernelCosts;
+  /** Secondary MMUs mirroring CPU page tables (mmu_interval_notifier registrations). */
+  readonly mmuNotifiers: MmuNotifier[] = [];
   allocFailure: AllocFailure = () => false;
   /**
    * /sys/kernel/mm/transparent_hugepage/enabled for anonymous memory: "always" makes a first

@@ -1,6 +1,7 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
+import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate-types.ts";
 import { mmOf } from "./mm.ts";
@@ -292,6 +293,7 @@ function* migrateDevicePfnLock(k: Kernel, s: MigrateSrc): ProcessBody<MigrateSrc
  */
 export function* migrateDevicePfns(k: Kernel, srcs: MigrateSrc[]): ProcessBody<number> {
   for (let i = 0; i < srcs.length; i++) srcs[i] = yield* migrateDevicePfnLock(k, srcs[i]!);
+  yield* invalidateMappingsOf(k, srcs);
   yield* migrateDeviceUnmap(k, srcs, srcs.length, -1);
   if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(srcs.length * k.costs.migrateSetupNsPerPage));
   return 0;
@@ -305,4 +307,24 @@ export function* migrateDevicePages(k: Kernel, srcs: MigrateSrc[], dsts: Migrate
 /** migrate_device_finalize: system destinations are mapped wherever the device page was. */
 export function* migrateDeviceFinalize(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[]): ProcessBody<void> {
   yield* migrateDeviceFinalizeCommon(k, srcs, dsts, srcs.length, -1);
+}
+
+/**
+ * try_to_migrate's mmu notifier calls: every mapping of a page about to be unmapped is
+ * invalidated in secondary MMUs first, one call per run of consecutive pages in an mm.
+ */
+function* invalidateMappingsOf(k: Kernel, srcs: MigrateSrc[]): ProcessBody<void> {
+  if (k.mmuNotifiers.length === 0) return;
+  const folios = new Set(srcs.filter((s) => s.migrate && s.folio !== -1).map((s) => s.folio));
+  if (folios.size === 0) return;
+  const ranges: { mm: number; first: number; last: number }[] = [];
+  for (const [id, mm] of k.state.mms) {
+    const vpns = [...mm.ptes].filter(([, pte]) => folios.has(pte.folio)).map(([vpn]) => vpn).sort((a, b) => a - b);
+    for (const vpn of vpns) {
+      const last = ranges[ranges.length - 1];
+      if (last !== undefined && last.mm === id && last.last === vpn - 1) last.last = vpn;
+      else ranges.push({ mm: id, first: vpn, last: vpn });
+    }
+  }
+  for (const r of ranges) yield* mmuNotifierInvalidate(k, { mm: r.mm, start: r.first * PAGE_SIZE, end: (r.last + 1) * PAGE_SIZE, event: "migrate", owner: -1 });
 }

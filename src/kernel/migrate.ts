@@ -1,6 +1,7 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
+import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import {
   migrateDeviceFinalizeCommon,
@@ -79,6 +80,8 @@ export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> 
   for (let i = 0; i < nr; i++) m.src[i] = noSrc();
   m.cpages = 0;
   m.npages = 0;
+  // migrate_vma_collect brackets its walk with an owner-tagged MMU_NOTIFY_MIGRATE range.
+  yield* mmuNotifierInvalidate(k, { mm: m.mm, start: m.start, end: m.end, event: "migrate", owner: m.pgmapOwner });
   yield* migrateVmaCollect(k, m, vma);
   if (m.cpages > 0) m.cpages = yield* migrateDeviceUnmap(k, m.src, m.npages, m.faultFolio);
   if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(m.npages * k.costs.migrateSetupNsPerPage)); // the walk, locks, unmaps and flushes
@@ -87,8 +90,7 @@ export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> 
 
 /**
  * migrate_vma_collect: walk_page_range over the range, one PMD-sized block at a time
- * (migrate_vma_collect_pmd). The mmu notifier range it brackets the walk with (owner-tagged, so
- * the driver can skip its own pages) is not modelled: the model has no notifiers yet.
+ * (migrate_vma_collect_pmd). migrate_vma_setup raises the mmu notifier range around it.
  */
 function* migrateVmaCollect(k: Kernel, m: MigrateVma, vma: VmaState): ProcessBody<void> {
   for (let addr = m.start; addr < m.end; ) {

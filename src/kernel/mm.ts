@@ -1,5 +1,6 @@
 import type { ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SIZE } from "./constants.ts";
+import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 import { folioPut } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MmState, VmaKind, VmaState } from "./state.ts";
@@ -89,6 +90,7 @@ function* unmapRangeLocked(k: Kernel, mm: number, start: number, end: number): P
  * that migration fail for the page.
  */
 export function* zapPteRange(k: Kernel, mm: number, start: number, end: number): ProcessBody<void> {
+  yield* mmuNotifierInvalidate(k, { mm, start, end, event: "unmap", owner: -1 });
   const ptes = mmOf(k, mm).ptes;
   for (let vpn = Math.floor(start / PAGE_SIZE); vpn < Math.floor(end / PAGE_SIZE); vpn++) {
     const pte = ptes.get(vpn);
@@ -140,6 +142,7 @@ export function* mprotect(k: Kernel, mm: number, addr: number, lengthBytes: numb
   const inside = splitVmasAt(k, mm, addr, end);
   const covered = coversRange(inside, addr, end);
   if (covered) {
+    yield* mmuNotifierInvalidate(k, { mm, start: addr, end, event: "protection", owner: -1 }); // change_protection
     for (const v of inside) {
       k.commit({ kind: "vma.remove", mm, vma: v.id });
       k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read, write });
@@ -176,6 +179,7 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   const [vma] = splitVmasAt(k, mm, oldAddr, oldAddr + len);
   yield* unmapRangeLocked(k, mm, newAddr, newAddr + len);
   k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: newAddr, endAddr: newAddr + len, vmaKind: vma!.kind, read: vma!.read, write: vma!.write });
+  yield* mmuNotifierInvalidate(k, { mm, start: oldAddr, end: oldAddr + len, event: "unmap", owner: -1 }); // move_page_tables
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
   for (let vpn = Math.floor(oldAddr / PAGE_SIZE); vpn < Math.floor((oldAddr + len) / PAGE_SIZE); vpn++) {

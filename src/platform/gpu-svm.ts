@@ -1,6 +1,8 @@
 import { Server, sleep, spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
 import { handleMmFault } from "../kernel/fault.ts";
+import { folioGet, folioPut } from "../kernel/folio.ts";
+import type { MmuNotifier, MmuNotifierRange } from "../kernel/mmu-notifier.ts";
 import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
@@ -15,6 +17,14 @@ interface RangePages {
   devmem: number;
 }
 
+/** Device-page references held by GPU work and dropped by a completion interrupt. */
+export interface IrqFrees {
+  /** Chance that a GPU access to a device page holds such a reference. */
+  probability: number;
+  /** How long until the interrupt drops it. */
+  delayNs: number;
+}
+
 /** Retries of one fault beyond which the handler gives up (Xe loops while it makes progress). */
 const MAX_FAULT_ATTEMPTS = 16;
 /** HMM_RANGE_DEFAULT_TIMEOUT: how long range eviction keeps re-faulting before -ETIME. */
@@ -26,24 +36,32 @@ const HMM_TIMEOUT_NS = 1_000_000_000;
  * with its stages (garbage collection, range lookup with chunk fallback, migration to VRAM with
  * the atomic timeslice and its doubling, get_pages, bind) each timed and recorded.
  *
- * Simplification: there are no MMU notifiers yet. A range's GPU mapping is checked when the GPU
- * next touches it: if any of its pages moved since the bind, the mapping is invalidated then (the
- * zap and TLB invalidation are charged to the GPU thread) instead of by the CPU thread that moved them.
+ * The GPU mirrors CPU page tables through an MMU notifier: whatever moves, unmaps, write-protects
+ * or migrates pages of a bound range invalidates its GPU mapping first, in the changing thread.
  */
-export class GpuSvm {
+export class GpuSvm implements MmuNotifier {
   private readonly workers: Server;
   /** Range → the folios its GPU mapping points at (what a notifier would have to invalidate). */
   private readonly bound = new Map<number, number[]>();
   faults = 0;
   accesses = 0;
+  /** GPU accesses that found a bound range whose pages had moved: missed invalidations (model bugs). */
+  staleMappings = 0;
+  /** Device-page references dropped from interrupt context (see IrqFrees). */
+  irqPuts = 0;
+  private readonly irqRandom: () => number;
 
   constructor(
     private readonly p: PagemapContext,
     private readonly dev: XeDevice,
     private readonly profile: PlatformProfile,
     private readonly commit: (ev: PlatformEvent) => void,
+    private readonly irqFrees: IrqFrees = { probability: 0, delayNs: 0 },
   ) {
+    const stream = p.k.engine.random.stream("irq-frees");
+    this.irqRandom = () => stream.uniform();
     this.workers = new Server(p.k.engine, "gpu-fault-workers", profile.gpu.faultWorkers);
+    p.k.mmuNotifiers.push(this); // mmu_interval_notifier_insert for the GPU's SVM
   }
 
   private get state(): WorldState {
@@ -63,6 +81,7 @@ export class GpuSvm {
         this.accesses++;
         const pte = this.state.mms.get(mm)!.ptes.get(Math.floor(addr / PAGE_SIZE))!;
         const version = this.state.folios.get(pte.folio)!.versions[pte.index]!;
+        if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
         if (access === "read") return { ret: 0, version };
         this.p.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: version + 1 });
         return { ret: 0, version: version + 1 };
@@ -77,16 +96,55 @@ export class GpuSvm {
     return { ret: -Errno.EAGAIN, version: -1 };
   }
 
-  /** A bound range whose pages are still where the bind put them (and in VRAM for an atomic). */
+  /**
+   * With probability irqFrees.probability, the access holds a reference to the device page that
+   * a completion interrupt drops irqFrees.delayNs later. If everything else let go of the page
+   * meanwhile (an munmap, say), that put is the last one and page_free runs in IRQ context.
+   */
+  private maybeIrqFree(folio: number): void {
+    if (this.irqFrees.probability <= 0 || this.irqRandom() >= this.irqFrees.probability) return;
+    const k = this.p.k;
+    folioGet(k, folio);
+    const self = this;
+    k.engine.spawn(`irq-timer:folio${folio}`, (function* (): ProcessBody<void> {
+      yield sleep(self.irqFrees.delayNs);
+      self.irqPuts++;
+      k.engine.spawn(`irq:folio${folio}`, folioPut(k, folio), "irq");
+    })());
+  }
+
+  /**
+   * A bound range (in VRAM for an atomic). Its pages must still be where the bind put them: the
+   * MMU notifier invalidates a range before the CPU side moves anything, so a bound range whose
+   * pages moved is a missed invalidation, a model bug, counted in staleMappings and reported.
+   */
   private *mappingUsable(range: SvmRangeState, access: GpuAccess): ProcessBody<boolean> {
     if (range.boundTo === null) return false;
     if (!this.pagesUnchanged(range)) {
-      yield spin(this.profile.gpu.invalidateNs); // zap the GPU PTEs, invalidate the GPU TLB
-      this.commit({ kind: "svm_range.invalidate", range: range.id });
-      this.bound.delete(range.id);
+      this.staleMappings++;
+      yield* this.invalidateRange(range);
       return false;
     }
     return access !== "atomic" || range.boundTo === "device";
+  }
+
+  /**
+   * xe_svm_invalidate, the MMU notifier: ranges of the mm overlapping the change lose their GPU
+   * mapping (PTE zap and TLB invalidation, paid by the thread making the change). An unmapped
+   * range is left for the garbage collector, which the next GPU fault runs first.
+   */
+  *invalidate(range: MmuNotifierRange): ProcessBody<void> {
+    for (const r of [...this.state.svmRanges.values()]) {
+      if (r.mm !== range.mm || r.end <= range.start || range.end <= r.start || r.boundTo === null) continue;
+      yield* this.invalidateRange(r);
+    }
+  }
+
+  private *invalidateRange(r: SvmRangeState): ProcessBody<void> {
+    yield spin(this.profile.gpu.invalidateNs); // zap the GPU PTEs, invalidate the GPU TLB
+    if (r.boundTo === null || this.state.svmRanges.get(r.id) !== r) return; // another invalidation won the race
+    this.commit({ kind: "svm_range.invalidate", range: r.id });
+    this.bound.delete(r.id);
   }
 
   private pagesUnchanged(range: SvmRangeState): boolean {

@@ -26,6 +26,8 @@ export interface PlatformProfile {
     migratePagesNsPerPage: number;
     /** migrate_vma_finalize per page: remove migration entries, unlock, put. */
     migrateFinalizeNsPerPage: number;
+    /** System RAM available to the workload, in bytes; 0 for unbounded. Allocations beyond it fail (OOM). */
+    systemRamBytes: number;
   };
   dma: {
     iommu: IommuMode;

@@ -22,6 +22,7 @@ export interface VramAllocator {
   free(blocks: VramBlock[]): void;
   pfnsOf(blocks: VramBlock[]): number[];
   readonly freePages: number;
+  fragmentation(): number;
 }
 
 /**
@@ -53,6 +54,10 @@ export class XeDevice {
 
   get freeVramPages(): number {
     return this.vram.freePages;
+  }
+
+  get vramFragmentation(): number {
+    return this.vram.fragmentation();
   }
 
   /** The device goes away: new populations fail with -ENODEV. */

@@ -35,7 +35,14 @@ const dmaCosts = z.strictObject({ mapNsPerPage: ns, unmapNsPerPage: ns });
 export const PlatformSchema = z.strictObject({
   name: z.string(),
   description: z.string(),
-  cpu: z.strictObject({ faultEntryNs: ns, pageZeroNs: ns, migrateSetupNsPerPage: ns, migratePagesNsPerPage: ns, migrateFinalizeNsPerPage: ns }),
+  cpu: z.strictObject({
+    faultEntryNs: ns,
+    pageZeroNs: ns,
+    migrateSetupNsPerPage: ns,
+    migratePagesNsPerPage: ns,
+    migrateFinalizeNsPerPage: ns,
+    systemRamBytes: z.union([z.literal(0), bytes]).default(0),
+  }),
   dma: z.strictObject({ iommu: z.enum(["strict", "lazy", "off"]), costs: z.strictObject({ strict: dmaCosts, lazy: dmaCosts, off: dmaCosts }) }),
   copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, bandwidthGBps: z.number().positive(), maxJobBytes: bytes }),
   vram: z.strictObject({ sizeBytes: bytes, allocNs: ns, retrySleepNs: ns, retryTimeoutNs: ns, release: z.enum(["sync", "async"]) }),

@@ -9,6 +9,8 @@ import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import type { Workload, WorkloadStep } from "./schema.ts";
 import { createWorld, type World } from "./world.ts";
+import { XeDevice } from "../platform/xe-device.ts";
+import { IommuDma } from "../platform/iommu-dma.ts";
 
 /** What one step did: its thread, when it ran, and what it returned. */
 export interface StepResult {
@@ -48,8 +50,29 @@ export interface GpuFaultReport {
   timesliceMs: number;
 }
 
+/** What the platform's parts did over the run (platform runs only). */
+export interface PlatformStats {
+  dmaMaps: number;
+  dmaMapNs: number;
+  dmaUnmapNs: number;
+  copyJobs: number;
+  copyBytes: number;
+  /** Copy-engine busy time over the run's length, per channel. */
+  copyUtilisation: number;
+  vramEvictions: number;
+  vramFreePages: number;
+  /** 1 − largest free block ÷ free pages (0: one free block). */
+  vramFragmentation: number;
+  gpuAccesses: number;
+  /** Device-page references dropped from interrupt context. */
+  irqPuts: number;
+  /** For each released allocation: from its last device page going (detach) to its VRAM returned. */
+  releaseDelaysNs: number[];
+}
+
 export interface RunReport {
   description: string;
+  platformStats: PlatformStats | null;
   /** The platform profile's name, or "simple" for the flat-cost device. */
   platform: string;
   gpuFaults: GpuFaultReport[];
@@ -85,6 +108,7 @@ export class WorkloadRun {
   private readonly lostWrites: string[] = [];
   private readonly kernelBugs: string[] = [];
   private readonly gpuFaults: GpuFaultReport[] = [];
+  private readonly releaseDelaysNs: number[] = [];
   private blocked = 0;
   private done = false;
 
@@ -100,6 +124,7 @@ export class WorkloadRun {
         faults: workload.faults,
         device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
         ...(workload.platformProfile === undefined ? {} : { platform: workload.platformProfile }),
+        ...(workload.irqFrees === undefined ? {} : { irqFrees: { probability: workload.irqFrees.probability, delayNs: workload.irqFrees.delay } }),
       },
       hooks.onLog,
     ));
@@ -108,6 +133,7 @@ export class WorkloadRun {
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
     const threadNames = new Map<number, string>();
     const openFaults = new Map<number, GpuFaultReport>();
+    const detachedAt = new Map<number, number>();
     const gpuFaults = this.gpuFaults;
     w.log.subscribe({
       onSpawn: (uid, name) => threadNames.set(uid, name),
@@ -116,6 +142,15 @@ export class WorkloadRun {
           case "kernel.bug":
             this.kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
             break;
+          case "devmem.detach":
+            detachedAt.set(ev.devmem, tNs);
+            break;
+          case "devmem.release": {
+            const at = detachedAt.get(ev.devmem);
+            if (at !== undefined) this.releaseDelaysNs.push(tNs - at);
+            detachedAt.delete(ev.devmem);
+            break;
+          }
           case "gpu_fault.begin":
             openFaults.set(thread, { thread: threadNames.get(thread) ?? String(thread), startNs: tNs, access: ev.access, ret: "", totalNs: 0, migrateNs: 0, copyNs: 0, getPagesNs: 0, bindNs: 0, attempts: 0, timesliceMs: 0 });
             break;
@@ -193,8 +228,10 @@ export class WorkloadRun {
     const w = this.world;
     const invariants = this.done ? checkModelInvariants(w.p.state, { deferredRelease: this.workload.model.zddRelease === "deferred" }) : [];
     if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
+    if (w.gpu !== null && w.gpu.staleMappings > 0) invariants.push(`the GPU used ${w.gpu.staleMappings} stale mappings (an MMU notifier invalidation was missed)`);
     return {
       description: this.workload.description,
+      platformStats: this.platformStats(),
       platform: this.workload.platformProfile?.name ?? "simple",
       gpuFaults: this.gpuFaults,
       seed: this.seed,
@@ -207,6 +244,26 @@ export class WorkloadRun {
       invariants,
       lostWrites: this.lostWrites,
       kernelBugs: this.kernelBugs,
+    };
+  }
+
+  private platformStats(): PlatformStats | null {
+    const w = this.world;
+    if (w.gpu === null || w.copyEngine === null || !(w.dev instanceof XeDevice) || !(w.dma instanceof IommuDma)) return null;
+    const channels = w.profile?.copy.channels ?? 1;
+    return {
+      dmaMaps: w.dma.maps,
+      dmaMapNs: w.dma.mapNs,
+      dmaUnmapNs: w.dma.unmapNs,
+      copyJobs: w.copyEngine.jobs,
+      copyBytes: w.copyEngine.bytes,
+      copyUtilisation: w.engine.nowNs === 0 ? 0 : w.copyEngine.busyNs / (w.engine.nowNs * channels),
+      vramEvictions: w.dev.evictions,
+      vramFreePages: w.dev.freeVramPages,
+      vramFragmentation: w.dev.vramFragmentation,
+      gpuAccesses: w.gpu.accesses,
+      irqPuts: w.gpu.irqPuts,
+      releaseDelaysNs: this.releaseDelaysNs,
     };
   }
 }

@@ -64,6 +64,11 @@ export const WorkloadSchema = z.strictObject({
    * Without one, the model runs on a minimal flat-cost device (`device` below).
    */
   platform: z.string().optional(),
+  /**
+   * GPU work holding device-page references that a completion interrupt drops later: with
+   * `probability` per GPU access to a device page, dropped `delay` after it (platform runs).
+   */
+  irqFrees: z.strictObject({ probability: z.number().min(0).max(1), delay: duration }).optional(),
   model: z
     .strictObject({
       variant: z.enum(["seed", "newest"]).default("seed"),

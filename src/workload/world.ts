@@ -7,7 +7,7 @@ import { PagemapContext, type ModelVariant, type ZddReleaseMode } from "../pagem
 import { createModelState } from "../pagemap/state.ts";
 import { CopyEngine } from "../platform/copy-engine.ts";
 import { withPlatformState, type WorldState } from "../platform/events.ts";
-import { GpuSvm } from "../platform/gpu-svm.ts";
+import { GpuSvm, type IrqFrees } from "../platform/gpu-svm.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
 import type { PlatformProfile } from "../platform/profile.ts";
 import { SimpleDevice, type SimpleDeviceOptions } from "../platform/simple-device.ts";
@@ -31,6 +31,8 @@ export interface WorldOptions {
    * Without one, the world has the minimal flat-cost device of the model's own tests.
    */
   platform?: PlatformProfile;
+  /** Device-page references dropped from interrupt context (platform runs only). */
+  irqFrees?: IrqFrees;
 }
 
 /**
@@ -46,7 +48,10 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   const k = new Kernel(engine, log, profile === undefined ? {} : { ...profile.cpu });
   const faults = new FaultInjector(options.faults ?? {}, engine.random.stream("faults"));
   k.thp = options.thp ?? "never";
-  k.allocFailure = (_what, order) => faults.fail(order === 0 ? "folio_alloc_order0" : "folio_alloc_order9");
+  // Bounded system RAM: an allocation that would exceed it fails, as an exhausted zone would.
+  const ramPages = profile === undefined ? 0 : Math.floor(profile.cpu.systemRamBytes / PAGE_SIZE);
+  k.allocFailure = (_what, order, memory) =>
+    faults.fail(order === 0 ? "folio_alloc_order0" : "folio_alloc_order9") || (memory === "system" && ramPages > 0 && log.state.allocatedPages.system + 2 ** order > ramPages);
   const dma = profile === undefined ? new SimpleDma(faults) : new IommuDma(faults, profile.dma.iommu, profile.dma.costs);
   const p = new PagemapContext(k, log, dma, faults, {
     variant: options.variant ?? "seed",
@@ -64,7 +69,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
     const vram = new VramBuddy(vramPages, { maxOrder: Math.floor(Math.log2(vramPages)), placement: "high" });
     const xe = new XeDevice(p, profile, vram, copyEngine);
     dev = xe;
-    gpu = new GpuSvm(p, xe, profile, (ev) => log.commit(ev));
+    gpu = new GpuSvm(p, xe, profile, (ev) => log.commit(ev), options.irqFrees);
   }
   const mm = mmCreate(k);
   return { engine, log, k, p, dev, dma, faults, mm, gpu, copyEngine, profile: profile ?? null };
