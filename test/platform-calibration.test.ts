@@ -152,3 +152,17 @@ describe("platform mechanisms", () => {
     expect(report.placement.filter((p) => p.where === "system")).toHaveLength(256);
   });
 });
+
+describe("bad platform input", () => {
+  it("an unknown platform or a wrong value is refused with the file, the key and what was expected", () => {
+    expect(() => parseWorkload(header("no-such-platform", "  - { addr: 0x40000000, size: 2MiB }") + "  - name: t\n    steps:\n      - { op: sleep, duration: 1 }\n", "workloads/inline.yaml")).toThrow(
+      /no-such-platform\.yaml: cannot read platform/,
+    );
+    const dir = mkdtempSync(join(tmpdir(), "pagesim-badp-"));
+    mkdirSync(join(dir, "platforms"));
+    writeFileSync(join(dir, "platforms", "bad.yaml"), readFileSync("workloads/platforms/xe-pcie4x8-iommu.yaml", "utf8").replace("bandwidthGBps: 9.62", "bandwidthGBps: fast"));
+    const file = join(dir, "w.yaml");
+    writeFileSync(file, header("bad", "  - { addr: 0x40000000, size: 2MiB }") + "  - name: t\n    steps:\n      - { op: sleep, duration: 1 }\n");
+    expect(() => loadWorkload(file)).toThrow(/bad\.yaml:\d+:\d+: copy\.bandwidthGBps: .*number/);
+  });
+});

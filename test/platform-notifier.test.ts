@@ -19,6 +19,7 @@ function run(cpuSteps: string, gpuSteps: string, size = "2MiB") {
         onSpawn: (uid, name) => void names.set(uid, name),
         onModelEvent: (_s, _t, thread, _c, ev) => {
           if (ev.kind === "svm_range.invalidate" || ev.kind === "svm_range.remove") events.push({ kind: ev.kind, thread: names.get(thread) ?? "?", range: ev.range });
+          if (ev.kind === "migrate_to_ram.begin") events.push({ kind: ev.kind, thread: names.get(thread) ?? "?" });
           if (ev.kind === "svm_range.insert") events.push({ kind: ev.kind, thread: names.get(thread) ?? "?", range: ev.range, size: ev.end - ev.start });
         },
       }),
@@ -35,6 +36,7 @@ describe("the GPU's MMU notifier", () => {
     expect(report.invariants).toEqual([]);
     expect(report.lostWrites).toEqual([]);
     expect(events.filter((e) => e.kind === "svm_range.invalidate")).toEqual([{ kind: "svm_range.invalidate", thread: "cpu0", range: 0 }]);
+    expect(events.filter((e) => e.kind === "migrate_to_ram.begin").map((e) => e.thread)).toEqual(["cpu0"]);
     expect(report.gpuFaults).toHaveLength(2);
     // The second fault found the pages in system memory; non-atomic faults migrate them again.
     expect(report.gpuFaults[1]!.migrateNs).toBeGreaterThan(0);
@@ -50,7 +52,7 @@ describe("the GPU's MMU notifier", () => {
     expect(report.gpuFaults).toHaveLength(3);
   });
 
-  it("a partial munmap invalidates the range; the next GPU fault's garbage collector destroys it and a smaller range takes its place", () => {
+  it("a partial munmap invalidates the range; the next GPU fault's garbage collector evicts what is left of it to RAM, destroys it, and a smaller range takes its place", () => {
     const { report, events } = run(
       "      - { op: munmap, addr: 0x40100000, size: 64KiB, at: 3ms }\n",
       "      - { op: write, addr: 0x40000000, at: 1ms }\n      - { op: write, addr: 0x40000000, at: 5ms }\n",
@@ -59,6 +61,10 @@ describe("the GPU's MMU notifier", () => {
     expect(events.map((e) => `${e.kind}:${e.thread}${e.size === undefined ? "" : `:${e.size}`}`)).toEqual([
       "svm_range.insert:gpu0:2097152",
       "svm_range.invalidate:cpu0",
+      // migrate_to_ram's window is clamped to the faulting VMA: the munmap split the range in
+      // two VMAs, so each half takes its own CPU-fault-path migration.
+      "migrate_to_ram.begin:gpu0",
+      "migrate_to_ram.begin:gpu0",
       "svm_range.remove:gpu0",
       "svm_range.insert:gpu0:65536",
     ]);

@@ -3,7 +3,7 @@ import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
 import { handleMmFault } from "../kernel/fault.ts";
 import { folioGet, folioPut } from "../kernel/folio.ts";
 import type { MmuNotifier, MmuNotifierRange } from "../kernel/mmu-notifier.ts";
-import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
+import { vmaIsAnonymous, vmaLookup, type MmState } from "../kernel/state.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
@@ -178,9 +178,7 @@ export class GpuSvm implements MmuNotifier {
       return ret;
     };
     const self = this;
-    yield* this.stage("gc", 0, (function* (): ProcessBody<number> {
-      return self.garbageCollect(mm);
-    })());
+    yield* this.stage("gc", 0, this.garbageCollect(mm));
     let found: SvmRangeState | number = -Errno.EINVAL;
     yield* this.stage("find_range", 0, (function* (): ProcessBody<number> {
       yield spin(g.findRangeNs);
@@ -232,18 +230,35 @@ export class GpuSvm implements MmuNotifier {
     return ret;
   }
 
-  /** xe_svm_garbage_collector: ranges whose memory was unmapped are destroyed before anything else. */
-  private garbageCollect(mm: number): number {
+  /**
+   * xe_svm_garbage_collector: ranges whose memory was unmapped are destroyed before anything
+   * else. A range unmapped only in part first has its remaining device pages evicted to system
+   * memory (they would otherwise keep the VRAM allocation alive for the part that is gone).
+   */
+  private *garbageCollect(mm: number): ProcessBody<number> {
     const mmState = this.state.mms.get(mm);
     for (const r of [...this.state.svmRanges.values()]) {
       if (r.mm !== mm) continue;
-      const vma = mmState === undefined ? undefined : vmaLookup(mmState, r.start);
-      if (vma === undefined || vma.endAddr < r.end) {
-        this.commit({ kind: "svm_range.remove", range: r.id });
-        this.bound.delete(r.id);
-      }
+      if (mmState !== undefined && this.coveredByVmas(mmState, r.start, r.end)) continue;
+      if (mmState !== undefined && this.partlyMapped(mmState, r.start, r.end)) yield* this.evictRange(r);
+      this.commit({ kind: "svm_range.remove", range: r.id });
+      this.bound.delete(r.id);
     }
     return 0;
+  }
+
+  private coveredByVmas(mm: MmState, start: number, end: number): boolean {
+    for (let addr = start; addr < end; ) {
+      const vma = vmaLookup(mm, addr);
+      if (vma === undefined) return false;
+      addr = vma.endAddr;
+    }
+    return true;
+  }
+
+  private partlyMapped(mm: MmState, start: number, end: number): boolean {
+    for (let addr = start; addr < end; addr += PAGE_SIZE) if (vmaLookup(mm, addr) !== undefined) return true;
+    return false;
   }
 
   /**
@@ -351,7 +366,7 @@ export class GpuSvm implements MmuNotifier {
     const k = this.p.k;
     const deadline = k.engine.nowNs + HMM_TIMEOUT_NS;
     for (let vpn = r.start / PAGE_SIZE; vpn < r.end / PAGE_SIZE; vpn++) {
-      while (this.state.mms.get(r.mm)!.ptes.get(vpn)?.kind === "device-private") {
+      while (this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
         if (k.engine.nowNs >= deadline) return -Errno.ETIME;
         yield* handleMmFault(k, r.mm, vpn * PAGE_SIZE, "read");
       }
