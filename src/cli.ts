@@ -9,6 +9,11 @@ import { recordRun, RunDirError } from "./record/run-dir.ts";
 import { verifyRun } from "./record/verify.ts";
 import { writeTrace } from "./record/trace.ts";
 import { LogFormatError } from "./record/reader.ts";
+import { cpSync } from "node:fs";
+import { basename, extname, join } from "node:path";
+import { mergeSweeps, runSweep } from "./sweep/runner.ts";
+import { sweepProgress } from "./cli/progress.ts";
+import { setOptions, shardOption } from "./cli/args.ts";
 
 const HELP = `pagesim: a discrete-event simulator of how Linux's DRM pagemap layer migrates GPU
 shared-virtual-memory pages between system RAM and device memory.
@@ -25,6 +30,12 @@ Usage:
   pagesim trace RUN_DIR [--out FILE]
       Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
       Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
+  pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N]
+      Run a parameter study (workloads/sweeps/): every run on a worker thread, its run directory
+      under DIR/runs/, its parameters and figures in DIR/results.sqlite (default
+      results/sweeps/<sweep>). --resume continues an interrupted sweep; --shard runs a slice.
+  pagesim merge OUT_DIR SHARD_DIR...
+      Join the results of sweep shards into one directory.
   pagesim demo [--seed N] [--customers N] [--json]
       Run the built-in check: the engine against queueing theory (M/M/1, M/D/1) and its speed.
   pagesim --help       This text.
@@ -51,6 +62,10 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       out: { type: "string" },
       sink: { type: "string" },
+      set: { type: "string", multiple: true },
+      jobs: { type: "string" },
+      resume: { type: "boolean" },
+      shard: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -68,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "run": {
       const file = expectArgs(positionals, "run", "workload file");
-      const workload = loadWorkload(file);
+      const workload = loadWorkload(file, setOptions(values.set));
       const seed = values.seed === undefined ? undefined : integerOption("seed", values.seed, 1);
       const sinks = sinksOption(values.sink);
       let signal: NodeJS.Signals | null = null;
@@ -98,6 +113,31 @@ async function main(argv: string[]): Promise<number> {
       console.log(`the log does not nest cleanly (${problems.length}): the trace closes these slices itself`);
       for (const p of problems.slice(0, 20)) console.log(`  ${p}`);
       return 1;
+    }
+    case "sweep": {
+      const file = expectArgs(positionals, "sweep", "sweep file");
+      const jobs = values.jobs === undefined ? undefined : integerOption("jobs", values.jobs, 1, 1);
+      const shard = shardOption(values.shard);
+      const outDir = values.out ?? join("results", "sweeps", basename(file, extname(file)));
+      let stop = false;
+      process.on("SIGINT", () => {
+        if (stop) process.exit(130);
+        stop = true;
+        console.error("pagesim: SIGINT: finishing the runs in flight; --resume continues later (again to quit at once)");
+      });
+      const progress = sweepProgress();
+      const summary = await runSweep({ file, outDir, resume: values.resume === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }), onProgress: progress.update, shouldStop: () => stop });
+      progress.stop();
+      console.log(`${summary.dir}: ${summary.ran} runs done${summary.skipped > 0 ? `, ${summary.skipped} kept from before` : ""}, ${summary.failed} failed, of ${summary.planned}${summary.stopped ? " (stopped: --resume continues)" : ""}`);
+      console.log(`results: ${join(summary.dir, "results.sqlite")} (tables runs, run_params, metrics)`);
+      return summary.stopped ? 130 : summary.failed > 0 ? 1 : 0;
+    }
+    case "merge": {
+      const [, out, ...shards] = positionals;
+      if (out === undefined || shards.length === 0) throw new UsageError("merge: OUT_DIR SHARD_DIR...");
+      const n = mergeSweeps(out, shards, (from, to) => cpSync(from, to, { recursive: true }));
+      console.log(`${out}: merged ${n} runs from ${shards.length} shards`);
+      return 0;
     }
     case "demo": {
       if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);

@@ -1,3 +1,5 @@
+import { parseOverrideValue } from "../workload/load.ts";
+
 /** A command-line usage error: printed with the usage line, exit status 2. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -23,4 +25,25 @@ export function sinksOption(raw: string | undefined): ("arrow" | "sqlite")[] {
     if (!sinks.includes(name)) sinks.push(name);
   }
   return sinks;
+}
+
+/** Parses repeated --set key=value options into workload overrides. */
+export function setOptions(raw: string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of raw ?? []) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--set: expected key=value (e.g. --set model.hz=1000), got "${item}"`);
+    out[item.slice(0, eq)] = parseOverrideValue(item.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Parses --shard K/N (1 <= K <= N). */
+export function shardOption(raw: string | undefined): { k: number; n: number } | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(raw);
+  const k = m === null ? NaN : Number(m[1]);
+  const n = m === null ? NaN : Number(m[2]);
+  if (!(k >= 1 && n >= 1 && k <= n)) throw new UsageError(`--shard: expected K/N with 1 <= K <= N, got "${raw}"`);
+  return { k, n };
 }

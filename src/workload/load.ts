@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
+import { LineCounter, parse, parseDocument } from "yaml";
 import { WorkloadSchema, type Workload } from "./schema.ts";
 import { WorkloadError } from "./errors.ts";
 import { loadPlatform, resolvePlatformPath } from "./platform-schema.ts";
@@ -7,23 +7,36 @@ import { loadPlatform, resolvePlatformPath } from "./platform-schema.ts";
 export { WorkloadError } from "./errors.ts";
 
 /** Reads and validates a workload file (YAML). */
-export function loadWorkload(path: string): Workload {
+export function loadWorkload(path: string, overrides: Overrides = {}): Workload {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
     throw new WorkloadError(`${path}: cannot read: ${(error as Error).message}`);
   }
-  return parseWorkload(text, path);
+  return parseWorkload(text, path, overrides);
 }
 
-export function parseWorkload(text: string, path: string): Workload {
+/** Key path ("model.hz", "threads.1.steps.0.timesliceMs") → value, applied over the file (--set, sweeps). */
+export type Overrides = Record<string, unknown>;
+
+/** Parses a --set value as YAML does a scalar: numbers, booleans and sizes stay what they say. */
+export function parseOverrideValue(raw: string): unknown {
+  return parse(raw) as unknown;
+}
+
+export function parseWorkload(text: string, path: string, overrides: Overrides = {}): Workload {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const { line, col } = lineCounter.linePos(e.pos[0]);
     throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${e.message.split("\n")[0]}`);
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    const keyPath = key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+    if (keyPath.some((k) => k === "")) throw new WorkloadError(`${path}: --set ${key}: not a key path (keys joined by dots)`);
+    doc.setIn(keyPath, value);
   }
   const result = WorkloadSchema.safeParse(doc.toJS());
   if (result.success) {

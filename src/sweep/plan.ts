@@ -1,0 +1,109 @@
+import { readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import * as z from "zod";
+import { WorkloadError } from "../workload/errors.ts";
+
+/** A parameter's values: a list, or a numeric range with a step (both ends included). */
+const values = z.union([
+  z.array(z.union([z.number(), z.string(), z.boolean()])).min(1),
+  z.strictObject({ from: z.number(), to: z.number(), step: z.number().positive() }),
+]);
+
+/**
+ * A sweep file (workloads/sweeps/*.yaml): workloads × the cartesian product of `parameters` ×
+ * each row of every `zip` group (parameters that vary together) × repetitions, the parameter
+ * study OMNeT++ made standard. Parameters are key paths into the workload, as `--set` takes them.
+ */
+export const SweepSchema = z.strictObject({
+  description: z.string(),
+  /** Workload files, relative to the sweep file. */
+  workloads: z.array(z.string()).min(1),
+  parameters: z.record(z.string(), values).default({}),
+  zip: z.array(z.record(z.string(), z.array(z.union([z.number(), z.string(), z.boolean()])).min(1))).default([]),
+  repetitions: z.number().int().positive().default(1),
+  /** Repetition r of every configuration runs with seed + r (common random numbers across configurations). */
+  seed: z.number().int().nonnegative().default(1),
+  /** What each run records: its own event log, or none (metrics only). */
+  sinks: z.array(z.enum(["arrow", "sqlite"])).default([]),
+});
+export type Sweep = z.infer<typeof SweepSchema>;
+
+/** One run of a sweep: which workload, which parameter values, which seed. */
+export interface PlannedRun {
+  /** r0000, r0001, … in plan order: stable, so resume and shards agree on names. */
+  id: string;
+  index: number;
+  workload: string;
+  /** The workload file's path as the sweep names it (for tables and reports). */
+  workloadName: string;
+  params: Record<string, unknown>;
+  repetition: number;
+  seed: number;
+}
+
+function expand(v: z.infer<typeof values>): unknown[] {
+  if (Array.isArray(v)) return v;
+  const out: number[] = [];
+  for (let x = v.from; x <= v.to + 1e-9 * Math.abs(v.step); x += v.step) out.push(Number(x.toPrecision(12)));
+  return out;
+}
+
+/** Every combination, in a fixed order: the first parameter varies slowest. */
+function product(params: [string, unknown[]][]): Record<string, unknown>[] {
+  let rows: Record<string, unknown>[] = [{}];
+  for (const [key, vals] of params) rows = rows.flatMap((row) => vals.map((v) => ({ ...row, [key]: v })));
+  return rows;
+}
+
+/** Expands a sweep into its runs, in a deterministic order. */
+export function planSweep(sweep: Sweep, sweepFile: string): PlannedRun[] {
+  let configs = product(Object.entries(sweep.parameters).map(([k, v]) => [k, expand(v)]));
+  for (const [g, group] of sweep.zip.entries()) {
+    const lengths = new Set(Object.values(group).map((v) => v.length));
+    if (lengths.size > 1) throw new WorkloadError(`${sweepFile}: zip.${g}: every parameter of a zip group needs the same number of values`);
+    const n = [...lengths][0]!;
+    const rows = Array.from({ length: n }, (_, i) => Object.fromEntries(Object.entries(group).map(([k, v]) => [k, v[i]])));
+    configs = configs.flatMap((c) => rows.map((r) => ({ ...c, ...r })));
+  }
+  const runs: PlannedRun[] = [];
+  for (const w of sweep.workloads) {
+    const workload = resolve(dirname(sweepFile), w);
+    for (const params of configs) {
+      for (let r = 0; r < sweep.repetitions; r++) {
+        const index = runs.length;
+        runs.push({ id: `r${String(index).padStart(4, "0")}`, index, workload, workloadName: relative(".", workload), params, repetition: r, seed: sweep.seed + r });
+      }
+    }
+  }
+  return runs;
+}
+
+/** Reads and validates a sweep file, naming the file, line and key on any problem. */
+export function loadSweep(path: string): Sweep {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new WorkloadError(`${path}: cannot read: ${(error as Error).message}`);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const { line, col } = lineCounter.linePos(doc.errors[0]!.pos[0]);
+    throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
+  }
+  const result = SweepSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    const place = node?.range === undefined ? "" : (({ line, col }) => `:${line}:${col}`)(lineCounter.linePos(node.range[0]));
+    throw new WorkloadError(`${path}${place}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/** The runs of shard k of n (1-based k): every n-th run, so shards are disjoint and cover the sweep. */
+export function shardOf(runs: PlannedRun[], k: number, n: number): PlannedRun[] {
+  return runs.filter((r) => r.index % n === k - 1);
+}

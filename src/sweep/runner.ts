@@ -1,0 +1,163 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { WorkloadError } from "../workload/errors.ts";
+import { loadWorkload } from "../workload/load.ts";
+import { loadSweep, planSweep, shardOf, type PlannedRun } from "./plan.ts";
+import { SweepResults } from "./results.ts";
+import type { RunRequest, RunResult } from "./worker.ts";
+
+export interface SweepOptions {
+  file: string;
+  outDir: string;
+  /** Worker threads; each runs one simulation at a time. Default: the machine's cores. */
+  jobs?: number;
+  /** Keep the runs an earlier, interrupted sweep completed; redo the rest. */
+  resume?: boolean;
+  /** Run only the k-th of n disjoint slices (1-based). */
+  shard?: { k: number; n: number };
+  onProgress?: (p: SweepProgress) => void;
+  /** Polled between runs: true stops dispatching new runs. */
+  shouldStop?: () => boolean;
+}
+
+export interface SweepProgress {
+  done: number;
+  total: number;
+  failed: number;
+  eventsPerSec: number;
+  etaSec: number;
+  last?: string;
+}
+
+export interface SweepSummary {
+  dir: string;
+  planned: number;
+  skipped: number;
+  ran: number;
+  failed: number;
+  stopped: boolean;
+}
+
+/**
+ * The worker module: the compiled .js next to us; or, when we run as .ts source (tests, tsx), a
+ * tiny module that registers tsx's loader in the worker and then imports worker.ts.
+ */
+function startWorker(): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith(".ts")) return new Worker(new URL("./worker.js", self));
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(new URL("./worker.ts", self).href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
+}
+
+/**
+ * `pagesim sweep`: plans the runs, checks every workload loads with its parameters before
+ * anything is written, then runs them on `jobs` worker threads. Each run is single-threaded and
+ * deterministic, so results do not depend on `jobs`; each writes its own run directory under
+ * runs/, and its rows go into results.sqlite when it completes.
+ */
+export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
+  const sweep = loadSweep(o.file);
+  let runs = planSweep(sweep, o.file);
+  if (o.shard !== undefined) runs = shardOf(runs, o.shard.k, o.shard.n);
+  // Bad input is found before anything is written: every (workload, parameters) must load.
+  const checked = new Set<string>();
+  for (const run of runs) {
+    const key = `${run.workload}\0${JSON.stringify(run.params)}`;
+    if (checked.has(key)) continue;
+    checked.add(key);
+    try {
+      loadWorkload(run.workload, run.params);
+    } catch (error) {
+      if (error instanceof WorkloadError) throw new WorkloadError(`${o.file}: run ${run.id} (${Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}):\n${error.message}`);
+      throw error;
+    }
+  }
+  const resultsPath = join(o.outDir, "results.sqlite");
+  if (existsSync(resultsPath) && o.resume !== true) throw new WorkloadError(`${o.outDir}: holds an earlier sweep (results.sqlite); use --resume to continue it, or another --out`);
+  mkdirSync(join(o.outDir, "runs"), { recursive: true });
+  const results = new SweepResults(resultsPath);
+  const sweepText = readFileSync(o.file, "utf8");
+  const earlier = results.meta("sweep_file_text");
+  if (earlier !== undefined && earlier !== sweepText) {
+    results.close();
+    throw new WorkloadError(`${o.outDir}: was started with a different sweep file; --resume needs the same one`);
+  }
+  results.setMeta({ sweep_file: o.file, sweep_file_text: sweepText, planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
+  const done = results.completedIds();
+  const queue = runs.filter((r) => !done.has(r.id));
+  const summary: SweepSummary = { dir: o.outDir, planned: runs.length, skipped: runs.length - queue.length, ran: 0, failed: 0, stopped: false };
+  const jobs = Math.max(1, Math.min(o.jobs ?? availableParallelism(), queue.length));
+  const startedAt = performance.now();
+  let events = 0;
+  let next = 0;
+
+  await new Promise<void>((resolve, reject) => {
+    let active = 0;
+    if (queue.length === 0) return resolve();
+    const dispatch = (worker: Worker): void => {
+      if (next >= queue.length || o.shouldStop?.() === true) {
+        if (next < queue.length) summary.stopped = true;
+        void worker.terminate();
+        active--;
+        if (active === 0) resolve();
+        return;
+      }
+      const run = queue[next++]!;
+      const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks: sweep.sinks };
+      worker.once("message", (result: RunResult) => {
+        try {
+          results.record(run, result);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        summary.ran++;
+        if (result.status !== "complete") summary.failed++;
+        events += result.events;
+        const elapsed = (performance.now() - startedAt) / 1000;
+        const finished = summary.ran;
+        o.onProgress?.({
+          done: summary.skipped + finished,
+          total: runs.length,
+          failed: summary.failed,
+          eventsPerSec: elapsed > 0 ? events / elapsed : 0,
+          etaSec: finished > 0 ? (elapsed / finished) * (queue.length - finished) : 0,
+          last: `${run.id} ${run.workloadName} ${result.status}${result.error === undefined ? "" : `: ${result.error.split("\n")[0]}`}`,
+        });
+        dispatch(worker);
+      });
+      worker.postMessage(request);
+    };
+    for (let i = 0; i < jobs; i++) {
+      const worker = startWorker();
+      worker.on("error", reject);
+      active++;
+      dispatch(worker);
+    }
+  });
+  results.close();
+  return summary;
+}
+
+/** `pagesim merge OUT SHARD_DIR…`: joins shard directories' results (and run directories) into one. */
+export function mergeSweeps(outDir: string, shardDirs: string[], copyRunDir: (from: string, to: string) => void): number {
+  mkdirSync(join(outDir, "runs"), { recursive: true });
+  const results = new SweepResults(join(outDir, "results.sqlite"));
+  let n = 0;
+  try {
+    for (const dir of shardDirs) {
+      const path = join(dir, "results.sqlite");
+      if (!existsSync(path)) throw new WorkloadError(`${dir}: not a sweep directory (no results.sqlite)`);
+      n += results.mergeFrom(path);
+      copyRunDir(join(dir, "runs"), join(outDir, "runs"));
+    }
+  } finally {
+    results.close();
+  }
+  return n;
+}
+
+export type { PlannedRun };

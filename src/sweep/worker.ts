@@ -1,0 +1,39 @@
+import { parentPort } from "node:worker_threads";
+import { recordRun, type SinkName } from "../record/run-dir.ts";
+import { loadWorkload } from "../workload/load.ts";
+import { runMetrics } from "./metrics.ts";
+import type { PlannedRun } from "./plan.ts";
+
+/** What the sweep runner asks a worker to do, and what the worker answers. */
+export interface RunRequest {
+  run: PlannedRun;
+  outDir: string;
+  sinks: SinkName[];
+}
+
+export interface RunResult {
+  id: string;
+  status: "complete" | "failed";
+  error?: string;
+  wallMs: number;
+  events: number;
+  endNs: number;
+  digest: string;
+  metrics: Record<string, number>;
+}
+
+/** One run, single-threaded and deterministic: the same request gives the same files and figures. */
+export async function executeRun(req: RunRequest): Promise<RunResult> {
+  const start = performance.now();
+  try {
+    const workload = loadWorkload(req.run.workload, req.run.params);
+    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks });
+    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report) };
+  } catch (error) {
+    return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {} };
+  }
+}
+
+parentPort?.on("message", (req: RunRequest) => {
+  void executeRun(req).then((result) => parentPort!.postMessage(result));
+});
