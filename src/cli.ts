@@ -14,6 +14,7 @@ import { basename, extname, join } from "node:path";
 import { mergeSweeps, runSweep } from "./sweep/runner.ts";
 import { sweepProgress } from "./cli/progress.ts";
 import { setOptions, shardOption } from "./cli/args.ts";
+import { workloadJsonSchema } from "./workload/json-schema.ts";
 
 const HELP = `pagesim: a discrete-event simulator of how Linux's DRM pagemap layer migrates GPU
 shared-virtual-memory pages between system RAM and device memory.
@@ -36,6 +37,8 @@ Usage:
       results/sweeps/<sweep>). --resume continues an interrupted sweep; --shard runs a slice.
   pagesim merge OUT_DIR SHARD_DIR...
       Join the results of sweep shards into one directory.
+  pagesim schema
+      Print the workload format as JSON Schema, for editors (> workload.schema.json).
   pagesim demo [--seed N] [--customers N] [--json]
       Run the built-in check: the engine against queueing theory (M/M/1, M/D/1) and its speed.
   pagesim --help       This text.
@@ -139,6 +142,10 @@ async function main(argv: string[]): Promise<number> {
       console.log(`${out}: merged ${n} runs from ${shards.length} shards`);
       return 0;
     }
+    case "schema":
+      if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+      console.log(JSON.stringify(workloadJsonSchema(), null, 2));
+      return 0;
     case "demo": {
       if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
       const seed = integerOption("seed", values.seed, 1);

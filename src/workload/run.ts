@@ -211,7 +211,8 @@ export class WorkloadRun {
   /** Runs at most `maxSteps` process resumptions; true once the workload has finished. */
   advance(maxSteps = Infinity): boolean {
     if (this.done) return true;
-    const result = this.world.engine.run(Infinity, maxSteps);
+    const until = this.workload.until ?? Infinity;
+    const result = this.world.engine.run(until, maxSteps);
     if (result.steps < maxSteps) {
       this.done = true;
       this.blocked = result.blocked;

@@ -53,6 +53,28 @@ const step = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("sleep"), duration, ...timing }),
 ]);
 
+/**
+ * An access pattern, expanded into steps when the file loads (deterministically, from its seed):
+ * `count` accesses of `pages` pages each inside [addr, addr+size), `every` apart, starting `at`.
+ * sequential walks the region page by page (wrapping), strided by `stride`, random picks pages
+ * uniformly, hotcold sends `hotProbability` of the accesses to the first `hotFraction` of it.
+ */
+const pattern = z.strictObject({
+  kind: z.enum(["sequential", "strided", "random", "hotcold"]),
+  access: z.enum(["read", "write", "atomic"]).default("read"),
+  addr: address,
+  size,
+  count: z.number().int().positive(),
+  pages: z.number().int().positive().default(1),
+  stride: size.optional(),
+  every: duration.default(0),
+  at: duration.optional(),
+  hotFraction: z.number().gt(0).max(1).default(0.1),
+  hotProbability: z.number().min(0).max(1).default(0.9),
+  seed: z.number().int().nonnegative().default(1),
+});
+export type AccessPattern = z.infer<typeof pattern>;
+
 const faultRule = z.strictObject({ probability: z.number().min(0).max(1).optional(), nth: z.array(z.number().int().positive()).optional() });
 
 export const WorkloadSchema = z.strictObject({
@@ -95,10 +117,14 @@ export const WorkloadSchema = z.strictObject({
         ctx: z.enum(["process", "gpu", "irq", "workqueue"]).default("process"),
         /** Which process the thread belongs to: 0 is the first, n the n-th child forked. */
         process: z.number().int().nonnegative().default(0),
-        steps: z.array(step).min(1),
-      }),
+        steps: z.array(step).default([]),
+        /** Accesses generated from a pattern, run after `steps`. */
+        pattern: pattern.optional(),
+      }).refine((t) => t.steps.length > 0 || t.pattern !== undefined, { message: "a thread needs steps or a pattern" }),
     )
     .min(1),
+  /** Stop the run at this simulated time (default: when every thread has finished). */
+  until: duration.optional(),
 });
 
 /** A workload as loaded: the schema's output, plus the platform profile it names, resolved. */
