@@ -15,6 +15,7 @@ import { mergeSweeps, runSweep } from "./sweep/runner.ts";
 import { sweepProgress } from "./cli/progress.ts";
 import { setOptions, shardOption } from "./cli/args.ts";
 import { workloadJsonSchema } from "./workload/json-schema.ts";
+import { formatSweepTable } from "./cli/sweep-table.ts";
 
 const HELP = `pagesim: a discrete-event simulator of how Linux's DRM pagemap layer migrates GPU
 shared-virtual-memory pages between system RAM and device memory.
@@ -86,8 +87,9 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "run": {
       const file = expectArgs(positionals, "run", "workload file");
-      const workload = loadWorkload(file, setOptions(values.set));
       const seed = values.seed === undefined ? undefined : integerOption("seed", values.seed, 1);
+      const overrides = setOptions(values.set);
+      const workload = loadWorkload(file, { ...overrides, ...(seed === undefined ? {} : { seed }) });
       const sinks = sinksOption(values.sink);
       let signal: NodeJS.Signals | null = null;
       const onSignal = (s: NodeJS.Signals) => {
@@ -97,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
       };
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
-      const { dir, report, manifest } = await recordRun({ file, workload, ...(seed === undefined ? {} : { seed }), ...(values.out === undefined ? {} : { outDir: values.out }), sinks, shouldStop: () => signal !== null });
+      const { dir, report, manifest } = await recordRun({ file, workload, ...(seed === undefined ? {} : { seed }), ...(values.out === undefined ? {} : { outDir: values.out }), sinks, overrides, shouldStop: () => signal !== null });
       console.log(values.json === true ? JSON.stringify({ dir, manifest, report }, null, 2) : formatRecordedRun(report, manifest, dir, file));
       if (manifest.status === "interrupted") return signal === "SIGTERM" ? 143 : 130;
       return report.invariants.length === 0 && report.lostWrites.length === 0 ? 0 : 1;
@@ -132,7 +134,8 @@ async function main(argv: string[]): Promise<number> {
       const summary = await runSweep({ file, outDir, resume: values.resume === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }), onProgress: progress.update, shouldStop: () => stop });
       progress.stop();
       console.log(`${summary.dir}: ${summary.ran} runs done${summary.skipped > 0 ? `, ${summary.skipped} kept from before` : ""}, ${summary.failed} failed, of ${summary.planned}${summary.stopped ? " (stopped: --resume continues)" : ""}`);
-      console.log(`results: ${join(summary.dir, "results.sqlite")} (tables runs, run_params, metrics)`);
+      console.log(`\n${formatSweepTable(summary.dir)}\n`);
+      console.log(`results: ${join(summary.dir, "results.sqlite")} (tables runs, run_params, metrics); each run's directory under ${join(summary.dir, "runs")}`);
       return summary.stopped ? 130 : summary.failed > 0 ? 1 : 0;
     }
     case "merge": {

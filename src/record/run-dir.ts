@@ -16,7 +16,7 @@ export const SINK_NAMES: readonly SinkName[] = ["arrow", "sqlite"];
 export interface RunManifest {
   pagesim: string;
   status: "complete" | "interrupted";
-  workload: { name: string; file: string; description: string; resolved: Workload };
+  workload: { name: string; file: string; description: string; overrides: Record<string, unknown>; resolved: Workload };
   seed: number;
   variant: string;
   sinks: SinkName[];
@@ -40,6 +40,8 @@ export interface RecordOptions {
   /** Default: results/<workload name>/seed-<seed>. */
   outDir?: string;
   sinks: readonly SinkName[];
+  /** The --set / sweep overrides the workload was loaded with (recorded, and in the reproduce line). */
+  overrides?: Record<string, unknown>;
   /** Process resumptions between looks at the clock (to let Node's event loop run). */
   sliceSteps?: number;
   /** Polled between slices: true stops the run early, keeping what it has (SIGINT/SIGTERM). */
@@ -126,7 +128,7 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
   const manifest: RunManifest = {
     pagesim: pagesimVersion(),
     status: interrupted ? "interrupted" : "complete",
-    workload: { name, file: o.file, description: o.workload.description, resolved: o.workload },
+    workload: { name, file: o.file, description: o.workload.description, overrides: o.overrides ?? {}, resolved: o.workload },
     seed,
     variant: o.workload.model.variant,
     sinks: [...o.sinks],
@@ -144,7 +146,7 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
       kernelBugs: report.kernelBugs,
       contextViolations: report.contextViolations.length,
     },
-    reproduce: `pagesim run ${join(dir, "workload.yaml")} --seed ${seed} --out ${dir}`,
+    reproduce: [`pagesim run ${join(dir, "workload.yaml")}`, ...Object.entries(o.overrides ?? {}).filter(([k]) => k !== "seed").map(([k, v]) => `--set ${k}=${JSON.stringify(v)}`), `--seed ${seed} --out ${dir}`].join(" "),
   };
   writeFileSync(join(dir, "run.json.tmp"), `${JSON.stringify(manifest, null, 2)}\n`);
   renames.push([join(dir, "run.json.tmp"), join(dir, "run.json")]);

@@ -18,7 +18,7 @@ export function runMetrics(r: RunReport): Record<string, number> {
     sim_end_ms: r.endNs / 1e6,
     events: r.events,
     steps: r.steps.length,
-    cpu_gpu_faults_in_steps: cpuFaults,
+    faults_in_steps: cpuFaults,
     gpu_faults: r.gpuFaults.length,
     gpu_fault_p50_us: pct(gpuTotals, 0.5),
     gpu_fault_p99_us: pct(gpuTotals, 0.99),

@@ -26,8 +26,8 @@ export interface RunResult {
 export async function executeRun(req: RunRequest): Promise<RunResult> {
   const start = performance.now();
   try {
-    const workload = loadWorkload(req.run.workload, req.run.params);
-    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks });
+    const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
+    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params });
     return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report) };
   } catch (error) {
     return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {} };

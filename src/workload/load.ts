@@ -36,7 +36,12 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
     const { line, col } = lineCounter.linePos(e.pos[0]);
     throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${e.message.split("\n")[0]}`);
   }
+  const platformOverrides: Overrides = {};
   for (const [key, value] of Object.entries(overrides)) {
+    if (key.startsWith("platform.")) {
+      platformOverrides[key.slice("platform.".length)] = value;
+      continue;
+    }
     const keyPath = key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
     if (keyPath.some((k) => k === "")) throw new WorkloadError(`${path}: --set ${key}: not a key path (keys joined by dots)`);
     doc.setIn(keyPath, value);
@@ -55,8 +60,9 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
   const result = WorkloadSchema.safeParse(doc.toJS());
   if (result.success) {
     const workload: Workload = result.data;
-    for (const t of workload.threads) if (t.pattern !== undefined) t.steps.push(...expandPattern(t.pattern, t.name));
-    if (workload.platform !== undefined) workload.platformProfile = loadPlatform(resolvePlatformPath(workload.platform, path));
+    for (const t of workload.threads) if (t.pattern !== undefined) t.steps.push(...expandPattern(t.pattern, t.name, workload.seed));
+    if (workload.platform === undefined && Object.keys(platformOverrides).length > 0) throw new WorkloadError(`${path}: --set platform.…: the workload names no platform`);
+    if (workload.platform !== undefined) workload.platformProfile = loadPlatform(resolvePlatformPath(workload.platform, path), platformOverrides);
     const problems = validateWorkload(workload);
     if (problems.length === 0) return workload;
     throw new WorkloadError(problems.map((pr) => `${path}${locate(pr.path)}: ${pr.path.join(".")}: ${pr.message}`).join("\n"));

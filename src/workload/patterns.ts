@@ -6,11 +6,12 @@ import type { AccessPattern, WorkloadStep } from "./schema.ts";
  * Expands an access pattern into the steps it stands for. The same pattern and seed always give
  * the same steps, so a run stays a function of its inputs.
  */
-export function expandPattern(p: AccessPattern, thread: string): WorkloadStep[] {
+export function expandPattern(p: AccessPattern, thread: string, workloadSeed: number): WorkloadStep[] {
   const regionPages = Math.floor(p.size / PAGE_SIZE);
   const span = Math.min(p.pages, regionPages);
   const slots = regionPages - span + 1; // first pages an access of `span` pages can start at
-  const random = new RandomStreams(p.seed).stream(`pattern:${thread}`);
+  // The run's seed and the pattern's own: repetitions of a sweep draw different pages.
+  const random = new RandomStreams(workloadSeed).stream(`pattern:${thread}:${p.seed}`);
   const hotSlots = Math.max(1, Math.floor(slots * p.hotFraction));
   const stridePages = Math.max(1, Math.floor((p.stride ?? PAGE_SIZE) / PAGE_SIZE));
   const steps: WorkloadStep[] = [];

@@ -90,7 +90,7 @@ export function resolvePlatformPath(ref: string, workloadFile: string): string {
 }
 
 /** Reads and validates a platform profile, naming the file, line and key on any problem. */
-export function loadPlatform(path: string): PlatformProfile {
+export function loadPlatform(path: string, overrides: Record<string, unknown> = {}): PlatformProfile {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -103,6 +103,8 @@ export function loadPlatform(path: string): PlatformProfile {
     const { line, col } = lineCounter.linePos(doc.errors[0]!.pos[0]);
     throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
   }
+  // --set platform.gpu.atomicTimesliceMs=10 and sweep parameters reach into the profile.
+  for (const [key, value] of Object.entries(overrides)) doc.setIn(key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k)), value);
   const result = PlatformSchema.safeParse(doc.toJS());
   if (!result.success) {
     const issue = result.error.issues[0]!;
