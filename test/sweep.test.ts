@@ -8,11 +8,11 @@ import { mergeSweeps, runSweep } from "../src/sweep/runner.ts";
 import { cpSync } from "node:fs";
 
 /** A small sweep over the bundled timeslice workload: 3 timeslices × 2 HZ × 2 repetitions = 12 runs. */
-function sweepFile(dir: string, extra = ""): string {
+function sweepFile(dir: string, extra = "", sinks = "[]"): string {
   const file = join(dir, "s.yaml");
   writeFileSync(
     file,
-    `description: test sweep\nworkloads: [${JSON.stringify(resolve("workloads/timeslice-refault.yaml"))}]\nparameters:\n  threads.1.steps.0.timesliceMs: [0, 1, 5]\n  model.hz: [100, 1000]\nrepetitions: 2\n${extra}`,
+    `description: test sweep\nworkloads: [${JSON.stringify(resolve("workloads/timeslice-refault.yaml"))}]\nparameters:\n  threads.1.steps.0.timesliceMs: [0, 1, 5]\n  model.hz: [100, 1000]\nrepetitions: 2\nsinks: ${sinks}\n${extra}`,
   );
   return file;
 }
@@ -81,7 +81,20 @@ describe("pagesim sweep", () => {
     writeFileSync(bad, `description: bad\nworkloads: [${JSON.stringify(resolve("workloads/timeslice-refault.yaml"))}]\nparameters:\n  model.hzz: [100]\n`);
     await expect(runSweep({ file: bad, outDir: join(dir, "out") })).rejects.toThrow(/run r0000 \(model\.hzz=100\)[\s\S]*model[\s\S]*hzz/);
     expect(existsSync(join(dir, "out"))).toBe(false);
-    await runSweep({ file: sweepFile(dir), outDir: join(dir, "done"), jobs: 2 });
-    await expect(runSweep({ file: sweepFile(dir), outDir: join(dir, "done") })).rejects.toThrow(/--resume/);
+    await runSweep({ file: sweepFile(dir, "", "[arrow]"), outDir: join(dir, "done"), jobs: 2 });
+    expect(existsSync(join(dir, "done", "runs", "r0000", "events.arrow")), "each run keeps its event log").toBe(true);
+    await expect(runSweep({ file: sweepFile(dir, "", "[arrow]"), outDir: join(dir, "done") })).rejects.toThrow(/--resume/);
   }, 120_000);
+});
+
+describe("sweep plans", () => {
+  it("drop the configurations an exclude rule matches, and refuse rules on unknown parameters", async () => {
+    const { planSweep, loadSweep } = await import("../src/sweep/plan.ts");
+    const plan = planSweep(loadSweep("workloads/sweeps/timeslice-hz.yaml"), "workloads/sweeps/timeslice-hz.yaml");
+    expect(plan).toHaveLength(4 * 3 - 2);
+    expect(plan.filter((r) => r.params["threads.1.steps.0.timesliceMs"] === 0).map((r) => r.params["model.hz"])).toEqual([250]);
+    const dir = tempDir();
+    const file = sweepFile(dir, "exclude:\n  - { model.thp: always }\n");
+    expect(() => planSweep(loadSweep(file), file)).toThrow(/exclude\.0\.model\.thp: not a parameter of this sweep/);
+  });
 });

@@ -21,11 +21,16 @@ export const SweepSchema = z.strictObject({
   workloads: z.array(z.string()).min(1),
   parameters: z.record(z.string(), values).default({}),
   zip: z.array(z.record(z.string(), z.array(z.union([z.number(), z.string(), z.boolean()])).min(1))).default([]),
+  /**
+   * The constraint: drop every configuration that matches all the keys of one entry (a value,
+   * or a list of values), e.g. `- { model.hz: 100, platform.gpu.atomicTimesliceMs: [0, 1] }`.
+   */
+  exclude: z.array(z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.array(z.union([z.number(), z.string(), z.boolean()]))]))).default([]),
   repetitions: z.number().int().positive().default(1),
   /** Repetition r of every configuration runs with seed + r (common random numbers across configurations). */
   seed: z.number().int().nonnegative().default(1),
-  /** What each run records: its own event log, or none (metrics only). */
-  sinks: z.array(z.enum(["arrow", "sqlite"])).default([]),
+  /** What each run records in its own directory: its event log (Arrow, default), SQLite too, or none ([]: metrics only). */
+  sinks: z.array(z.enum(["arrow", "sqlite"])).default(["arrow"]),
 });
 export type Sweep = z.infer<typeof SweepSchema>;
 
@@ -66,6 +71,14 @@ export function planSweep(sweep: Sweep, sweepFile: string): PlannedRun[] {
     const rows = Array.from({ length: n }, (_, i) => Object.fromEntries(Object.entries(group).map(([k, v]) => [k, v[i]])));
     configs = configs.flatMap((c) => rows.map((r) => ({ ...c, ...r })));
   }
+  const matches = (c: Record<string, unknown>, rule: Record<string, unknown>) =>
+    Object.entries(rule).every(([k, v]) => (Array.isArray(v) ? v.includes(c[k] as never) : c[k] === v));
+  for (const [i, rule] of sweep.exclude.entries()) {
+    for (const k of Object.keys(rule)) {
+      if (!(k in sweep.parameters) && !sweep.zip.some((g) => k in g)) throw new WorkloadError(`${sweepFile}: exclude.${i}.${k}: not a parameter of this sweep`);
+    }
+  }
+  configs = configs.filter((c) => !sweep.exclude.some((rule) => matches(c, rule)));
   const runs: PlannedRun[] = [];
   for (const w of sweep.workloads) {
     const workload = resolve(dirname(sweepFile), w);
