@@ -104,3 +104,35 @@ describe("IRQ-context frees", () => {
     }
   });
 });
+
+describe("GPU writes respect the CPU's protections", () => {
+  const wl = (mapping: string, threads: string) =>
+    runWorkload(parseWorkload(`description: t\nplatform: xe-pcie4x8-iommu\nmappings:\n  - ${mapping}\nthreads:\n${threads}`, "workloads/inline.yaml"));
+
+  it("a GPU write to a copy-on-write page after fork breaks the sharing first (HMM_PFN_REQ_WRITE): the child keeps its data", () => {
+    const { report } = wl(
+      "{ addr: 0x40000000, size: 2MiB }",
+      "  - name: parent\n    steps:\n      - { op: write, addr: 0x40000000, pages: 2 }\n      - { op: pin, addr: 0x40001000 }\n      - { op: fork }\n" +
+        "  - name: gpu\n    ctx: gpu\n    steps:\n      - { op: write, addr: 0x40000000, at: 1ms }\n" +
+        "  - name: child\n    process: 1\n    steps:\n      - { op: read, addr: 0x40000000, at: 4ms }\n",
+    );
+    expect(report.lostWrites).toEqual([]);
+    expect(report.invariants).toEqual([]);
+    expect(report.steps.find((s) => s.thread === "child")!.ret).toBe("ok v1");
+  });
+
+  it("a GPU write after mprotect(PROT_READ) fails with -EPERM instead of writing", () => {
+    const { report } = wl(
+      "{ addr: 0x40000000, size: 64KiB, kind: anon-shared }",
+      "  - name: cpu0\n    steps:\n      - { op: write, addr: 0x40000000, pages: 16 }\n      - { op: mprotect, addr: 0x40000000, size: 64KiB, read: true, write: false, at: 2ms }\n" +
+        "  - name: gpu0\n    ctx: gpu\n    steps:\n      - { op: write, addr: 0x40000000, at: 1ms }\n      - { op: write, addr: 0x40000000, at: 3ms }\n",
+    );
+    expect(report.steps.filter((s) => s.thread === "gpu0").map((s) => s.ret)).toEqual(["ok v2", "-EPERM"]);
+    expect(report.invariants).toEqual([]);
+  });
+
+  it("an unpin without a pin is a step error, not a crash", () => {
+    const { report } = wl("{ addr: 0x40000000, size: 64KiB }", "  - name: cpu0\n    steps:\n      - { op: write, addr: 0x40000000 }\n      - { op: unpin, addr: 0x40000000 }\n");
+    expect(report.steps[1]!.ret).toMatch(/no pin held/);
+  });
+});

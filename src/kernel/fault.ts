@@ -114,7 +114,7 @@ function blockEmpty(k: Kernel, mm: number, firstVpn: number, pages: number): boo
 }
 
 /** A write to a private anonymous page that another mapping shares (after fork) must copy it. */
-function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number, index: number): boolean {
+export function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number, index: number): boolean {
   return vmaKind === "anon-private" && folioOf(k, folio).pageMapcount[index]! > 1;
 }
 

@@ -1,6 +1,6 @@
 import { Server, sleep, spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
-import { handleMmFault } from "../kernel/fault.ts";
+import { handleMmFault, mustCopyOnWrite } from "../kernel/fault.ts";
 import { folioGet, folioPut } from "../kernel/folio.ts";
 import type { MmuNotifier, MmuNotifierRange } from "../kernel/mmu-notifier.ts";
 import { vmaIsAnonymous, vmaLookup, type MmState } from "../kernel/state.ts";
@@ -187,6 +187,9 @@ export class GpuSvm implements MmuNotifier {
     })());
     if (typeof found === "number") return end(found);
     const r: SvmRangeState = found;
+    // drm_gpusvm_range_find_or_insert: a write fault on a VMA without VM_WRITE (after mprotect, say).
+    const vmaNow = vmaLookup(this.state.mms.get(mm)!, addr);
+    if (access !== "read" && vmaNow !== undefined && !vmaNow.write) return end(-Errno.EPERM);
     const migratable = this.migratable(r);
     if (devmemOnly && !migratable) return end(-Errno.EACCES);
 
@@ -326,7 +329,11 @@ export class GpuSvm implements MmuNotifier {
     for (let i = 0; i < npages; i++) {
       const addr = r.start + i * PAGE_SIZE;
       let pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
-      if (pte === undefined || pte.kind === "migration") {
+      // HMM_PFN_REQ_WRITE: a write-protected (copy-on-write) system page is faulted for write
+      // first, so the GPU writes a page of its own, as the CPU would.
+      const vmaKind = vmaLookup(this.state.mms.get(r.mm)!, addr)?.kind ?? "anon-private";
+      const needsCow = access !== "read" && pte?.kind === "present" && mustCopyOnWrite(k, vmaKind, pte.folio, pte.index);
+      if (pte === undefined || pte.kind === "migration" || needsCow) {
         const outcome = yield* handleMmFault(k, r.mm, addr, access === "read" ? "read" : "write"); // HMM_PFN_REQ_FAULT
         if (outcome !== "ok") return -Errno.EFAULT;
         pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
 import * as z from "zod";
@@ -81,7 +81,7 @@ function bundledPlatformsDir(): string | undefined {
  * file; a name is looked for in the workload's own platforms/ folder, then in pagesim's.
  */
 export function resolvePlatformPath(ref: string, workloadFile: string): string {
-  if (ref.endsWith(".yaml")) return join(dirname(workloadFile), ref);
+  if (ref.endsWith(".yaml")) return resolve(dirname(workloadFile), ref);
   const local = join(dirname(workloadFile), "platforms", `${ref}.yaml`);
   if (existsSync(local)) return local;
   const bundled = bundledPlatformsDir();

@@ -339,6 +339,7 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       if (pte === undefined || pte.kind === "migration") return { ret: "no page" };
       if (step.op === "pin") w.k.commit({ kind: "folio.pin", folio: pte.folio });
       else if (step.op === "unpin") {
+        if (w.k.state.folios.get(pte.folio)!.pincount === 0) return { ret: "no pin held (use pin first)" };
         w.k.commit({ kind: "folio.unpin", folio: pte.folio });
       } else {
         w.k.commit({ kind: "folio.get", folio: pte.folio });
