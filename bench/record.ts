@@ -19,6 +19,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { refaultWorkloadText } from "./refault-workload.ts";
 
 const CHILD = fileURLToPath(new URL("./record-child.js", import.meta.url));
 const SINKS = ["none", "arrow", "sqlite", "arrow,sqlite"] as const;
@@ -31,32 +32,10 @@ function option(name: string, fallback: number): number {
   return n;
 }
 
-/** timeslice-refault, its write / populate / read-back repeated every 20 ms. */
+/** The workload file for `cycles` repetitions. */
 function workloadFile(dir: string, cycles: number): string {
-  const cpu: string[] = [];
-  const gpu: string[] = [];
-  for (let k = 0; k < cycles; k++) {
-    cpu.push(`      - { op: write, addr: 0x4000000, pages: 512, at: ${k * 20 + 0.5}ms }`, `      - { op: read, addr: 0x4010000, at: ${k * 20 + 3}ms }`);
-    gpu.push(`      - { op: populate, start: 0x4000000, end: 0x4200000, timesliceMs: 5, at: ${k * 20 + 1}ms }`);
-  }
-  const text = [
-    "description: timeslice-refault, repeated (bench/record.ts)",
-    "seed: 1",
-    "model: { variant: seed, hz: 250 }",
-    "mappings:",
-    "  - { addr: 0x4000000, size: 2MiB }",
-    "threads:",
-    "  - name: cpu0",
-    "    steps:",
-    ...cpu,
-    "  - name: gpu0",
-    "    ctx: gpu",
-    "    steps:",
-    ...gpu,
-    "",
-  ].join("\n");
   const file = join(dir, `refault-x${cycles}.yaml`);
-  writeFileSync(file, text);
+  writeFileSync(file, refaultWorkloadText(cycles, "timeslice-refault, repeated (bench/record.ts)"));
   return file;
 }
 

@@ -19,41 +19,17 @@ import { COLUMNS } from "../src/record/schema.ts";
 import { ROWS_PER_INSERT, finishLoad, insertEventsSql, openForLoad, writeSqlite, type SqliteMeta } from "../src/record/sqlite.ts";
 import { parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
+import { refaultWorkloadText } from "./refault-workload.ts";
 
 const CYCLES = Number(process.argv[2] ?? 15);
 const RUNS = Number(process.argv[3] ?? 5);
 const TRANSACTION_ROWS = 65536;
 
-/** timeslice-refault.yaml, its write / populate / read-back repeated every 20 ms. */
-function workloadText(cycles: number): string {
-  const cpu: string[] = [];
-  const gpu: string[] = [];
-  for (let k = 0; k < cycles; k++) {
-    cpu.push(`      - { op: write, addr: 0x4000000, pages: 512, at: ${k * 20 + 0.5}ms }`, `      - { op: read, addr: 0x4010000, at: ${k * 20 + 3}ms }`);
-    gpu.push(`      - { op: populate, start: 0x4000000, end: 0x4200000, timesliceMs: 5, at: ${k * 20 + 1}ms }`);
-  }
-  return [
-    "description: timeslice-refault, repeated (bench/sqlite.ts)",
-    "seed: 1",
-    "model: { variant: seed, hz: 250 }",
-    "mappings:",
-    "  - { addr: 0x4000000, size: 2MiB }",
-    "threads:",
-    "  - name: cpu0",
-    "    steps:",
-    ...cpu,
-    "  - name: gpu0",
-    "    ctx: gpu",
-    "    steps:",
-    ...gpu,
-  ].join("\n");
-}
-
 function recordLog(arrow: string): { rows: number; simMs: number; meta: SqliteMeta } {
   const writer = new ArrowEventWriter(arrow);
   let rec!: EventRecorder;
   const start = performance.now();
-  const { world } = runWorkload(parseWorkload(workloadText(CYCLES), "bench-sqlite"), undefined, {
+  const { world } = runWorkload(parseWorkload(refaultWorkloadText(CYCLES, "timeslice-refault, repeated (bench/sqlite.ts)"), "bench-sqlite"), undefined, {
     onLog: (log) => {
       rec = new EventRecorder(log.state, [writer]);
       log.subscribe(rec);

@@ -8,21 +8,12 @@ import { ArrowEventWriter } from "../src/record/arrow-file.ts";
 import { EventRecorder } from "../src/record/recorder.ts";
 import { parseWorkload } from "../src/workload/load.ts";
 import { WorkloadRun } from "../src/workload/run.ts";
+import { refaultWorkloadText } from "../bench/refault-workload.ts";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-/** timeslice-refault repeated every 20 ms: about 72,000 events per cycle. */
-function refault(cycles: number) {
-  const cpu: string[] = [];
-  const gpu: string[] = [];
-  for (let k = 0; k < cycles; k++) {
-    cpu.push(`      - { op: write, addr: 0x4000000, pages: 512, at: ${k * 20 + 0.5}ms }`, `      - { op: read, addr: 0x4010000, at: ${k * 20 + 3}ms }`);
-    gpu.push(`      - { op: populate, start: 0x4000000, end: 0x4200000, timesliceMs: 5, at: ${k * 20 + 1}ms }`);
-  }
-  const text = ["description: refault", "mappings:", "  - { addr: 0x4000000, size: 2MiB }", "threads:", "  - name: cpu0", "    steps:", ...cpu, "  - name: gpu0", "    ctx: gpu", "    steps:", ...gpu, ""].join("\n");
-  return parseWorkload(text, "refault.yaml");
-}
+const refault = (cycles: number) => parseWorkload(refaultWorkloadText(cycles), "refault.yaml");
 
 /** Records a run to an Arrow file and returns the heap still reachable when it ends, and its length. */
 function retainedAfter(cycles: number, dir: string): { heapBytes: number; events: number } {

@@ -56,8 +56,16 @@ export function withPlatformState(model: ModelState): WorldState {
   return Object.assign(model, { svmRanges: new Map<number, SvmRangeState>(), nextSvmRangeId: 0 });
 }
 
+// A record, so the compiler insists every platform kind is listed.
+const PLATFORM_KIND_LIST: Record<PlatformEventKind, true> = {
+  "svm_range.insert": true, "svm_range.bind": true, "svm_range.invalidate": true, "svm_range.remove": true,
+  "gpu_fault.begin": true, "gpu_fault.stage": true, "gpu_fault.end": true, "copy.job": true,
+};
+const PLATFORM_KINDS: ReadonlySet<string> = new Set(Object.keys(PLATFORM_KIND_LIST));
+
+/** Whether an event is the platform's (a set lookup: this runs for every event applied). */
 export function isPlatformEvent(ev: { kind: string }): ev is PlatformEvent {
-  return /^(svm_range|gpu_fault|copy)\./.test(ev.kind);
+  return PLATFORM_KINDS.has(ev.kind);
 }
 
 /** Applies a platform event; events that only record time change nothing. */

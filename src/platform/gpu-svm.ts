@@ -76,7 +76,7 @@ export class GpuSvm implements MmuNotifier {
     const g = this.profile.gpu;
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
       const range = this.rangeAt(mm, addr);
-      if (range !== undefined && (yield* this.mappingUsable(range, access))) {
+      if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
         yield sleep(g.accessNs);
         this.accesses++;
         const pte = this.state.mms.get(mm)!.ptes.get(Math.floor(addr / PAGE_SIZE))!;
@@ -118,9 +118,10 @@ export class GpuSvm implements MmuNotifier {
    * MMU notifier invalidates a range before the CPU side moves anything, so a bound range whose
    * pages moved is a missed invalidation, a model bug, counted in staleMappings and reported.
    */
-  private *mappingUsable(range: SvmRangeState, access: GpuAccess): ProcessBody<boolean> {
+  private *mappingUsable(range: SvmRangeState, access: GpuAccess, addr: number): ProcessBody<boolean> {
     if (range.boundTo === null) return false;
-    if (!this.pagesUnchanged(range)) {
+    // Only the accessed page is checked: this runs on every GPU access.
+    if (!this.pageUnchanged(range, Math.floor(addr / PAGE_SIZE))) {
       this.staleMappings++;
       yield* this.invalidateRange(range);
       return false;
@@ -145,6 +146,13 @@ export class GpuSvm implements MmuNotifier {
     if (r.boundTo === null || this.state.svmRanges.get(r.id) !== r) return; // another invalidation won the race
     this.commit({ kind: "svm_range.invalidate", range: r.id });
     this.bound.delete(r.id);
+  }
+
+  /** The page at vpn is still the one the bind mapped. */
+  private pageUnchanged(range: SvmRangeState, vpn: number): boolean {
+    const folio = this.bound.get(range.id)?.[vpn - range.start / PAGE_SIZE];
+    const pte = this.state.mms.get(range.mm)?.ptes.get(vpn);
+    return folio !== undefined && pte !== undefined && pte.kind !== "migration" && pte.folio === folio;
   }
 
   private pagesUnchanged(range: SvmRangeState): boolean {

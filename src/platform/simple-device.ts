@@ -1,9 +1,10 @@
-import { spin, Work, type ProcessBody } from "../engine/index.ts";
-import { Errno, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
+import { spin, type ProcessBody } from "../engine/index.ts";
+import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { devmemInit } from "../pagemap/devmem.ts";
 import { migrateToDevmem } from "../pagemap/migrate-to-devmem.ts";
 import { unbindAndEvict } from "./unbind.ts";
+import { commitPageCopies, populateDevmemPfns, releaseDevmem } from "./device-common.ts";
 import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from "../pagemap/ops.ts";
 import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
 
@@ -83,11 +84,7 @@ export class SimpleDevice {
     const self = this;
     const p = this.p;
     return {
-      *populateDevmemPfn(devmem: number, npages: number, pfns: number[]): ProcessBody<number> {
-        const own = p.state.devmems.get(devmem)!.pfns;
-        for (let i = 0; i < npages; i++) pfns[i] = own[i]!;
-        return 0;
-      },
+      populateDevmemPfn: (devmem: number, npages: number, pfns: number[]) => populateDevmemPfns(p, devmem, npages, pfns),
       *copyToDevmem(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
         return yield* self.copy(pages, addrs, npages, "copy_to_devmem");
       },
@@ -100,44 +97,16 @@ export class SimpleDevice {
 
   /** One copy-engine job over every mapped page; the data moves with page.copy events. */
   private *copy(pages: DevicePage[], addrs: PagemapAddr[], npages: number, point: "copy_to_devmem" | "copy_to_ram"): ProcessBody<number> {
-    let copied = 0;
-    for (let i = 0; i < npages; ) {
-      const a = addrs[i]!;
-      const span = a.folio === -1 ? 1 : nrPages(a.order);
-      if (a.folio !== -1) {
-        for (let j = 0; j < span; j++) {
-          const dev = pages[i + j]!;
-          if (dev.folio === -1) continue;
-          if (point === "copy_to_devmem") this.p.commit({ kind: "page.copy", srcFolio: a.folio, srcIndex: a.index + j, dstFolio: dev.folio, dstIndex: dev.index });
-          else this.p.commit({ kind: "page.copy", srcFolio: dev.folio, srcIndex: dev.index, dstFolio: a.folio, dstIndex: a.index + j });
-          copied++;
-        }
-      }
-      i += span;
-    }
+    const copied = commitPageCopies(this.p, pages, addrs, npages, point === "copy_to_devmem").length;
     yield spin(copied * this.options.copyNsPerPage); // the submitting thread waits on the fence
     return this.p.fail(point) ? -Errno.EIO : 0;
   }
 
   /** devmem_release: give the allocation's page frames back, now or from a worker. */
   release(devmem: number): ProcessBody<void> {
-    const p = this.p;
-    const free = (): void => {
-      p.commit({ kind: "devmem.release", devmem });
-      this.freePfns.push(...p.state.devmems.get(devmem)!.pfns);
-    };
-    const async = this.options.release === "async";
-    return (function* (): ProcessBody<void> {
-      if (async) {
-        // xe_bo_put_async: queue_work is legal in any context, IRQ included.
-        p.releaseWq.queueWork(new Work(`bo_put:devmem${devmem}`, function* (): ProcessBody<void> {
-          free();
-        }));
-        return;
-      }
-      // A synchronous BO put takes sleeping locks (the reservation lock): invalid in IRQ context.
-      p.k.engine.mightSleep("xe_bo_put");
-      free();
-    })();
+    return releaseDevmem(this.p, devmem, this.options.release, () => {
+      this.p.commit({ kind: "devmem.release", devmem });
+      this.freePfns.push(...this.p.state.devmems.get(devmem)!.pfns);
+    });
   }
 }

@@ -1,5 +1,5 @@
-import { sleep, spin, Work, type ProcessBody } from "../engine/index.ts";
-import { Errno, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
+import { sleep, spin, type ProcessBody } from "../engine/index.ts";
+import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { devmemInit } from "../pagemap/devmem.ts";
 import { evictToRam } from "../pagemap/evict-to-ram.ts";
@@ -8,6 +8,7 @@ import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from
 import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
 import { contiguousRuns, type CopyEngine } from "./copy-engine.ts";
 import { unbindAndEvict } from "./unbind.ts";
+import { commitPageCopies, populateDevmemPfns, releaseDevmem } from "./device-common.ts";
 import type { PlatformProfile } from "./profile.ts";
 
 /** A VRAM block: 2^order pages from pfn (what the buddy allocator hands out). */
@@ -143,11 +144,7 @@ export class XeDevice {
     const self = this;
     const p = this.p;
     return {
-      *populateDevmemPfn(devmem: number, npages: number, pfns: number[]): ProcessBody<number> {
-        const own = p.state.devmems.get(devmem)!.pfns;
-        for (let i = 0; i < npages; i++) pfns[i] = own[i]!;
-        return 0;
-      },
+      populateDevmemPfn: (devmem: number, npages: number, pfns: number[]) => populateDevmemPfns(p, devmem, npages, pfns),
       *copyToDevmem(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
         return yield* self.copy(pages, addrs, npages, "copy_to_devmem");
       },
@@ -160,48 +157,21 @@ export class XeDevice {
 
   /** xe_svm_copy: the data moves with page.copy events; the time is the copy engine's. */
   private *copy(pages: DevicePage[], addrs: PagemapAddr[], npages: number, point: "copy_to_devmem" | "copy_to_ram"): ProcessBody<number> {
-    const pfns: number[] = [];
-    for (let i = 0; i < npages; ) {
-      const a = addrs[i]!;
-      const span = a.folio === -1 ? 1 : nrPages(a.order);
-      if (a.folio !== -1) {
-        for (let j = 0; j < span; j++) {
-          const dev = pages[i + j]!;
-          if (dev.folio === -1) continue;
-          if (point === "copy_to_devmem") this.p.commit({ kind: "page.copy", srcFolio: a.folio, srcIndex: a.index + j, dstFolio: dev.folio, dstIndex: dev.index });
-          else this.p.commit({ kind: "page.copy", srcFolio: dev.folio, srcIndex: dev.index, dstFolio: a.folio, dstIndex: a.index + j });
-          pfns.push(this.p.state.folios.get(dev.folio)!.pfn);
-        }
-      }
-      i += span;
-    }
+    const toDevice = point === "copy_to_devmem";
+    const pfns = commitPageCopies(this.p, pages, addrs, npages, toDevice).map((folio) => this.p.state.folios.get(folio)!.pfn);
     const engine = this.p.k.engine;
-    yield* this.copyEngine.copy(contiguousRuns(pfns, PAGE_SIZE), point === "copy_to_devmem" ? "to_device" : "from_device", () => engine.nowNs);
+    yield* this.copyEngine.copy(contiguousRuns(pfns, PAGE_SIZE), toDevice ? "to_device" : "from_device", () => engine.nowNs);
     return this.p.fail(point) ? -Errno.EIO : 0;
   }
 
   /** devmem_release: give the allocation's VRAM back, now or from a worker. */
   release(devmem: number): ProcessBody<void> {
-    const p = this.p;
-    const free = (): void => {
-      p.commit({ kind: "devmem.release", devmem });
+    return releaseDevmem(this.p, devmem, this.profile.vram.release, () => {
+      this.p.commit({ kind: "devmem.release", devmem });
       this.lastUseNs.delete(devmem);
       const blocks = this.blocksOf.get(devmem);
       this.blocksOf.delete(devmem);
       if (blocks !== undefined) this.vram.free(blocks);
-    };
-    const async = this.profile.vram.release === "async";
-    return (function* (): ProcessBody<void> {
-      if (async) {
-        // xe_bo_put_async: queue_work is legal in any context, IRQ included.
-        p.releaseWq.queueWork(new Work(`bo_put:devmem${devmem}`, function* (): ProcessBody<void> {
-          free();
-        }));
-        return;
-      }
-      // A synchronous BO put takes sleeping locks (the reservation lock): invalid in IRQ context.
-      p.k.engine.mightSleep("xe_bo_put");
-      free();
-    })();
+    });
   }
 }

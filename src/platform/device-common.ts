@@ -1,0 +1,53 @@
+import { Work, type ProcessBody } from "../engine/index.ts";
+import { nrPages } from "../kernel/constants.ts";
+import type { PagemapContext } from "../pagemap/context.ts";
+import type { DevicePage, PagemapAddr } from "../pagemap/ops.ts";
+
+/**
+ * The data side of copy_to_devmem / copy_to_ram, shared by every device: one page.copy event per
+ * page that has both a system address and a device page. Returns the device folios copied, in
+ * order, so the caller can charge the copy its own way.
+ */
+export function commitPageCopies(p: PagemapContext, pages: DevicePage[], addrs: PagemapAddr[], npages: number, toDevice: boolean): number[] {
+  const copied: number[] = [];
+  for (let i = 0; i < npages; ) {
+    const a = addrs[i]!;
+    const span = a.folio === -1 ? 1 : nrPages(a.order);
+    if (a.folio !== -1) {
+      for (let j = 0; j < span; j++) {
+        const dev = pages[i + j]!;
+        if (dev.folio === -1) continue;
+        if (toDevice) p.commit({ kind: "page.copy", srcFolio: a.folio, srcIndex: a.index + j, dstFolio: dev.folio, dstIndex: dev.index });
+        else p.commit({ kind: "page.copy", srcFolio: dev.folio, srcIndex: dev.index, dstFolio: a.folio, dstIndex: a.index + j });
+        copied.push(dev.folio);
+      }
+    }
+    i += span;
+  }
+  return copied;
+}
+
+/**
+ * devmem_release as Xe does it: "async" puts the buffer object from a worker (xe_bo_put_async:
+ * queue_work is legal in any context, IRQ included); "sync" puts it where the last page went,
+ * taking the reservation lock, which may sleep (so it is checked against that context).
+ */
+export function releaseDevmem(p: PagemapContext, devmem: number, mode: "sync" | "async", free: () => void): ProcessBody<void> {
+  return (function* (): ProcessBody<void> {
+    if (mode === "async") {
+      p.releaseWq.queueWork(new Work(`bo_put:devmem${devmem}`, function* (): ProcessBody<void> {
+        free();
+      }));
+      return;
+    }
+    p.k.engine.mightSleep("xe_bo_put");
+    free();
+  })();
+}
+
+/** populate_devmem_pfn for an allocation whose frames were chosen at devmem_init: hand them out in order. */
+export function* populateDevmemPfns(p: PagemapContext, devmem: number, npages: number, pfns: number[]): ProcessBody<number> {
+  const own = p.state.devmems.get(devmem)!.pfns;
+  for (let i = 0; i < npages; i++) pfns[i] = own[i]!;
+  return 0;
+}
