@@ -21,11 +21,14 @@ const HELP = `pagesim: a discrete-event simulator of how Linux's DRM pagemap lay
 shared-virtual-memory pages between system RAM and device memory.
 
 Usage:
-  pagesim run WORKLOAD.yaml [--out RUN_DIR] [--seed N] [--sink arrow,sqlite|arrow|sqlite|none] [--json]
+  pagesim run WORKLOAD.yaml [--out RUN_DIR] [--seed N] [--platform NAME] [--set KEY=VALUE]...
+                            [--sink arrow,sqlite|arrow|sqlite|none] [--json]
       Run a workload on the drm_pagemap model and write its run directory (default
       results/<workload>/seed-<N>): the event log (events.arrow, events.sqlite), a copy of the
-      workload and run.json. Prints every step's return value, where each page ended up,
-      context violations and the model's invariants. Ctrl-C stops the run and keeps what it has.
+      workload and run.json. --set overrides any key of the workload (model.hz=1000,
+      threads.gpu0.count=8, platform.copy.channels=2); --platform picks a profile of
+      workloads/platforms/ (or a .yaml file). Prints every step's return value, where each
+      page ended up, context violations and the model's invariants. Ctrl-C stops the run and keeps what it has.
   pagesim verify RUN_DIR [--json]
       Replay the run's log from an empty state, check the invariants as it goes and compare the
       final state with the one the run recorded. Exit 1 names the first event that disagrees.
@@ -66,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean" },
       out: { type: "string" },
       sink: { type: "string" },
+      platform: { type: "string" },
       set: { type: "string", multiple: true },
       jobs: { type: "string" },
       resume: { type: "boolean" },
@@ -88,7 +92,8 @@ async function main(argv: string[]): Promise<number> {
     case "run": {
       const file = expectArgs(positionals, "run", "workload file");
       const seed = values.seed === undefined ? undefined : integerOption("seed", values.seed, 1);
-      const overrides = setOptions(values.set);
+      // --platform is --set platform=…, applied first so that --set platform.x=… refines it.
+      const overrides = { ...(values.platform === undefined ? {} : { platform: values.platform }), ...setOptions(values.set) };
       const workload = loadWorkload(file, { ...overrides, ...(seed === undefined ? {} : { seed }) });
       const sinks = sinksOption(values.sink);
       let signal: NodeJS.Signals | null = null;

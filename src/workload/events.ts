@@ -8,7 +8,7 @@ export type StepOp = WorkloadStep["op"];
 /** Every step operation a workload may use, in a fixed order (the log's dictionary). */
 export const STEP_OPS = [
   "read", "write", "atomic", "populate", "munmap", "mmap", "mprotect", "mremap", "evict",
-  "pin", "unpin", "get", "irq_put", "unbind", "exit", "fork", "sleep",
+  "pin", "unpin", "get", "irq_put", "unbind", "exit", "fork", "sleep", "wait",
 ] as const satisfies readonly StepOp[];
 
 // Fails to compile when the workload schema gains an op that STEP_OPS does not list.

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { isMap, isScalar, LineCounter, parse, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parse, parseDocument } from "yaml";
 import { WorkloadSchema, type Workload } from "./schema.ts";
 import { WorkloadError } from "./errors.ts";
-import { expandPattern } from "./patterns.ts";
+import { expandThreads, validateThreads } from "./threads.ts";
 import { closest, keysAt } from "./json-schema.ts";
 import { validateWorkload } from "./validate.ts";
 import { loadPlatform, resolvePlatformPath } from "./platform-schema.ts";
@@ -28,6 +28,30 @@ export function parseOverrideValue(raw: string): unknown {
   return parse(raw) as unknown;
 }
 
+/**
+ * "threads.gpu0.count" → ["threads", 2, "count"]: a number indexes a list, and a name picks the
+ * list item (a thread) with that `name`, so overrides need not count positions.
+ */
+function resolveKeyPath(doc: ReturnType<typeof parseDocument>, key: string, path: string): (string | number)[] {
+  const segments = key.split(".");
+  if (segments.some((k) => k === "")) throw new WorkloadError(`${path}: --set ${key}: not a key path (keys joined by dots)`);
+  const keyPath: (string | number)[] = [];
+  for (const segment of segments) {
+    const holder = doc.getIn(keyPath, true);
+    if (/^\d+$/.test(segment)) keyPath.push(Number(segment));
+    else if (isSeq(holder)) {
+      const names = holder.items.map((item) => (isMap(item) ? item.get("name") : undefined)).filter((n): n is string => typeof n === "string");
+      const index = holder.items.findIndex((item) => isMap(item) && item.get("name") === segment);
+      if (index < 0) {
+        const hint = closest(segment, names);
+        throw new WorkloadError(`${path}: --set ${key}: ${keyPath.join(".")} has no item named "${segment}"${hint === undefined ? "" : ` (did you mean "${hint}"?)`}; the names are ${names.join(", ") || "(none)"}`);
+      }
+      keyPath.push(index);
+    } else keyPath.push(segment);
+  }
+  return keyPath;
+}
+
 export function parseWorkload(text: string, path: string, overrides: Overrides = {}): Workload {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -42,9 +66,7 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
       platformOverrides[key.slice("platform.".length)] = value;
       continue;
     }
-    const keyPath = key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
-    if (keyPath.some((k) => k === "")) throw new WorkloadError(`${path}: --set ${key}: not a key path (keys joined by dots)`);
-    doc.setIn(keyPath, value);
+    doc.setIn(resolveKeyPath(doc, key, path), value);
   }
   /** ":line:col" of the deepest node of `keyPath` that exists in the file, or "". */
   const locate = (keyPath: readonly PropertyKey[]): string => {
@@ -60,11 +82,13 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
   const result = WorkloadSchema.safeParse(doc.toJS());
   if (result.success) {
     const workload: Workload = result.data;
-    for (const t of workload.threads) if (t.pattern !== undefined) t.steps.push(...expandPattern(t.pattern, t.name, workload.seed));
     if (workload.platform === undefined && Object.keys(platformOverrides).length > 0) throw new WorkloadError(`${path}: --set platform.…: the workload names no platform`);
     if (workload.platform !== undefined) workload.platformProfile = loadPlatform(resolvePlatformPath(workload.platform, path), platformOverrides);
-    const problems = validateWorkload(workload);
-    if (problems.length === 0) return workload;
+    const problems = [...validateWorkload(workload), ...validateThreads(workload)];
+    if (problems.length === 0) {
+      workload.threadGroups = expandThreads(workload);
+      return workload;
+    }
     throw new WorkloadError(problems.map((pr) => `${path}${locate(pr.path)}: ${pr.path.join(".")}: ${pr.message}`).join("\n"));
   }
   const lines = result.error.issues.map((issue) => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LineCounter, parseDocument } from "yaml";
@@ -6,6 +6,7 @@ import * as z from "zod";
 import type { PlatformProfile } from "../platform/profile.ts";
 import { parseDurationNs, parseSizeBytes } from "./units.ts";
 import { WorkloadError } from "./errors.ts";
+import { closest } from "./did-you-mean.ts";
 
 /** A time: nanoseconds (fractions allowed, for per-page costs) or a number with ns, us, ms or s. */
 const ns = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
@@ -86,7 +87,10 @@ export function resolvePlatformPath(ref: string, workloadFile: string): string {
   if (existsSync(local)) return local;
   const bundled = bundledPlatformsDir();
   if (bundled !== undefined && existsSync(join(bundled, `${ref}.yaml`))) return join(bundled, `${ref}.yaml`);
-  return local;
+  const known = [dirname(local), bundled].flatMap((dir) => (dir !== undefined && existsSync(dir) ? readdirSync(dir) : [])).filter((f) => f.endsWith(".yaml")).map((f) => f.slice(0, -".yaml".length));
+  const names = [...new Set(known)].sort();
+  const hint = closest(ref, names);
+  throw new WorkloadError(`${workloadFile}: platform: no profile named "${ref}"${hint === undefined ? "" : ` (did you mean "${hint}"?)`}; the profiles are ${names.join(", ") || "(none found)"}, or give a .yaml path`);
 }
 
 /** Reads and validates a platform profile, naming the file, line and key on any problem. */

@@ -1,4 +1,4 @@
-import { sleep, type ProcessBody } from "../engine/index.ts";
+import { Completion, sleep, type ProcessBody } from "../engine/index.ts";
 import { errnoName, PAGE_SIZE } from "../kernel/constants.ts";
 import { cpuAccess } from "../kernel/fault.ts";
 import { folioPut } from "../kernel/folio.ts";
@@ -189,6 +189,7 @@ export class WorkloadRun {
 
     const steps = this.steps;
     const lostWrites = this.lostWrites;
+    const passed = stepCompletions(w, workload);
     for (const thread of workload.threads) {
       w.engine.spawn(thread.name, (function* (): ProcessBody {
         for (const [index, step] of thread.steps.entries()) {
@@ -197,13 +198,17 @@ export class WorkloadRun {
           const startNs = w.engine.nowNs;
           const mm = mms[thread.process];
           w.log.commit({ kind: "step.begin", op: step.op, step: index });
-          const out =
-            mm === undefined
-              ? { ret: `no process ${thread.process} (yet)` }
-              : yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
+          let out: { ret: string; faults?: number };
+          if (step.op === "wait") {
+            for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
+            out = { ret: "0" };
+          } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
+          else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
+          passed.get(`${thread.name}:${index}`)?.completeAll();
         }
+        passed.get(`${thread.name}:end`)?.completeAll();
       })(), thread.ctx);
     }
   }
@@ -267,6 +272,24 @@ export class WorkloadRun {
       releaseDelaysNs: this.releaseDelaysNs,
     };
   }
+}
+
+/**
+ * A completion for every step some `wait` step waits for ("thread:index", or "thread:end" for a
+ * whole thread), made before any thread starts so that none is completed before it exists.
+ */
+function stepCompletions(w: World, workload: Workload): Map<string, Completion> {
+  const passed = new Map<string, Completion>();
+  for (const t of workload.threads) {
+    for (const s of t.steps) {
+      if (s.op !== "wait") continue;
+      for (const replica of workload.threadGroups?.[s.thread] ?? [s.thread]) {
+        const key = `${replica}:${s.step ?? "end"}`;
+        if (!passed.has(key)) passed.set(key, new Completion(w.engine, `step ${key}`));
+      }
+    }
+  }
+  return passed;
 }
 
 /** Runs a workload to completion and reports every step, the final placement and the checks. */
@@ -371,6 +394,8 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     case "sleep":
       yield sleep(step.duration);
       return { ret: "0" };
+    case "wait":
+      throw new Error("a wait step is run by its thread's loop, which holds the completions");
   }
 }
 

@@ -51,6 +51,13 @@ const step = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("exit"), ...timing }),
   z.strictObject({ op: z.literal("fork"), ...timing }),
   z.strictObject({ op: z.literal("sleep"), duration, ...timing }),
+  /**
+   * Wait until another thread has finished its step `step` (an index into its steps, pattern
+   * steps counted after them), or all its steps when `step` is left out. A thread with `count`
+   * replicas is waited for in every replica. The workload's own synchronisation (a fence the CPU
+   * waits on, a phase boundary), not a kernel wait.
+   */
+  z.strictObject({ op: z.literal("wait"), thread: z.string().min(1), step: z.number().int().nonnegative().optional(), ...timing }),
 ]);
 
 /**
@@ -117,6 +124,11 @@ export const WorkloadSchema = z.strictObject({
         ctx: z.enum(["process", "gpu", "irq", "workqueue"]).default("process"),
         /** Which process the thread belongs to: 0 is the first, n the n-th child forked. */
         process: z.number().int().nonnegative().default(0),
+        /**
+         * Run this many copies of the thread (named NAME#0, NAME#1, …): the same steps, and each
+         * copy draws its own pattern pages. `--set threads.NAME.count=8` scales a workload.
+         */
+        count: z.number().int().positive().max(4096).default(1),
         steps: z.array(step).default([]),
         /** Accesses generated from a pattern, run after `steps`. */
         pattern: pattern.optional(),
@@ -127,6 +139,10 @@ export const WorkloadSchema = z.strictObject({
   until: duration.optional(),
 });
 
-/** A workload as loaded: the schema's output, plus the platform profile it names, resolved. */
-export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile };
+/**
+ * A workload as loaded: the schema's output with every thread's replicas and pattern steps
+ * expanded, plus the platform profile it names, resolved. `threadGroups` maps each thread name of
+ * the file to the names of its replicas (itself when `count` is 1).
+ */
+export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile; threadGroups?: Record<string, string[]> };
 export type WorkloadStep = Workload["threads"][number]["steps"][number];

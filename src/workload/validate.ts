@@ -12,7 +12,8 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 /**
  * Checks that need the whole workload: mappings that overlap, steps that touch addresses no
  * mapping (initial or mmap'ed later) covers, threads of processes that are never forked, and a
- * platform whose VRAM cannot hold even one range chunk.
+ * platform whose VRAM cannot hold even one range chunk. Runs before patterns are expanded, on the
+ * threads as the file writes them.
  */
 export function validateWorkload(w: Workload): WorkloadProblem[] {
   const problems: WorkloadProblem[] = [];
@@ -46,8 +47,7 @@ export function validateWorkload(w: Workload): WorkloadProblem[] {
     if (t.pattern !== undefined && !covered(t.pattern.addr, t.pattern.addr + t.pattern.size)) {
       problems.push({ path: ["threads", ti, "pattern"], message: `[${hex(t.pattern.addr)}, ${hex(t.pattern.addr + t.pattern.size)}) is outside every mapping` });
     }
-    const explicit = t.steps.length - (t.pattern === undefined ? 0 : t.pattern.count);
-    t.steps.slice(0, explicit).forEach((s, si) => {
+    t.steps.forEach((s, si) => {
       const range: [number, number] | null =
         s.op === "read" || s.op === "write" || s.op === "atomic"
           ? [s.addr, s.addr + s.pages * PAGE_SIZE]
