@@ -16,6 +16,8 @@ import { sweepProgress } from "./cli/progress.ts";
 import { setOptions, shardOption } from "./cli/args.ts";
 import { workloadJsonSchema } from "./workload/json-schema.ts";
 import { formatSweepTable } from "./cli/sweep-table.ts";
+import { writeReport } from "./analysis/write-report.ts";
+import { ResultsError } from "./analysis/results.ts";
 
 const HELP = `pagesim: a discrete-event simulator of how Linux's DRM pagemap layer migrates GPU
 shared-virtual-memory pages between system RAM and device memory.
@@ -41,6 +43,10 @@ Usage:
       results/sweeps/<sweep>). --resume continues an interrupted sweep; --shard runs a slice.
   pagesim merge OUT_DIR SHARD_DIR...
       Join the results of sweep shards into one directory.
+  pagesim report RESULTS_DIR [--out FILE]
+      Write a sweep's results as one self-contained HTML page (default RESULTS_DIR/report.html):
+      charts of work per side, the CPU/GPU trade-off, fault latency, migrations over time and
+      HZ, each with a reading, and a table of configurations (docs/report.md). Opens offline.
   pagesim schema
       Print the workload format as JSON Schema, for editors (> workload.schema.json).
   pagesim demo [--seed N] [--customers N] [--json]
@@ -150,6 +156,12 @@ async function main(argv: string[]): Promise<number> {
       console.log(`${out}: merged ${n} runs from ${shards.length} shards`);
       return 0;
     }
+    case "report": {
+      const dir = expectArgs(positionals, "report", "results directory");
+      const { path, charts, skipped } = writeReport(dir, values.out === undefined ? {} : { out: values.out });
+      console.log(`${path}: ${charts.length} charts${skipped.length > 0 ? `; not in these results: ${skipped.join(", ")}` : ""}; open it in a browser`);
+      return 0;
+    }
     case "schema":
       if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
       console.log(JSON.stringify(workloadJsonSchema(), null, 2));
@@ -172,7 +184,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = status;
   },
   (error: unknown) => {
-    const input = error instanceof WorkloadError || error instanceof RunDirError || error instanceof LogFormatError;
+    const input = error instanceof WorkloadError || error instanceof RunDirError || error instanceof LogFormatError || error instanceof ResultsError;
     const usage = input || error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
     console.error(`pagesim: ${error instanceof Error ? error.message : String(error)}`);
     if (usage && !input) console.error("Run pagesim --help for usage.");

@@ -1,0 +1,114 @@
+import { hasTable, type SqlSource } from "./sql-source.ts";
+
+/** Bad input to the report: a missing results file or one that is not a sweep's (exit status 2). */
+export class ResultsError extends Error {
+  override name = "ResultsError";
+}
+
+/** One run of a sweep, tidy: its identity, the parameters the report groups by, and its figures. */
+export interface RunRow {
+  runId: string;
+  runIndex: number;
+  workload: string;
+  seed: number;
+  repetition: number;
+  status: string;
+  error: string | null;
+  /** Param `policy.name`; "xe" when the sweep does not set it (the driver's own behaviour). */
+  policy: string;
+  /** Param `policy.timesliceMs`, else `platform.gpu.atomicTimesliceMs`, else null (not swept). */
+  timesliceMs: number | null;
+  /** Param `model.hz`, else null (the workload's own HZ). */
+  hz: number | null;
+  /** Every override the sweep set, JSON-decoded. */
+  params: Record<string, unknown>;
+  /** Every metric of the run (none for a failed run). */
+  metrics: Record<string, number>;
+}
+
+/** One point of a run's time series (`series` table). */
+export interface SeriesPoint {
+  name: string;
+  tMs: number;
+  value: number;
+}
+
+const DEFAULT_POLICY = "xe";
+
+/** Refuses a database that is not a sweep's results.sqlite, naming it. */
+export function assertResults(src: SqlSource, label: string): void {
+  if (!hasTable(src, "runs")) throw new ResultsError(`${label}: not a sweep results file (it has no runs table; pagesim sweep writes one)`);
+}
+
+/** Params are stored as JSON text; a value that is not JSON is kept as the raw string. */
+function decode(text: unknown): unknown {
+  if (typeof text !== "string") return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+const numberOrNull = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/** Every run with its params and metrics, in run order. Works whether or not metrics exist. */
+export function loadRuns(src: SqlSource): RunRow[] {
+  const params = new Map<string, Record<string, unknown>>();
+  for (const row of src.all("SELECT run_id, name, value FROM run_params ORDER BY run_id, name")) {
+    const id = String(row.run_id);
+    params.set(id, { ...(params.get(id) ?? {}), [String(row.name)]: decode(row.value) });
+  }
+  const metrics = new Map<string, Record<string, number>>();
+  for (const row of src.all("SELECT run_id, name, value FROM metrics ORDER BY run_id, name")) {
+    const id = String(row.run_id);
+    const value = numberOrNull(row.value);
+    if (value !== null) metrics.set(id, { ...(metrics.get(id) ?? {}), [String(row.name)]: value });
+  }
+  return src.all("SELECT run_id, run_index, workload, repetition, seed, status, error FROM runs ORDER BY run_index, run_id").map((row) => {
+    const id = String(row.run_id);
+    const p = params.get(id) ?? {};
+    const policy = p["policy.name"];
+    return {
+      runId: id,
+      runIndex: Number(row.run_index),
+      workload: String(row.workload),
+      seed: Number(row.seed),
+      repetition: Number(row.repetition),
+      status: String(row.status),
+      error: row.error === null || row.error === undefined ? null : String(row.error),
+      policy: typeof policy === "string" ? policy : DEFAULT_POLICY,
+      timesliceMs: numberOrNull(p["policy.timesliceMs"]) ?? numberOrNull(p["platform.gpu.atomicTimesliceMs"]),
+      hz: numberOrNull(p["model.hz"]),
+      params: p,
+      metrics: metrics.get(id) ?? {},
+    };
+  });
+}
+
+/** The series names recorded for each run (empty when the results predate the series table). */
+export function seriesNames(src: SqlSource): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!hasTable(src, "series")) return out;
+  for (const row of src.all("SELECT DISTINCT run_id, name FROM series ORDER BY run_id, name")) {
+    const id = String(row.run_id);
+    out.set(id, [...(out.get(id) ?? []), String(row.name)]);
+  }
+  return out;
+}
+
+/** One run's time series, in time order; names filters them (all when omitted). */
+export function loadSeries(src: SqlSource, runId: string, names?: readonly string[]): SeriesPoint[] {
+  if (!hasTable(src, "series")) return [];
+  const points = src
+    .all("SELECT name, t_ms, value FROM series WHERE run_id = ? ORDER BY name, t_ms", runId)
+    .map((row) => ({ name: String(row.name), tMs: Number(row.t_ms), value: Number(row.value) }))
+    .filter((p) => Number.isFinite(p.tMs) && Number.isFinite(p.value));
+  return names === undefined ? points : points.filter((p) => names.includes(p.name));
+}
+
+/** The sweep's own description (`sweep` table): its file, text, planned run count. */
+export function loadSweepMeta(src: SqlSource): Record<string, string> {
+  if (!hasTable(src, "sweep")) return {};
+  return Object.fromEntries(src.all("SELECT key, value FROM sweep ORDER BY key").map((row) => [String(row.key), String(row.value ?? "")]));
+}
