@@ -156,7 +156,7 @@ describe("platform mechanisms", () => {
 describe("bad platform input", () => {
   it("an unknown platform or a wrong value is refused with the file, the key and what was expected", () => {
     expect(() => parseWorkload(header("no-such-platform", "  - { addr: 0x40000000, size: 2MiB }") + "  - name: t\n    steps:\n      - { op: sleep, duration: 1 }\n", "workloads/inline.yaml")).toThrow(
-      /no-such-platform\.yaml: cannot read platform/,
+      /inline\.yaml: platform: no profile named "no-such-platform"; the profiles are .*xe-pcie4x8-iommu/,
     );
     const dir = mkdtempSync(join(tmpdir(), "pagesim-badp-"));
     mkdirSync(join(dir, "platforms"));

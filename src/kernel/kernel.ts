@@ -67,6 +67,11 @@ export class Kernel {
   thp: "always" | "never" = "never";
   /** Re-faults after which an access is declared livelocked instead of simulated forever. */
   maxRefaults = 1_000_000;
+  /**
+   * Sleeps a driver asked for while handling a thread's fault, taken once the fault handler has
+   * dropped its locks and before the access is retried (a throttled fault: NVIDIA UVM's CPU nap).
+   */
+  private readonly napsNs = new Map<number, number>();
   private readonly mmapLocks = new Map<number, RwSemaphore>();
   private readonly folioWaitQueues = new Map<number, WaitQueueHead>();
   private readonly pagemapOps: DevPagemapOps[] = [];
@@ -92,6 +97,18 @@ export class Kernel {
   /** The uid of the simulated thread running now, or -1 outside any. */
   get currentThread(): number {
     return this.engine.current?.uid ?? -1;
+  }
+
+  /** The running thread sleeps `ns` after its current fault, outside every lock. */
+  requestNap(ns: number): void {
+    this.napsNs.set(this.currentThread, ns);
+  }
+
+  /** The nap requested by the running thread's last fault (0 if none), and forgets it. */
+  takeNap(): number {
+    const ns = this.napsNs.get(this.currentThread) ?? 0;
+    this.napsNs.delete(this.currentThread);
+    return ns;
   }
 
   /** mm->mmap_lock. */

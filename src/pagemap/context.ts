@@ -26,6 +26,23 @@ export interface PagemapOptions {
   releaseQueueLatencyNs: number;
 }
 
+/** A CPU fault on a device page, as a migration policy sees it (the allocation's chunk). */
+export interface CpuFaultQuery {
+  devmem: number;
+  mm: number;
+  addr: number;
+  /** The allocation-sized chunk around the fault that would migrate back. */
+  start: number;
+  end: number;
+  nowNs: number;
+}
+
+/**
+ * A migration policy's answer to a CPU fault on a device page: migrate back, or not yet — the
+ * CPU faults again at once (as the kernel's own timeslice makes it), or sleeps first.
+ */
+export type CpuFaultDecision = { kind: "migrate" } | { kind: "refault" } | { kind: "sleep"; ns: number };
+
 export const DEFAULT_PAGEMAP_OPTIONS: PagemapOptions = { variant: "seed", zddRelease: "inline", releaseQueueLatencyNs: 5_000 };
 
 /**
@@ -38,6 +55,11 @@ export class PagemapContext {
   private readonly detachedCompletions = new Map<number, Completion>();
   private readonly devmemOpsTable = new Map<number, DrmPagemapDevmemOps>();
   private readonly dpagemapOpsTable = new Map<number, DrmPagemapOps>();
+  /**
+   * A migration policy's say on CPU faults to device pages (src/policies), consulted after the
+   * kernel's own timeslice check; null leaves the kernel's behaviour alone.
+   */
+  cpuFaultPolicy: ((q: CpuFaultQuery) => CpuFaultDecision) | null = null;
 
   constructor(
     readonly k: Kernel,

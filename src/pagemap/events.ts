@@ -37,7 +37,12 @@ export type PagemapEvent =
    */
   | { kind: "kernel.bug"; fn: PagemapFunction; what: string }
   /** __drm_pagemap_migrate_to_ram returned 0 early: the timeslice has not expired. */
-  | { kind: "cpu_fault.timeslice_spin"; devmem: number; jiffies: number; expiration: number };
+  | { kind: "cpu_fault.timeslice_spin"; devmem: number; jiffies: number; expiration: number }
+  /**
+   * Not a kernel step: the simulated migration policy held a CPU fault off (migrate_to_ram
+   * returned 0); the thread faults again at once, or after sleeping durationNs.
+   */
+  | { kind: "cpu_fault.policy_hold"; devmem: number; durationNs: number };
 
 export type ZddHolder = "creator" | "page";
 

@@ -94,6 +94,14 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   // The VMA may have been partially unmapped since the allocation was made.
   if (start < vma.startAddr) start = vma.startAddr;
   if (end > vma.endAddr) end = vma.endAddr;
+  // Not the kernel's: a simulated migration policy may hold the CPU off longer, as the timeslice does.
+  const hold = p.cpuFaultPolicy?.({ devmem, mm: fault.mm, addr: fault.addr, start, end, nowNs: p.k.engine.nowNs });
+  if (hold !== undefined && hold.kind !== "migrate") {
+    const napNs = hold.kind === "sleep" ? hold.ns : 0;
+    p.commit({ kind: "cpu_fault.policy_hold", devmem, durationNs: napNs });
+    if (napNs > 0) p.k.requestNap(napNs);
+    return 0;
+  }
   const npages = npagesInRange(start, end);
 
   p.commit({ kind: "migrate_to_ram.begin", mm: fault.mm, start, end });

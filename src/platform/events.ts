@@ -28,6 +28,16 @@ export type PlatformEvent =
   | { kind: "gpu_fault.stage"; stage: GpuFaultStage; durationNs: number; ret: number; attempt: number }
   /** The fault handler returned: 0, or the error the GPU thread sees. */
   | { kind: "gpu_fault.end"; ret: number; timesliceMs: number }
+  /**
+   * Not a kernel step: the simulated migration policy throttled a GPU fault; it is not serviced
+   * and the GPU replays the access durationNs later.
+   */
+  | { kind: "gpu_fault.throttle"; mm: number; addr: number; durationNs: number }
+  /**
+   * Not a kernel step: under the notifier-block policy the GPU's MMU notifier held a migration of
+   * a device-resident range back for durationNs, until the range's timeslice ended.
+   */
+  | { kind: "mmu_notifier.block"; range: number; durationNs: number }
   /** A copy-engine job: bytes moved, the time it waited for a channel and the time it ran. */
   | { kind: "copy.job"; bytes: number; queuedNs: number; durationNs: number; dir: "to_device" | "from_device" };
 
@@ -60,6 +70,7 @@ export function withPlatformState(model: ModelState): WorldState {
 const PLATFORM_KIND_LIST: Record<PlatformEventKind, true> = {
   "svm_range.insert": true, "svm_range.bind": true, "svm_range.invalidate": true, "svm_range.remove": true,
   "gpu_fault.begin": true, "gpu_fault.stage": true, "gpu_fault.end": true, "copy.job": true,
+  "gpu_fault.throttle": true, "mmu_notifier.block": true,
 };
 const PLATFORM_KINDS: ReadonlySet<string> = new Set(Object.keys(PLATFORM_KIND_LIST));
 

@@ -8,6 +8,7 @@ import type { PagemapContext } from "../pagemap/context.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
+import type { GpuFaultDecision, MigrationPolicy } from "./policy.ts";
 import type { XeDevice } from "./xe-device.ts";
 
 /** What get_pages found: every page's folio, and where the range lives. */
@@ -27,6 +28,8 @@ export interface IrqFrees {
 
 /** Retries of one fault beyond which the handler gives up (Xe loops while it makes progress). */
 const MAX_FAULT_ATTEMPTS = 16;
+/** Throttles of one access beyond which the GPU thread gives up (-EAGAIN): a policy that never lets go. */
+const MAX_THROTTLES = 100_000;
 /** HMM_RANGE_DEFAULT_TIMEOUT: how long range eviction keeps re-faulting before -ETIME. */
 const HMM_TIMEOUT_NS = 1_000_000_000;
 
@@ -49,6 +52,13 @@ export class GpuSvm implements MmuNotifier {
   staleMappings = 0;
   /** Device-page references dropped from interrupt context (see IrqFrees). */
   irqPuts = 0;
+  /** GPU time in accesses that faulted: from the first fault to the access done (stalled). */
+  stallNs = 0;
+  /** Faults a migration policy throttled, and the time the GPU waited for them. */
+  throttles = 0;
+  throttleNs = 0;
+  /** Time the MMU notifier blocked migrations back (notifier-block). */
+  notifierBlockNs = 0;
   private readonly irqRandom: () => number;
 
   constructor(
@@ -57,6 +67,8 @@ export class GpuSvm implements MmuNotifier {
     private readonly profile: PlatformProfile,
     private readonly commit: (ev: PlatformEvent) => void,
     private readonly irqFrees: IrqFrees = { probability: 0, delayNs: 0 },
+    /** The simulated migration policy; null: the kernel's own behaviour (Xe's timeslice). */
+    private readonly policy: MigrationPolicy | null = null,
   ) {
     const stream = p.k.engine.random.stream("irq-frees");
     this.irqRandom = () => stream.uniform();
@@ -74,6 +86,12 @@ export class GpuSvm implements MmuNotifier {
    */
   *access(mm: number, addr: number, access: GpuAccess): ProcessBody<{ ret: number; version: number }> {
     const g = this.profile.gpu;
+    const engine = this.p.k.engine;
+    let firstFaultNs = -1;
+    const stalled = () => {
+      if (firstFaultNs >= 0) this.stallNs += engine.nowNs - firstFaultNs;
+    };
+    let throttles = 0;
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
       const range = this.rangeAt(mm, addr);
       if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
@@ -82,17 +100,36 @@ export class GpuSvm implements MmuNotifier {
         const pte = this.state.mms.get(mm)!.ptes.get(Math.floor(addr / PAGE_SIZE))!;
         const version = this.state.folios.get(pte.folio)!.versions[pte.index]!;
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
+        stalled();
+        this.policy?.gpuAccessed(mm, addr, engine.nowNs);
         if (access === "read") return { ret: 0, version };
         this.p.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: version + 1 });
         return { ret: 0, version: version + 1 };
       }
+      if (firstFaultNs < 0) firstFaultNs = engine.nowNs;
       yield sleep(g.faultDeliveryNs); // the fault message reaches the driver
       yield this.workers.acquire();
-      const ret = yield* this.handlePagefault(mm, addr, access);
+      const decision = this.policy?.gpuFault({ mm, addr, access, needVram: access === "atomic", nowNs: engine.nowNs }) ?? null;
+      if (decision?.kind === "throttle") {
+        // Not serviced: the worker moves on, the GPU replays the access later.
+        this.workers.release();
+        this.commit({ kind: "gpu_fault.throttle", mm, addr, durationNs: decision.delayNs });
+        this.throttles++;
+        this.throttleNs += decision.delayNs;
+        if (++throttles > MAX_THROTTLES) break;
+        yield sleep(decision.delayNs);
+        attempt--; // a throttle is not a failed attempt
+        continue;
+      }
+      const ret = yield* this.handlePagefault(mm, addr, access, decision);
       this.workers.release();
-      if (ret !== 0) return { ret, version: -1 };
+      if (ret !== 0) {
+        stalled();
+        return { ret, version: -1 };
+      }
       yield sleep(g.faultReplayNs);
     }
+    stalled();
     return { ret: -Errno.EAGAIN, version: -1 };
   }
 
@@ -136,8 +173,19 @@ export class GpuSvm implements MmuNotifier {
    */
   *invalidate(range: MmuNotifierRange): ProcessBody<void> {
     for (const r of [...this.state.svmRanges.values()]) {
-      if (r.mm !== range.mm || r.end <= range.start || range.end <= r.start || r.boundTo === null) continue;
-      yield* this.invalidateRange(r);
+      if (r.mm !== range.mm || r.end <= range.start || range.end <= r.start) continue;
+      const vpn = Math.max(r.start, range.start) / PAGE_SIZE;
+      if (range.event === "migrate" && this.policy !== null && this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
+        // notifier-block: the migration back waits here, in the migrating thread, for the hold to end.
+        const blockNs = this.policy.notifierBlockNs({ mm: r.mm, start: r.start, end: r.end, nowNs: this.p.k.engine.nowNs });
+        if (blockNs > 0) {
+          this.commit({ kind: "mmu_notifier.block", range: r.id, durationNs: blockNs });
+          this.notifierBlockNs += blockNs;
+          yield sleep(blockNs);
+          if (this.state.svmRanges.get(r.id) !== r) continue;
+        }
+      }
+      if (r.boundTo !== null) yield* this.invalidateRange(r);
     }
   }
 
@@ -172,14 +220,19 @@ export class GpuSvm implements MmuNotifier {
     return undefined;
   }
 
-  /** __xe_svm_handle_pagefault. Returns 0 or the errno the GPU thread sees. */
-  *handlePagefault(mm: number, addr: number, access: GpuAccess): ProcessBody<number> {
+  /**
+   * __xe_svm_handle_pagefault. Returns 0 or the errno the GPU thread sees. A migration policy's
+   * decision, if any, sets the timeslice (Xe's: atomic_svm_timeslice_ms for need_vram faults, 0
+   * otherwise) or keeps the range where it is.
+   */
+  *handlePagefault(mm: number, addr: number, access: GpuAccess, decision: GpuFaultDecision | null = null): ProcessBody<number> {
     const g = this.profile.gpu;
     this.faults++;
     this.commit({ kind: "gpu_fault.begin", mm, addr, access });
     // need_vram: atomics on a discrete GPU without device atomics on system memory.
     const devmemOnly = access === "atomic";
-    let timesliceMs = devmemOnly ? g.atomicTimesliceMs : 0;
+    if (devmemOnly && decision?.kind === "stay") throw new Error(`policy ${this.policy?.name}: a fault that needs VRAM cannot stay in system memory (throttle it instead)`);
+    let timesliceMs = decision?.kind === "migrate" ? decision.timesliceMs : devmemOnly ? g.atomicTimesliceMs : 0;
     let migrateTries = devmemOnly ? g.atomicMigrateTries : 1;
     const end = (ret: number): number => {
       this.commit({ kind: "gpu_fault.end", ret, timesliceMs });
@@ -203,7 +256,7 @@ export class GpuSvm implements MmuNotifier {
 
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
       if (r.boundTo !== null && this.pagesUnchanged(r) && (!devmemOnly || r.boundTo === "device")) return end(0); // xe_svm_range_is_valid
-      const wantVram = migratable && (devmemOnly || g.migrateNonAtomic);
+      const wantVram = migratable && (devmemOnly || g.migrateNonAtomic) && decision?.kind !== "stay";
       if (wantVram && migrateTries > 0 && !this.inVram(r)) {
         migrateTries--;
         const ts = timesliceMs;
@@ -384,6 +437,8 @@ export class GpuSvm implements MmuNotifier {
       while (this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
         if (k.engine.nowNs >= deadline) return -Errno.ETIME;
         yield* handleMmFault(k, r.mm, vpn * PAGE_SIZE, "read");
+        const nap = k.takeNap(); // a policy throttling the CPU-fault path sleeps here too
+        if (nap > 0) yield sleep(nap);
       }
     }
     return 0;

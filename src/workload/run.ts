@@ -11,6 +11,7 @@ import type { Workload, WorkloadStep } from "./schema.ts";
 import { createWorld, type World } from "./world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
+import type { PolicyChoice } from "../policies/registry.ts";
 
 /** What one step did: its thread, when it ran, and what it returned. */
 export interface StepResult {
@@ -125,6 +126,7 @@ export class WorkloadRun {
         device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
         ...(workload.platformProfile === undefined ? {} : { platform: workload.platformProfile }),
         ...(workload.irqFrees === undefined ? {} : { irqFrees: { probability: workload.irqFrees.probability, delayNs: workload.irqFrees.delay } }),
+        ...(workload.policy === undefined ? {} : { policy: policyChoice(workload.policy) }),
       },
       hooks.onLog,
     ));
@@ -290,6 +292,12 @@ function stepCompletions(w: World, workload: Workload): Map<string, Completion> 
     }
   }
   return passed;
+}
+
+/** A workload's `policy:` section as the registry takes it: the name, and the rest as knobs. */
+export function policyChoice(section: { name: string } & Record<string, unknown>): PolicyChoice {
+  const { name, ...knobs } = section;
+  return { name, knobs };
 }
 
 /** Runs a workload to completion and reports every step, the final placement and the checks. */

@@ -98,6 +98,11 @@ export const WorkloadSchema = z.strictObject({
    * `probability` per GPU access to a device page, dropped `delay` after it (platform runs).
    */
   irqFrees: z.strictObject({ probability: z.number().min(0).max(1), delay: duration }).optional(),
+  /**
+   * The migration policy (src/policies, docs/policies.md) and its knobs, e.g.
+   * `{ name: uvm, lapseUs: 5000 }`; default the kernel's own, xe. Platform runs only.
+   */
+  policy: z.looseObject({ name: z.string().min(1).default("xe") }).optional(),
   model: z
     .strictObject({
       variant: z.enum(["seed", "newest"]).default("seed"),

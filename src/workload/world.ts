@@ -16,6 +16,9 @@ import { VramBuddy } from "../platform/vram-buddy.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import { applyRunEvent, type RunEvent } from "./events.ts";
+import type { MigrationPolicy } from "../platform/policy.ts";
+import { createPolicy, type PolicyChoice } from "../policies/registry.ts";
+import { observeMigrations } from "../policies/observer.ts";
 
 export interface WorldOptions {
   seed?: number;
@@ -33,6 +36,8 @@ export interface WorldOptions {
   platform?: PlatformProfile;
   /** Device-page references dropped from interrupt context (platform runs only). */
   irqFrees?: IrqFrees;
+  /** The migration policy (platform runs only); default the kernel's own, xe. */
+  policy?: PolicyChoice;
 }
 
 /**
@@ -60,6 +65,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   let dev: SimpleDevice | XeDevice;
   let gpu: GpuSvm | null = null;
   let copyEngine: CopyEngine | null = null;
+  let policy: MigrationPolicy | null = null;
   if (profile === undefined) {
     dev = new SimpleDevice(p, options.device ?? {});
   } else {
@@ -69,10 +75,13 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
     const vram = new VramBuddy(vramPages, { maxOrder: Math.floor(Math.log2(vramPages)), placement: "high" });
     const xe = new XeDevice(p, profile, vram, copyEngine);
     dev = xe;
-    gpu = new GpuSvm(p, xe, profile, (ev) => log.commit(ev), options.irqFrees);
+    policy = createPolicy(options.policy ?? { name: "xe", knobs: {} }, { engine, profile });
+    observeMigrations(log, policy);
+    p.cpuFaultPolicy = policy.cpuFault;
+    gpu = new GpuSvm(p, xe, profile, (ev) => log.commit(ev), options.irqFrees, policy);
   }
   const mm = mmCreate(k);
-  return { engine, log, k, p, dev, dma, faults, mm, gpu, copyEngine, profile: profile ?? null };
+  return { engine, log, k, p, dev, dma, faults, mm, gpu, copyEngine, policy, profile: profile ?? null };
 }
 
 export type World = ReturnType<typeof createWorld>;

@@ -1,0 +1,31 @@
+import * as z from "zod";
+import { ignore, definePolicy } from "./policy-spec.ts";
+
+/**
+ * The kernel's behaviour (Xe on drm_pagemap): a successful migration to VRAM is stamped with a
+ * timeslice in jiffies — atomic_svm_timeslice_ms for atomic faults that need VRAM, 0 for the rest
+ * — which the handler doubles on each retry (up to atomicMigrateTries attempts); a CPU fault on a
+ * device page before the stamp expires returns 0 and the CPU faults again and again (spins) until
+ * it does. Everything here is the kernel's own code path: the policy only picks the timeslice.
+ */
+export const xePolicy = definePolicy({
+  name: "xe",
+  summary: "the kernel: a jiffies timeslice stamped per allocation on atomic GPU faults (5 ms, doubled per retry); the CPU spins in re-faults until it expires",
+  knobs: z.strictObject({
+    /** atomic_svm_timeslice_ms (default: the platform profile's, 5 ms on Xe). */
+    timesliceMs: z.number().int().nonnegative().optional(),
+    /** Which GPU faults get the timeslice: atomic ones needing VRAM (Xe), or every migrating fault. */
+    faults: z.enum(["atomic", "all"]).default("atomic"),
+  }),
+  create(knobs, ctx) {
+    const timesliceMs = knobs.timesliceMs ?? ctx.profile.gpu.atomicTimesliceMs;
+    return {
+      name: "xe",
+      gpuFault: (q) => ({ kind: "migrate", timesliceMs: q.needVram || knobs.faults === "all" ? timesliceMs : 0 }),
+      cpuFault: () => ({ kind: "migrate" }), // the kernel's own timeslice check has run already
+      notifierBlockNs: () => 0,
+      migrated: ignore,
+      gpuAccessed: ignore,
+    };
+  },
+});
