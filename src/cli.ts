@@ -37,10 +37,11 @@ Usage:
   pagesim trace RUN_DIR [--out FILE]
       Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
       Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
-  pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N]
+  pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N] [--report]
       Run a parameter study (workloads/sweeps/): every run on a worker thread, its run directory
       under DIR/runs/, its parameters and figures in DIR/results.sqlite (default
-      results/sweeps/<sweep>). --resume continues an interrupted sweep; --shard runs a slice.
+      results/sweeps/<sweep>). --resume continues an interrupted sweep; --shard runs a slice;
+      --report writes DIR/report.html at the end (as pagesim report does).
   pagesim merge OUT_DIR SHARD_DIR...
       Join the results of sweep shards into one directory.
   pagesim report RESULTS_DIR [--out FILE]
@@ -79,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       set: { type: "string", multiple: true },
       jobs: { type: "string" },
       resume: { type: "boolean" },
+      report: { type: "boolean" },
       shard: { type: "string" },
     },
     allowPositionals: true,
@@ -146,7 +148,11 @@ async function main(argv: string[]): Promise<number> {
       progress.stop();
       console.log(`${summary.dir}: ${summary.ran} runs done${summary.skipped > 0 ? `, ${summary.skipped} kept from before` : ""}, ${summary.failed} failed, of ${summary.planned}${summary.stopped ? " (stopped: --resume continues)" : ""}`);
       console.log(`\n${formatSweepTable(summary.dir)}\n`);
-      console.log(`results: ${join(summary.dir, "results.sqlite")} (tables runs, run_params, metrics); each run's directory under ${join(summary.dir, "runs")}`);
+      console.log(`results: ${join(summary.dir, "results.sqlite")} (tables runs, run_params, metrics, series; docs/metrics.md); each run's directory under ${join(summary.dir, "runs")}`);
+      if (values.report === true && !summary.stopped) {
+        const { path, charts } = writeReport(summary.dir);
+        console.log(`report: ${path} (${charts.length} charts; open it in a browser)`);
+      }
       return summary.stopped ? 130 : summary.failed > 0 ? 1 : 0;
     }
     case "merge": {

@@ -44,7 +44,7 @@ export function hzChart(runs: readonly RunRow[]): Chart {
       color: colorScale(legend),
       marks: [
         Plot.ruleX(points, { x: "hz", y1: "min", y2: "max", stroke: "policy", strokeOpacity: 0.5, ...facet }),
-        Plot.line(points, { x: "hz", y: "mean", stroke: "policy", ...facet }),
+        Plot.line(points, { x: "hz", y: "mean", stroke: "policy", z: "policy", ...facet }),
         Plot.dot(points, { x: "hz", y: "mean", fill: "policy", r: 3, ...facet }),
       ],
     });

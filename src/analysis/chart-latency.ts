@@ -56,7 +56,7 @@ export function latencyChart(runs: readonly RunRow[]): Chart {
     marks: [
       // min clamped to a thousandth of the mean above: a run with no faults would put 0 on a log axis.
       Plot.ruleX(points, { x: "percentile", y1: "minUs", y2: "maxUs", stroke: "policy", strokeOpacity: 0.5, fx: "side" }),
-      Plot.line(points, { x: "percentile", y: "latencyUs", stroke: "policy", fx: "side" }),
+      Plot.line(points, { x: "percentile", y: "latencyUs", stroke: "policy", z: "policy", fx: "side" }),
       Plot.dot(points, { x: "percentile", y: "latencyUs", fill: "policy", r: 3, fx: "side" }),
       Plot.text(points, Plot.selectLast({ x: "percentile", y: "latencyUs", z: "policy", text: "policy", fill: "policy", dx: 8, textAnchor: "start", fx: "side" })),
     ],

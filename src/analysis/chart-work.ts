@@ -59,7 +59,7 @@ export function workChart(runs: readonly RunRow[]): Chart {
         // Runs that kept the default timeslice have no x: a dashed level per policy instead.
         Plot.ruleY(all.filter((p) => p.timesliceMs === null), { y: "mean", stroke: "policy", strokeDasharray: "4,3", ...fx }),
         Plot.ruleX(timed, { x: "timesliceMs", y1: "min", y2: "max", stroke: "policy", strokeOpacity: 0.5, ...fx }),
-        Plot.lineY(timed, { x: "timesliceMs", y: "mean", stroke: "policy", ...fx }),
+        Plot.lineY(timed, { x: "timesliceMs", y: "mean", stroke: "policy", z: "policy", ...fx }),
         Plot.dot(timed, { x: "timesliceMs", y: "mean", fill: "policy", r: 3, ...fx }),
         // Line-end labels, unless faceted: there they would run into the next facet (the legend names the lines).
         ...(facet ? [] : [Plot.text(timed, Plot.selectLast({ x: "timesliceMs", y: "mean", z: "policy", text: "policy", fill: "policy", dx: 6, textAnchor: "start" }))]),
@@ -92,7 +92,9 @@ export function workReading(groups: readonly ConfigSummary[], policies: readonly
       const b = value(baseline, ms, s.metric);
       if (a === undefined || b === undefined) continue;
       // The first side names the baseline; the second reads on from it: "…, at 0.4× the CPU work".
-      parts.push(parts.length === 0 ? `${formatRatio(a, b)} the ${s.side} work of ${baseline} ${figures(a, b)}` : `at ${formatRatio(a, b)} the ${s.side} work ${figures(a, b)}`);
+      // A ratio to nothing says nothing: name the side the baseline got no work done on instead.
+      const share = b === 0 && a > 0 ? `${s.side} work where ${baseline} completes none` : `${formatRatio(a, b)} the ${s.side} work${parts.length === 0 ? ` of ${baseline}` : ""}`;
+      parts.push(parts.length === 0 ? `${share} ${figures(a, b)}` : `at ${share} ${figures(a, b)}`);
     }
     if (parts.length > 0) return `At ${timesliceLabel(ms)}${where}, ${subject} completes ${parts.join(", ")}.`;
   }

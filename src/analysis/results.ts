@@ -14,9 +14,9 @@ export interface RunRow {
   repetition: number;
   status: string;
   error: string | null;
-  /** Param `policy.name`; "xe" when the sweep does not set it (the driver's own behaviour). */
+  /** Param `policy.name` ("xe" when the sweep does not set it), with the knobs set for it (see policyLabel). */
   policy: string;
-  /** Param `policy.timesliceMs`, else `platform.gpu.atomicTimesliceMs`, else null (not swept). */
+  /** Param `policy.<name>.timesliceMs`, `policy.timesliceMs` or `platform.gpu.atomicTimesliceMs`; null if not swept. */
   timesliceMs: number | null;
   /** Param `model.hz`, else null (the workload's own HZ). */
   hz: number | null;
@@ -77,13 +77,28 @@ export function loadRuns(src: SqlSource): RunRow[] {
       repetition: Number(row.repetition),
       status: String(row.status),
       error: row.error === null || row.error === undefined ? null : String(row.error),
-      policy: typeof policy === "string" ? policy : DEFAULT_POLICY,
-      timesliceMs: numberOrNull(p["policy.timesliceMs"]) ?? numberOrNull(p["platform.gpu.atomicTimesliceMs"]),
+      policy: policyLabel(typeof policy === "string" ? policy : DEFAULT_POLICY, p),
+      timesliceMs: numberOrNull(p[`policy.${String(policy)}.timesliceMs`]) ?? numberOrNull(p["policy.timesliceMs"]) ?? numberOrNull(p["platform.gpu.atomicTimesliceMs"]),
       hz: numberOrNull(p["model.hz"]),
       params: p,
       metrics: metrics.get(id) ?? {},
     };
   });
+}
+
+/**
+ * A run's policy as the charts name it: the policy, plus the knobs the sweep set for that policy
+ * (`policy.uvm.lapseUs` → "uvm lapseUs=5000"), so that variants of one policy are not averaged
+ * together. Knobs of other policies do not apply to the run and are left out; the timeslice is an
+ * axis of its own.
+ */
+function policyLabel(name: string, params: Record<string, unknown>): string {
+  const prefix = `policy.${name}.`;
+  const knobs = Object.keys(params)
+    .filter((k) => k.startsWith(prefix) && k !== `${prefix}timesliceMs`)
+    .sort()
+    .map((k) => `${k.slice(prefix.length)}=${String(params[k])}`);
+  return [name, ...knobs].join(" ");
 }
 
 /** The series names recorded for each run (empty when the results predate the series table). */

@@ -1,11 +1,31 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 
-/** The metrics the end-of-sweep table shows, averaged over repetitions. */
-const SHOWN = ["sim_end_ms", "gpu_faults", "faults_in_steps", "gpu_migrate_us", "context_violations"];
+/** The metrics the end-of-sweep table shows (docs/metrics.md), averaged over repetitions. */
+const COLUMNS: [metric: string, header: string][] = [
+  ["gpu_work_per_s", "GPU work/s"],
+  ["cpu_work_per_s", "CPU work/s"],
+  ["gpu_access_failures", "GPU failed"],
+  ["cpu_spin_ms", "CPU spin ms"],
+  ["cpu_sleep_ms", "CPU sleep ms"],
+  ["ping_pongs", "ping-pongs"],
+  ["sim_end_ms", "sim ms"],
+];
+const SHOWN = COLUMNS.map(([m]) => m);
+
+/** "policy.name="xe" model.hz=100" → "name=xe hz=100": the last key segment, unquoted values. */
+function shortParams(params: string): string {
+  return params
+    .split(" ")
+    .map((kv) => {
+      const eq = kv.indexOf("=");
+      return `${kv.slice(0, eq).split(".").pop()}=${kv.slice(eq + 1).replace(/^"(.*)"$/, "$1")}`;
+    })
+    .join(" ");
+}
 
 /** A short table of a sweep's results: one row per workload and parameter set. */
-export function formatSweepTable(dir: string, maxRows = 30): string {
+export function formatSweepTable(dir: string, maxRows = 40): string {
   const db = new Database(join(dir, "results.sqlite"), { readonly: true });
   try {
     const rows = db
@@ -19,15 +39,15 @@ export function formatSweepTable(dir: string, maxRows = 30): string {
       )
       .all(...SHOWN) as { workload: string; params: string | null; metric: string; value: number; runs: number }[];
     const byConfig = new Map<string, Record<string, number>>();
+    const oneWorkload = new Set(rows.map((r) => r.workload)).size === 1;
     for (const row of rows) {
-      const key = `${row.workload.split("/").pop()} ${row.params ?? ""}`.trim();
+      const key = `${oneWorkload ? "" : row.workload.split("/").pop()} ${shortParams(row.params ?? "")}`.trim();
       byConfig.set(key, { ...(byConfig.get(key) ?? {}), [row.metric]: row.value, runs: row.runs });
     }
     const width = Math.max(20, ...[...byConfig.keys()].map((k) => k.length));
-    const lines = [`${"configuration".padEnd(width)}  ${SHOWN.map((s) => s.padStart(14)).join("  ")}  runs`];
-    for (const [key, m] of [...byConfig].slice(0, maxRows)) {
-      lines.push(`${key.padEnd(width)}  ${SHOWN.map((s) => (m[s] === undefined ? "" : Number(m[s].toFixed(2)).toString()).padStart(14)).join("  ")}  ${m.runs}`);
-    }
+    const lines = [`${"configuration".padEnd(width)}  ${COLUMNS.map(([, h]) => h.padStart(12)).join(" ")}  runs`];
+    const cell = (v: number | undefined) => (v === undefined ? "" : v >= 100 ? Math.round(v).toString() : Number(v.toFixed(2)).toString()).padStart(12);
+    for (const [key, m] of [...byConfig].slice(0, maxRows)) lines.push(`${key.padEnd(width)}  ${SHOWN.map((s) => cell(m[s])).join(" ")}  ${m.runs}`);
     if (byConfig.size > maxRows) lines.push(`… ${byConfig.size - maxRows} more configurations in results.sqlite`);
     return lines.join("\n");
   } finally {

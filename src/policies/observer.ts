@@ -1,5 +1,5 @@
 import type { ModelEvent } from "../pagemap/events.ts";
-import type { MigrationNote, MigrationPolicy } from "../platform/policy.ts";
+import type { MigrationNote } from "../platform/policy.ts";
 
 interface OpenCall {
   fn: string;
@@ -15,12 +15,12 @@ export interface ObservableLog {
 }
 
 /**
- * Tells a policy of every completed migration by reading the log as it is written: a
+ * Reports every completed migration (to a policy, to the run's statistics) by reading the log as it is written: a
  * migrate_to_devmem that stamped its timeslice (it does so only on success) moved its range to
  * the device (a GPU fault or a populate step asked), a migrate_to_ram that returned 0 moved it back (a CPU fault), an evict_to_ram an
  * eviction. The model's code stays free of policy calls; the policy sees what the log sees.
  */
-export function observeMigrations(log: ObservableLog, policy: MigrationPolicy, onNote?: (note: MigrationNote) => void): void {
+export function observeMigrations(log: ObservableLog, onNote: (note: MigrationNote) => void): void {
   const open = new Map<number, OpenCall[]>(); // thread → its drm_pagemap calls in progress
   log.subscribe({
     onModelEvent(_seq, tNs, thread, _ctx, e) {
@@ -41,8 +41,7 @@ export function observeMigrations(log: ObservableLog, policy: MigrationPolicy, o
           if (call?.fn !== "migrate_to_devmem") return;
           call.fn = "migrate_to_devmem:noted";
           const note: MigrationNote = { direction: "to_device", cause: "gpu", mm: call.mm, start: call.start, end: call.end, startNs: call.startNs, nowNs: tNs };
-          policy.migrated(note);
-          onNote?.(note);
+          onNote(note);
           return;
         }
         case "migrate_to_devmem.end":
@@ -53,8 +52,7 @@ export function observeMigrations(log: ObservableLog, policy: MigrationPolicy, o
           const direction = call.fn === "migrate_to_devmem" ? "to_device" : "to_system";
           const cause = call.fn === "migrate_to_devmem" ? "gpu" : call.fn === "evict_to_ram" ? "evict" : "cpu";
           const note: MigrationNote = { direction, cause, mm: call.mm, start: call.start, end: call.end, startNs: call.startNs, nowNs: tNs };
-          policy.migrated(note);
-          onNote?.(note);
+          onNote(note);
           return;
         }
       }

@@ -36,25 +36,43 @@ export function policySpec(name: string): AnyPolicySpec | undefined {
   return registry.get(name);
 }
 
-/** A workload's `policy:` section: the name and that policy's knobs. */
+/** The policy a run uses: its name and its knobs. */
 export interface PolicyChoice {
   name: string;
   knobs: Record<string, unknown>;
 }
 
 /**
- * Checks a policy choice's knobs against the policy's schema: the problems (key, message), or
- * none. Loading a workload reports them with their place in the file.
+ * A workload's `policy:` section: `name`, and a knob section per policy (`xe: { timesliceMs: 10 }`,
+ * `uvm: { lapseUs: 5000 }`), of which the named policy's applies. Sections of other policies are
+ * checked too, so that one sweep can vary the policy and each policy's own knobs.
  */
-export function checkPolicyKnobs(choice: PolicyChoice): { key: string; message: string }[] {
-  const spec = registry.get(choice.name);
-  if (spec === undefined) return [{ key: "name", message: `no policy named "${choice.name}"; the policies are ${policyNames().join(", ")}` }];
-  const result = (spec.knobs as z.ZodObject).safeParse(choice.knobs);
-  if (result.success) return [];
-  return result.error.issues.map((issue: z.core.$ZodIssue) => ({
-    key: issue.path.length > 0 ? issue.path.join(".") : "",
-    message: issue.code === "unrecognized_keys" ? `unknown knob${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k: string) => `"${k}"`).join(", ")} for policy "${choice.name}"; its knobs are ${Object.keys(spec.knobs.shape).join(", ") || "(none)"}` : issue.message,
-  }));
+export type PolicySection = { name: string } & Record<string, unknown>;
+
+export function policyChoice(section: PolicySection): PolicyChoice {
+  const knobs = section[section.name];
+  return { name: section.name, knobs: typeof knobs === "object" && knobs !== null ? (knobs as Record<string, unknown>) : {} };
+}
+
+/** Problems with a policy section, each with its key path under `policy` and a message; none if it is sound. */
+export function checkPolicySection(section: PolicySection): { path: string[]; message: string }[] {
+  const problems: { path: string[]; message: string }[] = [];
+  if (!registry.has(section.name)) problems.push({ path: ["name"], message: `no policy named "${section.name}"; the policies are ${policyNames().join(", ")}` });
+  for (const [key, knobs] of Object.entries(section)) {
+    if (key === "name") continue;
+    const spec = registry.get(key);
+    if (spec === undefined) {
+      problems.push({ path: [key], message: `"${key}" is not a policy; a policy's knobs go under its name (${policyNames().join(", ")})` });
+      continue;
+    }
+    const result = (spec.knobs as z.ZodObject).safeParse(knobs ?? {});
+    if (result.success) continue;
+    for (const issue of result.error.issues as z.core.$ZodIssue[]) {
+      const message = issue.code === "unrecognized_keys" ? `unknown knob${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k: string) => `"${k}"`).join(", ")} for policy "${key}"; its knobs are ${Object.keys(spec.knobs.shape).join(", ") || "(none)"}` : issue.message;
+      problems.push({ path: [key, ...issue.path.map(String)], message });
+    }
+  }
+  return problems;
 }
 
 export function createPolicy(choice: PolicyChoice, ctx: PolicyContext): MigrationPolicy {

@@ -1,30 +1,57 @@
 import type { RunReport } from "../workload/run.ts";
 
-const pct = (xs: number[], q: number): number => {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
+/** No access completing on either side for this long, with some in flight, flags a livelock. */
+export const LIVELOCK_WINDOW_NS = 10_000_000;
+
+const us = (ns: number) => ns / 1000;
+const ms = (ns: number) => ns / 1e6;
 
 /**
- * The per-run figures a sweep tabulates (results.sqlite `metrics`), read from a run's report. The
- * full metric set with its definitions comes with the policies (issue #7); these are the counts
- * and latencies the model already reports.
+ * The per-run figures a sweep tabulates (results.sqlite `metrics`), read from a run's report;
+ * docs/metrics.md defines each. Latency percentiles come from HdrHistograms (3 significant digits).
  */
 export function runMetrics(r: RunReport): Record<string, number> {
-  const gpuTotals = r.gpuFaults.map((f) => f.totalNs / 1000);
+  const w = r.work;
+  const seconds = r.endNs / 1e9;
+  const perSecond = (n: number) => (seconds > 0 ? n / seconds : 0);
   const cpuFaults = r.steps.reduce((n, s) => n + (s.faults ?? 0), 0);
   const m: Record<string, number> = {
-    sim_end_ms: r.endNs / 1e6,
+    sim_end_ms: ms(r.endNs),
     events: r.events,
     steps: r.steps.length,
+    cpu_accesses: w.cpuAccesses,
+    gpu_accesses: w.gpuAccesses,
+    cpu_access_failures: w.cpuFailures,
+    gpu_access_failures: w.gpuFailures,
+    cpu_work_per_s: perSecond(w.cpuAccesses),
+    gpu_work_per_s: perSecond(w.gpuAccesses),
     faults_in_steps: cpuFaults,
     gpu_faults: r.gpuFaults.length,
-    gpu_fault_p50_us: pct(gpuTotals, 0.5),
-    gpu_fault_p99_us: pct(gpuTotals, 0.99),
-    gpu_fault_max_us: pct(gpuTotals, 1),
-    gpu_migrate_us: r.gpuFaults.reduce((n, f) => n + f.migrateNs / 1000, 0),
     gpu_fault_errors: r.gpuFaults.filter((f) => f.ret !== "0").length,
+    gpu_fault_p50_us: us(w.gpuFaultLatency.p50),
+    gpu_fault_p90_us: us(w.gpuFaultLatency.p90),
+    gpu_fault_p99_us: us(w.gpuFaultLatency.p99),
+    gpu_fault_p999_us: us(w.gpuFaultLatency.p999),
+    gpu_fault_max_us: us(w.gpuFaultLatency.max),
+    gpu_migrate_us: r.gpuFaults.reduce((n, f) => n + us(f.migrateNs), 0),
+    cpu_faulting_accesses: w.cpuFaultLatency.count,
+    cpu_fault_p50_us: us(w.cpuFaultLatency.p50),
+    cpu_fault_p90_us: us(w.cpuFaultLatency.p90),
+    cpu_fault_p99_us: us(w.cpuFaultLatency.p99),
+    cpu_fault_p999_us: us(w.cpuFaultLatency.p999),
+    cpu_fault_max_us: us(w.cpuFaultLatency.max),
+    cpu_spin_ms: ms(w.cpuSpinNs),
+    cpu_sleep_ms: ms(w.cpuSleepNs),
+    migrations_to_device: w.migrationsToDevice,
+    migrations_to_system: w.migrationsToSystem,
+    bytes_to_device: w.bytesToDevice,
+    bytes_to_system: w.bytesToSystem,
+    ping_pongs: w.pingPongs,
+    no_progress_ms: ms(w.noProgressNs),
+    gpu_no_progress_ms: ms(w.gpuNoProgressNs),
+    cpu_no_progress_ms: ms(w.cpuNoProgressNs),
+    livelock: w.noProgressNs >= LIVELOCK_WINDOW_NS ? 1 : 0,
+    vram_peak_bytes: w.vramPeakBytes,
     context_violations: r.contextViolations.length,
     invariants_broken: r.invariants.length,
     lost_writes: r.lostWrites.length,
@@ -32,11 +59,19 @@ export function runMetrics(r: RunReport): Record<string, number> {
   };
   const p = r.platformStats;
   if (p !== null) {
+    const delays = [...p.releaseDelaysNs].sort((a, b) => a - b);
+    m.gpu_stall_ms = ms(p.gpuStallNs);
+    m.gpu_throttles = p.gpuThrottles;
+    m.gpu_throttle_ms = ms(p.gpuThrottleNs);
+    m.notifier_block_ms = ms(p.notifierBlockNs);
+    m.cpu_sleep_ms = (m.cpu_sleep_ms ?? 0) + m.notifier_block_ms; // a migration held in the notifier sleeps, as a throttled fault does
     m.dma_maps = p.dmaMaps;
     m.copy_bytes = p.copyBytes;
     m.copy_utilisation = p.copyUtilisation;
     m.vram_evictions = p.vramEvictions;
     m.irq_puts = p.irqPuts;
+    m.release_delay_p50_us = delays.length === 0 ? 0 : us(delays[Math.floor(delays.length / 2)]!);
+    m.release_delay_max_us = delays.length === 0 ? 0 : us(delays[delays.length - 1]!);
   }
   return m;
 }

@@ -9,11 +9,12 @@ const SCHEMA = [
      status TEXT, error TEXT, wall_ms REAL, events INTEGER, end_ns INTEGER, digest TEXT)`,
   "CREATE TABLE IF NOT EXISTS run_params (run_id TEXT, name TEXT, value TEXT, PRIMARY KEY (run_id, name))",
   "CREATE TABLE IF NOT EXISTS metrics (run_id TEXT, name TEXT, value REAL, PRIMARY KEY (run_id, name))",
+  "CREATE TABLE IF NOT EXISTS series (run_id TEXT, name TEXT, t_ms REAL, value REAL, PRIMARY KEY (run_id, name, t_ms))",
 ];
 
 /**
  * results.sqlite of a sweep: one `runs` row per run (its workload, seed, status, wall time,
- * events), its parameters in `run_params`, its figures in `metrics`. A run's rows are written in
+ * events), its parameters in `run_params`, its figures in `metrics`, its time series in `series`. A run's rows are written in
  * one transaction when it completes, so a killed sweep never leaves half a run recorded.
  */
 export class SweepResults {
@@ -50,10 +51,13 @@ export class SweepResults {
       );
       db.prepare("DELETE FROM run_params WHERE run_id = ?").run(run.id);
       db.prepare("DELETE FROM metrics WHERE run_id = ?").run(run.id);
+      db.prepare("DELETE FROM series WHERE run_id = ?").run(run.id);
       const param = db.prepare("INSERT INTO run_params VALUES (?, ?, ?)");
       for (const [k, v] of Object.entries(run.params)) param.run(run.id, k, JSON.stringify(v));
       const metric = db.prepare("INSERT INTO metrics VALUES (?, ?, ?)");
       for (const [k, v] of Object.entries(result.metrics)) metric.run(run.id, k, v);
+      const point = db.prepare("INSERT INTO series VALUES (?, ?, ?, ?)");
+      for (const [name, points] of Object.entries(result.series ?? {})) for (const [tMs, v] of points) point.run(run.id, name, tMs, v);
     })();
   }
 
@@ -66,6 +70,7 @@ export class SweepResults {
         this.db.exec("INSERT OR REPLACE INTO runs SELECT * FROM other.runs");
         this.db.exec("INSERT OR REPLACE INTO run_params SELECT * FROM other.run_params");
         this.db.exec("INSERT OR REPLACE INTO metrics SELECT * FROM other.metrics");
+        this.db.exec("INSERT OR REPLACE INTO series SELECT * FROM other.series");
         this.db.exec("INSERT OR IGNORE INTO sweep SELECT * FROM other.sweep");
       })();
       return n;

@@ -2,6 +2,7 @@ import { parentPort } from "node:worker_threads";
 import { recordRun, type SinkName } from "../record/run-dir.ts";
 import { loadWorkload } from "../workload/load.ts";
 import { runMetrics } from "./metrics.ts";
+import type { RunReport } from "../workload/run.ts";
 import type { PlannedRun } from "./plan.ts";
 
 /** What the sweep runner asks a worker to do, and what the worker answers. */
@@ -20,6 +21,15 @@ export interface RunResult {
   endNs: number;
   digest: string;
   metrics: Record<string, number>;
+  /** Time series (results.sqlite `series`): name → [t_ms, value] points. */
+  series: Record<string, [number, number][]>;
+}
+
+/** The run's migrations per second each way, at the middle of each time bucket. */
+function runSeries(report: RunReport): RunResult["series"] {
+  const s = report.work.series;
+  const points = (values: number[]): [number, number][] => values.map((v, i) => [((i + 0.5) * s.bucketNs) / 1e6, v]);
+  return { migrations_to_device_per_s: points(s.toDevicePerS), migrations_to_system_per_s: points(s.toSystemPerS) };
 }
 
 /** One run, single-threaded and deterministic: the same request gives the same files and figures. */
@@ -28,9 +38,9 @@ export async function executeRun(req: RunRequest): Promise<RunResult> {
   try {
     const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
     const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params });
-    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report) };
+    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report), series: runSeries(report) };
   } catch (error) {
-    return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {} };
+    return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {} };
   }
 }
 

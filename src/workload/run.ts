@@ -11,7 +11,8 @@ import type { Workload, WorkloadStep } from "./schema.ts";
 import { createWorld, type World } from "./world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
-import type { PolicyChoice } from "../policies/registry.ts";
+import { policyChoice } from "../policies/registry.ts";
+import { RunStats, type WorkStats } from "./run-stats.ts";
 
 /** What one step did: its thread, when it ran, and what it returned. */
 export interface StepResult {
@@ -69,6 +70,13 @@ export interface PlatformStats {
   irqPuts: number;
   /** For each released allocation: from its last device page going (detach) to its VRAM returned. */
   releaseDelaysNs: number[];
+  /** GPU time in accesses that faulted, from the first fault to the access done. */
+  gpuStallNs: number;
+  /** GPU faults the policy throttled, and the replay delays they cost. */
+  gpuThrottles: number;
+  gpuThrottleNs: number;
+  /** Time migrations back waited in the GPU's MMU notifier (notifier-block). */
+  notifierBlockNs: number;
 }
 
 export interface RunReport {
@@ -90,6 +98,10 @@ export interface RunReport {
   lostWrites: string[];
   /** Steps where the modelled kernel would oops or corrupt memory (kernel.bug events). */
   kernelBugs: string[];
+  /** The migration policy (platform runs), or null. */
+  policy: string | null;
+  /** Work done per side, fault latencies, migrations and ping-pongs (docs/metrics.md). */
+  work: WorkStats;
 }
 
 /** What a caller may attach to a run before its first event. */
@@ -112,6 +124,7 @@ export class WorkloadRun {
   private readonly releaseDelaysNs: number[] = [];
   private blocked = 0;
   private done = false;
+  private readonly stats: RunStats;
 
   constructor(private readonly workload: Workload, seedOverride?: number, hooks: RunHooks = {}) {
     const seed = (this.seed = seedOverride ?? workload.seed);
@@ -130,6 +143,7 @@ export class WorkloadRun {
       },
       hooks.onLog,
     ));
+    const stats = (this.stats = new RunStats(w.log));
     const lastWrite = new Map<string, number>(); // "mm:vpn" -> version of the last completed write
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
@@ -205,7 +219,7 @@ export class WorkloadRun {
             for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
             out = { ret: "0" };
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
-          else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
+          else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
           passed.get(`${thread.name}:${index}`)?.completeAll();
@@ -252,6 +266,8 @@ export class WorkloadRun {
       invariants,
       lostWrites: this.lostWrites,
       kernelBugs: this.kernelBugs,
+      policy: w.policy?.name ?? null,
+      work: this.stats.result(w.engine.nowNs),
     };
   }
 
@@ -272,6 +288,10 @@ export class WorkloadRun {
       gpuAccesses: w.gpu.accesses,
       irqPuts: w.gpu.irqPuts,
       releaseDelaysNs: this.releaseDelaysNs,
+      gpuStallNs: w.gpu.stallNs,
+      gpuThrottles: w.gpu.throttles,
+      gpuThrottleNs: w.gpu.throttleNs,
+      notifierBlockNs: w.gpu.notifierBlockNs,
     };
   }
 }
@@ -294,12 +314,6 @@ function stepCompletions(w: World, workload: Workload): Map<string, Completion> 
   return passed;
 }
 
-/** A workload's `policy:` section as the registry takes it: the name, and the rest as knobs. */
-export function policyChoice(section: { name: string } & Record<string, unknown>): PolicyChoice {
-  const { name, ...knobs } = section;
-  return { name, knobs };
-}
-
 /** Runs a workload to completion and reports every step, the final placement and the checks. */
 export function runWorkload(workload: Workload, seedOverride?: number, hooks: RunHooks = {}): { report: RunReport; world: World } {
   const run = new WorkloadRun(workload, seedOverride, hooks);
@@ -317,6 +331,7 @@ interface StepState {
   where: string;
   /** The step runs on a GPU thread: its accesses are GPU accesses. */
   gpu: boolean;
+  stats: RunStats;
 }
 
 function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
@@ -331,7 +346,10 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
         const key = `${s.mm}:${Math.floor(addr / PAGE_SIZE)}`;
+        const startNs = w.engine.nowNs;
+        s.stats.accessBegin("cpu", startNs);
         const r = yield* cpuAccess(w.k, s.mm, addr, access);
+        s.stats.cpuAccessEnd(r.outcome === "ok", startNs, w.engine.nowNs, r.faults, r.napNs);
         faults += r.faults;
         if (r.outcome !== "ok") {
           ret = r.outcome;
@@ -414,7 +432,9 @@ function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, 
   let ret = "0";
   for (let i = 0; i < pages; i++) {
     const page = addr + i * PAGE_SIZE;
+    s.stats.accessBegin("gpu", w.engine.nowNs);
     const r = yield* w.gpu.access(s.mm, page, access);
+    s.stats.gpuAccessEnd(r.ret === 0, s.mm, page, w.engine.nowNs);
     if (r.ret !== 0) return { ret: errnoName(r.ret), faults: w.gpu.faults - before };
     const key = `${s.mm}:${Math.floor(page / PAGE_SIZE)}`;
     const last = s.lastWrite.get(key) ?? 0;

@@ -99,8 +99,9 @@ export const WorkloadSchema = z.strictObject({
    */
   irqFrees: z.strictObject({ probability: z.number().min(0).max(1), delay: duration }).optional(),
   /**
-   * The migration policy (src/policies, docs/policies.md) and its knobs, e.g.
-   * `{ name: uvm, lapseUs: 5000 }`; default the kernel's own, xe. Platform runs only.
+   * The migration policy (src/policies, docs/policies.md): its name, and knobs under each
+   * policy's own name, e.g. `{ name: uvm, uvm: { lapseUs: 5000 } }`; default the kernel's own,
+   * xe. Platform runs only.
    */
   policy: z.looseObject({ name: z.string().min(1).default("xe") }).optional(),
   model: z

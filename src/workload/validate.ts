@@ -1,6 +1,6 @@
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import type { Workload } from "./schema.ts";
-import { checkPolicyKnobs } from "../policies/registry.ts";
+import { checkPolicySection } from "../policies/registry.ts";
 
 /** A problem the schema cannot see: where (a key path into the file) and what. */
 export interface WorkloadProblem {
@@ -64,8 +64,7 @@ export function validateWorkload(w: Workload): WorkloadProblem[] {
   });
   if (w.policy !== undefined) {
     if (w.platformProfile === undefined) problems.push({ path: ["policy"], message: "a migration policy needs a platform (set platform:)" });
-    const { name, ...knobs } = w.policy;
-    for (const pr of checkPolicyKnobs({ name, knobs })) problems.push({ path: ["policy", ...(pr.key === "" ? [] : [pr.key])], message: pr.message });
+    for (const pr of checkPolicySection(w.policy)) problems.push({ path: ["policy", ...pr.path], message: pr.message });
   }
   const p = w.platformProfile;
   if (p !== undefined) {

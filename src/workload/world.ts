@@ -76,7 +76,8 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
     const xe = new XeDevice(p, profile, vram, copyEngine);
     dev = xe;
     policy = createPolicy(options.policy ?? { name: "xe", knobs: {} }, { engine, profile });
-    observeMigrations(log, policy);
+    const chosen = policy;
+    observeMigrations(log, (note) => chosen.migrated(note));
     p.cpuFaultPolicy = policy.cpuFault;
     gpu = new GpuSvm(p, xe, profile, (ev) => log.commit(ev), options.irqFrees, policy);
   }

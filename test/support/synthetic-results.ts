@@ -65,8 +65,8 @@ export function writeSyntheticResults(dir: string, o: SyntheticOptions = {}): st
           results.record(
             { id, index, workload: "workloads/atomic-ping-pong.yaml", workloadName: "workloads/atomic-ping-pong.yaml", params, repetition, seed: repetition + 1 },
             isFailed
-              ? { id, status: "failed", error: "step 3: <script>alert(1)</script> & EBUSY", wallMs: 1, events: 0, endNs: 0, digest: "", metrics: {} }
-              : { id, status: "complete", wallMs: 1, events: 1000, endNs: 100e6, digest: "sha256:0", metrics },
+              ? { id, status: "failed", error: "step 3: <script>alert(1)</script> & EBUSY", wallMs: 1, events: 0, endNs: 0, digest: "", metrics: {}, series: {} }
+              : { id, status: "complete", wallMs: 1, events: 1000, endNs: 100e6, digest: "sha256:0", metrics, series: {} },
           );
           if (series && !isFailed)
             for (let t = 0; t <= 100; t += 5) {
@@ -76,12 +76,11 @@ export function writeSyntheticResults(dir: string, o: SyntheticOptions = {}): st
           index++;
         }
   results.close();
+  const db = new Database(path);
   if (series) {
-    const db = new Database(path);
-    db.exec("CREATE TABLE series (run_id TEXT, name TEXT, t_ms REAL, value REAL)");
     const put = db.prepare("INSERT INTO series VALUES (?, ?, ?, ?)");
     db.transaction(() => seriesRows.forEach((r) => put.run(...r)))();
-    db.close();
-  }
+  } else db.exec("DROP TABLE series"); // results written before the series table existed
+  db.close();
   return path;
 }
