@@ -1,0 +1,140 @@
+import { describe, expect, it } from "vitest";
+import * as z from "zod";
+import { loadWorkload, parseWorkload, WorkloadError } from "../src/workload/load.ts";
+import { runWorkload, type RunReport } from "../src/workload/run.ts";
+import { runMetrics } from "../src/sweep/metrics.ts";
+import { definePolicy, ignore } from "../src/policies/policy-spec.ts";
+import { policyNames, registerPolicy } from "../src/policies/registry.ts";
+
+const PING_PONG = "workloads/atomic-ping-pong.yaml";
+
+/** The atomic ping-pong under one policy: its report, its metrics, and how many log events of each kind. */
+function pingPong(overrides: Record<string, unknown>) {
+  const kinds = new Map<string, number>();
+  const { report } = runWorkload(loadWorkload(PING_PONG, overrides), undefined, {
+    onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => kinds.set(ev.kind, (kinds.get(ev.kind) ?? 0) + 1) }),
+  });
+  return { report, m: runMetrics(report), kinds };
+}
+
+function sound(report: RunReport) {
+  expect(report.invariants).toEqual([]);
+  expect(report.lostWrites).toEqual([]);
+  expect(report.kernelBugs).toEqual([]);
+}
+
+describe("migration policies on the atomic ping-pong (the livelock the timeslice exists for)", () => {
+  it("none: every GPU atomic fails after its three migrations, each migration wasted (the reported livelock)", () => {
+    const { report, m } = pingPong({ "policy.name": "none" });
+    sound(report);
+    expect(report.policy).toBe("none");
+    expect(m.gpu_accesses).toBe(0);
+    expect(m.gpu_access_failures).toBe(20);
+    expect(m.migrations_to_device).toBe(60); // 3 attempts × 20 faults
+    expect(m.ping_pongs).toBe(m.migrations_to_system); // every one moved back with no GPU work between
+    expect(m.cpu_spin_ms).toBe(0);
+  });
+
+  it("xe: every GPU atomic completes; the CPU pays in spinning re-faults instead", () => {
+    const { report, m, kinds } = pingPong({ "policy.name": "xe" });
+    sound(report);
+    expect(m.gpu_accesses).toBe(20);
+    expect(m.gpu_access_failures).toBe(0);
+    expect(m.ping_pongs).toBe(0);
+    expect(kinds.get("cpu_fault.timeslice_spin")).toBeGreaterThan(100);
+    expect(m.cpu_spin_ms).toBeGreaterThan(5);
+    expect(m.cpu_sleep_ms).toBe(0);
+  });
+
+  it("notifier-block: the same GPU work, and the CPU sleeps in the notifier instead of spinning", () => {
+    const xe = pingPong({ "policy.name": "xe" }).m;
+    const { report, m, kinds } = pingPong({ "policy.name": "notifier-block" });
+    sound(report);
+    expect(m.gpu_accesses).toBe(xe.gpu_accesses);
+    expect(kinds.get("cpu_fault.timeslice_spin") ?? 0).toBe(0);
+    expect(kinds.get("mmu_notifier.block")).toBeGreaterThan(0);
+    expect(m.cpu_spin_ms).toBe(0);
+    expect(m.notifier_block_ms).toBeGreaterThan(1);
+  });
+
+  it("uvm: with its 500 µs lapse it never sees thrashing here (one 2 MiB migration takes ~1 ms); with 5 ms it throttles", () => {
+    const none = pingPong({ "policy.name": "none" }).m;
+    const fast = pingPong({ "policy.name": "uvm" }).m;
+    expect(fast.gpu_throttles).toBe(0);
+    expect(fast.gpu_access_failures).toBe(none.gpu_access_failures);
+    const { report, m, kinds } = pingPong({ "policy.name": "uvm", "policy.uvm.lapseUs": 5000 });
+    sound(report);
+    expect(kinds.get("cpu_fault.policy_hold")).toBeGreaterThan(0);
+    expect(m.cpu_sleep_ms).toBeGreaterThan(1);
+    expect(m.gpu_accesses).toBeGreaterThan(0);
+  });
+
+  it("backoff: the CPU sleeps out a hold that grows with the ping-pongs", () => {
+    const { report, m } = pingPong({ "policy.name": "backoff" });
+    sound(report);
+    expect(m.gpu_accesses).toBe(20);
+    expect(m.cpu_sleep_ms).toBeGreaterThan(1);
+    expect(m.cpu_spin_ms).toBe(0);
+  });
+
+  it("two-fault: each side's first fault after the other side's is turned back once, the second migrates", () => {
+    const { report, kinds, m } = pingPong({ "policy.name": "two-fault" });
+    sound(report);
+    // Every GPU atomic's first fault is replayed (the GPU cannot map system memory for it), the
+    // replay migrates; the CPU's next fault after it is sent back once. The handler's own retries
+    // inside one GPU fault are not faults the filter sees, so they do not reset it.
+    expect(m.gpu_throttles).toBe(20);
+    expect(report.gpuFaults).toHaveLength(20);
+    expect(kinds.get("cpu_fault.policy_hold")).toBe(20);
+  });
+
+  it("rate-limit: a budget below the ping-pong's demand throttles migrations", () => {
+    const { report, m, kinds } = pingPong({ "policy.name": "rate-limit", "policy.rate-limit.bytesPerWindow": 4 * 1024 * 1024, "policy.rate-limit.windowMs": 10 });
+    sound(report);
+    expect((kinds.get("gpu_fault.throttle") ?? 0) + (kinds.get("cpu_fault.policy_hold") ?? 0)).toBeGreaterThan(0);
+    expect(m.bytes_to_device! / (m.sim_end_ms! / 10)).toBeLessThanOrEqual(4 * 1024 * 1024 * 1.5 + 2 * 1024 * 1024);
+  });
+
+  it("the same policy and seed give the same run", () => {
+    const a = pingPong({ "policy.name": "uvm", "policy.uvm.lapseUs": 5000 });
+    const b = pingPong({ "policy.name": "uvm", "policy.uvm.lapseUs": 5000 });
+    expect(b.report.steps).toEqual(a.report.steps);
+    expect(b.m).toEqual(a.m);
+  });
+});
+
+describe("a policy is one file and one registry line", () => {
+  it("a toy policy plugged in through the same interface decides the CPU's faults", () => {
+    // A toy: the CPU naps 1 ms on its first fault on each device allocation, then migrates.
+    const toy = definePolicy({
+      name: "toy-nap-once",
+      summary: "the CPU naps once per allocation",
+      knobs: z.strictObject({ napMs: z.number().positive().default(1) }),
+      create(knobs) {
+        const napped = new Set<number>();
+        return {
+          name: "toy-nap-once",
+          gpuFault: () => ({ kind: "migrate", timesliceMs: 0 }),
+          cpuFault: (q) => (napped.has(q.devmem) ? { kind: "migrate" } : (napped.add(q.devmem), { kind: "sleep", ns: knobs.napMs * 1e6 })),
+          notifierBlockNs: () => 0,
+          migrated: ignore,
+          gpuAccessed: ignore,
+        };
+      },
+    });
+    registerPolicy(toy);
+    expect(policyNames()).toContain("toy-nap-once");
+    const { report, m, kinds } = pingPong({ "policy.name": "toy-nap-once", "policy.toy-nap-once.napMs": 2 });
+    sound(report);
+    expect(report.policy).toBe("toy-nap-once");
+    expect(kinds.get("cpu_fault.policy_hold")).toBe(m.migrations_to_system);
+    expect(m.cpu_sleep_ms).toBeCloseTo(2 * m.migrations_to_system!, 6);
+  });
+
+  it("an unknown policy or knob is refused when the workload loads, with its place in the file", () => {
+    const text = "description: x\nplatform: xe-pcie4x8-iommu\npolicy:\n  name: uvm\n  uvm: { lapsUs: 5000 }\nmappings:\n  - { addr: 0x40000000, size: 2MiB }\nthreads:\n  - name: t\n    steps:\n      - { op: read, addr: 0x40000000 }\n";
+    expect(() => parseWorkload(text, "workloads/p.yaml")).toThrow(/p\.yaml:5:\d+: policy\.uvm: unknown knob "lapsUs" for policy "uvm"; its knobs are threshold, pinThreshold, lapseUs/);
+    expect(() => parseWorkload(text.replace("name: uvm", "name: uvmm"), "workloads/p.yaml")).toThrow(/policy\.name: no policy named "uvmm"; the policies are xe, none, notifier-block, uvm/);
+    expect(() => parseWorkload(text.replace("platform: xe-pcie4x8-iommu\n", ""), "workloads/p.yaml")).toThrow(WorkloadError);
+  });
+});
