@@ -20,6 +20,13 @@ export function formatRunReport(r: RunReport, file: string): string {
       `  VRAM ${p.vramFreePages} pages free, fragmentation ${p.vramFragmentation.toFixed(3)}, ${p.vramEvictions} evictions; IRQ-context puts ${p.irqPuts}; release delays (detach → VRAM returned): ${delays}`,
     );
   }
+  if (r.policy !== null) {
+    const w = r.work;
+    lines.push(
+      `policy ${r.policy}: GPU ${w.gpuAccesses} accesses done, ${w.gpuFailures} failed; CPU ${w.cpuAccesses} done, ${w.cpuFailures} failed; CPU held off ${fmtNs(w.cpuSpinNs)} spinning, ${fmtNs(w.cpuSleepNs + (r.platformStats?.notifierBlockNs ?? 0))} asleep`,
+      `  migrations: ${w.migrationsToDevice} to VRAM, ${w.migrationsToSystem} back, ${w.pingPongs} of them ping-pongs (no GPU work in between); longest stretch without progress ${fmtNs(w.noProgressNs)} (docs/metrics.md)`,
+    );
+  }
   const counts: Record<string, number> = {};
   for (const p of r.placement) counts[p.where] = (counts[p.where] ?? 0) + 1;
   lines.push("", `pages: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") || "(no mappings)"}`);

@@ -1,6 +1,6 @@
 import type { RunReport } from "../workload/run.ts";
 
-/** No access completing on either side for this long, with some in flight, flags a livelock. */
+/** Both sides with accesses in flight and neither completing one for this long flags a livelock. */
 export const LIVELOCK_WINDOW_NS = 10_000_000;
 
 const us = (ns: number) => ns / 1000;
@@ -50,7 +50,8 @@ export function runMetrics(r: RunReport): Record<string, number> {
     no_progress_ms: ms(w.noProgressNs),
     gpu_no_progress_ms: ms(w.gpuNoProgressNs),
     cpu_no_progress_ms: ms(w.cpuNoProgressNs),
-    livelock: w.noProgressNs >= LIVELOCK_WINDOW_NS ? 1 : 0,
+    both_stuck_ms: ms(w.bothStuckNs),
+    livelock: w.bothStuckNs >= LIVELOCK_WINDOW_NS ? 1 : 0,
     vram_peak_bytes: w.vramPeakBytes,
     context_violations: r.contextViolations.length,
     invariants_broken: r.invariants.length,

@@ -36,10 +36,12 @@ export interface WorkStats {
   bytesToSystem: number;
   /** Blocks migrated to the device and back with no GPU access completed in between. */
   pingPongs: number;
-  /** Longest stretch with accesses in flight and none completing, on either side (both sides: livelock). */
+  /** Longest stretch with accesses in flight and none completing (any side; GPU side; CPU side). */
   noProgressNs: number;
   gpuNoProgressNs: number;
   cpuNoProgressNs: number;
+  /** Longest stretch with both sides' accesses in flight and none completing: a livelock if long. */
+  bothStuckNs: number;
   vramPeakBytes: number;
   /** Migrations per second each way over the run, in equal time buckets (at most 100). */
   series: { bucketNs: number; toDevicePerS: number[]; toSystemPerS: number[] };
@@ -65,6 +67,27 @@ class ProgressWatch {
   }
 }
 
+/** Longest interval during which both sides had an access in flight and neither completed one. */
+class BothStuckWatch {
+  private readonly inFlight = { cpu: 0, gpu: 0 };
+  private sinceNs = -1;
+  longestNs = 0;
+  begin(side: "cpu" | "gpu", nowNs: number): void {
+    this.inFlight[side]++;
+    if (this.sinceNs < 0 && this.inFlight.cpu > 0 && this.inFlight.gpu > 0) this.sinceNs = nowNs;
+  }
+  end(side: "cpu" | "gpu", nowNs: number, done: boolean): void {
+    if (this.sinceNs >= 0) this.longestNs = Math.max(this.longestNs, nowNs - this.sinceNs);
+    this.inFlight[side]--;
+    const both = this.inFlight.cpu > 0 && this.inFlight.gpu > 0;
+    if (!both) this.sinceNs = -1;
+    else if (done) this.sinceNs = nowNs;
+  }
+  finish(nowNs: number): void {
+    if (this.sinceNs >= 0) this.longestNs = Math.max(this.longestNs, nowNs - this.sinceNs);
+  }
+}
+
 function histogram() {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 }
@@ -84,12 +107,13 @@ export class RunStats {
   private readonly both = new ProgressWatch();
   private readonly gpu = new ProgressWatch();
   private readonly cpu = new ProgressWatch();
+  private readonly bothStuck = new BothStuckWatch();
   private readonly gpuWorkSinceToDevice = new Map<number, number>(); // block → GPU accesses since it moved to the device
   private readonly devmemBytes = new Map<number, number>();
   private vramBytes = 0;
   private readonly toDeviceAtNs: number[] = [];
   private readonly toSystemAtNs: number[] = [];
-  private readonly stats: Omit<WorkStats, "cpuFaultLatency" | "gpuFaultLatency" | "noProgressNs" | "gpuNoProgressNs" | "cpuNoProgressNs" | "series"> = {
+  private readonly stats: Omit<WorkStats, "cpuFaultLatency" | "gpuFaultLatency" | "noProgressNs" | "gpuNoProgressNs" | "cpuNoProgressNs" | "bothStuckNs" | "series"> = {
     cpuAccesses: 0, cpuFailures: 0, gpuAccesses: 0, gpuFailures: 0, cpuSpinNs: 0, cpuSleepNs: 0,
     migrationsToDevice: 0, migrationsToSystem: 0, bytesToDevice: 0, bytesToSystem: 0, pingPongs: 0, vramPeakBytes: 0,
   };
@@ -142,12 +166,14 @@ export class RunStats {
   /** A thread starts one page access. */
   accessBegin(side: "cpu" | "gpu", nowNs: number): void {
     this.both.begin(nowNs);
+    this.bothStuck.begin(side, nowNs);
     (side === "gpu" ? this.gpu : this.cpu).begin(nowNs);
   }
 
   /** A CPU page access ended, after `faults` faults, `napNs` of its time asleep in throttling naps. */
   cpuAccessEnd(ok: boolean, startNs: number, nowNs: number, faults: number, napNs: number): void {
     this.both.end(nowNs, ok);
+    this.bothStuck.end("cpu", nowNs, ok);
     this.cpu.end(nowNs, ok);
     if (ok) this.stats.cpuAccesses++;
     else this.stats.cpuFailures++;
@@ -157,6 +183,7 @@ export class RunStats {
 
   gpuAccessEnd(ok: boolean, mm: number, addr: number, nowNs: number): void {
     this.both.end(nowNs, ok);
+    this.bothStuck.end("gpu", nowNs, ok);
     this.gpu.end(nowNs, ok);
     if (!ok) {
       this.stats.gpuFailures++;
@@ -169,7 +196,7 @@ export class RunStats {
   }
 
   result(endNs: number): WorkStats {
-    for (const w of [this.both, this.gpu, this.cpu]) w.finish(endNs);
+    for (const w of [this.both, this.gpu, this.cpu, this.bothStuck]) w.finish(endNs);
     return {
       ...this.stats,
       cpuFaultLatency: percentiles(this.cpuFault),
@@ -177,6 +204,7 @@ export class RunStats {
       noProgressNs: this.both.longestNs,
       gpuNoProgressNs: this.gpu.longestNs,
       cpuNoProgressNs: this.cpu.longestNs,
+      bothStuckNs: this.bothStuck.longestNs,
       series: this.series(endNs),
     };
   }
