@@ -95,6 +95,26 @@ describe("migration policies on the atomic ping-pong (the livelock the timeslice
     expect(m.bytes_to_device! / (m.sim_end_ms! / 10)).toBeLessThanOrEqual(4 * 1024 * 1024 * 1.5 + 2 * 1024 * 1024);
   });
 
+  it("back-to-back atomics without a hold: neither side gets anything done (the livelock flag); xe breaks it", () => {
+    const contention = (policy: string) => {
+      const { report } = runWorkload(loadWorkload("workloads/atomic-contention.yaml", { "policy.name": policy }));
+      return { report, m: runMetrics(report) };
+    };
+    const none = contention("none");
+    sound(none.report);
+    expect(none.m.livelock).toBe(1);
+    expect(none.m.both_stuck_ms).toBeGreaterThan(100);
+    expect(none.m.gpu_access_failures).toBe(40);
+    // One CPU atomic is caught in it: each migration back is undone before the CPU retries.
+    expect(Math.max(...none.report.steps.filter((s) => s.thread === "cpu0").map((s) => s.faults ?? 0))).toBeGreaterThan(100);
+    const xe = contention("xe");
+    sound(xe.report);
+    expect(xe.m.livelock).toBe(0);
+    expect(xe.m.gpu_accesses).toBe(40);
+    expect(xe.m.cpu_spin_ms).toBeGreaterThan(1);
+    expect(xe.m.sim_end_ms).toBeLessThan(none.m.sim_end_ms! / 10);
+  });
+
   it("the same policy and seed give the same run", () => {
     const a = pingPong({ "policy.name": "uvm", "policy.uvm.lapseUs": 5000 });
     const b = pingPong({ "policy.name": "uvm", "policy.uvm.lapseUs": 5000 });

@@ -62,6 +62,19 @@ describe("run statistics", () => {
     expect(w.cpuAccesses).toBe(2);
   });
 
+  it("a side that fails and tries again at once is still trying: the livelock stretch goes on", () => {
+    const stats = new RunStats(fakeLog());
+    stats.accessBegin("cpu", 0);
+    for (let t = 0; t < 40; t++) {
+      stats.accessBegin("gpu", t * 5_000_000);
+      stats.gpuAccessEnd(false, 0, base, (t + 1) * 5_000_000); // each GPU atomic fails after 5 ms; the next starts at once
+    }
+    stats.cpuAccessEnd(true, 0, 200_000_000, 240, 0);
+    const w = stats.result(200_000_000);
+    expect(w.bothStuckNs).toBe(200_000_000);
+    expect(w.gpuFailures).toBe(40);
+  });
+
   it("CPU fault latency counts faulting accesses only; time spinning is re-fault to re-fault", () => {
     const log = fakeLog();
     const stats = new RunStats(log);

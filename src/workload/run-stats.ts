@@ -67,24 +67,39 @@ class ProgressWatch {
   }
 }
 
-/** Longest interval during which both sides had an access in flight and neither completed one. */
+/**
+ * Longest interval during which both sides were trying — an access in flight, or a failed one
+ * retried at once by the next — and neither completed one.
+ */
 class BothStuckWatch {
   private readonly inFlight = { cpu: 0, gpu: 0 };
+  /** When a side's last access failed with nothing else of it in flight (it may try again at once). */
+  private readonly failedAtNs = { cpu: -1, gpu: -1 };
   private sinceNs = -1;
   longestNs = 0;
+  private trying(side: "cpu" | "gpu", nowNs: number): boolean {
+    return this.inFlight[side] > 0 || this.failedAtNs[side] === nowNs;
+  }
   begin(side: "cpu" | "gpu", nowNs: number): void {
     this.inFlight[side]++;
-    if (this.sinceNs < 0 && this.inFlight.cpu > 0 && this.inFlight.gpu > 0) this.sinceNs = nowNs;
+    const other = side === "cpu" ? "gpu" : "cpu";
+    if (!this.trying(other, nowNs)) this.sinceNs = -1; // the other side went idle since
+    else if (this.sinceNs < 0) this.sinceNs = nowNs;
   }
   end(side: "cpu" | "gpu", nowNs: number, done: boolean): void {
-    if (this.sinceNs >= 0) this.longestNs = Math.max(this.longestNs, nowNs - this.sinceNs);
+    const other = side === "cpu" ? "gpu" : "cpu";
+    if (this.sinceNs >= 0) {
+      // If the other side gave up and did not try again, the stretch ended when it gave up.
+      const until = this.trying(other, nowNs) ? nowNs : this.failedAtNs[other];
+      this.longestNs = Math.max(this.longestNs, until - this.sinceNs);
+      if (until !== nowNs) this.sinceNs = -1;
+    }
     this.inFlight[side]--;
-    const both = this.inFlight.cpu > 0 && this.inFlight.gpu > 0;
-    if (!both) this.sinceNs = -1;
-    else if (done) this.sinceNs = nowNs;
+    if (!done && this.inFlight[side] === 0) this.failedAtNs[side] = nowNs;
+    if (done) this.sinceNs = this.inFlight.cpu > 0 && this.inFlight.gpu > 0 ? nowNs : -1;
   }
   finish(nowNs: number): void {
-    if (this.sinceNs >= 0) this.longestNs = Math.max(this.longestNs, nowNs - this.sinceNs);
+    if (this.sinceNs >= 0 && this.inFlight.cpu > 0 && this.inFlight.gpu > 0) this.longestNs = Math.max(this.longestNs, nowNs - this.sinceNs);
   }
 }
 
