@@ -3,7 +3,7 @@
  * sinks into a temporary run directory and prints one JSON line: events, wall time of the run
  * (start-up excluded), peak RSS and file sizes.
  *
- *   node dist/bench/record-child.js WORKLOAD.yaml none|arrow|sqlite|arrow,sqlite
+ *   node dist/bench/record-child.js WORKLOAD.yaml none|arrow|sqlite|arrow,sqlite [OVERRIDES_JSON]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,14 +11,15 @@ import { join } from "node:path";
 import { recordRun, type SinkName } from "../src/record/run-dir.ts";
 import { loadWorkload } from "../src/workload/load.ts";
 
-const [file, sinkArg] = process.argv.slice(2);
+const [file, sinkArg, overridesJson] = process.argv.slice(2);
 if (file === undefined || sinkArg === undefined) throw new Error("usage: record-child WORKLOAD.yaml SINKS");
 const sinks = (sinkArg === "none" ? [] : sinkArg.split(",")) as SinkName[];
 const outDir = mkdtempSync(join(tmpdir(), "pagesim-bench-"));
 try {
-  const workload = loadWorkload(file);
+  const overrides = overridesJson === undefined ? {} : (JSON.parse(overridesJson) as Record<string, unknown>);
+  const workload = loadWorkload(file, overrides);
   const start = performance.now();
-  const { manifest } = await recordRun({ file, workload, outDir, sinks });
+  const { manifest } = await recordRun({ file, workload, outDir, sinks, overrides });
   const wallMs = performance.now() - start;
   const bytes = Object.fromEntries(Object.entries(manifest.files).map(([k, v]) => [k, v.bytes]));
   console.log(JSON.stringify({ events: manifest.events, wallMs, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes }));

@@ -12,12 +12,15 @@
  * Goal (issue #4): arrow costs at most 2× none. Peak RSS is measured at two sizes (--cycles and
  * 4× --cycles) to show whether memory grows with the log.
  *
- *   node dist/bench/record.js [--runs N] [--cycles N] [--json]
+ * With --workload FILE (and --set KEY=VALUE to scale it), the same comparison runs on that
+ * workload instead (issue #8: the atomic ping-pong and GPU streaming), without the memory check.
+ *
+ *   node dist/bench/record.js [--runs N] [--cycles N] [--workload FILE [--set K=V]...] [--json]
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { refaultWorkloadText } from "./refault-workload.ts";
 
@@ -46,8 +49,22 @@ interface ChildResult {
   bytes: Record<string, number>;
 }
 
+/** --set KEY=VALUE options: workload overrides (numbers stay numbers). */
+function setOptions(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  process.argv.forEach((arg, i) => {
+    if (arg !== "--set") return;
+    const [key, value] = (process.argv[i + 1] ?? "").split("=");
+    if (key === undefined || value === undefined) throw new Error(`bench: --set expects KEY=VALUE, got "${process.argv[i + 1]}"`);
+    out[key] = Number.isNaN(Number(value)) ? value : Number(value);
+  });
+  return out;
+}
+
+const overrides = setOptions();
+
 function runChild(file: string, sinks: string): ChildResult {
-  const r = spawnSync(process.execPath, [CHILD, file, sinks], { encoding: "utf8", maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [CHILD, file, sinks, JSON.stringify(overrides)], { encoding: "utf8", maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`bench record ${sinks}: exit ${r.status}\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ChildResult;
 }
@@ -60,7 +77,9 @@ const median = (xs: number[]) => {
 const runs = option("runs", 5);
 const cycles = option("cycles", 14);
 const dir = mkdtempSync(join(tmpdir(), "pagesim-bench-record-"));
-const file = workloadFile(dir, cycles);
+const chosen = process.argv.includes("--workload") ? process.argv[process.argv.indexOf("--workload") + 1] : undefined;
+const file = chosen ?? workloadFile(dir, cycles);
+const title = chosen === undefined ? `timeslice-refault x${cycles}` : `${basename(chosen, ".yaml")}${Object.keys(overrides).length > 0 ? ` (${Object.entries(overrides).map(([k, v]) => `${k}=${String(v)}`).join(", ")})` : ""}`;
 const cpu = cpus();
 console.log(`machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores; node ${process.version}; median of ${runs} runs, each in a fresh process`);
 
@@ -74,7 +93,7 @@ const rows = SINKS.map((s) => {
   const wallMs = median(rs.map((r) => r.wallMs));
   return { sinks: s, events, wallMs, eventsPerSec: events / (wallMs / 1000), xNone: wallMs / noneMs, maxRssMb: median(rs.map((r) => r.maxRssMb)), bytes: rs[0]!.bytes };
 });
-console.log(`\nworkload: timeslice-refault x${cycles} (${rows[0]!.events.toLocaleString("en")} events)`);
+console.log(`\nworkload: ${title} (${rows[0]!.events.toLocaleString("en")} events)`);
 console.log("sinks          wall (run)   events/s     × none   peak RSS   files");
 for (const r of rows) {
   const files = Object.entries(r.bytes).map(([k, v]) => `${k} ${(v / 1e6).toFixed(0)} MB`).join(", ");
@@ -83,6 +102,10 @@ for (const r of rows) {
 const arrow = rows.find((r) => r.sinks === "arrow")!;
 console.log(`goal: arrow ≤ 2× none — ${arrow.xNone <= 2 ? "met" : "NOT met"} (${arrow.xNone.toFixed(2)}×)`);
 
+if (chosen !== undefined) {
+  if (process.argv.includes("--json")) console.log(JSON.stringify({ workload: title, rows }));
+  process.exit(0);
+}
 // Memory against log length: the same workload 4× longer, both sinks.
 const longer = runChild(workloadFile(dir, cycles * 4), "arrow,sqlite");
 const both = rows.find((r) => r.sinks === "arrow,sqlite")!;

@@ -203,8 +203,14 @@ if (process.argv.includes("--json")) console.log(JSON.stringify(rows));
 // The event log's costs: recording sinks against the null sink, then the SQLite sink against raw
 // better-sqlite3 inserts of the same rows (bench/record.ts, bench/sqlite.ts), each in its own process.
 const quick = process.argv.includes("--quick");
+// The two workloads issue #8 names, scaled up so each run records ~1-2 M events (quick: as bundled).
+const workloadsDir = [new URL("../workloads/", import.meta.url), new URL("../../workloads/", import.meta.url)].map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}atomic-ping-pong.yaml`))!;
+const pingPongScale = quick ? [] : ["--set", "threads.cpu0.pattern.count=200", "--set", "threads.gpu0.pattern.count=200"];
+const streamingScale = quick ? [] : ["--set", "mappings.0.size=256MiB", "--set", "threads.cpu0.steps.0.pages=65536", "--set", "threads.gpu0.pattern.size=256MiB", "--set", "threads.gpu0.pattern.count=2048"];
 for (const [script, args] of [
   ["record.js", ["--runs", String(runs), "--cycles", quick ? "2" : "14"]],
+  ["record.js", ["--runs", String(runs), "--workload", `${workloadsDir}atomic-ping-pong.yaml`, ...pingPongScale]],
+  ["record.js", ["--runs", String(runs), "--workload", `${workloadsDir}gpu-streaming.yaml`, ...streamingScale]],
   ["sqlite.js", [quick ? "2" : "15", String(runs)]],
 ] as const) {
   console.log("");
