@@ -20,9 +20,10 @@
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
-import { delimiter } from "node:path";
+import { delimiter, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ModelFigures } from "./model.ts";
+import { projectFile } from "./project-file.ts";
 
 const MODEL_SCRIPT = fileURLToPath(new URL("./model.js", import.meta.url));
 
@@ -203,15 +204,18 @@ if (process.argv.includes("--json")) console.log(JSON.stringify(rows));
 // The event log's costs: recording sinks against the null sink, then the SQLite sink against raw
 // better-sqlite3 inserts of the same rows (bench/record.ts, bench/sqlite.ts), each in its own process.
 const quick = process.argv.includes("--quick");
-// The two workloads issue #8 names, scaled up so each run records ~1-2 M events (quick: as bundled).
-const workloadsDir = [new URL("../workloads/", import.meta.url), new URL("../../workloads/", import.meta.url)].map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}atomic-ping-pong.yaml`))!;
-const pingPongScale = quick ? [] : ["--set", "threads.cpu0.pattern.count=200", "--set", "threads.gpu0.pattern.count=200"];
-const streamingScale = quick ? [] : ["--set", "mappings.0.size=256MiB", "--set", "threads.cpu0.steps.0.pages=65536", "--set", "threads.gpu0.pattern.size=256MiB", "--set", "threads.gpu0.pattern.count=2048"];
+// The two workloads issue #8 names, scaled up so each run records ~1 M events (quick: as bundled).
+const workloadsDir = `${dirname(projectFile("workloads/atomic-ping-pong.yaml", import.meta.url))}/`;
+const pingPongScale = quick ? [] : ["--set", "threads.cpu0.pattern.count=100", "--set", "threads.gpu0.pattern.count=100"];
+const streamingScale = quick ? [] : ["--set", "mappings.0.size=128MiB", "--set", "threads.cpu0.steps.0.pages=32768", "--set", "threads.gpu0.pattern.size=128MiB", "--set", "threads.gpu0.pattern.count=1024"];
 for (const [script, args] of [
   ["record.js", ["--runs", String(runs), "--cycles", quick ? "2" : "14"]],
   ["record.js", ["--runs", String(runs), "--workload", `${workloadsDir}atomic-ping-pong.yaml`, ...pingPongScale]],
   ["record.js", ["--runs", String(runs), "--workload", `${workloadsDir}gpu-streaming.yaml`, ...streamingScale]],
   ["sqlite.js", [quick ? "2" : "15", String(runs)]],
+  ["scaling.js", quick ? ["--quick"] : ["--runs", String(runs)]],
+  ["memory.js", quick ? ["--quick"] : ["--runs", String(runs)]],
+  ["main-job.js", quick ? ["--quick"] : ["--runs", String(runs)]],
 ] as const) {
   console.log("");
   const r = spawnSync(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], { stdio: "inherit" });

@@ -28,6 +28,7 @@ export function formatRunReport(r: RunReport, file: string): string {
     );
   }
   const counts: Record<string, number> = {};
+  if (r.untouchedPages > 0) counts.none = r.untouchedPages;
   for (const p of r.placement) counts[p.where] = (counts[p.where] ?? 0) + 1;
   lines.push("", `pages: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") || "(no mappings)"}`);
   if (r.contextViolations.length > 0) {
