@@ -158,3 +158,31 @@ describe("a policy is one file and one registry line", () => {
     expect(() => parseWorkload(text.replace("platform: xe-pcie4x8-iommu\n", ""), "workloads/p.yaml")).toThrow(WorkloadError);
   });
 });
+
+describe("uvm's throttling periods (uvm_perf_thrashing_get_hint)", () => {
+  it("favours the side that faults first in a period, never the same side two periods running", async () => {
+    const { Engine } = await import("../src/engine/index.ts");
+    const { loadPlatform, resolvePlatformPath } = await import("../src/workload/platform-schema.ts");
+    const { createPolicy } = await import("../src/policies/registry.ts");
+    const engine = new Engine({ seed: 1 });
+    const profile = loadPlatform(resolvePlatformPath("xe-pcie4x8-iommu", "workloads/x.yaml"));
+    const uvm = createPolicy({ name: "uvm", knobs: { lapseUs: 1000, pinThreshold: 100 } }, { engine, profile });
+    const block = { mm: 0, start: 0x40000000, end: 0x40200000 };
+    // Three migrations 100 µs apart, alternating sides: the block thrashes.
+    for (const [i, direction] of (["to_device", "to_system", "to_device"] as const).entries()) {
+      uvm.migrated({ ...block, direction, cause: direction === "to_device" ? "gpu" : "cpu", startNs: i * 100_000, nowNs: i * 100_000 + 50_000 });
+    }
+    const gpu = (t: number) => uvm.gpuFault({ mm: 0, addr: block.start, access: "atomic", needVram: true, nowNs: t }).kind;
+    const cpu = (t: number) => uvm.cpuFault({ devmem: 1, mm: 0, addr: block.start, start: block.start, end: block.end, nowNs: t }).kind;
+    // Period 1 (nap = lapse = 1 ms from t = 1 ms): the GPU faults first and is favoured; the CPU is throttled.
+    expect(gpu(1_000_000)).toBe("migrate");
+    expect(cpu(1_100_000)).toBe("sleep");
+    expect(gpu(1_200_000)).toBe("migrate");
+    // Period 2: the GPU faults first again, but held the role last period: it is throttled, and the CPU takes the role.
+    expect(gpu(2_100_000)).toBe("throttle");
+    expect(cpu(2_200_000)).toBe("migrate");
+    expect(gpu(2_300_000)).toBe("throttle");
+    // Period 3: the GPU, not favoured last period, is favoured again.
+    expect(gpu(3_200_000)).toBe("migrate");
+  });
+});

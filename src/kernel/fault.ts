@@ -18,9 +18,7 @@ export interface AccessResult {
   version: number;
   /** Page faults the access took; more than one means it re-faulted (e.g. a timeslice spin). */
   faults: number;
-  /** Time in faults that did not get the access through: re-faults before the last fault. */
-  refaultNs: number;
-  /** Part of refaultNs asleep (a throttling driver's nap) rather than spinning. */
+  /** Time asleep between faults: a throttling driver's naps (spinning re-faults are read from the log). */
   napNs: number;
 }
 
@@ -31,10 +29,7 @@ export interface AccessResult {
  */
 export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessResult> {
   const vpn = Math.floor(addr / PAGE_SIZE);
-  let firstFaultNs = -1;
-  let lastFaultNs = -1;
   let napNs = 0;
-  const timing = () => ({ refaultNs: firstFaultNs < 0 ? 0 : lastFaultNs - firstFaultNs, napNs });
   for (let faults = 0; faults <= k.maxRefaults; faults++) {
     const state = mmOf(k, mm);
     const pte = state.ptes.get(vpn);
@@ -42,14 +37,12 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
     if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio, pte.index))) {
       const folio = folioOf(k, pte.folio);
       const current = folio.versions[pte.index]!;
-      if (access === "read") return { outcome: "ok", version: current, faults, ...timing() };
+      if (access === "read") return { outcome: "ok", version: current, faults, napNs };
       k.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: current + 1 });
-      return { outcome: "ok", version: current + 1, faults, ...timing() };
+      return { outcome: "ok", version: current + 1, faults, napNs };
     }
-    lastFaultNs = k.engine.nowNs;
-    if (firstFaultNs < 0) firstFaultNs = lastFaultNs;
     const outcome = yield* handleMmFault(k, mm, addr, access);
-    if (outcome !== "ok") return { outcome, version: -1, faults: faults + 1, ...timing() };
+    if (outcome !== "ok") return { outcome, version: -1, faults: faults + 1, napNs };
     // A driver that throttled this fault sleeps now, its locks dropped, before the retry.
     const nap = k.takeNap();
     if (nap > 0) {
@@ -57,7 +50,7 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
       yield sleep(nap);
     }
   }
-  return { outcome: "livelock", version: -1, faults: k.maxRefaults + 1, ...timing() };
+  return { outcome: "livelock", version: -1, faults: k.maxRefaults + 1, napNs };
 }
 
 /**

@@ -89,12 +89,11 @@ export const uvmPolicy = definePolicy({
       if (nowNs >= b.throttleEndNs) {
         // A new throttling period: the faulting side is favoured, unless it was last period too.
         b.throttleEndNs = nowNs + napNs;
-        b.doNotThrottle = b.previousDoNotThrottle === side ? null : side;
         b.previousDoNotThrottle = b.doNotThrottle;
+        b.doNotThrottle = b.previousDoNotThrottle === side ? null : side;
       }
-      if (b.doNotThrottle === null) {
-        b.doNotThrottle = b.previousDoNotThrottle = side; // the next other side to fault takes the role
-      }
+      // The role left open goes to the next side to fault that did not hold it last period.
+      if (b.doNotThrottle === null && side !== b.previousDoNotThrottle) b.doNotThrottle = side;
       if (b.doNotThrottle === side) {
         if (b.throttlingCount >= knobs.pinThreshold) {
           b.pinnedTo = side;
