@@ -15,14 +15,13 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { projectFile } from "./project-file.ts";
+import { median, option } from "./args.ts";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 const SWEEP = projectFile("workloads/sweeps/default.yaml", import.meta.url);
 
 const quick = process.argv.includes("--quick");
-const runsIndex = process.argv.indexOf("--runs");
-const runs = quick ? 1 : runsIndex < 0 ? 5 : Number(process.argv[runsIndex + 1]);
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`bench: --runs expects an integer >= 1`);
+const runs = quick ? 1 : option("runs", 5);
 
 interface Sample {
   wallMs: number;
@@ -44,10 +43,6 @@ function sweep(jobs: number): Sample {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const cpu = cpus();
 console.log(`machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores; node ${process.version}; median of ${runs} whole-process runs, --jobs 2 and --jobs 1 interleaved`);

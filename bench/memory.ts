@@ -23,6 +23,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median, option } from "./args.ts";
 
 // Built (dist/bench/*.js): the built child. Under tsx (npx tsx bench/*.ts): the .ts child, through tsx.
 const TS = import.meta.url.endsWith(".ts");
@@ -35,13 +36,6 @@ const FULL_TOUCHED = FULL_MAPPING / PAGE / 4; // 4 M pages
 const THREADS = 8;
 const GOAL_MB = 1024;
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --${name} expects an integer >= 1, got "${process.argv[i + 1]}"`);
-  return n;
-}
 
 /** The workload at 1/`divisor` of the full size. */
 function workloadText(divisor: number): string {
@@ -86,10 +80,6 @@ function runChild(file: string): ChildResult | { failed: string } {
   return out.finished ? out : { failed: "the run did not finish (threads blocked)" };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const quick = process.argv.includes("--quick");
 const runs = option("runs", quick ? 1 : 5);

@@ -23,17 +23,11 @@ import { cpus, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { refaultWorkloadText } from "./refault-workload.ts";
+import { median, option } from "./args.ts";
 
 const CHILD = fileURLToPath(new URL("./record-child.js", import.meta.url));
 const SINKS = ["none", "arrow", "sqlite", "arrow,sqlite"] as const;
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --${name} expects an integer >= 1, got "${process.argv[i + 1]}"`);
-  return n;
-}
 
 /** The workload file for `cycles` repetitions. */
 function workloadFile(dir: string, cycles: number): string {
@@ -69,10 +63,6 @@ function runChild(file: string, sinks: string): ChildResult {
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ChildResult;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const runs = option("runs", 5);
 const cycles = option("cycles", 14);

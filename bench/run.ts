@@ -24,6 +24,7 @@ import { delimiter, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ModelFigures } from "./model.ts";
 import { projectFile } from "./project-file.ts";
+import { median } from "./args.ts";
 
 const MODEL_SCRIPT = fileURLToPath(new URL("./model.js", import.meta.url));
 
@@ -101,11 +102,6 @@ function findSimpy(): SimpyFound | { missing: string } {
   return { missing: r.stdout.trim() !== "" ? `python3 has SimPy ${version}, not 4 (${via})` : `${lastErr ?? "import simpy failed"} (${via})` };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function parseRuns(argv: string[]): number {
   const i = argv.indexOf("--runs");

@@ -31,6 +31,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cpuThreadsWorkload, gpuThreadsWorkload, rangesWorkload } from "./scaling-workloads.ts";
+import { median, option } from "./args.ts";
 
 // Built (dist/bench/*.js): the built child. Under tsx (npx tsx bench/*.ts): the .ts child, through tsx.
 const TS = import.meta.url.endsWith(".ts");
@@ -39,13 +40,6 @@ const LOADER = TS ? ["--import", "tsx"] : [];
 /** The criterion: ns/event may grow at most this much per 10× N. */
 const MAX_PER_DECADE = 2;
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`bench: --${name} expects an integer >= 1, got "${process.argv[i + 1]}"`);
-  return n;
-}
 
 /** A child that takes longer than this (--timeout seconds, default 120) is stopped and reported as not finished. */
 const CHILD_TIMEOUT_MS = option("timeout", 120) * 1000;
@@ -68,10 +62,6 @@ function runChild(file: string): ChildResult | { failed: string } {
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as ChildResult;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const quick = process.argv.includes("--quick");
 const runs = option("runs", quick ? 1 : 5);

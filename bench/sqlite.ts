@@ -20,6 +20,7 @@ import { ROWS_PER_INSERT, finishLoad, insertEventsSql, openForLoad, writeSqlite,
 import { parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
 import { refaultWorkloadText } from "./refault-workload.ts";
+import { median } from "./args.ts";
 
 const CYCLES = Number(process.argv[2] ?? 15);
 const RUNS = Number(process.argv[3] ?? 5);
@@ -85,7 +86,6 @@ function rawLoad(path: string, transactions: unknown[][][]): void {
   renameSync(tmp, path);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rate = (rows: number, ms: number) => Math.round(rows / (ms / 1000));
 
 const dir = mkdtempSync(join(tmpdir(), "pagesim-bench-sqlite-"));

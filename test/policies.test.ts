@@ -138,7 +138,6 @@ describe("a policy is one file and one registry line", () => {
           cpuFault: (q) => (napped.has(q.devmem) ? { kind: "migrate" } : (napped.add(q.devmem), { kind: "sleep", ns: knobs.napMs * 1e6 })),
           notifierBlockNs: () => 0,
           migrated: ignore,
-          gpuAccessed: ignore,
         };
       },
     });

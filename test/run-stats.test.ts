@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { RunStats } from "../src/workload/run-stats.ts";
+import { observeMigrations } from "../src/policies/observer.ts";
+import { RunStats as Stats } from "../src/workload/run-stats.ts";
+import type { MigrationNote } from "../src/platform/policy.ts";
+
+/** Run statistics over a log, hearing of its migrations as a world's one observer tells them. */
+class RunStats extends Stats {
+  constructor(log: { subscribe(l: Listener): void }) {
+    const listeners: ((note: MigrationNote) => void)[] = [];
+    observeMigrations(log, (note) => listeners.forEach((l) => l(note)));
+    super(log, listeners);
+  }
+}
 
 type Listener = { onModelEvent(seq: number, tNs: number, thread: number, ctx: string, ev: { kind: string }): void };
 

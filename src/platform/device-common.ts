@@ -1,7 +1,7 @@
 import { Work, type ProcessBody } from "../engine/index.ts";
 import { nrPages } from "../kernel/constants.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
-import type { DevicePage, PagemapAddr } from "../pagemap/ops.ts";
+import type { DevicePage, DrmPagemapDevmemOps, PagemapAddr } from "../pagemap/ops.ts";
 
 /**
  * The data side of copy_to_devmem / copy_to_ram, shared by every device: one page.copy event per
@@ -50,4 +50,24 @@ export function* populateDevmemPfns(p: PagemapContext, devmem: number, npages: n
   const own = p.state.devmems.get(devmem)!.pfns;
   for (let i = 0; i < npages; i++) pfns[i] = own[i]!;
   return 0;
+}
+
+/** What a device does for its allocations' ops: copy pages either way, and give memory back. */
+export interface DevmemBackend {
+  copy(pages: DevicePage[], addrs: PagemapAddr[], npages: number, point: "copy_to_devmem" | "copy_to_ram"): ProcessBody<number>;
+  release(devmem: number): ProcessBody<void>;
+}
+
+/** drm_pagemap_devmem_ops of a device: the table both devices hand to devmemInit. */
+export function devmemOpsOf(p: PagemapContext, device: DevmemBackend): DrmPagemapDevmemOps {
+  return {
+    populateDevmemPfn: (devmem: number, npages: number, pfns: number[]) => populateDevmemPfns(p, devmem, npages, pfns),
+    *copyToDevmem(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
+      return yield* device.copy(pages, addrs, npages, "copy_to_devmem");
+    },
+    *copyToRam(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
+      return yield* device.copy(pages, addrs, npages, "copy_to_ram");
+    },
+    devmemRelease: (devmem: number) => device.release(devmem),
+  };
 }

@@ -101,7 +101,6 @@ export class GpuSvm implements MmuNotifier {
         const version = this.state.folios.get(pte.folio)!.versions[pte.index]!;
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
         stalled();
-        this.policy?.gpuAccessed(mm, addr, engine.nowNs);
         if (access === "read") return { ret: 0, version };
         this.p.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: version + 1 });
         return { ret: 0, version: version + 1 };

@@ -53,6 +53,4 @@ export interface MigrationPolicy {
   notifierBlockNs(q: { mm: number; start: number; end: number; nowNs: number }): number;
   /** Told of every completed migration, for policies that learn from history. */
   migrated(note: MigrationNote): void;
-  /** Told of every completed GPU access to a page (work done between migrations). */
-  gpuAccessed(mm: number, addr: number, nowNs: number): void;
 }

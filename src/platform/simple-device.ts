@@ -4,7 +4,7 @@ import type { PagemapContext } from "../pagemap/context.ts";
 import { devmemInit } from "../pagemap/devmem.ts";
 import { migrateToDevmem } from "../pagemap/migrate-to-devmem.ts";
 import { unbindAndEvict } from "./unbind.ts";
-import { commitPageCopies, populateDevmemPfns, releaseDevmem } from "./device-common.ts";
+import { commitPageCopies, devmemOpsOf, releaseDevmem } from "./device-common.ts";
 import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from "../pagemap/ops.ts";
 import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
 
@@ -81,18 +81,7 @@ export class SimpleDevice {
   }
 
   private devmemOps(): DrmPagemapDevmemOps {
-    const self = this;
-    const p = this.p;
-    return {
-      populateDevmemPfn: (devmem: number, npages: number, pfns: number[]) => populateDevmemPfns(p, devmem, npages, pfns),
-      *copyToDevmem(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
-        return yield* self.copy(pages, addrs, npages, "copy_to_devmem");
-      },
-      *copyToRam(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
-        return yield* self.copy(pages, addrs, npages, "copy_to_ram");
-      },
-      devmemRelease: (devmem: number) => self.release(devmem),
-    };
+    return devmemOpsOf(this.p, { copy: (...args) => this.copy(...args), release: (devmem) => this.release(devmem) });
   }
 
   /** One copy-engine job over every mapped page; the data moves with page.copy events. */

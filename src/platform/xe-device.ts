@@ -8,7 +8,7 @@ import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from
 import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
 import { contiguousRuns, type CopyEngine } from "./copy-engine.ts";
 import { unbindAndEvict } from "./unbind.ts";
-import { commitPageCopies, populateDevmemPfns, releaseDevmem } from "./device-common.ts";
+import { commitPageCopies, devmemOpsOf, releaseDevmem } from "./device-common.ts";
 import type { PlatformProfile } from "./profile.ts";
 
 /** A VRAM block: 2^order pages from pfn (what the buddy allocator hands out). */
@@ -141,18 +141,7 @@ export class XeDevice {
   }
 
   private devmemOps(): DrmPagemapDevmemOps {
-    const self = this;
-    const p = this.p;
-    return {
-      populateDevmemPfn: (devmem: number, npages: number, pfns: number[]) => populateDevmemPfns(p, devmem, npages, pfns),
-      *copyToDevmem(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
-        return yield* self.copy(pages, addrs, npages, "copy_to_devmem");
-      },
-      *copyToRam(pages: DevicePage[], addrs: PagemapAddr[], npages: number): ProcessBody<number> {
-        return yield* self.copy(pages, addrs, npages, "copy_to_ram");
-      },
-      devmemRelease: (devmem: number) => self.release(devmem),
-    };
+    return devmemOpsOf(this.p, { copy: (...args) => this.copy(...args), release: (devmem) => this.release(devmem) });
   }
 
   /** xe_svm_copy: the data moves with page.copy events; the time is the copy engine's. */

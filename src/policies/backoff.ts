@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { blockKey, ignore, definePolicy } from "./policy-spec.ts";
+import { blockKey, definePolicy } from "./policy-spec.ts";
 
 interface BlockHistory {
   /** Round trips (to the device and back) counted against this block; decays when quiet. */
@@ -60,7 +60,6 @@ export const backoffPolicy = definePolicy({
         h.holdEndNs = m.nowNs + Math.round(holdMs * 1e6);
         void ctx;
       },
-      gpuAccessed: ignore,
     };
   },
 });

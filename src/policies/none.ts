@@ -17,7 +17,6 @@ export const nonePolicy = definePolicy({
       cpuFault: () => ({ kind: "migrate" }),
       notifierBlockNs: () => 0,
       migrated: ignore,
-      gpuAccessed: ignore,
     };
   },
 });

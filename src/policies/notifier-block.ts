@@ -1,5 +1,5 @@
-import * as z from "zod";
-import { blockKey, holdEndNs, ignore, definePolicy } from "./policy-spec.ts";
+import { blockKey, holdEndNs, definePolicy } from "./policy-spec.ts";
+import { timesliceKnobs } from "./xe.ts";
 
 /**
  * The alternative the kernel's own comment names and rejected: instead of the CPU spinning in
@@ -11,11 +11,7 @@ import { blockKey, holdEndNs, ignore, definePolicy } from "./policy-spec.ts";
 export const notifierBlockPolicy = definePolicy({
   name: "notifier-block",
   summary: "the GPU's MMU notifier blocks a migration back until the timeslice ends; the CPU sleeps inside its fault instead of spinning",
-  knobs: z.strictObject({
-    /** The hold (default: the platform's atomic timeslice, 5 ms), rounded to jiffies like Xe's. */
-    timesliceMs: z.number().int().nonnegative().optional(),
-    faults: z.enum(["atomic", "all"]).default("atomic"),
-  }),
+  knobs: timesliceKnobs,
   create(knobs, ctx) {
     const timesliceMs = knobs.timesliceMs ?? ctx.profile.gpu.atomicTimesliceMs;
     const holdEnds = new Map<number, number>(); // block → ns its hold ends
@@ -33,7 +29,6 @@ export const notifierBlockPolicy = definePolicy({
         if (m.direction === "to_device" && wantsHold.get(key) === true) holdEnds.set(key, holdEndNs(ctx.engine, timesliceMs));
         if (m.direction === "to_system") holdEnds.delete(key);
       },
-      gpuAccessed: ignore,
     };
   },
 });

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { ignore, definePolicy } from "./policy-spec.ts";
+import { definePolicy } from "./policy-spec.ts";
 
 /** A token bucket of bytes: refills at a rate up to a depth; completed migrations are charged. */
 class ByteBucket {
@@ -57,7 +57,6 @@ export const rateLimitPolicy = definePolicy({
       },
       notifierBlockNs: () => 0,
       migrated: (m) => (m.direction === "to_device" ? toDevice : toSystem).charge(m.end - m.start, m.nowNs),
-      gpuAccessed: ignore,
     };
   },
 });

@@ -30,7 +30,6 @@ export const twoFaultPolicy = definePolicy({
       cpuFault: (q) => (second(blockKey(q.mm, q.start), "cpu") ? { kind: "migrate" } : { kind: "refault" }),
       notifierBlockNs: () => 0,
       migrated: ignore,
-      gpuAccessed: ignore,
     };
   },
 });

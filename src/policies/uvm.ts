@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { blockKey, ignore, definePolicy } from "./policy-spec.ts";
+import { blockKey, definePolicy } from "./policy-spec.ts";
 import type { CpuFaultDecision, GpuFaultDecision } from "../platform/policy.ts";
 
 type Side = "gpu" | "cpu";
@@ -141,7 +141,6 @@ export const uvmPolicy = definePolicy({
         b.lastEventNs = m.startNs;
         b.lastSide = side;
       },
-      gpuAccessed: ignore,
     };
   },
 });

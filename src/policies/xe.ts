@@ -1,6 +1,14 @@
 import * as z from "zod";
 import { ignore, definePolicy } from "./policy-spec.ts";
 
+/** The knobs of a timeslice hold (xe's, and notifier-block's, which holds the same time). */
+export const timesliceKnobs = z.strictObject({
+  /** atomic_svm_timeslice_ms (default: the platform profile's, 5 ms on Xe), rounded to jiffies. */
+  timesliceMs: z.number().int().nonnegative().optional(),
+  /** Which GPU faults get the timeslice: atomic ones needing VRAM (Xe), or every migrating fault. */
+  faults: z.enum(["atomic", "all"]).default("atomic"),
+});
+
 /**
  * The kernel's behaviour (Xe on drm_pagemap): a successful migration to VRAM is stamped with a
  * timeslice in jiffies — atomic_svm_timeslice_ms for atomic faults that need VRAM, 0 for the rest
@@ -11,12 +19,7 @@ import { ignore, definePolicy } from "./policy-spec.ts";
 export const xePolicy = definePolicy({
   name: "xe",
   summary: "the kernel: a jiffies timeslice stamped per allocation on atomic GPU faults (5 ms, doubled per retry); the CPU spins in re-faults until it expires",
-  knobs: z.strictObject({
-    /** atomic_svm_timeslice_ms (default: the platform profile's, 5 ms on Xe). */
-    timesliceMs: z.number().int().nonnegative().optional(),
-    /** Which GPU faults get the timeslice: atomic ones needing VRAM (Xe), or every migrating fault. */
-    faults: z.enum(["atomic", "all"]).default("atomic"),
-  }),
+  knobs: timesliceKnobs,
   create(knobs, ctx) {
     const timesliceMs = knobs.timesliceMs ?? ctx.profile.gpu.atomicTimesliceMs;
     return {
@@ -25,7 +28,6 @@ export const xePolicy = definePolicy({
       cpuFault: () => ({ kind: "migrate" }), // the kernel's own timeslice check has run already
       notifierBlockNs: () => 0,
       migrated: ignore,
-      gpuAccessed: ignore,
     };
   },
 });

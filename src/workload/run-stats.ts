@@ -1,5 +1,6 @@
 import * as hdr from "hdr-histogram-js";
-import { observeMigrations, type ObservableLog } from "../policies/observer.ts";
+import type { ObservableLog } from "../policies/observer.ts";
+import { blockKey } from "../policies/policy-spec.ts";
 import type { MigrationNote } from "../platform/policy.ts";
 import type { ModelEvent } from "../pagemap/events.ts";
 
@@ -46,8 +47,6 @@ export interface WorkStats {
   /** Migrations per second each way over the run, in equal time buckets (at most 100). */
   series: { bucketNs: number; toDevicePerS: number[]; toSystemPerS: number[] };
 }
-
-const BLOCK_BYTES = 2 * 1024 * 1024;
 
 /** Longest interval during which some access was in flight and none completed. */
 class ProgressWatch {
@@ -133,8 +132,9 @@ export class RunStats {
     migrationsToDevice: 0, migrationsToSystem: 0, bytesToDevice: 0, bytesToSystem: 0, pingPongs: 0, vramPeakBytes: 0,
   };
 
-  constructor(log: ObservableLog) {
-    observeMigrations(log, (note) => this.migrated(note));
+  /** Reads `log`, and hears of migrations through `migrationListeners` (the world's one observer). */
+  constructor(log: ObservableLog, migrationListeners: ((note: MigrationNote) => void)[]) {
+    migrationListeners.push((note) => this.migrated(note));
     const faultStart = new Map<number, number>(); // thread → gpu_fault.begin time
     const cpuFaultBegin = new Map<number, number>(); // thread → handle_mm_fault.begin time
     const turnedAway = new Set<number>(); // threads whose last CPU fault a hold sent back at once
@@ -164,7 +164,7 @@ export class RunStats {
 
   private migrated(note: MigrationNote): void {
     const bytes = note.end - note.start;
-    const block = note.mm * 2 ** 32 + Math.floor(note.start / BLOCK_BYTES);
+    const block = blockKey(note.mm, note.start);
     (note.direction === "to_device" ? this.toDeviceAtNs : this.toSystemAtNs).push(note.nowNs);
     if (note.direction === "to_device") {
       this.stats.migrationsToDevice++;
@@ -205,7 +205,7 @@ export class RunStats {
       return;
     }
     this.stats.gpuAccesses++;
-    const block = mm * 2 ** 32 + Math.floor(addr / BLOCK_BYTES);
+    const block = blockKey(mm, addr);
     const since = this.gpuWorkSinceToDevice.get(block);
     if (since !== undefined) this.gpuWorkSinceToDevice.set(block, since + 1);
   }

@@ -146,7 +146,7 @@ export class WorkloadRun {
       },
       hooks.onLog,
     ));
-    const stats = (this.stats = new RunStats(w.log));
+    const stats = (this.stats = new RunStats(w.log, w.migrationListeners));
     const lastWrite = new Map<string, number>(); // "mm:vpn" -> version of the last completed write
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`

@@ -16,7 +16,7 @@ import { VramBuddy } from "../platform/vram-buddy.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import { applyRunEvent, type RunEvent } from "./events.ts";
-import type { MigrationPolicy } from "../platform/policy.ts";
+import type { MigrationNote, MigrationPolicy } from "../platform/policy.ts";
 import { createPolicy, type PolicyChoice } from "../policies/registry.ts";
 import { observeMigrations } from "../policies/observer.ts";
 
@@ -66,6 +66,11 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   let gpu: GpuSvm | null = null;
   let copyEngine: CopyEngine | null = null;
   let policy: MigrationPolicy | null = null;
+  // One reader of the log's migrations per run; the policy and the run's statistics listen to it.
+  const migrationListeners: ((note: MigrationNote) => void)[] = [];
+  observeMigrations(log, (note) => {
+    for (const listen of migrationListeners) listen(note);
+  });
   if (profile === undefined) {
     dev = new SimpleDevice(p, options.device ?? {});
   } else {
@@ -77,12 +82,12 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
     dev = xe;
     policy = createPolicy(options.policy ?? { name: "xe", knobs: {} }, { engine, profile });
     const chosen = policy;
-    observeMigrations(log, (note) => chosen.migrated(note));
+    migrationListeners.push((note) => chosen.migrated(note));
     p.cpuFaultPolicy = policy.cpuFault;
     gpu = new GpuSvm(p, xe, profile, (ev) => log.commit(ev), options.irqFrees, policy);
   }
   const mm = mmCreate(k);
-  return { engine, log, k, p, dev, dma, faults, mm, gpu, copyEngine, policy, profile: profile ?? null };
+  return { engine, log, k, p, dev, dma, faults, mm, gpu, copyEngine, policy, migrationListeners, profile: profile ?? null };
 }
 
 export type World = ReturnType<typeof createWorld>;
