@@ -6,7 +6,8 @@
  *   maxRssMb     peak RSS of the whole process (process.resourceUsage().maxRSS)
  *   rssBeforeRunMb  peak RSS before the run (Node, the modules and the loaded workload)
  *   heapUsedMb   V8 heap in use right after the run, before any forced GC
- *   liveHeapMb   V8 heap still in use after a full GC (needs --expose-gc; else null): what the
+ *   liveHeapMb   V8 heap plus typed-array buffers (where the folio and page tables live) still in
+ *                use after a full GC (needs --expose-gc; else null): what the
  *                run's state retains
  *   folios, ptes the kernel state's sizes at the end: live folios, page table entries of mm 0
  *
@@ -38,7 +39,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 let liveHeapMb: number | null = null;
 if (gc !== undefined) {
   gc();
-  liveHeapMb = getHeapStatistics().used_heap_size / 2 ** 20;
+  liveHeapMb = (getHeapStatistics().used_heap_size + process.memoryUsage().arrayBuffers) / 2 ** 20;
 }
 const k = run.world.k.state;
 const ptes = k.mms.get(run.world.mm)?.ptes.size ?? 0;

@@ -153,7 +153,7 @@ const rows: Row[] = configs.map((c) => {
 
 const fmt = (x: number | null, digits: number, unit = "") => (x === null ? "—" : `${x.toFixed(digits)}${unit}`);
 console.log("");
-console.log("| scale | mapped | pages touched | events | wall (run) | peak RSS | RSS before run | RSS / touched page | Δ RSS / touched page | live heap after GC | live heap / page |");
+console.log("| scale | mapped | pages touched | events | wall (run) | peak RSS | RSS before run | RSS / touched page | Δ RSS / touched page | live heap + buffers after GC | live / page |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(

@@ -35,7 +35,7 @@ describe("applyKernelEvent", () => {
     expect(vmaIsAnonymous(state.vmas.get(0)!)).toBe(true);
     expect(vmaIsAnonymous(state.vmas.get(1)!)).toBe(false);
     const folio = state.folios.get(0)!;
-    expect([folio.refcount, folio.mapcount, folio.versions.length]).toEqual([2, 2, 512]);
+    expect([folio.refcount, folio.mapcount, folio.nrPages]).toEqual([2, 2, 512]);
     expect(state.allocatedPages).toEqual({ system: 512, device: 0 });
     expect(checkKernelInvariants(state)).toEqual([]);
   });
@@ -47,7 +47,7 @@ describe("applyKernelEvent", () => {
       { kind: "folio.alloc", folio: 1, order: 0, memory: "device", pagemap: 0, pfn: 0 },
       { kind: "page.copy", srcFolio: 0, srcIndex: 1, dstFolio: 1, dstIndex: 0 },
     ]);
-    expect(state.folios.get(1)!.versions).toEqual([3]);
+    expect(state.folios.fields(1).versions).toEqual([3]);
   });
 
   it("refuses transitions the kernel cannot make", () => {
@@ -74,9 +74,8 @@ describe("applyKernelEvent", () => {
 describe("kernel invariants", () => {
   it("report a leaked folio, a stale mapping count and an entry outside every VMA", () => {
     const state = stateAfter(setup);
-    const folio = state.folios.get(0)!;
-    folio.mapcount = 5; // corrupt the state behind apply's back, as a model bug would
-    state.mms.get(0)!.ptes.set(1, { kind: "present", folio: 0, index: 3 });
+    state.folios.setMapcount(0, 5); // corrupt the state behind apply's back, as a model bug would
+    state.mms.get(0)!.ptes.set(1, "present", 0, 3);
     const problems = checkKernelInvariants(state);
     expect(problems).toContain("mm 0 vpn 1: entry outside every VMA");
     expect(problems).toContain("folio 0: mapcount 5, but 3 entries map it");

@@ -247,7 +247,7 @@ describe("THP", () => {
       expect(k.state.allocatedPages.system).toBe(512);
       sound(k);
       yield* migrateVmaFinalize(k, m);
-      expect(pages.every((f, i) => pte(k, mm, i)?.folio === f && folioOf(k, f).versions[0] === i + 1)).toBe(true);
+      expect(pages.every((f, i) => pte(k, mm, i)?.folio === f && folioOf(k, f).version(0) === i + 1)).toBe(true);
     })());
     sound(k);
   });
@@ -304,7 +304,7 @@ describe("migrate_vma_pages and migrate_vma_finalize", () => {
       sound(k);
       yield* migrateVmaFinalize(k, m);
       expect(pte(k, mm, 0)).toEqual({ kind: "device-private", folio: dst[0], index: 0 });
-      expect(dst.map((f) => [counts(k, f), folioOf(k, f).versions[0]])).toEqual([[{ ref: 1, map: 1, locked: false }, 5], [{ ref: 1, map: 1, locked: false }, 6]]);
+      expect(dst.map((f) => [counts(k, f), folioOf(k, f).version(0)])).toEqual([[{ ref: 1, map: 1, locked: false }, 5], [{ ref: 1, map: 1, locked: false }, 6]]);
       expect(k.state.allocatedPages).toEqual({ system: 0, device: 2 });
       sound(k);
       const r = yield* cpuAccess(k, mm, addr(0), "read"); // migrate_to_ram, through migrate_vma with the fault page
@@ -419,7 +419,7 @@ describe("migrate_device_pfns / pages / finalize", () => {
       yield* migrateDevicePages(k, src, dst);
       yield* migrateDeviceFinalize(k, src, dst);
       expect([pte(k, mm, 0), pte(k, mm2, 0)]).toEqual([{ kind: "present", folio: sys, index: 0 }, { kind: "present", folio: sys, index: 0 }]);
-      expect([counts(k, sys!), folioOf(k, sys!).versions[0], freed]).toEqual([{ ref: 2, map: 2, locked: false }, 4, [dev]]);
+      expect([counts(k, sys!), folioOf(k, sys!).version(0), freed]).toEqual([{ ref: 2, map: 2, locked: false }, 4, [dev]]);
     })());
     sound(k);
   });

@@ -50,7 +50,7 @@ describe("drm_pagemap_migrate_to_devmem (through populate_mm)", () => {
     const stampJiffies = w.events.find((e) => e.ev.kind === "devmem.timeslice")!;
     expect(devmem.timesliceExpiration).toBe(Math.floor(stampJiffies.tNs / 4_000_000) + 2);
     // Every page's data went along.
-    for (const folio of w.p.state.folios.values()) if (!folio.freed && folio.memory === "device") expect(folio.versions).toEqual([1]);
+    for (const folio of w.p.state.folios.values()) if (!folio.freed && folio.memory === "device") expect(w.p.state.folios.fields(folio.id).versions).toEqual([1]);
     expect(w.k.state.allocatedPages).toEqual({ system: 0, device: PAGES_2M });
     expectInvariants(w);
   });

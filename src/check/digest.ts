@@ -1,11 +1,16 @@
 import { createHash } from "node:crypto";
+import { FolioTable } from "../kernel/folio-table.ts";
+import { PageTable } from "../kernel/page-table.ts";
 import type { ModelState } from "../pagemap/state.ts";
 
 /**
  * The model state in one canonical form: every Map as its entries sorted by key, object keys in a
- * fixed order. Two states are equal exactly when their canonical forms are.
+ * fixed order. Two states are equal exactly when their canonical forms are. The folio and page
+ * tables read as the Maps of plain objects they replaced, so digests stay comparable across that
+ * change of representation.
  */
 function canonical(value: unknown): unknown {
+  if (value instanceof PageTable) return value.entries().map(([vpn, pte]) => [vpn, canonical(pte)]);
   if (value instanceof Map) {
     return [...value.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, v]) => [k, canonical(v)]);
   }
@@ -25,7 +30,9 @@ export function stateDigest(state: ModelState): string {
   for (const key of Object.keys(state).sort()) {
     hash.update(key);
     const value = (state as unknown as Record<string, unknown>)[key];
-    if (value instanceof Map) {
+    if (value instanceof FolioTable) {
+      for (const id of value.ids()) hash.update(JSON.stringify([id, canonical(value.fields(id))]));
+    } else if (value instanceof Map) {
       const keys = [...value.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       for (const k of keys) hash.update(JSON.stringify([k, canonical(value.get(k))]));
     } else {

@@ -43,10 +43,11 @@ export function checkKernelInvariants(state: KernelState): string[] {
     const where = `folio ${folio.id}`;
     const mapcount = mapped.get(folio.id) ?? 0;
     if (folio.mapcount !== mapcount) problems.push(`${where}: mapcount ${folio.mapcount}, but ${mapcount} entries map it`);
-    folio.pageMapcount.forEach((count, index) => {
+    for (let index = 0; index < folio.nrPages; index++) {
+      const count = folio.pageMapcount(index);
       const entries = mappedPages.get(`${folio.id}:${index}`) ?? 0;
       if (count !== entries) problems.push(`${where}: page ${index} mapcount ${count}, but ${entries} entries map it`);
-    });
+    }
     if (folio.refcount < folio.mapcount + folio.pincount) {
       problems.push(`${where}: refcount ${folio.refcount} below mappings ${folio.mapcount} + pins ${folio.pincount}`);
     }

@@ -1,6 +1,8 @@
 import { nrPages, PAGE_SIZE } from "./constants.ts";
 import type { KernelEvent } from "./events.ts";
-import type { FolioState, KernelState, MmState } from "./state.ts";
+import type { FolioTable } from "./folio-table.ts";
+import { PageTable, type PteState } from "./page-table.ts";
+import type { KernelState, MmState } from "./state.ts";
 
 /** An event that cannot happen to the state it is applied to: a model bug, or a corrupt log. */
 export class IllegalTransition extends Error {
@@ -16,7 +18,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
   switch (ev.kind) {
     case "mm.create": {
       expectId("mm", ev.mm, state.nextMmId);
-      state.mms.set(ev.mm, { id: ev.mm, users: 1, vmas: [], ptes: new Map() });
+      state.mms.set(ev.mm, { id: ev.mm, users: 1, vmas: [], ptes: new PageTable() });
       state.nextMmId++;
       return;
     }
@@ -66,69 +68,61 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
         if (ev.order !== 0) throw new IllegalTransition(`device folio ${ev.folio}: the seed's device pages are order 0`);
         state.devicePages.set(ev.pfn, ev.folio);
       }
-      state.folios.set(ev.folio, {
-        id: ev.folio,
-        order: ev.order,
-        memory: ev.memory,
-        pagemap: ev.pagemap,
-        pfn: ev.memory === "device" ? ev.pfn : -1,
-        refcount: 1,
-        pincount: 0,
-        mapcount: 0,
-        pageMapcount: new Array<number>(nrPages(ev.order)).fill(0),
-        lockOwner: -1,
-        zdd: -1,
-        versions: new Array<number>(nrPages(ev.order)).fill(0),
-        freed: false,
-      });
+      state.folios.add(ev.folio, ev.order, ev.memory, ev.pagemap, ev.memory === "device" ? ev.pfn : -1);
       state.allocatedPages[ev.memory] += nrPages(ev.order);
       state.nextFolioId++;
       return;
     }
-    case "folio.get":
-      getFolio(state, ev.folio).refcount++;
+    case "folio.get": {
+      const folios = liveFolios(state, ev.folio);
+      folios.setRefcount(ev.folio, folios.refcount(ev.folio) + 1);
       return;
+    }
     case "folio.put": {
-      const folio = getFolio(state, ev.folio);
-      if (folio.refcount === 0) throw new IllegalTransition(`folio ${ev.folio}: put with refcount 0`);
-      folio.refcount--;
+      const folios = liveFolios(state, ev.folio);
+      const refcount = folios.refcount(ev.folio);
+      if (refcount === 0) throw new IllegalTransition(`folio ${ev.folio}: put with refcount 0`);
+      folios.setRefcount(ev.folio, refcount - 1);
       return;
     }
     case "folio.free": {
-      const folio = getFolio(state, ev.folio);
-      if (folio.refcount !== 0) throw new IllegalTransition(`folio ${ev.folio}: freed with refcount ${folio.refcount}`);
-      if (folio.lockOwner !== -1) throw new IllegalTransition(`folio ${ev.folio}: freed while locked`);
-      folio.freed = true;
-      if (folio.memory === "device") state.devicePages.delete(folio.pfn);
-      state.allocatedPages[folio.memory] -= nrPages(folio.order);
+      const folios = liveFolios(state, ev.folio);
+      const refcount = folios.refcount(ev.folio);
+      if (refcount !== 0) throw new IllegalTransition(`folio ${ev.folio}: freed with refcount ${refcount}`);
+      if (folios.lockOwner(ev.folio) !== -1) throw new IllegalTransition(`folio ${ev.folio}: freed while locked`);
+      const memory = folios.memory(ev.folio);
+      if (memory === "device") state.devicePages.delete(folios.pfn(ev.folio));
+      state.allocatedPages[memory] -= nrPages(folios.order(ev.folio));
       // Forgotten, so a long run's state holds only live folios; ids below nextFolioId that are
-      // missing are known to be freed (see getFolio).
-      state.folios.delete(folio.id);
+      // missing are known to be freed (see liveFolios).
+      folios.remove(ev.folio);
       return;
     }
     case "folio.lock": {
-      const folio = getFolio(state, ev.folio);
-      if (folio.lockOwner !== -1) throw new IllegalTransition(`folio ${ev.folio}: locked by ${ev.owner} while held by ${folio.lockOwner}`);
-      folio.lockOwner = ev.owner;
+      const folios = liveFolios(state, ev.folio);
+      const holder = folios.lockOwner(ev.folio);
+      if (holder !== -1) throw new IllegalTransition(`folio ${ev.folio}: locked by ${ev.owner} while held by ${holder}`);
+      folios.setLockOwner(ev.folio, ev.owner);
       return;
     }
     case "folio.unlock": {
-      const folio = getFolio(state, ev.folio);
-      if (folio.lockOwner === -1) throw new IllegalTransition(`folio ${ev.folio}: unlocked while not locked`);
-      folio.lockOwner = -1;
+      const folios = liveFolios(state, ev.folio);
+      if (folios.lockOwner(ev.folio) === -1) throw new IllegalTransition(`folio ${ev.folio}: unlocked while not locked`);
+      folios.setLockOwner(ev.folio, -1);
       return;
     }
     case "folio.pin": {
-      const folio = getFolio(state, ev.folio);
-      folio.refcount++;
-      folio.pincount++;
+      const folios = liveFolios(state, ev.folio);
+      folios.setRefcount(ev.folio, folios.refcount(ev.folio) + 1);
+      folios.setPincount(ev.folio, folios.pincount(ev.folio) + 1);
       return;
     }
     case "folio.unpin": {
-      const folio = getFolio(state, ev.folio);
-      if (folio.pincount === 0) throw new IllegalTransition(`folio ${ev.folio}: unpin without a pin`);
-      folio.pincount--;
-      folio.refcount--;
+      const folios = liveFolios(state, ev.folio);
+      const pins = folios.pincount(ev.folio);
+      if (pins === 0) throw new IllegalTransition(`folio ${ev.folio}: unpin without a pin`);
+      folios.setPincount(ev.folio, pins - 1);
+      folios.setRefcount(ev.folio, folios.refcount(ev.folio) - 1);
       return;
     }
     case "folio.split": {
@@ -136,47 +130,47 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       return;
     }
     case "folio.set_zdd": {
-      const folio = getFolio(state, ev.folio);
-      if (folio.memory !== "device") throw new IllegalTransition(`folio ${ev.folio}: zone_device_data on a system folio`);
-      folio.zdd = ev.zdd;
+      const folios = liveFolios(state, ev.folio);
+      if (folios.memory(ev.folio) !== "device") throw new IllegalTransition(`folio ${ev.folio}: zone_device_data on a system folio`);
+      folios.setZdd(ev.folio, ev.zdd);
       return;
     }
     case "pte.set": {
       const mm = getMm(state, ev.mm);
-      const folio = getFolio(state, ev.folio);
-      checkIndex(folio, ev.index);
-      const old = mm.ptes.get(ev.vpn);
-      if (old !== undefined && old.kind !== "migration") {
-        throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: set over a live ${old.kind} entry`);
+      const folios = liveFolios(state, ev.folio);
+      checkIndex(folios, ev.folio, ev.index);
+      const oldKind = mm.ptes.kind(ev.vpn);
+      if (oldKind !== undefined && oldKind !== "migration") {
+        throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: set over a live ${oldKind} entry`);
       }
-      if (old !== undefined) unmapEntry(state, old);
-      mm.ptes.set(ev.vpn, { kind: ev.pteKind, folio: ev.folio, index: ev.index });
+      // An old entry here is a migration entry, which holds no mapping to undo.
+      mm.ptes.set(ev.vpn, ev.pteKind, ev.folio, ev.index);
       if (ev.pteKind !== "migration") {
-        folio.mapcount++;
-        folio.pageMapcount[ev.index]!++;
+        folios.setMapcount(ev.folio, folios.mapcount(ev.folio) + 1);
+        folios.setPageMapcount(ev.folio, ev.index, folios.pageMapcount(ev.folio, ev.index) + 1);
       }
       return;
     }
     case "pte.clear": {
       const mm = getMm(state, ev.mm);
-      const old = mm.ptes.get(ev.vpn);
-      if (old === undefined) throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: clear of an empty entry`);
-      unmapEntry(state, old);
+      const kind = mm.ptes.kind(ev.vpn);
+      if (kind === undefined) throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: clear of an empty entry`);
+      unmapEntry(state, kind, mm.ptes.folio(ev.vpn), mm.ptes.index(ev.vpn));
       mm.ptes.delete(ev.vpn);
       return;
     }
     case "page.write": {
-      const folio = getFolio(state, ev.folio);
-      checkIndex(folio, ev.index);
-      folio.versions[ev.index] = ev.version;
+      const folios = liveFolios(state, ev.folio);
+      checkIndex(folios, ev.folio, ev.index);
+      folios.setVersion(ev.folio, ev.index, ev.version);
       return;
     }
     case "page.copy": {
-      const src = getFolio(state, ev.srcFolio);
-      const dst = getFolio(state, ev.dstFolio);
-      checkIndex(src, ev.srcIndex);
-      checkIndex(dst, ev.dstIndex);
-      dst.versions[ev.dstIndex] = src.versions[ev.srcIndex]!;
+      const folios = liveFolios(state, ev.srcFolio);
+      liveFolios(state, ev.dstFolio);
+      checkIndex(folios, ev.srcFolio, ev.srcIndex);
+      checkIndex(folios, ev.dstFolio, ev.dstIndex);
+      folios.setVersion(ev.dstFolio, ev.dstIndex, folios.version(ev.srcFolio, ev.srcIndex));
       return;
     }
     case "handle_mm_fault.begin":
@@ -186,54 +180,52 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
 }
 
 function splitFolio(state: KernelState, id: number, firstNew: number): void {
-  const folio = getFolio(state, id);
-  if (folio.order === 0 || folio.memory !== "system") throw new IllegalTransition(`folio ${id}: only a system THP splits`);
-  if (folio.lockOwner === -1) throw new IllegalTransition(`folio ${id}: split while not locked`);
-  if (folio.pincount !== 0 || folio.refcount !== folio.mapcount + 1) {
-    throw new IllegalTransition(`folio ${id}: split with refcount ${folio.refcount}, mapcount ${folio.mapcount}, pins ${folio.pincount}`);
+  const folios = liveFolios(state, id);
+  const order = folios.order(id);
+  if (order === 0 || folios.memory(id) !== "system") throw new IllegalTransition(`folio ${id}: only a system THP splits`);
+  if (folios.lockOwner(id) === -1) throw new IllegalTransition(`folio ${id}: split while not locked`);
+  const refcount = folios.refcount(id);
+  const mapcount = folios.mapcount(id);
+  const pins = folios.pincount(id);
+  if (pins !== 0 || refcount !== mapcount + 1) {
+    throw new IllegalTransition(`folio ${id}: split with refcount ${refcount}, mapcount ${mapcount}, pins ${pins}`);
   }
   expectId("folio", firstNew, state.nextFolioId);
-  const n = folio.versions.length;
+  const n = nrPages(order);
   const ids = Array.from({ length: n }, (_, i) => (i === 0 ? id : firstNew + i - 1));
   const mapcounts = new Array<number>(n).fill(0);
+  const versions = Array.from({ length: n }, (_, i) => folios.version(id, i));
   for (const mm of state.mms.values()) {
-    for (const [vpn, pte] of mm.ptes) {
-      if (pte.folio !== id) continue;
+    const remap: [number, PteState][] = [];
+    mm.ptes.forEach((vpn, kind, folio, index) => {
+      if (folio === id) remap.push([vpn, { kind, folio, index }]);
+    });
+    for (const [vpn, pte] of remap) {
       if (pte.kind !== "migration") mapcounts[pte.index]!++;
-      mm.ptes.set(vpn, { kind: pte.kind, folio: ids[pte.index]!, index: 0 });
+      mm.ptes.set(vpn, pte.kind, ids[pte.index]!, 0);
     }
   }
   for (let i = 1; i < n; i++) {
-    state.folios.set(ids[i]!, {
-      id: ids[i]!,
-      order: 0,
-      memory: "system",
-      pagemap: -1,
-      pfn: -1,
-      refcount: mapcounts[i]! + 1,
-      pincount: 0,
-      mapcount: mapcounts[i]!,
-      pageMapcount: [mapcounts[i]!],
-      lockOwner: -1,
-      zdd: -1,
-      versions: [folio.versions[i]!],
-      freed: false,
-    });
+    folios.add(ids[i]!, 0, "system", -1, -1);
+    folios.setRefcount(ids[i]!, mapcounts[i]! + 1);
+    folios.setMapcount(ids[i]!, mapcounts[i]!);
+    folios.setPageMapcount(ids[i]!, 0, mapcounts[i]!);
+    folios.setVersion(ids[i]!, 0, versions[i]!);
   }
   state.nextFolioId += n - 1;
-  folio.order = 0;
-  folio.refcount = mapcounts[0]! + 1;
-  folio.mapcount = mapcounts[0]!;
-  folio.pageMapcount = [mapcounts[0]!];
-  folio.versions = [folio.versions[0]!];
+  folios.shrinkToOrder0(id, mapcounts[0]!);
+  folios.setRefcount(id, mapcounts[0]! + 1);
+  folios.setMapcount(id, mapcounts[0]!);
 }
 
-function unmapEntry(state: KernelState, pte: { kind: string; folio: number; index: number }): void {
-  if (pte.kind === "migration") return;
-  const folio = getFolio(state, pte.folio);
-  if (folio.mapcount === 0 || folio.pageMapcount[pte.index] === 0) throw new IllegalTransition(`folio ${pte.folio}: unmapped more often than mapped`);
-  folio.mapcount--;
-  folio.pageMapcount[pte.index]!--;
+function unmapEntry(state: KernelState, kind: string, folio: number, index: number): void {
+  if (kind === "migration") return;
+  const folios = liveFolios(state, folio);
+  const mapcount = folios.mapcount(folio);
+  const pageMapcount = folios.pageMapcount(folio, index);
+  if (mapcount === 0 || pageMapcount === 0) throw new IllegalTransition(`folio ${folio}: unmapped more often than mapped`);
+  folios.setMapcount(folio, mapcount - 1);
+  folios.setPageMapcount(folio, index, pageMapcount - 1);
 }
 
 function expectId(what: string, got: number, next: number): void {
@@ -246,15 +238,15 @@ function getMm(state: KernelState, id: number): MmState {
   return mm;
 }
 
-function getFolio(state: KernelState, id: number): FolioState {
-  const folio = state.folios.get(id);
-  if (folio === undefined) throw new IllegalTransition(id >= 0 && id < state.nextFolioId ? `folio ${id} used after free` : `no folio ${id}`);
-  if (folio.freed) throw new IllegalTransition(`folio ${id} used after free`);
-  return folio;
+/** The folio table, once `id` is known to be live in it. */
+function liveFolios(state: KernelState, id: number): FolioTable {
+  if (!state.folios.has(id)) throw new IllegalTransition(id >= 0 && id < state.nextFolioId ? `folio ${id} used after free` : `no folio ${id}`);
+  return state.folios;
 }
 
-function checkIndex(folio: FolioState, index: number): void {
-  if (!(index >= 0 && index < folio.versions.length)) {
-    throw new IllegalTransition(`folio ${folio.id}: page index ${index} outside its ${folio.versions.length} pages`);
+function checkIndex(folios: FolioTable, id: number, index: number): void {
+  const pages = nrPages(folios.order(id));
+  if (!(index >= 0 && index < pages)) {
+    throw new IllegalTransition(`folio ${id}: page index ${index} outside its ${pages} pages`);
   }
 }

@@ -36,7 +36,7 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
     const vma = vmaLookup(state, addr);
     if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio, pte.index))) {
       const folio = folioOf(k, pte.folio);
-      const current = folio.versions[pte.index]!;
+      const current = folio.version(pte.index);
       if (access === "read") return { outcome: "ok", version: current, faults, napNs };
       k.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: current + 1 });
       return { outcome: "ok", version: current + 1, faults, napNs };
@@ -124,7 +124,7 @@ function blockEmpty(k: Kernel, mm: number, firstVpn: number, pages: number): boo
 
 /** A write to a private anonymous page that another mapping shares (after fork) must copy it. */
 export function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number, index: number): boolean {
-  return vmaKind === "anon-private" && folioOf(k, folio).pageMapcount[index]! > 1;
+  return vmaKind === "anon-private" && folioOf(k, folio).pageMapcount(index) > 1;
 }
 
 /**

@@ -96,12 +96,12 @@ export function removeMigrationPtes(k: Kernel, src: number, dst: number, dstInde
 function mappingsOf(k: Kernel, folios: Set<number>): Map<number, Site[]> {
   const found = new Map<number, Site[]>();
   for (const mm of k.state.mms.values()) {
-    for (const [vpn, pte] of mm.ptes) {
-      if (pte.kind === "migration" || !folios.has(pte.folio)) continue;
-      const list = found.get(pte.folio);
-      if (list === undefined) found.set(pte.folio, [{ mm: mm.id, vpn }]);
+    mm.ptes.forEach((vpn, kind, folio) => {
+      if (kind === "migration" || !folios.has(folio)) return;
+      const list = found.get(folio);
+      if (list === undefined) found.set(folio, [{ mm: mm.id, vpn }]);
       else list.push({ mm: mm.id, vpn });
-    }
+    });
   }
   return found;
 }
@@ -319,7 +319,10 @@ function* invalidateMappingsOf(k: Kernel, srcs: MigrateSrc[]): ProcessBody<void>
   if (folios.size === 0) return;
   const ranges: { mm: number; first: number; last: number }[] = [];
   for (const [id, mm] of k.state.mms) {
-    const vpns = [...mm.ptes].filter(([, pte]) => folios.has(pte.folio)).map(([vpn]) => vpn).sort((a, b) => a - b);
+    const vpns: number[] = []; // ascending: forEach walks the table in vpn order
+    mm.ptes.forEach((vpn, _kind, folio) => {
+      if (folios.has(folio)) vpns.push(vpn);
+    });
     for (const vpn of vpns) {
       const last = ranges[ranges.length - 1];
       if (last !== undefined && last.mm === id && last.last === vpn - 1) last.last = vpn;

@@ -1,4 +1,5 @@
-import type { FolioOrder } from "./constants.ts";
+import { FolioTable } from "./folio-table.ts";
+import { PageTable } from "./page-table.ts";
 
 /**
  * The state of simulated Linux memory management, as far as drm_pagemap touches it. It is plain
@@ -19,19 +20,12 @@ export interface VmaState {
 }
 
 /**
- * What a page table entry holds:
+ * What a page table entry holds (page-table.ts):
  * - present: a system page, readable by the CPU;
  * - device-private: a swap-like entry naming a device page; a CPU access faults to migrate_to_ram;
  * - migration: the page is being migrated; a CPU access waits for the migration to finish.
  */
-export type PteKind = "present" | "device-private" | "migration";
-
-export interface PteState {
-  kind: PteKind;
-  folio: number;
-  /** Page index inside the folio. */
-  index: number;
-}
+export type { PteKind, PteState } from "./page-table.ts";
 
 export interface MmState {
   id: number;
@@ -40,40 +34,17 @@ export interface MmState {
   /** Sorted by startAddr, never overlapping. */
   vmas: VmaState[];
   /** Virtual page number (Math.floor(addr / PAGE_SIZE)) to its entry; absent means none. */
-  ptes: Map<number, PteState>;
+  ptes: PageTable;
 }
 
-export type MemoryKind = "system" | "device";
-
-export interface FolioState {
-  id: number;
-  order: FolioOrder;
-  memory: MemoryKind;
-  /** The pagemap that owns a device folio; -1 for system memory. */
-  pagemap: number;
-  /** The device page frame of a device folio; -1 for system memory. */
-  pfn: number;
-  refcount: number;
-  /** Long-term pins (FOLL_LONGTERM): a pinned folio is never collected for migration. */
-  pincount: number;
-  /** Page table entries pointing at this folio (present or device-private). */
-  mapcount: number;
-  /** The same per page: more than one means the page is shared (after fork: copy on write). */
-  pageMapcount: number[];
-  /** Process uid holding the folio lock, or -1. */
-  lockOwner: number;
-  /** zone_device_data of a device folio: the zdd id, or -1. */
-  zdd: number;
-  /** Data version of each page: each write bumps it, a copy carries it. */
-  versions: number[];
-  /** Returned to its allocator; a freed folio must never be touched again. */
-  freed: boolean;
-}
+/** A folio as model code reads it (folio-table.ts): live, read-only. */
+export type { MemoryKind, FolioView as FolioState } from "./folio-table.ts";
 
 export interface KernelState {
   mms: Map<number, MmState>;
   vmas: Map<number, VmaState>;
-  folios: Map<number, FolioState>;
+  /** Live folios by id; freed ones are gone (ids below nextFolioId that are missing were freed). */
+  folios: FolioTable;
   nextMmId: number;
   nextVmaId: number;
   nextFolioId: number;
@@ -87,7 +58,7 @@ export function createKernelState(): KernelState {
   return {
     mms: new Map(),
     vmas: new Map(),
-    folios: new Map(),
+    folios: new FolioTable(),
     devicePages: new Map(),
     nextMmId: 0,
     nextVmaId: 0,
@@ -115,3 +86,4 @@ export function vmaLookup(mm: MmState, addr: number): VmaState | undefined {
 export function vmaIsAnonymous(vma: VmaState): boolean {
   return vma.kind === "anon-private";
 }
+

@@ -4,6 +4,7 @@ import { handleMmFault, mustCopyOnWrite } from "../kernel/fault.ts";
 import { folioGet, folioPut } from "../kernel/folio.ts";
 import type { MmuNotifier, MmuNotifierRange } from "../kernel/mmu-notifier.ts";
 import { vmaIsAnonymous, vmaLookup, type MmState } from "../kernel/state.ts";
+import type { PageTable } from "../kernel/page-table.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
@@ -98,7 +99,7 @@ export class GpuSvm implements MmuNotifier {
         yield sleep(g.accessNs);
         this.accesses++;
         const pte = this.state.mms.get(mm)!.ptes.get(Math.floor(addr / PAGE_SIZE))!;
-        const version = this.state.folios.get(pte.folio)!.versions[pte.index]!;
+        const version = this.state.folios.version(pte.folio, pte.index);
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
         stalled();
         if (access === "read") return { ret: 0, version };
@@ -357,7 +358,7 @@ export class GpuSvm implements MmuNotifier {
     return false;
   }
 
-  private allFaultedIn(ptes: Map<number, unknown>, start: number, end: number): boolean {
+  private allFaultedIn(ptes: PageTable, start: number, end: number): boolean {
     for (let vpn = start / PAGE_SIZE; vpn < end / PAGE_SIZE; vpn++) if (!ptes.has(vpn)) return false;
     return true;
   }

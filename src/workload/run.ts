@@ -12,6 +12,7 @@ import { createWorld, type World } from "./world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
 import { policyChoice } from "../policies/registry.ts";
+import { LastWrites } from "./last-writes.ts";
 import { RunStats, type WorkStats } from "./run-stats.ts";
 
 /** What one step did: its thread, when it ran, and what it returned. */
@@ -147,7 +148,7 @@ export class WorkloadRun {
       hooks.onLog,
     ));
     const stats = (this.stats = new RunStats(w.log, w.migrationListeners));
-    const lastWrite = new Map<string, number>(); // "mm:vpn" -> version of the last completed write
+    const lastWrite = new LastWrites();
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
     const threadNames = new Map<number, string>();
@@ -328,7 +329,7 @@ interface StepState {
   /** The mm of the step's process; `mms` lists every process's. */
   mm: number;
   mms: number[];
-  lastWrite: Map<string, number>;
+  lastWrite: LastWrites;
   lostWrites: string[];
   heldRefs: Map<number, number[]>;
   where: string;
@@ -348,7 +349,7 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       let ret = "ok";
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
-        const key = `${s.mm}:${Math.floor(addr / PAGE_SIZE)}`;
+        const vpn = Math.floor(addr / PAGE_SIZE);
         const startNs = w.engine.nowNs;
         s.stats.accessBegin("cpu", startNs);
         const r = yield* cpuAccess(w.k, s.mm, addr, access);
@@ -358,8 +359,8 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
           ret = r.outcome;
           break;
         }
-        const last = s.lastWrite.get(key) ?? 0;
-        if (access === "write") s.lastWrite.set(key, r.version);
+        const last = s.lastWrite.get(s.mm, vpn);
+        if (access === "write") s.lastWrite.set(s.mm, vpn, r.version);
         else if (r.version !== last) s.lostWrites.push(`${s.where}: read 0x${addr.toString(16)} saw v${r.version}, last write was v${last}`);
         ret = `ok v${r.version}`;
       }
@@ -371,14 +372,14 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       return { ret: errnoName(yield* mmap(w.k, s.mm, { addr: step.addr, lengthBytes: step.size, kind: step.kind, read: step.read, write: step.write })) };
     case "munmap": {
       const ret = yield* munmap(w.k, s.mm, step.addr, step.size);
-      for (let a = step.addr; a < step.addr + step.size; a += PAGE_SIZE) s.lastWrite.delete(`${s.mm}:${Math.floor(a / PAGE_SIZE)}`);
+      s.lastWrite.forget(s.mm, step.addr, step.size);
       return { ret: errnoName(ret) };
     }
     case "mprotect":
       return { ret: errnoName(yield* mprotect(w.k, s.mm, step.addr, step.size, step.read, step.write)) };
     case "mremap": {
       const ret = yield* mremap(w.k, s.mm, step.addr, step.size, step.newAddr);
-      if (ret === 0) moveShadow(s.lastWrite, s.mm, step.addr, step.size, step.newAddr);
+      if (ret === 0) s.lastWrite.move(s.mm, step.addr, step.size, step.newAddr);
       return { ret: errnoName(ret) };
     }
     case "evict":
@@ -413,7 +414,7 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     }
     case "fork": {
       const child = yield* fork(w.k, s.mm);
-      for (const [key, v] of [...s.lastWrite]) if (key.startsWith(`${s.mm}:`)) s.lastWrite.set(`${child}:${key.slice(key.indexOf(":") + 1)}`, v);
+      s.lastWrite.copy(s.mm, child);
       s.mms.push(child);
       return { ret: `process ${s.mms.length - 1}` };
     }
@@ -439,28 +440,13 @@ function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, 
     const r = yield* w.gpu.access(s.mm, page, access);
     s.stats.gpuAccessEnd(r.ret === 0, s.mm, page, w.engine.nowNs);
     if (r.ret !== 0) return { ret: errnoName(r.ret), faults: w.gpu.faults - before };
-    const key = `${s.mm}:${Math.floor(page / PAGE_SIZE)}`;
-    const last = s.lastWrite.get(key) ?? 0;
+    const vpn = Math.floor(page / PAGE_SIZE);
+    const last = s.lastWrite.get(s.mm, vpn);
     if (access === "read" && r.version !== last) s.lostWrites.push(`${s.where}: GPU read 0x${page.toString(16)} saw v${r.version}, last write was v${last}`);
-    if (access !== "read") s.lastWrite.set(key, r.version);
+    if (access !== "read") s.lastWrite.set(s.mm, vpn, r.version);
     ret = `ok v${r.version}`;
   }
   return { ret, faults: w.gpu.faults - before };
-}
-
-/** After mremap, the last write of each moved page is found at its new address. */
-function moveShadow(lastWrite: Map<string, number>, mm: number, addr: number, size: number, newAddr: number): void {
-  const first = Math.floor(addr / PAGE_SIZE);
-  const count = size / PAGE_SIZE;
-  const delta = Math.floor(newAddr / PAGE_SIZE) - first;
-  const moved: [number, number][] = [];
-  for (let vpn = first; vpn < first + count; vpn++) {
-    const v = lastWrite.get(`${mm}:${vpn}`);
-    if (v !== undefined) moved.push([vpn + delta, v]);
-    lastWrite.delete(`${mm}:${vpn}`);
-  }
-  for (let vpn = first + delta; vpn < first + delta + count; vpn++) lastWrite.delete(`${mm}:${vpn}`);
-  for (const [vpn, v] of moved) lastWrite.set(`${mm}:${vpn}`, v);
 }
 
 /**
@@ -479,12 +465,10 @@ function placement(w: World, workload: Workload): { pages: PagePlacement[]; unto
     coveredTo = Math.max(coveredTo, end);
   }
   const pages: PagePlacement[] = [];
-  for (const vpn of [...mm.ptes.keys()].sort((a, b) => a - b)) {
-    const addr = vpn * PAGE_SIZE; // every entry lies in a VMA: munmap zaps what it unmaps
-    const pte = mm.ptes.get(vpn)!;
-    const folio = w.k.state.folios.get(pte.folio)!;
-    const where = pte.kind === "present" ? "system" : pte.kind === "device-private" ? "device" : "migrating";
-    pages.push({ addr, where, version: folio.versions[pte.index]! });
-  }
+  // Every entry lies in a VMA (munmap zaps what it unmaps); forEach walks them in vpn order.
+  mm.ptes.forEach((vpn, kind, folio, index) => {
+    const where = kind === "present" ? "system" : kind === "device-private" ? "device" : "migrating";
+    pages.push({ addr: vpn * PAGE_SIZE, where, version: w.k.state.folios.version(folio, index) });
+  });
   return { pages, untouched: mappedPages - pages.length };
 }
