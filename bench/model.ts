@@ -4,7 +4,7 @@
  *   node dist/bench/model.js <pagesim|simpy-port> hold <P>
  * bench/run.ts starts this once per measurement, so each figure includes a whole process.
  */
-import { RandomStreams } from "../src/engine/index.ts";
+import { RandomStreams } from "../src/engine/random.ts"; // not the index: less to load (see single-server-queue.ts)
 import { runSingleServerQueue } from "../src/validation/single-server-queue.ts";
 import { runHold } from "../src/validation/hold.ts";
 import { SEnvironment, SResource } from "./baseline/simpy-port.ts";

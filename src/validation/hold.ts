@@ -1,4 +1,6 @@
-import { Engine, sleep, type ProcessBody } from "../engine/index.ts";
+// The modules themselves rather than the engine's index (see single-server-queue.ts).
+import { Engine } from "../engine/engine.ts";
+import { sleep, type ProcessBody } from "../engine/process.ts";
 
 /**
  * The classic "hold" model for event-list speed: P processes, each sleeping a uniform(0, 1 s)
