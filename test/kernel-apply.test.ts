@@ -80,6 +80,12 @@ describe("kernel invariants", () => {
     expect(problems).toContain("mm 0 vpn 1: entry outside every VMA");
     expect(problems).toContain("folio 0: mapcount 5, but 3 entries map it");
     expect(problems).toContain("folio 0: refcount 2 below mappings 5 + pins 0");
+    expect(problems).toContain("folio 0: the rmap holds 2 mappings, mapcount is 5");
+
+    const stale = stateAfter(setup);
+    stale.folios.removeMapping(0, 0, (4 * MB) / PAGE_SIZE);
+    stale.folios.addMapping(0, 0, 3);
+    expect(checkKernelInvariants(stale)).toContain("folio 0: the rmap names mm 0 vpn 3, which does not map it");
 
     const leaked = stateAfter([{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.put", folio: 0 }]);
     expect(checkKernelInvariants(leaked)).toEqual(["folio 0: refcount 0 but not freed (leaked)"]);

@@ -88,6 +88,27 @@ describe("FolioTable", () => {
   });
 });
 
+describe("FolioTable's rmap", () => {
+  it("finds each mapping, in mm then vpn order, through adds and removes in any order", () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ mm: fc.integer({ min: 0, max: 3 }), vpn: fc.integer({ min: 0, max: 2 ** 35 }) }), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 20 }), (sites, removals) => {
+        const t = new FolioTable();
+        t.add(0, 0, "system", -1, -1);
+        const unique = [...new Map(sites.map((s) => [`${s.mm}:${s.vpn}`, s])).values()];
+        for (const s of unique) t.addMapping(0, s.mm, s.vpn);
+        const left = [...unique];
+        for (const r of removals) {
+          if (left.length === 0) break;
+          const [gone] = left.splice(r % left.length, 1);
+          expect(t.removeMapping(0, gone!.mm, gone!.vpn)).toBe(true);
+          expect(t.removeMapping(0, gone!.mm, gone!.vpn)).toBe(false);
+        }
+        expect(t.mappings(0)).toEqual(left.sort((a, b) => a.mm - b.mm || a.vpn - b.vpn));
+      }),
+    );
+  });
+});
+
 describe("LastWrites", () => {
   it("behaves as the Map keyed by mm and page it replaced, through munmap, mremap and fork", () => {
     const op = fc.oneof(

@@ -48,6 +48,14 @@ export function checkKernelInvariants(state: KernelState): string[] {
       const entries = mappedPages.get(`${folio.id}:${index}`) ?? 0;
       if (count !== entries) problems.push(`${where}: page ${index} mapcount ${count}, but ${entries} entries map it`);
     }
+    const sites = state.folios.mappings(folio.id);
+    if (sites.length !== folio.mapcount) problems.push(`${where}: the rmap holds ${sites.length} mappings, mapcount is ${folio.mapcount}`);
+    sites.forEach((site, i) => {
+      const pte = state.mms.get(site.mm)?.ptes.get(site.vpn);
+      if (pte === undefined || pte.kind === "migration" || pte.folio !== folio.id) problems.push(`${where}: the rmap names mm ${site.mm} vpn ${site.vpn}, which does not map it`);
+      const prev = sites[i - 1];
+      if (prev !== undefined && prev.mm === site.mm && prev.vpn === site.vpn) problems.push(`${where}: the rmap names mm ${site.mm} vpn ${site.vpn} twice`);
+    });
     if (folio.refcount < folio.mapcount + folio.pincount) {
       problems.push(`${where}: refcount ${folio.refcount} below mappings ${folio.mapcount} + pins ${folio.pincount}`);
     }

@@ -146,6 +146,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       // An old entry here is a migration entry, which holds no mapping to undo.
       mm.ptes.set(ev.vpn, ev.pteKind, ev.folio, ev.index);
       if (ev.pteKind !== "migration") {
+        folios.addMapping(ev.folio, ev.mm, ev.vpn);
         folios.setMapcount(ev.folio, folios.mapcount(ev.folio) + 1);
         folios.setPageMapcount(ev.folio, ev.index, folios.pageMapcount(ev.folio, ev.index) + 1);
       }
@@ -155,7 +156,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       const mm = getMm(state, ev.mm);
       const kind = mm.ptes.kind(ev.vpn);
       if (kind === undefined) throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: clear of an empty entry`);
-      unmapEntry(state, kind, mm.ptes.folio(ev.vpn), mm.ptes.index(ev.vpn));
+      unmapEntry(state, ev.mm, ev.vpn, kind, mm.ptes.folio(ev.vpn), mm.ptes.index(ev.vpn));
       mm.ptes.delete(ev.vpn);
       return;
     }
@@ -195,14 +196,18 @@ function splitFolio(state: KernelState, id: number, firstNew: number): void {
   const ids = Array.from({ length: n }, (_, i) => (i === 0 ? id : firstNew + i - 1));
   const mapcounts = new Array<number>(n).fill(0);
   const versions = Array.from({ length: n }, (_, i) => folios.version(id, i));
+  const pendingMappings: [number, number, number][] = []; // the new folios' rmap, once they exist
   for (const mm of state.mms.values()) {
     const remap: [number, PteState][] = [];
     mm.ptes.forEach((vpn, kind, folio, index) => {
       if (folio === id) remap.push([vpn, { kind, folio, index }]);
     });
     for (const [vpn, pte] of remap) {
-      if (pte.kind !== "migration") mapcounts[pte.index]!++;
       mm.ptes.set(vpn, pte.kind, ids[pte.index]!, 0);
+      if (pte.kind === "migration") continue;
+      mapcounts[pte.index]!++;
+      if (!folios.removeMapping(id, mm.id, vpn)) throw new IllegalTransition(`folio ${id}: the rmap has no mapping at mm ${mm.id} vpn ${vpn}`);
+      pendingMappings.push([ids[pte.index]!, mm.id, vpn]);
     }
   }
   for (let i = 1; i < n; i++) {
@@ -213,17 +218,19 @@ function splitFolio(state: KernelState, id: number, firstNew: number): void {
     folios.setVersion(ids[i]!, 0, versions[i]!);
   }
   state.nextFolioId += n - 1;
+  for (const [folio, mm, vpn] of pendingMappings) folios.addMapping(folio, mm, vpn);
   folios.shrinkToOrder0(id, mapcounts[0]!);
   folios.setRefcount(id, mapcounts[0]! + 1);
   folios.setMapcount(id, mapcounts[0]!);
 }
 
-function unmapEntry(state: KernelState, kind: string, folio: number, index: number): void {
+function unmapEntry(state: KernelState, mm: number, vpn: number, kind: string, folio: number, index: number): void {
   if (kind === "migration") return;
   const folios = liveFolios(state, folio);
   const mapcount = folios.mapcount(folio);
   const pageMapcount = folios.pageMapcount(folio, index);
   if (mapcount === 0 || pageMapcount === 0) throw new IllegalTransition(`folio ${folio}: unmapped more often than mapped`);
+  if (!folios.removeMapping(folio, mm, vpn)) throw new IllegalTransition(`folio ${folio}: the rmap has no mapping at mm ${mm} vpn ${vpn}`);
   folios.setMapcount(folio, mapcount - 1);
   folios.setPageMapcount(folio, index, pageMapcount - 1);
 }

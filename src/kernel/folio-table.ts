@@ -57,6 +57,9 @@ interface Chunk {
   /** Page 0's mapcount and data version (the only page of an order-0 folio). */
   page0Mapcount: Int32Array;
   page0Version: Float64Array;
+  /** The rmap's first mapping of the folio (mm -1: none); further ones are in FolioTable.rmapMore. */
+  rmapMm: Int32Array;
+  rmapVpn: Float64Array;
   /** Ids of this chunk allocated so far, and of those still live. */
   allocated: number;
   live: number;
@@ -75,6 +78,8 @@ function newChunk(): Chunk {
     zdd: new Int32Array(CHUNK),
     page0Mapcount: new Int32Array(CHUNK),
     page0Version: new Float64Array(CHUNK),
+    rmapMm: new Int32Array(CHUNK),
+    rmapVpn: new Float64Array(CHUNK),
     allocated: 0,
     live: 0,
   };
@@ -86,9 +91,17 @@ interface LargePages {
   version: Float64Array;
 }
 
+/** A page table entry that maps a folio: what the rmap finds. */
+export interface MappingSite {
+  mm: number;
+  vpn: number;
+}
+
 export class FolioTable {
   private readonly chunks: (Chunk | undefined)[] = [];
   private readonly large = new Map<number, LargePages>();
+  /** The rmap's mappings beyond each folio's first (a page shared after fork, a THP's pages). */
+  private readonly rmapMore = new Map<number, MappingSite[]>();
   private liveCount = 0;
 
   /** Live folios. */
@@ -207,6 +220,7 @@ export class FolioTable {
     c.zdd[i] = -1;
     c.page0Mapcount[i] = 0;
     c.page0Version[i] = 0;
+    c.rmapMm[i] = -1;
     if (order !== 0) this.large.set(id, { mapcount: new Int32Array(nrPages(order)), version: new Float64Array(nrPages(order)) });
     c.allocated++;
     c.live++;
@@ -219,6 +233,7 @@ export class FolioTable {
     const c = this.chunkOf(id);
     c.memory[id & (CHUNK - 1)] = NONE;
     this.large.delete(id);
+    this.rmapMore.delete(id);
     c.live--;
     this.liveCount--;
     if (c.live === 0 && c.allocated === CHUNK) this.chunks[ci] = undefined;
@@ -255,6 +270,55 @@ export class FolioTable {
     c.order[i] = 0;
     c.page0Mapcount[i] = mapcount0;
     this.large.delete(id);
+  }
+
+  /**
+   * The reverse map (the kernel's anon rmap, folio_add_anon_rmap_pte / folio_remove_rmap_pte):
+   * which present or device-private entries map the folio, so try_to_migrate and the MMU
+   * notifiers find a folio's mappings without scanning every page table (a scan made each
+   * eviction cost the whole address space). Migration entries are not mappings.
+   */
+  addMapping(id: number, mm: number, vpn: number): void {
+    const c = this.chunkOf(id);
+    const i = id & (CHUNK - 1);
+    if (c.rmapMm[i] === -1) {
+      c.rmapMm[i] = mm;
+      c.rmapVpn[i] = vpn;
+      return;
+    }
+    const more = this.rmapMore.get(id);
+    if (more === undefined) this.rmapMore.set(id, [{ mm, vpn }]);
+    else more.push({ mm, vpn });
+  }
+
+  /** Forgets the mapping; false when the rmap has none there (the caller's bug). */
+  removeMapping(id: number, mm: number, vpn: number): boolean {
+    const c = this.chunkOf(id);
+    const i = id & (CHUNK - 1);
+    const more = this.rmapMore.get(id);
+    if (c.rmapMm[i] === mm && c.rmapVpn[i] === vpn) {
+      // The first slot is refilled from the overflow, so it is empty only when no mapping is left.
+      const last = more?.pop();
+      c.rmapMm[i] = last === undefined ? -1 : last.mm;
+      c.rmapVpn[i] = last === undefined ? 0 : last.vpn;
+    } else {
+      const at = more === undefined ? -1 : more.findIndex((m) => m.mm === mm && m.vpn === vpn);
+      if (at < 0) return false;
+      more!.splice(at, 1);
+    }
+    if (more !== undefined && more.length === 0) this.rmapMore.delete(id);
+    return true;
+  }
+
+  /** Where the folio is mapped, ordered by mm, then vpn (a new array). */
+  mappings(id: number): MappingSite[] {
+    const c = this.chunkOf(id);
+    const i = id & (CHUNK - 1);
+    if (c.rmapMm[i] === -1) return [];
+    const first = { mm: c.rmapMm[i]!, vpn: c.rmapVpn[i]! };
+    const more = this.rmapMore.get(id);
+    if (more === undefined) return [first];
+    return [first, ...more].sort((a, b) => a.mm - b.mm || a.vpn - b.vpn);
   }
 
   private chunkOf(id: number): Chunk {

@@ -92,16 +92,13 @@ export function removeMigrationPtes(k: Kernel, src: number, dst: number, dstInde
   }
 }
 
-/** The rmap lookup try_to_migrate starts from: where each of `folios` is mapped, in one pass. */
+/** The rmap lookup try_to_migrate starts from: where each of `folios` is mapped, by mm then vpn. */
 function mappingsOf(k: Kernel, folios: Set<number>): Map<number, Site[]> {
   const found = new Map<number, Site[]>();
-  for (const mm of k.state.mms.values()) {
-    mm.ptes.forEach((vpn, kind, folio) => {
-      if (kind === "migration" || !folios.has(folio)) return;
-      const list = found.get(folio);
-      if (list === undefined) found.set(folio, [{ mm: mm.id, vpn }]);
-      else list.push({ mm: mm.id, vpn });
-    });
+  for (const folio of folios) {
+    if (!k.state.folios.has(folio)) continue;
+    const sites = k.state.folios.mappings(folio);
+    if (sites.length > 0) found.set(folio, sites);
   }
   return found;
 }
@@ -318,16 +315,36 @@ function* invalidateMappingsOf(k: Kernel, srcs: MigrateSrc[]): ProcessBody<void>
   const folios = new Set(srcs.filter((s) => s.migrate && s.folio !== -1).map((s) => s.folio));
   if (folios.size === 0) return;
   const ranges: { mm: number; first: number; last: number }[] = [];
-  for (const [id, mm] of k.state.mms) {
-    const vpns: number[] = []; // ascending: forEach walks the table in vpn order
-    mm.ptes.forEach((vpn, _kind, folio) => {
-      if (folios.has(folio)) vpns.push(vpn);
-    });
-    for (const vpn of vpns) {
+  const entries = entriesNaming(k, folios);
+  for (const id of [...entries.keys()].sort((a, b) => a - b)) {
+    for (const vpn of entries.get(id)!) {
       const last = ranges[ranges.length - 1];
       if (last !== undefined && last.mm === id && last.last === vpn - 1) last.last = vpn;
       else ranges.push({ mm: id, first: vpn, last: vpn });
     }
   }
   for (const r of ranges) yield* mmuNotifierInvalidate(k, { mm: r.mm, start: r.first * PAGE_SIZE, end: (r.last + 1) * PAGE_SIZE, event: "migrate", owner: -1 });
+}
+
+/**
+ * Every entry, of any kind, naming one of `folios`: mm → its vpns, ascending. Mappings come from
+ * the rmap and migration entries from where this module wrote them (each re-read, as a zap may
+ * have cleared it since), so the cost is the folios' mappings, not the size of every page table.
+ */
+function entriesNaming(k: Kernel, folios: Set<number>): Map<number, number[]> {
+  const found = new Map<number, Set<number>>();
+  const add = (mm: number, vpn: number): void => {
+    let vpns = found.get(mm);
+    if (vpns === undefined) found.set(mm, (vpns = new Set()));
+    vpns.add(vpn);
+  };
+  const migrationSites = sitesOf(k);
+  for (const folio of folios) {
+    if (k.state.folios.has(folio)) for (const { mm, vpn } of k.state.folios.mappings(folio)) add(mm, vpn);
+    for (const { mm, vpn } of migrationSites.get(folio) ?? []) {
+      const ptes = k.state.mms.get(mm)?.ptes;
+      if (ptes !== undefined && ptes.kind(vpn) === "migration" && ptes.folio(vpn) === folio) add(mm, vpn);
+    }
+  }
+  return new Map([...found].map(([mm, vpns]) => [mm, [...vpns].sort((a, b) => a - b)]));
 }

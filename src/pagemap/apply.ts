@@ -11,9 +11,14 @@ export function applyModelEvent(state: ModelState, ev: ModelEvent): void {
 
 const PAGEMAP_PREFIXES = ["dpagemap.", "devmem.", "zdd.", "migrate_to_devmem.", "migrate_to_ram.", "evict_to_ram.", "populate_mm.", "cpu_fault.", "kernel.", "dma."];
 
+/** Each kind's answer, found once: this runs for every event applied (3.6 % of a run, as prefix tests). */
+const isPagemapKind = new Map<string, boolean>();
+
 function isPagemapEvent(ev: ModelEvent): ev is PagemapEvent {
   const kind: string = ev.kind;
-  return PAGEMAP_PREFIXES.some((p) => kind.startsWith(p));
+  let known = isPagemapKind.get(kind);
+  if (known === undefined) isPagemapKind.set(kind, (known = PAGEMAP_PREFIXES.some((p) => kind.startsWith(p))));
+  return known;
 }
 
 export function applyPagemapEvent(state: ModelState, ev: PagemapEvent): void {
