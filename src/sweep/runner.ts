@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { WorkloadError } from "../workload/errors.ts";
 import { loadWorkload } from "../workload/load.ts";
+import { LongestFirstQueue } from "./order.ts";
 import { loadSweep, planSweep, shardOf, type PlannedRun } from "./plan.ts";
 import { SweepResults } from "./results.ts";
 import type { RunRequest, RunResult } from "./worker.ts";
@@ -86,26 +87,29 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     throw new WorkloadError(`${o.outDir}: was started with a different sweep file; --resume needs the same one`);
   }
   results.setMeta({ sweep_file: o.file, sweep_file_text: sweepText, planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
-  const done = results.completedIds();
-  const queue = runs.filter((r) => !done.has(r.id));
-  const summary: SweepSummary = { dir: o.outDir, planned: runs.length, skipped: runs.length - queue.length, ran: 0, failed: 0, stopped: false };
-  const jobs = Math.max(1, Math.min(o.jobs ?? availableParallelism(), queue.length));
+  const done = results.completedEvents();
+  const queue = new LongestFirstQueue(
+    runs.filter((r) => !done.has(r.id)),
+    runs.filter((r) => done.has(r.id)).map((run) => ({ run, events: done.get(run.id)! })),
+  );
+  const queued = queue.length;
+  const summary: SweepSummary = { dir: o.outDir, planned: runs.length, skipped: runs.length - queued, ran: 0, failed: 0, stopped: false };
+  const jobs = Math.max(1, Math.min(o.jobs ?? availableParallelism(), queued));
   const startedAt = performance.now();
   let events = 0;
-  let next = 0;
 
   await new Promise<void>((resolve, reject) => {
     let active = 0;
-    if (queue.length === 0) return resolve();
+    if (queued === 0) return resolve();
     const dispatch = (worker: Worker): void => {
-      if (next >= queue.length || o.shouldStop?.() === true) {
-        if (next < queue.length) summary.stopped = true;
+      if (queue.length === 0 || o.shouldStop?.() === true) {
+        if (queue.length > 0) summary.stopped = true;
         void worker.terminate();
         active--;
         if (active === 0) resolve();
         return;
       }
-      const run = queue[next++]!;
+      const run = queue.next()!;
       const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks: sweep.sinks };
       worker.once("message", (result: RunResult) => {
         try {
@@ -116,15 +120,18 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         }
         summary.ran++;
         if (result.status !== "complete") summary.failed++;
+        else queue.learn(run, result.events);
         events += result.events;
         const elapsed = (performance.now() - startedAt) / 1000;
         const finished = summary.ran;
+        // Longest first, runs/s falls as the sweep goes on: the ETA is counted in expected events.
+        const eventsPerSec = elapsed > 0 ? events / elapsed : 0;
         o.onProgress?.({
           done: summary.skipped + finished,
           total: runs.length,
           failed: summary.failed,
-          eventsPerSec: elapsed > 0 ? events / elapsed : 0,
-          etaSec: finished > 0 ? (elapsed / finished) * (queue.length - finished) : 0,
+          eventsPerSec,
+          etaSec: eventsPerSec > 0 ? queue.expectedEvents() / eventsPerSec : 0,
           last: `${run.id} ${run.workloadName} ${result.status}${result.error === undefined ? "" : `: ${result.error.split("\n")[0]}`}`,
         });
         dispatch(worker);
