@@ -53,17 +53,8 @@ function startWorker(): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
 }
 
-/**
- * `pagesim sweep`: plans the runs, checks every workload loads with its parameters before
- * anything is written, then runs them on `jobs` worker threads. Each run is single-threaded and
- * deterministic, so results do not depend on `jobs`; each writes its own run directory under
- * runs/, and its rows go into results.sqlite when it completes.
- */
-export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
-  const sweep = loadSweep(o.file);
-  let runs = planSweep(sweep, o.file);
-  if (o.shard !== undefined) runs = shardOf(runs, o.shard.k, o.shard.n);
-  // Bad input is found before anything is written: every (workload, parameters) must load.
+/** Bad input is found before anything is written: every (workload, parameters) of the plan must load. */
+function checkWorkloads(runs: PlannedRun[], sweepFile: string): void {
   const checked = new Set<string>();
   for (const run of runs) {
     const key = `${run.workload}\0${JSON.stringify(run.params)}`;
@@ -72,12 +63,17 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     try {
       loadWorkload(run.workload, run.params);
     } catch (error) {
-      if (error instanceof WorkloadError) throw new WorkloadError(`${o.file}: run ${run.id} (${Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}):\n${error.message}`);
+      if (error instanceof WorkloadError) throw new WorkloadError(`${sweepFile}: run ${run.id} (${Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}):\n${error.message}`);
       throw error;
     }
   }
-  const resultsPath = join(o.outDir, "results.sqlite");
-  if (existsSync(resultsPath) && o.resume !== true) throw new WorkloadError(`${o.outDir}: holds an earlier sweep (results.sqlite); use --resume to continue it, or another --out`);
+}
+
+/**
+ * Opens (or creates) results.sqlite, refusing one a different sweep file started, and queues the
+ * runs it does not hold as complete, their order learnt from the ones it does.
+ */
+function openResults(o: SweepOptions, runs: PlannedRun[], resultsPath: string): { results: SweepResults; queue: LongestFirstQueue } {
   mkdirSync(join(o.outDir, "runs"), { recursive: true });
   const results = new SweepResults(resultsPath);
   const sweepText = readFileSync(o.file, "utf8");
@@ -92,9 +88,41 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     runs.filter((r) => !done.has(r.id)),
     runs.filter((r) => done.has(r.id)).map((run) => ({ run, events: done.get(run.id)! })),
   );
+  return { results, queue };
+}
+
+/**
+ * `pagesim sweep`: plans the runs, checks every workload loads with its parameters before
+ * anything is written, then runs them on `jobs` worker threads. Each run is single-threaded and
+ * deterministic, so results do not depend on `jobs`; each writes its own run directory under
+ * runs/, and its rows go into results.sqlite when it completes.
+ */
+export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
+  const sweep = loadSweep(o.file);
+  let runs = planSweep(sweep, o.file);
+  if (o.shard !== undefined) runs = shardOf(runs, o.shard.k, o.shard.n);
+  const resultsPath = join(o.outDir, "results.sqlite");
+  const resuming = existsSync(resultsPath);
+  if (resuming && o.resume !== true) throw new WorkloadError(`${o.outDir}: holds an earlier sweep (results.sqlite); use --resume to continue it, or another --out`);
+  // The workers load the model (about 0.45 s each) while this thread checks the workloads and
+  // opens results.sqlite; a worker writes nothing until it is sent a run. On --resume they wait
+  // until the queue is known: a finished sweep then starts none.
+  const wanted = Math.max(1, Math.min(o.jobs ?? availableParallelism(), runs.length));
+  const workers = resuming ? [] : Array.from({ length: wanted }, () => startWorker());
+  let opened: { results: SweepResults; queue: LongestFirstQueue };
+  try {
+    checkWorkloads(runs, o.file);
+    opened = openResults(o, runs, resultsPath);
+  } catch (error) {
+    for (const w of workers) void w.terminate();
+    throw error;
+  }
+  const { results, queue } = opened;
   const queued = queue.length;
   const summary: SweepSummary = { dir: o.outDir, planned: runs.length, skipped: runs.length - queued, ran: 0, failed: 0, stopped: false };
-  const jobs = Math.max(1, Math.min(o.jobs ?? availableParallelism(), queued));
+  const jobs = queued === 0 ? 0 : Math.min(wanted, queued);
+  while (workers.length < jobs) workers.push(startWorker());
+  for (const w of workers.splice(jobs)) void w.terminate();
   const startedAt = performance.now();
   let events = 0;
 
@@ -138,8 +166,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
       });
       worker.postMessage(request);
     };
-    for (let i = 0; i < jobs; i++) {
-      const worker = startWorker();
+    for (const worker of workers) {
       worker.on("error", reject);
       active++;
       dispatch(worker);
