@@ -40,7 +40,13 @@ export class SweepResults {
 
   /** Runs already recorded as complete: a resumed sweep skips them. */
   completedIds(): Set<string> {
-    return new Set((this.db.prepare("SELECT run_id FROM runs WHERE status = 'complete'").all() as { run_id: string }[]).map((r) => r.run_id));
+    return new Set(this.completedEvents().keys());
+  }
+
+  /** The events each complete run recorded, by run id: what the dispatch order learns costs from. */
+  completedEvents(): Map<string, number> {
+    const rows = this.db.prepare("SELECT run_id, events FROM runs WHERE status = 'complete'").all() as { run_id: string; events: number }[];
+    return new Map(rows.map((r) => [r.run_id, r.events]));
   }
 
   record(run: PlannedRun, result: RunResult): void {

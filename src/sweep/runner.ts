@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { WorkloadError } from "../workload/errors.ts";
 import { loadWorkload } from "../workload/load.ts";
+import { LongestFirstQueue } from "./order.ts";
 import { loadSweep, planSweep, shardOf, type PlannedRun } from "./plan.ts";
 import { SweepResults } from "./results.ts";
 import type { RunRequest, RunResult } from "./worker.ts";
@@ -52,6 +53,44 @@ function startWorker(): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
 }
 
+/** Bad input is found before anything is written: every (workload, parameters) of the plan must load. */
+function checkWorkloads(runs: PlannedRun[], sweepFile: string): void {
+  const checked = new Set<string>();
+  for (const run of runs) {
+    const key = `${run.workload}\0${JSON.stringify(run.params)}`;
+    if (checked.has(key)) continue;
+    checked.add(key);
+    try {
+      loadWorkload(run.workload, run.params);
+    } catch (error) {
+      if (error instanceof WorkloadError) throw new WorkloadError(`${sweepFile}: run ${run.id} (${Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}):\n${error.message}`);
+      throw error;
+    }
+  }
+}
+
+/**
+ * Opens (or creates) results.sqlite, refusing one a different sweep file started, and queues the
+ * runs it does not hold as complete, their order learnt from the ones it does.
+ */
+function openResults(o: SweepOptions, runs: PlannedRun[], resultsPath: string): { results: SweepResults; queue: LongestFirstQueue } {
+  mkdirSync(join(o.outDir, "runs"), { recursive: true });
+  const results = new SweepResults(resultsPath);
+  const sweepText = readFileSync(o.file, "utf8");
+  const earlier = results.meta("sweep_file_text");
+  if (earlier !== undefined && earlier !== sweepText) {
+    results.close();
+    throw new WorkloadError(`${o.outDir}: was started with a different sweep file; --resume needs the same one`);
+  }
+  results.setMeta({ sweep_file: o.file, sweep_file_text: sweepText, planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
+  const done = results.completedEvents();
+  const queue = new LongestFirstQueue(
+    runs.filter((r) => !done.has(r.id)),
+    runs.filter((r) => done.has(r.id)).map((run) => ({ run, events: done.get(run.id)! })),
+  );
+  return { results, queue };
+}
+
 /**
  * `pagesim sweep`: plans the runs, checks every workload loads with its parameters before
  * anything is written, then runs them on `jobs` worker threads. Each run is single-threaded and
@@ -62,50 +101,43 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
   const sweep = loadSweep(o.file);
   let runs = planSweep(sweep, o.file);
   if (o.shard !== undefined) runs = shardOf(runs, o.shard.k, o.shard.n);
-  // Bad input is found before anything is written: every (workload, parameters) must load.
-  const checked = new Set<string>();
-  for (const run of runs) {
-    const key = `${run.workload}\0${JSON.stringify(run.params)}`;
-    if (checked.has(key)) continue;
-    checked.add(key);
-    try {
-      loadWorkload(run.workload, run.params);
-    } catch (error) {
-      if (error instanceof WorkloadError) throw new WorkloadError(`${o.file}: run ${run.id} (${Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}):\n${error.message}`);
-      throw error;
-    }
-  }
   const resultsPath = join(o.outDir, "results.sqlite");
-  if (existsSync(resultsPath) && o.resume !== true) throw new WorkloadError(`${o.outDir}: holds an earlier sweep (results.sqlite); use --resume to continue it, or another --out`);
-  mkdirSync(join(o.outDir, "runs"), { recursive: true });
-  const results = new SweepResults(resultsPath);
-  const sweepText = readFileSync(o.file, "utf8");
-  const earlier = results.meta("sweep_file_text");
-  if (earlier !== undefined && earlier !== sweepText) {
-    results.close();
-    throw new WorkloadError(`${o.outDir}: was started with a different sweep file; --resume needs the same one`);
+  const resuming = existsSync(resultsPath);
+  if (resuming && o.resume !== true) throw new WorkloadError(`${o.outDir}: holds an earlier sweep (results.sqlite); use --resume to continue it, or another --out`);
+  // The workers load the model (about 0.45 s each) while this thread checks the workloads and
+  // opens results.sqlite; a worker writes nothing until it is sent a run. On --resume they wait
+  // until the queue is known: a finished sweep then starts none.
+  const wanted = Math.max(1, Math.min(o.jobs ?? availableParallelism(), runs.length));
+  const workers = resuming ? [] : Array.from({ length: wanted }, () => startWorker());
+  let opened: { results: SweepResults; queue: LongestFirstQueue };
+  try {
+    checkWorkloads(runs, o.file);
+    opened = openResults(o, runs, resultsPath);
+  } catch (error) {
+    for (const w of workers) void w.terminate();
+    throw error;
   }
-  results.setMeta({ sweep_file: o.file, sweep_file_text: sweepText, planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
-  const done = results.completedIds();
-  const queue = runs.filter((r) => !done.has(r.id));
-  const summary: SweepSummary = { dir: o.outDir, planned: runs.length, skipped: runs.length - queue.length, ran: 0, failed: 0, stopped: false };
-  const jobs = Math.max(1, Math.min(o.jobs ?? availableParallelism(), queue.length));
+  const { results, queue } = opened;
+  const queued = queue.length;
+  const summary: SweepSummary = { dir: o.outDir, planned: runs.length, skipped: runs.length - queued, ran: 0, failed: 0, stopped: false };
+  const jobs = queued === 0 ? 0 : Math.min(wanted, queued);
+  while (workers.length < jobs) workers.push(startWorker());
+  for (const w of workers.splice(jobs)) void w.terminate();
   const startedAt = performance.now();
   let events = 0;
-  let next = 0;
 
   await new Promise<void>((resolve, reject) => {
     let active = 0;
-    if (queue.length === 0) return resolve();
+    if (queued === 0) return resolve();
     const dispatch = (worker: Worker): void => {
-      if (next >= queue.length || o.shouldStop?.() === true) {
-        if (next < queue.length) summary.stopped = true;
+      if (queue.length === 0 || o.shouldStop?.() === true) {
+        if (queue.length > 0) summary.stopped = true;
         void worker.terminate();
         active--;
         if (active === 0) resolve();
         return;
       }
-      const run = queue[next++]!;
+      const run = queue.next()!;
       const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks: sweep.sinks };
       worker.once("message", (result: RunResult) => {
         try {
@@ -116,23 +148,25 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
         }
         summary.ran++;
         if (result.status !== "complete") summary.failed++;
+        else queue.learn(run, result.events);
         events += result.events;
         const elapsed = (performance.now() - startedAt) / 1000;
         const finished = summary.ran;
+        // Longest first, runs/s falls as the sweep goes on: the ETA is counted in expected events.
+        const eventsPerSec = elapsed > 0 ? events / elapsed : 0;
         o.onProgress?.({
           done: summary.skipped + finished,
           total: runs.length,
           failed: summary.failed,
-          eventsPerSec: elapsed > 0 ? events / elapsed : 0,
-          etaSec: finished > 0 ? (elapsed / finished) * (queue.length - finished) : 0,
+          eventsPerSec,
+          etaSec: eventsPerSec > 0 ? queue.expectedEvents() / eventsPerSec : 0,
           last: `${run.id} ${run.workloadName} ${result.status}${result.error === undefined ? "" : `: ${result.error.split("\n")[0]}`}`,
         });
         dispatch(worker);
       });
       worker.postMessage(request);
     };
-    for (let i = 0; i < jobs; i++) {
-      const worker = startWorker();
+    for (const worker of workers) {
       worker.on("error", reject);
       active++;
       dispatch(worker);
