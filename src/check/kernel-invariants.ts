@@ -8,8 +8,10 @@ import { vmaLookup, type KernelState } from "../kernel/state.ts";
  */
 export function checkKernelInvariants(state: KernelState): string[] {
   const problems: string[] = [];
-  const mapped = new Map<number, number>();
-  const mappedPages = new Map<string, number>();
+  // Entries mapping each folio, and each page of a large folio: counted in typed arrays, not a
+  // Map keyed by a string per page (16 M pages would exceed a Map's size and cost ~100 B each).
+  const mapped = new SparseCounter();
+  const mappedPagesOfLarge = new Map<number, Int32Array>();
 
   for (const mm of state.mms.values()) {
     for (let i = 1; i < mm.vmas.length; i++) {
@@ -17,42 +19,47 @@ export function checkKernelInvariants(state: KernelState): string[] {
       const vma = mm.vmas[i]!;
       if (prev.endAddr > vma.startAddr) problems.push(`mm ${mm.id}: vma ${prev.id} overlaps vma ${vma.id}`);
     }
-    for (const [vpn, pte] of mm.ptes) {
+    mm.ptes.forEach((vpn, kind, folio, index) => {
       const where = `mm ${mm.id} vpn ${vpn}`;
       if (vmaLookup(mm, vpn * PAGE_SIZE) === undefined) problems.push(`${where}: entry outside every VMA`);
-      const folio = state.folios.get(pte.folio);
-      if (folio === undefined || folio.freed) {
-        problems.push(`${where}: ${pte.kind} entry points at ${folio === undefined ? "no" : "a freed"} folio ${pte.folio}`);
-        continue;
+      if (!state.folios.has(folio)) {
+        problems.push(`${where}: ${kind} entry points at ${folio >= 0 && folio < state.nextFolioId ? "a freed" : "no"} folio ${folio}`);
+        return;
       }
-      if (pte.index < 0 || pte.index >= nrPages(folio.order)) problems.push(`${where}: page index ${pte.index} outside folio ${folio.id}`);
-      if (pte.kind === "present" && folio.memory !== "system") problems.push(`${where}: present entry maps device folio ${folio.id}`);
-      if (pte.kind === "device-private" && folio.memory !== "device") problems.push(`${where}: device-private entry names system folio ${folio.id}`);
-      if (pte.kind !== "migration") {
-        mapped.set(folio.id, (mapped.get(folio.id) ?? 0) + 1);
-        const key = `${folio.id}:${pte.index}`;
-        mappedPages.set(key, (mappedPages.get(key) ?? 0) + 1);
+      const memory = state.folios.memory(folio);
+      const pages = nrPages(state.folios.order(folio));
+      if (index < 0 || index >= pages) problems.push(`${where}: page index ${index} outside folio ${folio}`);
+      if (kind === "present" && memory !== "system") problems.push(`${where}: present entry maps device folio ${folio}`);
+      if (kind === "device-private" && memory !== "device") problems.push(`${where}: device-private entry names system folio ${folio}`);
+      if (kind !== "migration") {
+        mapped.add(folio);
+        if (pages > 1 && index < pages) {
+          let perPage = mappedPagesOfLarge.get(folio);
+          if (perPage === undefined) mappedPagesOfLarge.set(folio, (perPage = new Int32Array(pages)));
+          perPage[index]!++;
+        }
       }
-    }
+    });
   }
 
   const allocated = { system: 0, device: 0 };
   for (const folio of state.folios.values()) {
-    if (folio.freed) continue;
-    allocated[folio.memory] += nrPages(folio.order);
+    allocated[folio.memory] += folio.nrPages;
     const where = `folio ${folio.id}`;
-    const mapcount = mapped.get(folio.id) ?? 0;
+    const mapcount = mapped.get(folio.id);
     if (folio.mapcount !== mapcount) problems.push(`${where}: mapcount ${folio.mapcount}, but ${mapcount} entries map it`);
+    const perPage = mappedPagesOfLarge.get(folio.id);
     for (let index = 0; index < folio.nrPages; index++) {
       const count = folio.pageMapcount(index);
-      const entries = mappedPages.get(`${folio.id}:${index}`) ?? 0;
+      const entries = perPage === undefined ? (folio.nrPages === 1 ? mapcount : 0) : perPage[index]!;
       if (count !== entries) problems.push(`${where}: page ${index} mapcount ${count}, but ${entries} entries map it`);
     }
     const sites = state.folios.mappings(folio.id);
     if (sites.length !== folio.mapcount) problems.push(`${where}: the rmap holds ${sites.length} mappings, mapcount is ${folio.mapcount}`);
     sites.forEach((site, i) => {
-      const pte = state.mms.get(site.mm)?.ptes.get(site.vpn);
-      if (pte === undefined || pte.kind === "migration" || pte.folio !== folio.id) problems.push(`${where}: the rmap names mm ${site.mm} vpn ${site.vpn}, which does not map it`);
+      const ptes = state.mms.get(site.mm)?.ptes;
+      const kind = ptes?.kind(site.vpn);
+      if (kind === undefined || kind === "migration" || ptes!.folio(site.vpn) !== folio.id) problems.push(`${where}: the rmap names mm ${site.mm} vpn ${site.vpn}, which does not map it`);
       const prev = sites[i - 1];
       if (prev !== undefined && prev.mm === site.mm && prev.vpn === site.vpn) problems.push(`${where}: the rmap names mm ${site.mm} vpn ${site.vpn} twice`);
     });
@@ -66,8 +73,7 @@ export function checkKernelInvariants(state: KernelState): string[] {
     }
   }
   for (const [pfn, id] of state.devicePages) {
-    const folio = state.folios.get(id);
-    if (folio === undefined || folio.freed || folio.pfn !== pfn) problems.push(`device pfn ${pfn}: recorded for folio ${id}, which does not hold it`);
+    if (!state.folios.has(id) || state.folios.pfn(id) !== pfn) problems.push(`device pfn ${pfn}: recorded for folio ${id}, which does not hold it`);
   }
   for (const memory of ["system", "device"] as const) {
     if (allocated[memory] !== state.allocatedPages[memory]) {
@@ -75,4 +81,19 @@ export function checkKernelInvariants(state: KernelState): string[] {
     }
   }
   return problems;
+}
+
+/** Counts per folio id, in blocks of a typed array (ids are dense: handed out in order). */
+class SparseCounter {
+  private readonly blocks = new Map<number, Int32Array>();
+
+  add(id: number): void {
+    let block = this.blocks.get(id >>> 12);
+    if (block === undefined) this.blocks.set(id >>> 12, (block = new Int32Array(4096)));
+    block[id & 4095]!++;
+  }
+
+  get(id: number): number {
+    return this.blocks.get(id >>> 12)?.[id & 4095] ?? 0;
+  }
 }

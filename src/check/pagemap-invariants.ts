@@ -1,4 +1,4 @@
-import type { ModelState } from "../pagemap/state.ts";
+import type { ModelState, ZddState } from "../pagemap/state.ts";
 import { checkKernelInvariants } from "./kernel-invariants.ts";
 
 /**
@@ -26,9 +26,11 @@ export function checkModelInvariants(state: ModelState, options: { afterTeardown
     if (zdd.refcount !== holders) problems.push(`zdd ${zdd.id}: refcount ${zdd.refcount}, holders ${holders} (${pages} pages${zdd.creatorRef ? " + creator" : ""})`);
     if (zdd.refcount === 0 && !options.deferredRelease) problems.push(`zdd ${zdd.id}: refcount 0 but not destroyed`);
   }
+  const ownerOf = new Map<number, ZddState>(); // devmem → the first zdd bound to it
+  for (const zdd of state.zdds.values()) if (zdd.devmem !== -1 && !ownerOf.has(zdd.devmem)) ownerOf.set(zdd.devmem, zdd);
   for (const devmem of state.devmems.values()) {
     const pages = pagesOfDevmem.get(devmem.id) ?? 0;
-    const owner = [...state.zdds.values()].find((z) => z.devmem === devmem.id);
+    const owner = ownerOf.get(devmem.id);
     if (devmem.detached && pages > 0) problems.push(`devmem ${devmem.id}: detached with ${pages} device pages left`);
     if (owner !== undefined && owner.destroyed && !devmem.detached) problems.push(`devmem ${devmem.id}: its zdd is destroyed but it is not detached`);
     if (options.afterTeardown === true && !devmem.released) problems.push(`devmem ${devmem.id}: never released (device memory leaked)`);

@@ -27,10 +27,7 @@ export function formatRunReport(r: RunReport, file: string): string {
       `  migrations: ${w.migrationsToDevice} to VRAM, ${w.migrationsToSystem} back, ${w.pingPongs} of them ping-pongs (no GPU work in between); longest stretch without progress ${fmtNs(w.noProgressNs)} (docs/metrics.md)`,
     );
   }
-  const counts: Record<string, number> = {};
-  if (r.untouchedPages > 0) counts.none = r.untouchedPages;
-  for (const p of r.placement) counts[p.where] = (counts[p.where] ?? 0) + 1;
-  lines.push("", `pages: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") || "(no mappings)"}`);
+  lines.push("", `pages: ${Object.entries(r.pageCounts).map(([k, v]) => `${v} ${k}`).join(", ") || "(no mappings)"}`);
   if (r.contextViolations.length > 0) {
     lines.push(`context violations (sleeping in atomic context): ${r.contextViolations.length}`);
     for (const v of r.contextViolations.slice(0, 5)) lines.push(`  ${fmtNs(v.tNs)} ${v.op} in ${v.ctx} by ${v.thread}`);

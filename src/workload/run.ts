@@ -12,6 +12,7 @@ import { createWorld, type World } from "./world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
 import { policyChoice } from "../policies/registry.ts";
+import type { PteKind } from "../kernel/page-table.ts";
 import { LastWrites } from "./last-writes.ts";
 import { RunStats, type WorkStats } from "./run-stats.ts";
 
@@ -90,8 +91,13 @@ export interface RunReport {
   endNs: number;
   events: number;
   steps: StepResult[];
-  /** Every mapped page that has a page-table entry, where it is (see untouchedPages for the rest). */
-  placement: PagePlacement[];
+  /**
+   * Every mapped page that has a page-table entry, where it is (see untouchedPages for the rest).
+   * Built when first read: 16 M pages are 16 M objects (~1 GB); pageCounts needs none.
+   */
+  readonly placement: PagePlacement[];
+  /** How many mapped pages are in system memory, device memory, migrating, or none (untouched). */
+  pageCounts: Partial<Record<PagePlacement["where"] | "none", number>>;
   /** Mapped pages never touched (no page-table entry). */
   untouchedPages: number;
   contextViolations: { op: string; thread: string; ctx: string; tNs: number }[];
@@ -255,7 +261,7 @@ export class WorkloadRun {
     const invariants = this.done ? checkModelInvariants(w.p.state, { deferredRelease: this.workload.model.zddRelease === "deferred" }) : [];
     if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
     if (w.gpu !== null && w.gpu.staleMappings > 0) invariants.push(`the GPU used ${w.gpu.staleMappings} stale mappings (an MMU notifier invalidation was missed)`);
-    return {
+    const report: Omit<RunReport, "placement"> = {
       description: this.workload.description,
       platformStats: this.platformStats(),
       platform: this.workload.platformProfile?.name ?? "simple",
@@ -264,7 +270,7 @@ export class WorkloadRun {
       endNs: w.engine.nowNs,
       events: w.log.length,
       steps: this.steps,
-      ...((p) => ({ placement: p.pages, untouchedPages: p.untouched }))(placement(w, this.workload)),
+      ...pageCounts(w, this.workload),
       contextViolations: w.engine.contextViolations.map((v) => ({ op: v.op, thread: v.procName, ctx: v.ctx, tNs: v.tNs })),
       faults: w.faults.counts(),
       invariants,
@@ -273,6 +279,8 @@ export class WorkloadRun {
       policy: w.policy?.name ?? null,
       work: this.stats.result(w.engine.nowNs),
     };
+    let pages: PagePlacement[] | undefined;
+    return Object.defineProperty(report, "placement", { enumerable: true, get: () => (pages ??= placement(w)) }) as RunReport;
   }
 
   private platformStats(): PlatformStats | null {
@@ -450,11 +458,11 @@ function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, 
 }
 
 /**
- * Every page of the workload's initial mappings and of the VMAs at the end that has a page-table
- * entry, in address order, and how many mapped pages have none. Proportional to the pages
- * touched, not to the address space: a 64 GiB mapping with a few pages touched reports quickly.
+ * How many pages of the workload's initial mappings and of the VMAs at the end are where, and how
+ * many have no page-table entry. Proportional to the pages touched, not to the address space: a
+ * 64 GiB mapping with a few pages touched reports quickly.
  */
-function placement(w: World, workload: Workload): { pages: PagePlacement[]; untouched: number } {
+function pageCounts(w: World, workload: Workload): { untouchedPages: number; pageCounts: RunReport["pageCounts"] } {
   const mm = w.k.state.mms.get(w.mm)!;
   const ranges = [...workload.mappings.map((m) => [m.addr, m.addr + m.size] as const), ...mm.vmas.map((v) => [v.startAddr, v.endAddr] as const)].sort((a, b) => a[0] - b[0]);
   let mappedPages = 0;
@@ -464,11 +472,25 @@ function placement(w: World, workload: Workload): { pages: PagePlacement[]; unto
     if (end > from) mappedPages += (end - from) / PAGE_SIZE;
     coveredTo = Math.max(coveredTo, end);
   }
-  const pages: PagePlacement[] = [];
-  // Every entry lies in a VMA (munmap zaps what it unmaps); forEach walks them in vpn order.
-  mm.ptes.forEach((vpn, kind, folio, index) => {
-    const where = kind === "present" ? "system" : kind === "device-private" ? "device" : "migrating";
-    pages.push({ addr: vpn * PAGE_SIZE, where, version: w.k.state.folios.version(folio, index) });
+  const counts: RunReport["pageCounts"] = {};
+  const untouched = mappedPages - mm.ptes.size;
+  if (untouched > 0) counts.none = untouched;
+  mm.ptes.forEach((_vpn, kind) => {
+    const where = whereOf(kind);
+    counts[where] = (counts[where] ?? 0) + 1;
   });
-  return { pages, untouched: mappedPages - pages.length };
+  return { untouchedPages: untouched, pageCounts: counts };
+}
+
+function whereOf(kind: PteKind): PagePlacement["where"] {
+  return kind === "present" ? "system" : kind === "device-private" ? "device" : "migrating";
+}
+
+/** Every page with a page-table entry, in address order (every entry lies in a VMA: munmap zaps what it unmaps). */
+function placement(w: World): PagePlacement[] {
+  const pages: PagePlacement[] = [];
+  w.k.state.mms.get(w.mm)!.ptes.forEach((vpn, kind, folio, index) => {
+    pages.push({ addr: vpn * PAGE_SIZE, where: whereOf(kind), version: w.k.state.folios.version(folio, index) });
+  });
+  return pages;
 }
