@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -62,11 +62,17 @@ describe("pagesim sweep", () => {
     const file = sweepFile(dir);
     await runSweep({ file, outDir: join(dir, "whole"), jobs: 1 });
     const out = join(dir, "killed");
-    for (const killAfterMs of [1500, 2500]) {
+    // Killed once 2 and once 7 of the 12 runs have started (their run directories exist), so
+    // each kill lands mid-sweep however fast this machine runs them (a fixed delay did not:
+    // once the whole sweep took under 2.5 s, the second child had finished before its kill).
+    for (const killAtRuns of [2, 7]) {
       const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "sweep", file, "--out", out, "--jobs", "1", ...(existsSync(join(out, "results.sqlite")) ? ["--resume"] : [])], { stdio: "ignore" });
-      await new Promise((r) => setTimeout(r, killAfterMs));
+      const exited = new Promise((r) => child.once("exit", r));
+      const runsStarted = (): number => (existsSync(join(out, "runs")) ? readdirSync(join(out, "runs")).length : 0);
+      while (child.exitCode === null && child.signalCode === null && runsStarted() < killAtRuns) await new Promise((r) => setTimeout(r, 5));
+      expect(child.exitCode, "the sweep was still running when killed").toBeNull();
       child.kill("SIGKILL");
-      await new Promise((r) => child.on("exit", r));
+      await exited;
     }
     const resumed = await runSweep({ file, outDir: out, jobs: 2, resume: true });
     expect(resumed.skipped + resumed.ran).toBe(12);
