@@ -176,7 +176,7 @@ export function refcountAfter(state: ModelState, ev: RunEvent): number | null {
     case "folio.put":
     case "folio.pin":
     case "folio.unpin":
-      return state.folios.get(ev.folio)?.refcount ?? null;
+      return state.folios.has(ev.folio) ? state.folios.refcount(ev.folio) : null;
     case "zdd.alloc":
     case "zdd.get":
     case "zdd.put":
