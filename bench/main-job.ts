@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { projectFile } from "./project-file.ts";
 import { median, option } from "./args.ts";
+import { parallelCeiling } from "./cores.ts";
 
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 const SWEEP = projectFile("workloads/sweeps/default.yaml", import.meta.url);
@@ -48,10 +49,13 @@ const cpu = cpus();
 console.log(`machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores; node ${process.version}; median of ${runs} whole-process runs, --jobs 2 and --jobs 1 interleaved`);
 const two: Sample[] = [];
 const one: Sample[] = [];
+// The machine's two-core ceiling, before and after: --jobs 2 cannot beat it (bench/cores.ts).
+const ceilingBefore = quick ? null : await parallelCeiling();
 for (let i = 0; i < runs; i++) {
   two.push(sweep(2));
   one.push(sweep(1));
 }
+const ceilingAfter = quick ? null : await parallelCeiling();
 const twoMs = median(two.map((s) => s.wallMs));
 const oneMs = median(one.map((s) => s.wallMs));
 const speedup = oneMs / twoMs;
@@ -60,5 +64,6 @@ console.log(`--jobs 2: ${(twoMs / 1000).toFixed(1)} s    --jobs 1: ${(oneMs / 10
 if (!quick) {
   console.log(`goal: npm start under 2 minutes — ${twoMs < 120_000 ? "met" : "NOT met"} (${(twoMs / 1000).toFixed(1)} s)`);
   console.log(`goal: --jobs 2 ≥ 1.8× --jobs 1 — ${speedup >= 1.8 ? "met" : "NOT met"} (${speedup.toFixed(2)}×)`);
+  console.log(`two-core ceiling of this machine (a CPU loop in two processes against one; 2.00 = two free cores): ${ceilingBefore!.toFixed(2)}× before, ${ceilingAfter!.toFixed(2)}× after`);
 }
-if (process.argv.includes("--json")) console.log(JSON.stringify({ runs: two[0]!.runs, jobs2Ms: twoMs, jobs1Ms: oneMs, speedup }));
+if (process.argv.includes("--json")) console.log(JSON.stringify({ runs: two[0]!.runs, jobs2Ms: twoMs, jobs1Ms: oneMs, speedup, ceilingBefore, ceilingAfter }));
