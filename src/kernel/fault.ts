@@ -32,13 +32,14 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
   let napNs = 0;
   for (let faults = 0; faults <= k.maxRefaults; faults++) {
     const state = mmOf(k, mm);
-    const pte = state.ptes.get(vpn);
     const vma = vmaLookup(state, addr);
-    if (pte?.kind === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio, pte.index))) {
-      const folio = folioOf(k, pte.folio);
-      const current = folio.version(pte.index);
+    // The entry read field by field in place: every access of every thread comes through here.
+    if (state.ptes.kind(vpn) === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, state.ptes.folio(vpn), state.ptes.index(vpn)))) {
+      const folio = state.ptes.folio(vpn);
+      const index = state.ptes.index(vpn);
+      const current = k.state.folios.version(folio, index);
       if (access === "read") return { outcome: "ok", version: current, faults, napNs };
-      k.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: current + 1 });
+      k.commit({ kind: "page.write", folio, index, version: current + 1 });
       return { outcome: "ok", version: current + 1, faults, napNs };
     }
     const outcome = yield* handleMmFault(k, mm, addr, access);
@@ -124,7 +125,7 @@ function blockEmpty(k: Kernel, mm: number, firstVpn: number, pages: number): boo
 
 /** A write to a private anonymous page that another mapping shares (after fork) must copy it. */
 export function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number, index: number): boolean {
-  return vmaKind === "anon-private" && folioOf(k, folio).pageMapcount(index) > 1;
+  return vmaKind === "anon-private" && k.state.folios.pageMapcount(folio, index) > 1;
 }
 
 /**

@@ -60,6 +60,8 @@ interface Chunk {
   /** The rmap's first mapping of the folio (mm -1: none); further ones are in FolioTable.rmapMore. */
   rmapMm: Int32Array;
   rmapVpn: Float64Array;
+  /** How many mappings the rmap holds: above 1, the rest are in rmapMore. */
+  rmapCount: Int32Array;
   /** Ids of this chunk allocated so far, and of those still live. */
   allocated: number;
   live: number;
@@ -80,6 +82,7 @@ function newChunk(): Chunk {
     page0Version: new Float64Array(CHUNK),
     rmapMm: new Int32Array(CHUNK),
     rmapVpn: new Float64Array(CHUNK),
+    rmapCount: new Int32Array(CHUNK),
     allocated: 0,
     live: 0,
   };
@@ -117,7 +120,8 @@ export class FolioTable {
 
   /** A live read-only view of folio `id`, or undefined when it is not live (never, or freed). */
   get(id: number): FolioView | undefined {
-    return this.has(id) ? new FolioView(this, id) : undefined;
+    const c = this.chunks[id >>> CHUNK_SHIFT];
+    return c !== undefined && c.memory[id & (CHUNK - 1)] !== NONE ? new FolioView(this, id, c) : undefined;
   }
 
   /** The live folios' ids, ascending. */
@@ -131,7 +135,7 @@ export class FolioTable {
 
   /** The live folios, ascending by id. */
   *values(): IterableIterator<FolioView> {
-    for (const id of this.ids()) yield new FolioView(this, id);
+    for (const id of this.ids()) yield new FolioView(this, id, this.chunks[id >>> CHUNK_SHIFT]!);
   }
 
   // Field reads. Each throws on a folio that is not live: reading a freed folio is a model bug.
@@ -221,6 +225,7 @@ export class FolioTable {
     c.page0Mapcount[i] = 0;
     c.page0Version[i] = 0;
     c.rmapMm[i] = -1;
+    c.rmapCount[i] = 0;
     if (order !== 0) this.large.set(id, { mapcount: new Int32Array(nrPages(order)), version: new Float64Array(nrPages(order)) });
     c.allocated++;
     c.live++;
@@ -281,6 +286,7 @@ export class FolioTable {
   addMapping(id: number, mm: number, vpn: number): void {
     const c = this.chunkOf(id);
     const i = id & (CHUNK - 1);
+    c.rmapCount[i]!++;
     if (c.rmapMm[i] === -1) {
       c.rmapMm[i] = mm;
       c.rmapVpn[i] = vpn;
@@ -295,6 +301,12 @@ export class FolioTable {
   removeMapping(id: number, mm: number, vpn: number): boolean {
     const c = this.chunkOf(id);
     const i = id & (CHUNK - 1);
+    if (c.rmapCount[i] === 1 && c.rmapMm[i] === mm && c.rmapVpn[i] === vpn) {
+      // The common case, an order-0 page mapped once: no overflow to consult.
+      c.rmapMm[i] = -1;
+      c.rmapCount[i] = 0;
+      return true;
+    }
     const more = this.rmapMore.get(id);
     if (c.rmapMm[i] === mm && c.rmapVpn[i] === vpn) {
       // The first slot is refilled from the overflow, so it is empty only when no mapping is left.
@@ -306,6 +318,7 @@ export class FolioTable {
       if (at < 0) return false;
       more!.splice(at, 1);
     }
+    c.rmapCount[i]!--;
     if (more !== undefined && more.length === 0) this.rmapMore.delete(id);
     return true;
   }
@@ -340,49 +353,63 @@ export class FolioTable {
  * other than `freed` of a folio freed since throws.
  */
 export class FolioView implements Readonly<FolioFields> {
+  // The folio's chunk and slot, found once: ids are never reused, so they stay its own (a freed
+  // folio's slot reads NONE; a released chunk is kept alive by the view and reads its last values).
+  private readonly chunk: Chunk;
+  private readonly slot: number;
+
   constructor(
     private readonly table: FolioTable,
     readonly id: number,
-  ) {}
+    chunk: Chunk,
+  ) {
+    this.chunk = chunk;
+    this.slot = id & (CHUNK - 1);
+  }
   get order(): FolioOrder {
-    return this.table.order(this.id);
+    return this.live().order[this.slot] as FolioOrder;
   }
   get memory(): MemoryKind {
-    return this.table.memory(this.id);
+    return this.live().memory[this.slot] === DEVICE ? "device" : "system";
   }
   get pagemap(): number {
-    return this.table.pagemap(this.id);
+    return this.live().pagemap[this.slot]!;
   }
   get pfn(): number {
-    return this.table.pfn(this.id);
+    return this.live().pfn[this.slot]!;
   }
   get refcount(): number {
-    return this.table.refcount(this.id);
+    return this.live().refcount[this.slot]!;
   }
   get pincount(): number {
-    return this.table.pincount(this.id);
+    return this.live().pincount[this.slot]!;
   }
   get mapcount(): number {
-    return this.table.mapcount(this.id);
+    return this.live().mapcount[this.slot]!;
   }
   get lockOwner(): number {
-    return this.table.lockOwner(this.id);
+    return this.live().lockOwner[this.slot]!;
   }
   get zdd(): number {
-    return this.table.zdd(this.id);
+    return this.live().zdd[this.slot]!;
   }
   /** Returned to its allocator: a freed folio must never be touched again. */
   get freed(): boolean {
-    return !this.table.has(this.id);
+    return this.chunk.memory[this.slot] === NONE;
   }
   /** Pages in the folio. */
   get nrPages(): number {
-    return nrPages(this.table.order(this.id));
+    return nrPages(this.order);
   }
   pageMapcount(index: number): number {
     return this.table.pageMapcount(this.id, index);
   }
   version(index: number): number {
     return this.table.version(this.id, index);
+  }
+
+  private live(): Chunk {
+    if (this.chunk.memory[this.slot] === NONE) throw new Error(`folio ${this.id} is not live`);
+    return this.chunk;
   }
 }

@@ -34,15 +34,15 @@ export function folioGet(k: Kernel, id: number): void {
  */
 export function* folioPut(k: Kernel, id: number): ProcessBody<void> {
   k.commit({ kind: "folio.put", folio: id });
-  const folio = folioOf(k, id);
-  if (folio.refcount > 0) return;
-  if (folio.memory === "device") yield* k.pagemap(folio.pagemap).pageFree(id);
+  const folios = k.state.folios; // read in place: a put is among the commonest steps
+  if (folios.refcount(id) > 0) return;
+  if (folios.memory(id) === "device") yield* k.pagemap(folios.pagemap(id)).pageFree(id);
   k.commit({ kind: "folio.free", folio: id });
 }
 
 /** folio_trylock: never sleeps. */
 export function folioTrylock(k: Kernel, id: number): boolean {
-  if (folioOf(k, id).lockOwner !== -1) return false;
+  if (k.state.folios.lockOwner(id) !== -1) return false;
   k.commit({ kind: "folio.lock", folio: id, owner: k.currentThread });
   return true;
 }

@@ -92,9 +92,10 @@ function* unmapRangeLocked(k: Kernel, mm: number, start: number, end: number): P
 export function* zapPteRange(k: Kernel, mm: number, start: number, end: number): ProcessBody<void> {
   yield* mmuNotifierInvalidate(k, { mm, start, end, event: "unmap", owner: -1 });
   const ptes = mmOf(k, mm).ptes;
-  for (let vpn = Math.floor(start / PAGE_SIZE); vpn < Math.floor(end / PAGE_SIZE); vpn++) {
-    const pte = ptes.get(vpn);
-    if (pte === undefined) continue;
+  const endVpn = Math.floor(end / PAGE_SIZE);
+  // Each next entry is looked up when reached, as a walk vpn by vpn would find it.
+  for (let vpn = ptes.nextVpn(Math.floor(start / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
+    const pte = ptes.get(vpn)!;
     k.commit({ kind: "pte.clear", mm, vpn });
     if (pte.kind !== "migration") yield* folioPut(k, pte.folio);
   }
@@ -182,9 +183,9 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   yield* mmuNotifierInvalidate(k, { mm, start: oldAddr, end: oldAddr + len, event: "unmap", owner: -1 }); // move_page_tables
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
-  for (let vpn = Math.floor(oldAddr / PAGE_SIZE); vpn < Math.floor((oldAddr + len) / PAGE_SIZE); vpn++) {
-    const pte = ptes.get(vpn);
-    if (pte === undefined) continue;
+  const endVpn = Math.floor((oldAddr + len) / PAGE_SIZE);
+  for (let vpn = ptes.nextVpn(Math.floor(oldAddr / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
+    const pte = ptes.get(vpn)!;
     k.commit({ kind: "pte.clear", mm, vpn });
     k.commit({ kind: "pte.set", mm, vpn: vpn + delta, pteKind: pte.kind, folio: pte.folio, index: pte.index });
   }
@@ -196,9 +197,9 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
 /** The folio of the first migration entry in [start, end), or null. */
 export function migratingEntry(k: Kernel, mm: number, start: number, end: number): number | null {
   const ptes = mmOf(k, mm).ptes;
-  for (let vpn = Math.floor(start / PAGE_SIZE); vpn < Math.floor(end / PAGE_SIZE); vpn++) {
-    const pte = ptes.get(vpn);
-    if (pte?.kind === "migration") return pte.folio;
+  const endVpn = Math.floor(end / PAGE_SIZE);
+  for (let vpn = ptes.nextVpn(Math.floor(start / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
+    if (ptes.kind(vpn) === "migration") return ptes.folio(vpn);
   }
   return null;
 }
