@@ -216,3 +216,152 @@ describe("EventQueue", () => {
     );
   });
 });
+
+/**
+ * A second, plainer reference: every entry carries its push number and the list is kept sorted by
+ * the key (time, push number), latest first, so a pop is Array.pop. Pushes since the last pop are
+ * held back; a few are placed by binary search on the key, many by sorting the whole list.
+ */
+type Keyed = { t: number; seq: number; pid: number };
+const byKeyDescending = (a: Keyed, b: Keyed): number => b.t - a.t || b.seq - a.seq;
+
+class SortReference {
+  private entries: Keyed[] = [];
+  private pending: Keyed[] = [];
+  private seq = 0;
+
+  get size(): number {
+    return this.entries.length + this.pending.length;
+  }
+
+  push(t: number, pid: number): void {
+    this.pending.push({ t, seq: this.seq++, pid });
+  }
+
+  private sorted(): Keyed[] {
+    const e = this.entries;
+    if (this.pending.length > 16) {
+      e.push(...this.pending);
+      e.sort(byKeyDescending);
+    } else {
+      for (const x of this.pending) {
+        let lo = 0;
+        let hi = e.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (byKeyDescending(e[mid]!, x) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        e.splice(lo, 0, x);
+      }
+    }
+    this.pending.length = 0;
+    return e;
+  }
+
+  peekTimeNs(): number {
+    return this.sorted().at(-1)!.t;
+  }
+
+  pop(): number {
+    return this.sorted().pop()!.pid;
+  }
+}
+
+const MAX_TIME_NS = 2 ** 53 - 1;
+
+/** Like check(), against SortReference; times are clamped below 2^53 so huge bases stay exact. */
+function checkSorted(ops: Op[], base: number): void {
+  const q = new EventQueue();
+  const ref = new SortReference();
+  let now = base;
+  for (const op of ops) {
+    if (op.kind === "push") {
+      const t = Math.min(now + op.delta, MAX_TIME_NS);
+      q.push(t, op.pid);
+      ref.push(t, op.pid);
+    } else if (ref.size > 0) {
+      const t = ref.peekTimeNs();
+      if (q.peekTimeNs() !== t) throw new Error(`peek ${q.peekTimeNs()} !== ${t}`);
+      if (op.kind === "pop") {
+        now = t;
+        const want = ref.pop();
+        const got = q.pop();
+        if (got !== want) throw new Error(`pop ${got} !== ${want} at ${t}`);
+      }
+    }
+    if (q.size !== ref.size) throw new Error(`size ${q.size} !== ${ref.size}`);
+  }
+  while (ref.size > 0) {
+    const t = ref.peekTimeNs();
+    if (q.peekTimeNs() !== t) throw new Error(`drain peek ${q.peekTimeNs()} !== ${t}`);
+    const want = ref.pop();
+    const got = q.pop();
+    if (got !== want) throw new Error(`drain pop ${got} !== ${want} at ${t}`);
+  }
+  if (q.size !== 0) throw new Error(`size ${q.size} after draining`);
+}
+
+/** Deltas mixing many exact ties (0, and a few small repeated values) with spans up to 2^52. */
+function mixedDelta(u: () => number, tieShare: number, spanNs: number): number {
+  const x = u();
+  if (x < tieShare) return 0;
+  if (x < tieShare + (1 - tieShare) * 0.3) return [1, 1000, 1000, 2 ** 20][Math.floor(u() * 4)]!;
+  if (x < 0.98) return Math.floor(u() * spanNs);
+  return Math.floor(u() * 2 ** 52); // a rare far outlier
+}
+
+describe("EventQueue against a sort by (time, push order)", () => {
+  const base = fc.constantFrom(0, 2 ** 40, 2 ** 53 - 2 ** 45);
+
+  it("agrees on arbitrary small interleavings with many ties and huge ranges", () => {
+    const delta = fc.oneof(
+      { arbitrary: fc.constant(0), weight: 4 },
+      { arbitrary: fc.constantFrom(1, 7, 1000), weight: 3 },
+      { arbitrary: fc.integer({ min: 0, max: 1e9 }), weight: 3 },
+      { arbitrary: fc.integer({ min: 0, max: 2 ** 52 }), weight: 1 },
+    );
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constant("push" as const), delta, pid: fc.nat() }), weight: 5 },
+      { arbitrary: fc.constant(POP), weight: 4 },
+      { arbitrary: fc.constant(PEEK), weight: 1 },
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 400 }), base, (ops, b) => checkSorted(ops, b)), { numRuns: 400 });
+  });
+
+  it("agrees at 100,000+ entries, in phases of pushes and pops", () => {
+    // fast-check draws the shape (seed, tie share, span, phase lengths); the ops come from the seed.
+    const shape = fc.record({
+      seed: fc.nat(),
+      tieShare: fc.constantFrom(0, 0.3, 0.9),
+      spanNs: fc.constantFrom(1e3, 1e9, 2 ** 45),
+      b: base,
+    });
+    fc.assert(
+      fc.property(shape, ({ seed, tieShare, spanNs, b }) => {
+        const u = rng(seed);
+        const ops: Op[] = [];
+        let live = 0;
+        let pid = 0;
+        const pushN = (n: number): void => {
+          for (let i = 0; i < n; i++, live++) ops.push(push(mixedDelta(u, tieShare, spanNs), pid++));
+        };
+        pushN(100_000);
+        for (let phase = 0; phase < 20; phase++) {
+          // Interleaved pop/push (the hold pattern), then a burst of one kind.
+          for (let i = 0; i < 2000; i++) {
+            ops.push(u() < 0.1 ? PEEK : POP);
+            pushN(1);
+          }
+          if (u() < 0.5) pushN(Math.floor(u() * 5000));
+          else {
+            const n = Math.floor(u() * Math.min(live, 20_000));
+            for (let i = 0; i < n; i++, live--) ops.push(POP);
+          }
+        }
+        checkSorted(ops, b);
+      }),
+      { numRuns: 4 },
+    );
+  }, 300_000);
+});
