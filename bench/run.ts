@@ -12,7 +12,7 @@
  *    ~0.4 s here) is not charged to SimPy. When SimPy 4 is not found, the "× SimPy" ratios fall
  *    back to the SimPy 4.1 figures recorded on this machine kind in issue #2.
  *
- *   node dist/bench/run.js [--runs N] [--quick] [--json]
+ *   node dist/bench/run.js [--runs N] [--quick] [--json] [--engine-only]
  *
  * --quick: one run of each, small event-log workloads: a smoke test that every benchmark still
  * runs (CI), not figures to quote.
@@ -196,6 +196,9 @@ for (const args of configs) {
 console.log("");
 console.log("(M/s: million customers/s for M/M/1, million sleeps/s for hold. Every figure is a whole process unless it says in loop.)");
 if (process.argv.includes("--json")) console.log(JSON.stringify(rows));
+
+// --engine-only: the table above alone (e.g. to measure SimPy in the same run without the rest).
+if (process.argv.includes("--engine-only")) process.exit(0);
 
 // The event log's costs: recording sinks against the null sink, then the SQLite sink against raw
 // better-sqlite3 inserts of the same rows (bench/record.ts, bench/sqlite.ts), each in its own process.
