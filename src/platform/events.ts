@@ -1,5 +1,6 @@
 import { IllegalTransition } from "../kernel/apply.ts";
 import type { ModelState } from "../pagemap/state.ts";
+import { svmRangeIndexOf } from "./svm-range-index.ts";
 
 /** What a GPU access asks for; atomics on a discrete GPU need the pages in VRAM. */
 export type GpuAccess = "read" | "write" | "atomic";
@@ -84,10 +85,12 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
   switch (ev.kind) {
     case "svm_range.insert": {
       if (ev.range !== state.nextSvmRangeId) throw new IllegalTransition(`svm range id ${ev.range} out of order: next is ${state.nextSvmRangeId}`);
-      for (const r of state.svmRanges.values()) {
-        if (!r.removed && r.mm === ev.mm && ev.start < r.end && r.start < ev.end) throw new IllegalTransition(`svm range ${ev.range} overlaps range ${r.id}`);
-      }
-      state.svmRanges.set(ev.range, { id: ev.range, mm: ev.mm, start: ev.start, end: ev.end, boundTo: null, removed: false });
+      const index = svmRangeIndexOf(state);
+      const other = index.overlapping(ev.mm, ev.start, ev.end)[0];
+      if (other !== undefined) throw new IllegalTransition(`svm range ${ev.range} overlaps range ${other.id}`);
+      const range: SvmRangeState = { id: ev.range, mm: ev.mm, start: ev.start, end: ev.end, boundTo: null, removed: false };
+      state.svmRanges.set(ev.range, range);
+      index.insert(range);
       state.nextSvmRangeId++;
       return;
     }
@@ -97,10 +100,13 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
     case "svm_range.invalidate":
       liveRange(state, ev.range).boundTo = null;
       return;
-    case "svm_range.remove":
-      liveRange(state, ev.range).removed = true;
+    case "svm_range.remove": {
+      const range = liveRange(state, ev.range);
+      range.removed = true;
       state.svmRanges.delete(ev.range);
+      svmRangeIndexOf(state).remove(range);
       return;
+    }
     default:
       return;
   }

@@ -9,6 +9,7 @@ import type { PagemapContext } from "../pagemap/context.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
+import { svmRangeIndexOf } from "./svm-range-index.ts";
 import type { GpuFaultDecision, MigrationPolicy } from "./policy.ts";
 import type { XeDevice } from "./xe-device.ts";
 
@@ -172,8 +173,7 @@ export class GpuSvm implements MmuNotifier {
    * range is left for the garbage collector, which the next GPU fault runs first.
    */
   *invalidate(range: MmuNotifierRange): ProcessBody<void> {
-    for (const r of [...this.state.svmRanges.values()]) {
-      if (r.mm !== range.mm || r.end <= range.start || range.end <= r.start) continue;
+    for (const r of svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)) {
       const vpn = Math.max(r.start, range.start) / PAGE_SIZE;
       if (range.event === "migrate" && this.policy !== null && this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
         // notifier-block: the migration back waits here, in the migrating thread, for the hold to end.
@@ -216,8 +216,7 @@ export class GpuSvm implements MmuNotifier {
   }
 
   private rangeAt(mm: number, addr: number): SvmRangeState | undefined {
-    for (const r of this.state.svmRanges.values()) if (r.mm === mm && addr >= r.start && addr < r.end) return r;
-    return undefined;
+    return svmRangeIndexOf(this.state).at(mm, addr);
   }
 
   /**
@@ -354,8 +353,7 @@ export class GpuSvm implements MmuNotifier {
   }
 
   private overlaps(mm: number, start: number, end: number): boolean {
-    for (const r of this.state.svmRanges.values()) if (r.mm === mm && start < r.end && r.start < end) return true;
-    return false;
+    return svmRangeIndexOf(this.state).overlapping(mm, start, end).length > 0;
   }
 
   private allFaultedIn(ptes: PageTable, start: number, end: number): boolean {
