@@ -23,6 +23,15 @@ describe("pagesim CLI", () => {
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it("as built by npm ci, runs as `npx pagesim` (the build marks it executable)", () => {
+    // npm ci's prepare step builds dist/; the README's `npx pagesim …` runs dist/src/cli.js
+    // directly, which needs the exec bit that tsc does not set.
+    const r = spawnSync("npx", ["--no-install", "pagesim", "--version"], { cwd: root, encoding: "utf8" });
+    expect(r.stderr).not.toContain("Permission denied");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it("exits 2 naming the problem on bad usage", () => {
     for (const [args, message] of [
       [["frobnicate"], 'unknown command "frobnicate"'],
