@@ -74,19 +74,22 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       return;
     }
     case "folio.get": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       folios.setRefcount(ev.folio, folios.refcount(ev.folio) + 1);
       return;
     }
     case "folio.put": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       const refcount = folios.refcount(ev.folio);
       if (refcount === 0) throw new IllegalTransition(`folio ${ev.folio}: put with refcount 0`);
       folios.setRefcount(ev.folio, refcount - 1);
       return;
     }
     case "folio.free": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       const refcount = folios.refcount(ev.folio);
       if (refcount !== 0) throw new IllegalTransition(`folio ${ev.folio}: freed with refcount ${refcount}`);
       if (folios.lockOwner(ev.folio) !== -1) throw new IllegalTransition(`folio ${ev.folio}: freed while locked`);
@@ -94,31 +97,35 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       if (memory === "device") state.devicePages.delete(folios.pfn(ev.folio));
       state.allocatedPages[memory] -= nrPages(folios.order(ev.folio));
       // Forgotten, so a long run's state holds only live folios; ids below nextFolioId that are
-      // missing are known to be freed (see liveFolios).
+      // missing are known to be freed (see assertLive).
       folios.remove(ev.folio);
       return;
     }
     case "folio.lock": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       const holder = folios.lockOwner(ev.folio);
       if (holder !== -1) throw new IllegalTransition(`folio ${ev.folio}: locked by ${ev.owner} while held by ${holder}`);
       folios.setLockOwner(ev.folio, ev.owner);
       return;
     }
     case "folio.unlock": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       if (folios.lockOwner(ev.folio) === -1) throw new IllegalTransition(`folio ${ev.folio}: unlocked while not locked`);
       folios.setLockOwner(ev.folio, -1);
       return;
     }
     case "folio.pin": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       folios.setRefcount(ev.folio, folios.refcount(ev.folio) + 1);
       folios.setPincount(ev.folio, folios.pincount(ev.folio) + 1);
       return;
     }
     case "folio.unpin": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       const pins = folios.pincount(ev.folio);
       if (pins === 0) throw new IllegalTransition(`folio ${ev.folio}: unpin without a pin`);
       folios.setPincount(ev.folio, pins - 1);
@@ -130,14 +137,16 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       return;
     }
     case "folio.set_zdd": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       if (folios.memory(ev.folio) !== "device") throw new IllegalTransition(`folio ${ev.folio}: zone_device_data on a system folio`);
       folios.setZdd(ev.folio, ev.zdd);
       return;
     }
     case "pte.set": {
       const mm = getMm(state, ev.mm);
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       checkIndex(folios, ev.folio, ev.index);
       const oldKind = mm.ptes.kind(ev.vpn);
       if (oldKind !== undefined && oldKind !== "migration") {
@@ -161,14 +170,16 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       return;
     }
     case "page.write": {
-      const folios = liveFolios(state, ev.folio);
+      const folios = state.folios;
+      assertLive(state, ev.folio);
       checkIndex(folios, ev.folio, ev.index);
       folios.setVersion(ev.folio, ev.index, ev.version);
       return;
     }
     case "page.copy": {
-      const folios = liveFolios(state, ev.srcFolio);
-      liveFolios(state, ev.dstFolio);
+      const folios = state.folios;
+      assertLive(state, ev.srcFolio);
+      assertLive(state, ev.dstFolio);
       checkIndex(folios, ev.srcFolio, ev.srcIndex);
       checkIndex(folios, ev.dstFolio, ev.dstIndex);
       folios.setVersion(ev.dstFolio, ev.dstIndex, folios.version(ev.srcFolio, ev.srcIndex));
@@ -181,7 +192,8 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
 }
 
 function splitFolio(state: KernelState, id: number, firstNew: number): void {
-  const folios = liveFolios(state, id);
+  const folios = state.folios;
+  assertLive(state, id);
   const order = folios.order(id);
   if (order === 0 || folios.memory(id) !== "system") throw new IllegalTransition(`folio ${id}: only a system THP splits`);
   if (folios.lockOwner(id) === -1) throw new IllegalTransition(`folio ${id}: split while not locked`);
@@ -225,7 +237,8 @@ function splitFolio(state: KernelState, id: number, firstNew: number): void {
 
 function unmapEntry(state: KernelState, mm: number, vpn: number, kind: string, folio: number, index: number): void {
   if (kind === "migration") return;
-  const folios = liveFolios(state, folio);
+  const folios = state.folios;
+  assertLive(state, folio);
   const mapcount = folios.mapcount(folio);
   const pageMapcount = folios.pageMapcount(folio, index);
   if (mapcount === 0 || pageMapcount === 0) throw new IllegalTransition(`folio ${folio}: unmapped more often than mapped`);
@@ -244,10 +257,9 @@ function getMm(state: KernelState, id: number): MmState {
   return mm;
 }
 
-/** The folio table, once `id` is known to be live in it. */
-function liveFolios(state: KernelState, id: number): FolioTable {
+/** Refuses an event naming a folio that is not live (never allocated, or freed). */
+function assertLive(state: KernelState, id: number): void {
   if (!state.folios.has(id)) throw new IllegalTransition(id >= 0 && id < state.nextFolioId ? `folio ${id} used after free` : `no folio ${id}`);
-  return state.folios;
 }
 
 function checkIndex(folios: FolioTable, id: number, index: number): void {

@@ -34,9 +34,9 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
     const state = mmOf(k, mm);
     const vma = vmaLookup(state, addr);
     // The entry read field by field in place: every access of every thread comes through here.
-    if (state.ptes.kind(vpn) === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, state.ptes.folio(vpn), state.ptes.index(vpn)))) {
-      const folio = state.ptes.folio(vpn);
-      const index = state.ptes.index(vpn);
+    const folio = state.ptes.folio(vpn);
+    const index = state.ptes.index(vpn);
+    if (state.ptes.kind(vpn) === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, folio, index))) {
       const current = k.state.folios.version(folio, index);
       if (access === "read") return { outcome: "ok", version: current, faults, napNs };
       k.commit({ kind: "page.write", folio, index, version: current + 1 });

@@ -60,8 +60,6 @@ interface Chunk {
   /** The rmap's first mapping of the folio (mm -1: none); further ones are in FolioTable.rmapMore. */
   rmapMm: Int32Array;
   rmapVpn: Float64Array;
-  /** How many mappings the rmap holds: above 1, the rest are in rmapMore. */
-  rmapCount: Int32Array;
   /** Ids of this chunk allocated so far, and of those still live. */
   allocated: number;
   live: number;
@@ -82,7 +80,6 @@ function newChunk(): Chunk {
     page0Version: new Float64Array(CHUNK),
     rmapMm: new Int32Array(CHUNK),
     rmapVpn: new Float64Array(CHUNK),
-    rmapCount: new Int32Array(CHUNK),
     allocated: 0,
     live: 0,
   };
@@ -225,7 +222,6 @@ export class FolioTable {
     c.page0Mapcount[i] = 0;
     c.page0Version[i] = 0;
     c.rmapMm[i] = -1;
-    c.rmapCount[i] = 0;
     if (order !== 0) this.large.set(id, { mapcount: new Int32Array(nrPages(order)), version: new Float64Array(nrPages(order)) });
     c.allocated++;
     c.live++;
@@ -286,7 +282,6 @@ export class FolioTable {
   addMapping(id: number, mm: number, vpn: number): void {
     const c = this.chunkOf(id);
     const i = id & (CHUNK - 1);
-    c.rmapCount[i]!++;
     if (c.rmapMm[i] === -1) {
       c.rmapMm[i] = mm;
       c.rmapVpn[i] = vpn;
@@ -301,10 +296,10 @@ export class FolioTable {
   removeMapping(id: number, mm: number, vpn: number): boolean {
     const c = this.chunkOf(id);
     const i = id & (CHUNK - 1);
-    if (c.rmapCount[i] === 1 && c.rmapMm[i] === mm && c.rmapVpn[i] === vpn) {
-      // The common case, an order-0 page mapped once: no overflow to consult.
+    if (c.mapcount[i] === 1 && c.rmapMm[i] === mm && c.rmapVpn[i] === vpn) {
+      // The common case, an order-0 page mapped once, without consulting the overflow map: the
+      // mapcount counts the rmap's mappings (applyKernelEvent lowers it after this call).
       c.rmapMm[i] = -1;
-      c.rmapCount[i] = 0;
       return true;
     }
     const more = this.rmapMore.get(id);
@@ -318,7 +313,6 @@ export class FolioTable {
       if (at < 0) return false;
       more!.splice(at, 1);
     }
-    c.rmapCount[i]!--;
     if (more !== undefined && more.length === 0) this.rmapMore.delete(id);
     return true;
   }

@@ -33,8 +33,8 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   for (const v of from.vmas) {
     k.commit({ kind: "vma.insert", mm: child, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read: v.read, write: v.write });
   }
-  // Entries in address order, so that the event log is the same whatever order the map holds.
-  const vpns = [...from.ptes.keys()].sort((a, b) => a - b);
+  // Entries in address order (keys() gives them so), so the event log follows the addresses.
+  const vpns = from.ptes.keys();
   for (const vpn of vpns) {
     const pte = from.ptes.get(vpn)!;
     folioGet(k, pte.folio);

@@ -164,10 +164,6 @@ export class PageTable {
     return this.entries().map(([, pte]) => pte);
   }
 
-  [Symbol.iterator](): IterableIterator<[number, PteState]> {
-    return this.entries()[Symbol.iterator]();
-  }
-
   private meta(vpn: number): number {
     const t = this.table(Math.floor(vpn / PTRS_PER_PTE));
     return t === undefined ? 0 : t.meta[vpn % PTRS_PER_PTE]!;
