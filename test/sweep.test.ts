@@ -31,6 +31,16 @@ function contents(dir: string): unknown {
   }
 }
 
+/** results.sqlite's sweep table (file, text, planned runs, shard) as an object. */
+function sweepMeta(dir: string): Record<string, string> {
+  const db = new Database(join(dir, "results.sqlite"), { readonly: true });
+  try {
+    return Object.fromEntries((db.prepare("SELECT key, value FROM sweep").all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+  } finally {
+    db.close();
+  }
+}
+
 const tempDir = () => mkdtempSync(join(tmpdir(), "pagesim-sweep-"));
 
 describe("pagesim sweep", () => {
@@ -55,6 +65,9 @@ describe("pagesim sweep", () => {
     expect(mergeSweeps(join(dir, "merged"), [join(dir, "s1"), join(dir, "s2")], (from, to) => cpSync(from, to, { recursive: true }))).toBe(12);
     expect(contents(join(dir, "merged"))).toEqual(contents(join(dir, "all")));
     expect(existsSync(join(dir, "merged", "runs", "r0011", "run.json"))).toBe(true);
+    // The merged directory describes the whole sweep, not the first shard merged into it.
+    expect(sweepMeta(join(dir, "merged"))).toEqual(sweepMeta(join(dir, "all")));
+    expect(sweepMeta(join(dir, "merged")).planned_runs).toBe("12");
   }, 120_000);
 
   it("killed with SIGKILL at any moment and resumed, gives the results of a sweep never interrupted", async () => {

@@ -12,6 +12,17 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS series (run_id TEXT, name TEXT, t_ms REAL, value REAL, PRIMARY KEY (run_id, name, t_ms))",
 ];
 
+/** The `sweep` table of a results.sqlite (sweep file, planned runs, shard), read without writing. */
+export function readSweepMeta(path: string): Record<string, string> {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare("SELECT key, value FROM sweep").all() as { key: string; value: string }[];
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * results.sqlite of a sweep: one `runs` row per run (its workload, seed, status, wall time,
  * events), its parameters in `run_params`, its figures in `metrics`, its time series in `series`. A run's rows are written in

@@ -6,7 +6,7 @@ import { WorkloadError } from "../workload/errors.ts";
 import { loadWorkload } from "../workload/load.ts";
 import { LongestFirstQueue } from "./order.ts";
 import { loadSweep, planSweep, shardOf, type PlannedRun } from "./plan.ts";
-import { SweepResults } from "./results.ts";
+import { SweepResults, readSweepMeta } from "./results.ts";
 import type { RunRequest, RunResult } from "./worker.ts";
 
 export interface SweepOptions {
@@ -182,16 +182,33 @@ export function mergeSweeps(outDir: string, shardDirs: string[], copyRunDir: (fr
   const results = new SweepResults(join(outDir, "results.sqlite"));
   let n = 0;
   try {
+    const metas: Record<string, string>[] = [];
     for (const dir of shardDirs) {
       const path = join(dir, "results.sqlite");
       if (!existsSync(path)) throw new WorkloadError(`${dir}: not a sweep directory (no results.sqlite)`);
       n += results.mergeFrom(path);
+      metas.push(readSweepMeta(path));
       copyRunDir(join(dir, "runs"), join(outDir, "runs"));
     }
+    results.setMeta(mergedPlan(metas));
   } finally {
     results.close();
   }
   return n;
+}
+
+/**
+ * What the merged directory plans: the shards' planned runs added up (shards partition the plan;
+ * a shard given twice counts once), and no shard label once shards 1..N of one N are all there
+ * (it is the whole sweep, as a single machine's would say), else the labels of those merged.
+ */
+function mergedPlan(metas: Record<string, string>[]): { planned_runs: string; shard: string } {
+  const plannedByShard = new Map(metas.map((m) => [m.shard ?? "", Number(m.planned_runs ?? 0)]));
+  const planned = [...plannedByShard.values()].reduce((sum, runs) => sum + runs, 0);
+  const labels = [...plannedByShard.keys()].filter((l) => l !== "").sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+  const counts = new Set(labels.map((l) => l.split("/")[1]));
+  const whole = labels.length === 0 || (counts.size === 1 && labels.length === Number([...counts][0]));
+  return { planned_runs: String(planned), shard: whole ? "" : labels.join(",") };
 }
 
 export type { PlannedRun };
