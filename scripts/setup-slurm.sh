@@ -103,6 +103,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
 MpiDefault=none
+MailProg=/bin/true
 $node_line NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -138,4 +139,5 @@ done
 echo "setup-slurm: node $host not idle after ${timeout_s}s (sinfo says '${state:-nothing}'); daemons' logs follow" >&2
 sinfo --Node --long >&2 || true
 show_logs
+stop_daemons >&2
 exit 1
