@@ -71,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
       resume: { type: "boolean" },
       report: { type: "boolean" },
       shard: { type: "string" },
+      yes: { type: "boolean" },
     },
     allowPositionals: true,
     strict: true,
@@ -128,9 +129,9 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     case "sweep": {
-      const { runSweep } = await import("./sweep/runner.ts");
+      const { runSweep, formatPlan } = await import("./sweep/runner.ts");
       const { sweepProgress } = await import("./cli/progress.ts");
-      const { formatSweepTable } = await import("./cli/sweep-table.ts");
+      const { formatSweepTable, formatSweepSummary } = await import("./cli/sweep-table.ts");
       const file = expectArgs(positionals, "sweep", "sweep file");
       const jobs = values.jobs === undefined ? undefined : integerOption("jobs", values.jobs, 1, 1);
       const shard = shardOption(values.shard);
@@ -142,9 +143,12 @@ async function main(argv: string[]): Promise<number> {
         console.error("pagesim: SIGINT: finishing the runs in flight; --resume continues later (again to quit at once)");
       });
       const progress = sweepProgress();
-      const summary = await runSweep({ file, outDir, resume: values.resume === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }), onProgress: progress.update, shouldStop: () => stop });
+      const summary = await runSweep({
+        file, outDir, resume: values.resume === true, yes: values.yes === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
+        onPlan: (plan) => console.log(formatPlan(plan)), onProgress: progress.update, shouldStop: () => stop,
+      });
       progress.stop();
-      console.log(`${summary.dir}: ${summary.ran} runs done${summary.skipped > 0 ? `, ${summary.skipped} kept from before` : ""}, ${summary.failed} failed, of ${summary.planned}${summary.stopped ? " (stopped: --resume continues)" : ""}`);
+      console.log(formatSweepSummary(summary));
       console.log(`\n${formatSweepTable(summary.dir)}\n`);
       console.log(`results: ${join(summary.dir, "results.sqlite")} (tables runs, run_params, metrics, series; docs/metrics.md); each run's directory under ${join(summary.dir, "runs")}`);
       if (values.report === true && !summary.stopped) {
