@@ -26,11 +26,15 @@ Usage:
   pagesim trace RUN_DIR [--out FILE]
       Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
       Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
-  pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N] [--report]
+  pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N] [--report] [--yes]
       Run a parameter study (workloads/sweeps/): every run on a worker thread, its run directory
       under DIR/runs/, its parameters and figures in DIR/results.sqlite (default
-      results/sweeps/<sweep>). --resume continues an interrupted sweep; --shard runs a slice;
-      --report writes DIR/report.html at the end (as pagesim report does).
+      results/sweeps/<sweep>). First it prints its plan: runs, and an estimate of their events and
+      event-log bytes; a plan of more than 100,000 runs, 10^10 events or 50 GB of logs is refused
+      (exit 2) unless --yes. --resume continues the sweep in DIR: runs whose inputs (workload,
+      platform profile, parameters, seed, sinks, the simulator's code) are unchanged are kept,
+      changed ones re-run, ones no longer planned removed; --shard runs a slice; --report writes
+      DIR/report.html at the end (as pagesim report does).
   pagesim merge OUT_DIR SHARD_DIR...
       Join the results of sweep shards into one directory.
   pagesim report RESULTS_DIR [--out FILE]

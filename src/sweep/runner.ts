@@ -89,7 +89,7 @@ function refusePlan(file: string, what: string, limit: string): never {
   throw new WorkloadError(`${file}: the plan has ${what}, over the limit of ${limit}; nothing was run or written (pass --yes to run it anyway)`);
 }
 
-const fmtCount = (n: number): string => (n >= 1e6 ? `${Number((n / 1e6).toPrecision(3))} M` : n >= 1e3 ? `${Number((n / 1e3).toPrecision(3))} K` : String(Math.round(n)));
+const fmtCount = (n: number): string => (n >= 1e9 ? `${Number((n / 1e9).toPrecision(3))} G` : n >= 1e6 ? `${Number((n / 1e6).toPrecision(3))} M` : n >= 1e3 ? `${Number((n / 1e3).toPrecision(3))} K` : String(Math.round(n)));
 const fmtBytes = (b: number): string => (b >= 1e9 ? `${Number((b / 1e9).toPrecision(3))} GB` : b >= 1e6 ? `${Number((b / 1e6).toPrecision(3))} MB` : b >= 1e3 ? `${Number((b / 1e3).toPrecision(3))} kB` : `${Math.round(b)} B`);
 
 /** The plan line: runs to run and kept, and the estimated events and log bytes of those to run. */
