@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,6 +7,9 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { MODEL_DIRS, MODEL_SWEEP_FILES, modelHash } from "../src/sweep/inputs.ts";
 import { runSweep } from "../src/sweep/runner.ts";
+import { SweepResults } from "../src/sweep/results.ts";
+import { finishRunDirMoves } from "../src/sweep/run-dirs.ts";
+import { loadSweep, planSweep } from "../src/sweep/plan.ts";
 
 // --resume keeps a run only when everything it was computed from is unchanged (issue #14 item 1).
 
@@ -99,6 +102,32 @@ describe("sweep --resume and its inputs", () => {
       const manifest = JSON.parse(readFileSync(join(out, "runs", String(r.run_id), "run.json"), "utf8")) as { digest: string };
       expect(manifest.digest, String(r.run_id)).toBe(r.digest);
     }
+  }, 120_000);
+
+  it("finishes the run-directory moves a crash cut short, so each kept run keeps its own directory", async () => {
+    const s = study("[0, 10]");
+    const out = join(s.dir, "out");
+    await runSweep({ file: s.sweep, outDir: out, jobs: 2 });
+    writeFileSync(s.sweep, readFileSync(s.sweep, "utf8").replace("[0, 10]", "[0, 5, 10]"));
+    const plan = planSweep(loadSweep(s.sweep), s.sweep);
+    // What a resume records before it moves directories: r0002, r0003 become r0004, r0005.
+    const results = new SweepResults(join(out, "results.sqlite"));
+    const digestOf = (id: string) => (JSON.parse(readFileSync(join(out, "runs", id, "run.json"), "utf8")) as { digest: string }).digest;
+    const moving = { r0002: digestOf("r0002"), r0003: digestOf("r0003") };
+    results.reconcile([], [{ from: "r0002", to: plan[4]! }, { from: "r0003", to: plan[5]! }]);
+    // The crash: one directory staged, the other not yet, and a stale directory of a killed run.
+    mkdirSync(join(out, "runs", ".moving"));
+    cpSync(join(out, "runs", "r0002"), join(out, "runs", ".moving", "r0004"), { recursive: true });
+    rmSync(join(out, "runs", "r0002"), { recursive: true });
+    mkdirSync(join(out, "runs", "r0007"));
+    results.close();
+    const resumed = await runSweep({ file: s.sweep, outDir: out, resume: true });
+    expect([resumed.ran, resumed.skipped]).toEqual([2, 4]);
+    expect([digestOf("r0004"), digestOf("r0005")]).toEqual([moving.r0002, moving.r0003]);
+    expect(readdirSync(join(out, "runs")).sort()).toEqual(["r0000", "r0001", "r0002", "r0003", "r0004", "r0005"]);
+    const fresh = join(s.dir, "fresh");
+    await runSweep({ file: s.sweep, outDir: fresh, jobs: 2 });
+    expect(contents(out)).toEqual(contents(fresh));
   }, 120_000);
 
   it("removes the runs a sweep file no longer plans, rows and run directories", async () => {
