@@ -31,7 +31,7 @@ describe("a sweep's plan", () => {
     const file = sweep(dir, "parameters:\n  model.hz: [100, 250, 1000, 300, 100, 250, 1000, 300, 100, 250]\n  threads.1.steps.0.timesliceMs: { from: 1, to: 1000000, step: 1 }\nsinks: []\n");
     const r = cli(["sweep", file, "--out", join(dir, "out")]);
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toBe(`pagesim: ${file}: the plan has 10,000,000 runs (1 workloads × 10,000,000 configurations × 1 repetitions), over the limit of 100,000 runs; nothing was run or written (pass --yes to run it anyway)\n`);
+    expect(r.stderr).toBe(`pagesim: ${file}: the plan has 10,000,000 runs (1 workload × 10,000,000 configurations × 1 repetition), over the limit of 100,000 runs; nothing was run or written (pass --yes to run it anyway)\n`);
     expect(r.ms, "refused before listing the runs").toBeLessThan(15_000);
     expect(existsSync(join(dir, "out"))).toBe(false);
   }, 60_000);
@@ -41,7 +41,7 @@ describe("a sweep's plan", () => {
     const file = sweep(dir, "repetitions: 100000000\nsinks: []\n");
     const r = cli(["sweep", file, "--out", join(dir, "out")]);
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/: the plan has 100,000,000 runs \(1 workloads × 1 configurations × 100,000,000 repetitions\), over the limit of 100,000 runs; .*--yes/);
+    expect(r.stderr).toMatch(/: the plan has 100,000,000 runs \(1 workload × 1 configuration × 100,000,000 repetitions\), over the limit of 100,000 runs; .*--yes/);
     expect(r.stderr).toContain(file);
     expect(r.ms).toBeLessThan(15_000);
     expect(existsSync(join(dir, "out"))).toBe(false);

@@ -8,7 +8,6 @@ import { describe, expect, it } from "vitest";
 import { MODEL_DIRS, MODEL_SWEEP_FILES, modelHash } from "../src/sweep/inputs.ts";
 import { runSweep } from "../src/sweep/runner.ts";
 import { SweepResults } from "../src/sweep/results.ts";
-import { finishRunDirMoves } from "../src/sweep/run-dirs.ts";
 import { loadSweep, planSweep } from "../src/sweep/plan.ts";
 
 // --resume keeps a run only when everything it was computed from is unchanged (issue #14 item 1).

@@ -126,7 +126,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
   const size = countPlan(sweep, o.file);
   const shardRuns = o.shard === undefined ? size.runs : Math.ceil(size.runs / o.shard.n);
   if (shardRuns > PLAN_LIMITS.runs && o.yes !== true) {
-    refusePlan(o.file, `${shardRuns.toLocaleString("en-US")} runs (${size.workloads} workloads × ${size.configurations.toLocaleString("en-US")} configurations × ${size.repetitions.toLocaleString("en-US")} repetitions${o.shard === undefined ? "" : `, shard ${o.shard.k}/${o.shard.n}`})`, `${PLAN_LIMITS.runs.toLocaleString("en-US")} runs`);
+    const n = (count: number, what: string): string => `${count.toLocaleString("en-US")} ${what}${count === 1 ? "" : "s"}`;
+    const product = `${n(size.workloads, "workload")} × ${n(size.configurations, "configuration")} × ${n(size.repetitions, "repetition")}`;
+    refusePlan(o.file, `${n(shardRuns, "run")} (${product}${o.shard === undefined ? "" : `, shard ${o.shard.k}/${o.shard.n}`})`, n(PLAN_LIMITS.runs, "run"));
   }
   let runs = planSweep(sweep, o.file);
   if (o.shard !== undefined) runs = shardOf(runs, o.shard.k, o.shard.n);
