@@ -100,17 +100,6 @@ export class SweepResults {
     return (this.db.prepare("SELECT value FROM sweep WHERE key = ?").get(key) as { value: string } | undefined)?.value;
   }
 
-  /** Runs already recorded as complete. */
-  completedIds(): Set<string> {
-    return new Set(this.completedEvents().keys());
-  }
-
-  /** The events each complete run recorded, by run id: what the dispatch order learns costs from. */
-  completedEvents(): Map<string, number> {
-    const rows = this.db.prepare("SELECT run_id, events FROM runs WHERE status = 'complete'").all() as { run_id: string; events: number }[];
-    return new Map(rows.map((r) => [r.run_id, r.events]));
-  }
-
   /** Every run recorded, complete or not, with its input hashes (null in older files). */
   recordedRuns(): RecordedRun[] {
     return (
@@ -133,20 +122,21 @@ export class SweepResults {
 
   /**
    * Applies a resume's bookkeeping in one transaction: drops the rows of runs that are removed or
-   * re-run, and gives kept runs whose place in the plan moved their new id, index and repetition
-   * (through temporary ids, so that ids may swap). The run directories follow from the journal it
+   * re-run, gives kept runs whose place in the plan moved their new id (through temporary ids, so
+   * that ids may swap), and every kept run its index, repetition and workload path in this plan. The run directories follow from the journal it
    * leaves (pending_moves, phase "stage"): see finishRunDirMoves.
    */
-  reconcile(dropped: readonly string[], moved: readonly { from: string; to: PlannedRun }[]): void {
+  reconcile(dropped: readonly string[], moved: readonly { from: string; to: PlannedRun }[], kept: readonly PlannedRun[] = []): void {
     const db = this.db;
     const tables = ["runs", "run_params", "metrics", "series"];
     db.transaction(() => {
       for (const id of dropped) for (const t of tables) db.prepare(`DELETE FROM ${t} WHERE run_id = ?`).run(id);
       for (const { from, to } of moved) for (const t of tables) db.prepare(`UPDATE ${t} SET run_id = ? WHERE run_id = ?`).run(`~${to.id}`, from);
-      for (const { to } of moved) {
-        for (const t of tables) db.prepare(`UPDATE ${t} SET run_id = ? WHERE run_id = ?`).run(to.id, `~${to.id}`);
-        db.prepare("UPDATE runs SET run_index = ?, repetition = ?, workload = ? WHERE run_id = ?").run(to.index, to.repetition, to.workloadName, to.id);
-      }
+      for (const { to } of moved) for (const t of tables) db.prepare(`UPDATE ${t} SET run_id = ? WHERE run_id = ?`).run(to.id, `~${to.id}`);
+      // Every kept run takes its place in this plan: its index, repetition, and workload path as
+      // named from here (the same file, reached from another directory, keeps its runs).
+      const place = db.prepare("UPDATE runs SET run_index = ?, repetition = ?, workload = ? WHERE run_id = ?");
+      for (const run of [...kept, ...moved.map((m) => m.to)]) place.run(run.index, run.repetition, run.workloadName, run.id);
       db.exec("DELETE FROM pending_moves");
       const put = db.prepare("INSERT INTO pending_moves (from_id, to_id) VALUES (?, ?)");
       for (const { from, to } of moved) put.run(from, to.id);

@@ -154,7 +154,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
   mkdirSync(runsDir, { recursive: true });
   const results = earlier?.results ?? new SweepResults(resultsPath);
   if (earlier !== undefined) {
-    results.reconcile(decision.dropped, decision.moved);
+    results.reconcile(decision.dropped, decision.moved, decision.kept.map((k) => k.run));
     finishRunDirMoves(results, runsDir);
   }
   results.setMeta({ sweep_file: o.file, sweep_file_text: readFileSync(o.file, "utf8"), planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
