@@ -26,11 +26,15 @@ Usage:
   pagesim trace RUN_DIR [--out FILE]
       Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
       Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
-  pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N] [--report]
+  pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N] [--report] [--yes]
       Run a parameter study (workloads/sweeps/): every run on a worker thread, its run directory
       under DIR/runs/, its parameters and figures in DIR/results.sqlite (default
-      results/sweeps/<sweep>). --resume continues an interrupted sweep; --shard runs a slice;
-      --report writes DIR/report.html at the end (as pagesim report does).
+      results/sweeps/<sweep>). First it prints its plan: runs, and an estimate of their events and
+      event-log bytes; a plan of more than 100,000 runs, 10^10 events or 50 GB of logs is refused
+      (exit 2) unless --yes. --resume continues the sweep in DIR: runs whose inputs (workload,
+      platform profile, parameters, seed, sinks, the simulator's code) are unchanged are kept,
+      changed ones re-run, ones no longer planned removed; --shard runs a slice; --report writes
+      DIR/report.html at the end (as pagesim report does).
   pagesim merge OUT_DIR SHARD_DIR...
       Join the results of sweep shards into one directory.
   pagesim report RESULTS_DIR [--out FILE]
@@ -71,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
       resume: { type: "boolean" },
       report: { type: "boolean" },
       shard: { type: "string" },
+      yes: { type: "boolean" },
     },
     allowPositionals: true,
     strict: true,
@@ -128,9 +133,9 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     case "sweep": {
-      const { runSweep } = await import("./sweep/runner.ts");
+      const { runSweep, formatPlan } = await import("./sweep/runner.ts");
       const { sweepProgress } = await import("./cli/progress.ts");
-      const { formatSweepTable } = await import("./cli/sweep-table.ts");
+      const { formatSweepTable, formatSweepSummary } = await import("./cli/sweep-table.ts");
       const file = expectArgs(positionals, "sweep", "sweep file");
       const jobs = values.jobs === undefined ? undefined : integerOption("jobs", values.jobs, 1, 1);
       const shard = shardOption(values.shard);
@@ -142,9 +147,12 @@ async function main(argv: string[]): Promise<number> {
         console.error("pagesim: SIGINT: finishing the runs in flight; --resume continues later (again to quit at once)");
       });
       const progress = sweepProgress();
-      const summary = await runSweep({ file, outDir, resume: values.resume === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }), onProgress: progress.update, shouldStop: () => stop });
+      const summary = await runSweep({
+        file, outDir, resume: values.resume === true, yes: values.yes === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
+        onPlan: (plan) => console.log(formatPlan(plan)), onProgress: progress.update, shouldStop: () => stop,
+      });
       progress.stop();
-      console.log(`${summary.dir}: ${summary.ran} runs done${summary.skipped > 0 ? `, ${summary.skipped} kept from before` : ""}, ${summary.failed} failed, of ${summary.planned}${summary.stopped ? " (stopped: --resume continues)" : ""}`);
+      console.log(formatSweepSummary(summary));
       console.log(`\n${formatSweepTable(summary.dir)}\n`);
       console.log(`results: ${join(summary.dir, "results.sqlite")} (tables runs, run_params, metrics, series; docs/metrics.md); each run's directory under ${join(summary.dir, "runs")}`);
       if (values.report === true && !summary.stopped) {

@@ -20,7 +20,7 @@ export interface RunRow {
   timesliceMs: number | null;
   /** Param `model.hz`, else null (the workload's own HZ). */
   hz: number | null;
-  /** Every override the sweep set, JSON-decoded. */
+  /** Every override the sweep set, as the sweep file gave it (number, text or boolean). */
   params: Record<string, unknown>;
   /** Every metric of the run (none for a failed run). */
   metrics: Record<string, number>;
@@ -40,14 +40,24 @@ export function assertResults(src: SqlSource, label: string): void {
   if (!hasTable(src, "runs")) throw new ResultsError(`${label}: not a sweep results file (it has no runs table; pagesim sweep writes one)`);
 }
 
-/** Params are stored as JSON text; a value that is not JSON is kept as the raw string. */
-function decode(text: unknown): unknown {
-  if (typeof text !== "string") return text;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
+/**
+ * How run_params values read back. results.sqlite stores them typed (src/sweep/results.ts
+ * paramValue): numbers as INTEGER or REAL, text as TEXT, booleans as the TEXT 'true' / 'false'.
+ * Files of an older pagesim stored JSON text in a column declared TEXT ('"xe"', '100').
+ */
+function paramDecoder(src: SqlSource): (value: unknown) => unknown {
+  const declared = src.all("PRAGMA table_info(run_params)").find((c) => c.name === "value")?.type;
+  if (declared === "TEXT") {
+    return (text) => {
+      if (typeof text !== "string") return text;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return text;
+      }
+    };
   }
+  return (value) => (value === "true" ? true : value === "false" ? false : typeof value === "bigint" ? Number(value) : value);
 }
 
 const numberOrNull = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
@@ -55,6 +65,7 @@ const numberOrNull = (v: unknown): number | null => (typeof v === "number" && Nu
 /** Every run with its params and metrics, in run order. Works whether or not metrics exist. */
 export function loadRuns(src: SqlSource): RunRow[] {
   const params = new Map<string, Record<string, unknown>>();
+  const decode = paramDecoder(src);
   for (const row of src.all("SELECT run_id, name, value FROM run_params ORDER BY run_id, name")) {
     const id = String(row.run_id);
     params.set(id, { ...(params.get(id) ?? {}), [String(row.name)]: decode(row.value) });

@@ -1,5 +1,21 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
+import { formatReasons } from "../sweep/resume.ts";
+import type { SweepSummary } from "../sweep/runner.ts";
+
+/**
+ * The end-of-sweep line: runs done (new, and re-run with why), kept, removed, failed, e.g.
+ * "results/default: 6 runs done of 6 to run (3 new; 3 re-run: workload x.yaml changed), 141 kept from before, 0 failed, of 144".
+ */
+export function formatSweepSummary(s: SweepSummary): string {
+  const toRun = s.fresh + s.rerun;
+  const why = [s.fresh > 0 ? `${s.fresh} new` : "", formatReasons(s.rerunReasons)].filter((x) => x !== "").join("; ");
+  const parts = [`${s.ran} runs done${toRun === 0 ? "" : ` of ${toRun} to run (${why})`}`];
+  if (s.skipped > 0) parts.push(`${s.skipped} kept from before`);
+  if (s.removed > 0) parts.push(`${s.removed} removed (no longer in the sweep)`);
+  parts.push(`${s.failed} failed, of ${s.planned}${s.stopped ? " (stopped: --resume continues)" : ""}`);
+  return `${s.dir}: ${parts.join(", ")}`;
+}
 
 /** The metrics the end-of-sweep table shows (docs/metrics.md), averaged over repetitions. */
 const COLUMNS: [metric: string, header: string][] = [

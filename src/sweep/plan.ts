@@ -61,13 +61,44 @@ function product(params: [string, unknown[]][]): Record<string, unknown>[] {
   return rows;
 }
 
+/** How many values a parameter takes, counted without listing them. */
+function valueCount(v: z.infer<typeof values>): number {
+  if (Array.isArray(v)) return v.length;
+  return v.to < v.from ? 0 : Math.floor((v.to - v.from) / v.step + 1e-9) + 1;
+}
+
+/** The zip groups' row counts, refusing a group whose parameters have different numbers of values. */
+function zipRows(sweep: Sweep, sweepFile: string): number[] {
+  return sweep.zip.map((group, g) => {
+    const lengths = new Set(Object.values(group).map((v) => v.length));
+    if (lengths.size > 1) throw new WorkloadError(`${sweepFile}: zip.${g}: every parameter of a zip group needs the same number of values`);
+    return [...lengths][0] ?? 1;
+  });
+}
+
+/** A sweep's size, counted arithmetically (nothing is listed, so a 10^8-run grid costs nothing). */
+export interface PlanSize {
+  /** workloads × configurations × repetitions; an upper bound when `exclude` rules drop some. */
+  runs: number;
+  workloads: number;
+  /** Configurations per workload before `exclude`: the product of every parameter's values and zip rows. */
+  configurations: number;
+  repetitions: number;
+}
+
+export function countPlan(sweep: Sweep, sweepFile: string): PlanSize {
+  let configurations = 1;
+  for (const v of Object.values(sweep.parameters)) configurations *= valueCount(v);
+  for (const rows of zipRows(sweep, sweepFile)) configurations *= rows;
+  return { runs: sweep.workloads.length * configurations * sweep.repetitions, workloads: sweep.workloads.length, configurations, repetitions: sweep.repetitions };
+}
+
 /** Expands a sweep into its runs, in a deterministic order. */
 export function planSweep(sweep: Sweep, sweepFile: string): PlannedRun[] {
   let configs = product(Object.entries(sweep.parameters).map(([k, v]) => [k, expand(v)]));
+  const rowCounts = zipRows(sweep, sweepFile);
   for (const [g, group] of sweep.zip.entries()) {
-    const lengths = new Set(Object.values(group).map((v) => v.length));
-    if (lengths.size > 1) throw new WorkloadError(`${sweepFile}: zip.${g}: every parameter of a zip group needs the same number of values`);
-    const n = [...lengths][0]!;
+    const n = rowCounts[g]!;
     const rows = Array.from({ length: n }, (_, i) => Object.fromEntries(Object.entries(group).map(([k, v]) => [k, v[i]])));
     configs = configs.flatMap((c) => rows.map((r) => ({ ...c, ...r })));
   }

@@ -2,11 +2,15 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import type { SinkName } from "../record/run-dir.ts";
 import { WorkloadError } from "../workload/errors.ts";
-import { loadWorkload } from "../workload/load.ts";
+import type { RunInputs } from "./inputs.ts";
 import { LongestFirstQueue } from "./order.ts";
-import { loadSweep, planSweep, shardOf, type PlannedRun } from "./plan.ts";
+import { countPlan, loadSweep, planSweep, shardOf, type PlannedRun } from "./plan.ts";
+import { prepareRuns, type PreparedPlan } from "./prepare.ts";
+import { decideResume, type ResumeDecision } from "./resume.ts";
 import { SweepResults, readSweepMeta } from "./results.ts";
+import { finishRunDirMoves } from "./run-dirs.ts";
 import type { RunRequest, RunResult } from "./worker.ts";
 
 export interface SweepOptions {
@@ -14,8 +18,16 @@ export interface SweepOptions {
   outDir: string;
   /** Worker threads; each runs one simulation at a time. Default: the machine's cores. */
   jobs?: number;
-  /** Keep the runs an earlier, interrupted sweep completed; redo the rest. */
+  /**
+   * Continue the sweep in outDir: keep the runs whose inputs (workload, platform profile,
+   * parameters, seed, sinks, model) are unchanged, re-run changed ones, drop runs the plan no
+   * longer has, run new ones.
+   */
   resume?: boolean;
+  /** Run a plan past PLAN_LIMITS. */
+  yes?: boolean;
+  /** Called once the plan is known, before anything runs. */
+  onPlan?: (plan: SweepPlan) => void;
   /** Run only the k-th of n disjoint slices (1-based). */
   shard?: { k: number; n: number };
   onProgress?: (p: SweepProgress) => void;
@@ -32,13 +44,29 @@ export interface SweepProgress {
   last?: string;
 }
 
+/** What a sweep is about to do: its runs, and the estimated size of those it will run. */
+export interface SweepPlan {
+  runs: number;
+  toRun: number;
+  kept: number;
+  events: number;
+  logBytes: number;
+}
+
 export interface SweepSummary {
   dir: string;
   planned: number;
+  /** Runs kept from an earlier sweep (their inputs unchanged). */
   skipped: number;
   ran: number;
   failed: number;
   stopped: boolean;
+  /** Of the runs to run: re-runs of recorded runs (changed or failed), by reason, and new ones. */
+  rerun: number;
+  rerunReasons: Map<string, number>;
+  fresh: number;
+  /** Recorded runs the plan no longer has, removed with their run directories. */
+  removed: number;
 }
 
 /**
@@ -53,127 +81,153 @@ function startWorker(): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
 }
 
-/** Bad input is found before anything is written: every (workload, parameters) of the plan must load. */
-function checkWorkloads(runs: PlannedRun[], sweepFile: string): void {
-  const checked = new Set<string>();
-  for (const run of runs) {
-    const key = `${run.workload}\0${JSON.stringify(run.params)}`;
-    if (checked.has(key)) continue;
-    checked.add(key);
-    try {
-      loadWorkload(run.workload, run.params);
-    } catch (error) {
-      if (error instanceof WorkloadError) throw new WorkloadError(`${sweepFile}: run ${run.id} (${Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}):\n${error.message}`);
-      throw error;
-    }
-  }
+/** The limits a plan must keep to unless `--yes` (README, --help): past them it is refused. */
+export const PLAN_LIMITS = { runs: 100_000, events: 1e10, logBytes: 50e9 } as const;
+
+/** Refuses a plan past a limit, naming the sweep file, what it would be and the limit passed. */
+function refusePlan(file: string, what: string, limit: string): never {
+  throw new WorkloadError(`${file}: the plan has ${what}, over the limit of ${limit}; nothing was run or written (pass --yes to run it anyway)`);
+}
+
+const fmtCount = (n: number): string => (n >= 1e9 ? `${Number((n / 1e9).toPrecision(3))} G` : n >= 1e6 ? `${Number((n / 1e6).toPrecision(3))} M` : n >= 1e3 ? `${Number((n / 1e3).toPrecision(3))} K` : String(Math.round(n)));
+const fmtBytes = (b: number): string => (b >= 1e9 ? `${Number((b / 1e9).toPrecision(3))} GB` : b >= 1e6 ? `${Number((b / 1e6).toPrecision(3))} MB` : b >= 1e3 ? `${Number((b / 1e3).toPrecision(3))} kB` : `${Math.round(b)} B`);
+
+/** The plan line: runs to run and kept, and the estimated events and log bytes of those to run. */
+export function formatPlan(p: SweepPlan): string {
+  const runs = `${p.runs} runs${p.kept > 0 ? ` (${p.toRun} to run, ${p.kept} kept)` : ""}`;
+  return `plan: ${runs}; estimated ${fmtCount(p.events)} events and ${fmtBytes(p.logBytes)} of event logs to write (an estimate from the workloads' pages, docs/metrics.md)`;
 }
 
 /**
- * Opens (or creates) results.sqlite, refusing one a different sweep file started, and queues the
- * runs it does not hold as complete, their order learnt from the ones it does.
+ * Opens results.sqlite of an earlier sweep in the same directory, finishes any run-directory
+ * moves a crash cut short, and decides what to keep (src/sweep/resume.ts).
  */
-function openResults(o: SweepOptions, runs: PlannedRun[], resultsPath: string): { results: SweepResults; queue: LongestFirstQueue } {
-  mkdirSync(join(o.outDir, "runs"), { recursive: true });
+function openEarlier(resultsPath: string, runsDir: string, plan: PreparedPlan): { results: SweepResults; decision: ResumeDecision } {
   const results = new SweepResults(resultsPath);
-  const sweepText = readFileSync(o.file, "utf8");
-  const earlier = results.meta("sweep_file_text");
-  if (earlier !== undefined && earlier !== sweepText) {
+  try {
+    finishRunDirMoves(results, runsDir);
+    return { results, decision: decideResume(plan.runs, results.recordedRuns()) };
+  } catch (error) {
     results.close();
-    throw new WorkloadError(`${o.outDir}: was started with a different sweep file; --resume needs the same one`);
+    throw error;
   }
-  results.setMeta({ sweep_file: o.file, sweep_file_text: sweepText, planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
-  const done = results.completedEvents();
-  const queue = new LongestFirstQueue(
-    runs.filter((r) => !done.has(r.id)),
-    runs.filter((r) => done.has(r.id)).map((run) => ({ run, events: done.get(run.id)! })),
-  );
-  return { results, queue };
 }
 
 /**
- * `pagesim sweep`: plans the runs, checks every workload loads with its parameters before
- * anything is written, then runs them on `jobs` worker threads. Each run is single-threaded and
+ * `pagesim sweep`: counts the runs (refusing an absurd grid before listing it), plans them,
+ * loads every workload with its parameters (bad input is found before anything is written),
+ * estimates their size (refusing an absurd plan), then, on --resume, keeps the runs whose inputs
+ * are unchanged and runs the rest on `jobs` worker threads. Each run is single-threaded and
  * deterministic, so results do not depend on `jobs`; each writes its own run directory under
  * runs/, and its rows go into results.sqlite when it completes.
  */
 export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
   const sweep = loadSweep(o.file);
+  const size = countPlan(sweep, o.file);
+  const shardRuns = o.shard === undefined ? size.runs : Math.ceil(size.runs / o.shard.n);
+  if (shardRuns > PLAN_LIMITS.runs && o.yes !== true) {
+    const n = (count: number, what: string): string => `${count.toLocaleString("en-US")} ${what}${count === 1 ? "" : "s"}`;
+    const product = `${n(size.workloads, "workload")} × ${n(size.configurations, "configuration")} × ${n(size.repetitions, "repetition")}`;
+    refusePlan(o.file, `${n(shardRuns, "run")} (${product}${o.shard === undefined ? "" : `, shard ${o.shard.k}/${o.shard.n}`})`, n(PLAN_LIMITS.runs, "run"));
+  }
   let runs = planSweep(sweep, o.file);
   if (o.shard !== undefined) runs = shardOf(runs, o.shard.k, o.shard.n);
   const resultsPath = join(o.outDir, "results.sqlite");
+  const runsDir = join(o.outDir, "runs");
   const resuming = existsSync(resultsPath);
   if (resuming && o.resume !== true) throw new WorkloadError(`${o.outDir}: holds an earlier sweep (results.sqlite); use --resume to continue it, or another --out`);
-  // The workers load the model (about 0.45 s each) while this thread checks the workloads and
-  // opens results.sqlite; a worker writes nothing until it is sent a run. On --resume they wait
-  // until the queue is known: a finished sweep then starts none.
-  const wanted = Math.max(1, Math.min(o.jobs ?? availableParallelism(), runs.length));
-  const workers = resuming ? [] : Array.from({ length: wanted }, () => startWorker());
-  let opened: { results: SweepResults; queue: LongestFirstQueue };
-  try {
-    checkWorkloads(runs, o.file);
-    opened = openResults(o, runs, resultsPath);
-  } catch (error) {
-    for (const w of workers) void w.terminate();
-    throw error;
+  const plan = prepareRuns(runs, o.file, sweep.sinks);
+  const earlier = resuming ? openEarlier(resultsPath, runsDir, plan) : undefined;
+  const decision = earlier?.decision ?? decideResume(plan.runs, []);
+  const estimateOf = new Map(plan.runs.map((p) => [p.run.id, p.estimate]));
+  const sized: SweepPlan = { runs: runs.length, toRun: decision.toRun.length, kept: decision.kept.length, events: 0, logBytes: 0 };
+  for (const p of decision.toRun) {
+    sized.events += estimateOf.get(p.run.id)!.events;
+    sized.logBytes += estimateOf.get(p.run.id)!.logBytes;
   }
-  const { results, queue } = opened;
-  const queued = queue.length;
-  const summary: SweepSummary = { dir: o.outDir, planned: runs.length, skipped: runs.length - queued, ran: 0, failed: 0, stopped: false };
-  const jobs = queued === 0 ? 0 : Math.min(wanted, queued);
-  while (workers.length < jobs) workers.push(startWorker());
-  for (const w of workers.splice(jobs)) void w.terminate();
-  const startedAt = performance.now();
-  let events = 0;
-
-  await new Promise<void>((resolve, reject) => {
-    let active = 0;
-    if (queued === 0) return resolve();
-    const dispatch = (worker: Worker): void => {
-      if (queue.length === 0 || o.shouldStop?.() === true) {
-        if (queue.length > 0) summary.stopped = true;
-        void worker.terminate();
-        active--;
-        if (active === 0) resolve();
-        return;
-      }
-      const run = queue.next()!;
-      const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks: sweep.sinks };
-      worker.once("message", (result: RunResult) => {
-        try {
-          results.record(run, result);
-        } catch (error) {
-          reject(error);
-          return;
-        }
-        summary.ran++;
-        if (result.status !== "complete") summary.failed++;
-        else queue.learn(run, result.events);
-        events += result.events;
-        const elapsed = (performance.now() - startedAt) / 1000;
-        const finished = summary.ran;
-        // Longest first, runs/s falls as the sweep goes on: the ETA is counted in expected events.
-        const eventsPerSec = elapsed > 0 ? events / elapsed : 0;
-        o.onProgress?.({
-          done: summary.skipped + finished,
-          total: runs.length,
-          failed: summary.failed,
-          eventsPerSec,
-          etaSec: eventsPerSec > 0 ? queue.expectedEvents() / eventsPerSec : 0,
-          last: `${run.id} ${run.workloadName} ${result.status}${result.error === undefined ? "" : `: ${result.error.split("\n")[0]}`}`,
-        });
-        dispatch(worker);
-      });
-      worker.postMessage(request);
-    };
-    for (const worker of workers) {
-      worker.on("error", reject);
-      active++;
-      dispatch(worker);
-    }
-  });
+  if (o.yes !== true && (sized.events > PLAN_LIMITS.events || sized.logBytes > PLAN_LIMITS.logBytes)) {
+    earlier?.results.close();
+    if (sized.logBytes > PLAN_LIMITS.logBytes) refusePlan(o.file, `an estimated ${fmtBytes(sized.logBytes)} of event logs to write`, fmtBytes(PLAN_LIMITS.logBytes));
+    refusePlan(o.file, `an estimated ${fmtCount(sized.events)} events to simulate`, `${fmtCount(PLAN_LIMITS.events)} events`);
+  }
+  o.onPlan?.(sized);
+  mkdirSync(runsDir, { recursive: true });
+  const results = earlier?.results ?? new SweepResults(resultsPath);
+  if (earlier !== undefined) {
+    results.reconcile(decision.dropped, decision.moved, decision.kept.map((k) => k.run));
+    finishRunDirMoves(results, runsDir);
+  }
+  results.setMeta({ sweep_file: o.file, sweep_file_text: readFileSync(o.file, "utf8"), planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
+  const inputsOf = new Map(decision.toRun.map((p) => [p.run.id, p.inputs]));
+  const queue = new LongestFirstQueue(
+    decision.toRun.map((p) => p.run),
+    decision.kept.map(({ run, from }) => ({ run, events: from.events })),
+  );
+  const summary: SweepSummary = {
+    dir: o.outDir, planned: runs.length, skipped: decision.kept.length, ran: 0, failed: 0, stopped: false,
+    rerun: decision.rerun, rerunReasons: decision.rerunReasons, fresh: decision.fresh, removed: decision.removed.length,
+  };
+  await runQueue(o, queue, results, summary, sweep.sinks, inputsOf);
   results.close();
   return summary;
+}
+
+/** Runs the queue on worker threads, recording each run as it completes. */
+async function runQueue(o: SweepOptions, queue: LongestFirstQueue, results: SweepResults, summary: SweepSummary, sinks: SinkName[], inputsOf: Map<string, RunInputs & { runKey: string }>): Promise<void> {
+  const queued = queue.length;
+  const jobs = queued === 0 ? 0 : Math.max(1, Math.min(o.jobs ?? availableParallelism(), queued));
+  const workers = Array.from({ length: jobs }, () => startWorker());
+  const startedAt = performance.now();
+  let events = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let active = 0;
+      if (queued === 0) return resolve();
+      const dispatch = (worker: Worker): void => {
+        if (queue.length === 0 || o.shouldStop?.() === true) {
+          if (queue.length > 0) summary.stopped = true;
+          void worker.terminate();
+          active--;
+          if (active === 0) resolve();
+          return;
+        }
+        const run = queue.next()!;
+        const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks };
+        worker.once("message", (result: RunResult) => {
+          try {
+            results.record(run, result, inputsOf.get(run.id));
+          } catch (error) {
+            reject(error);
+            return;
+          }
+          summary.ran++;
+          if (result.status !== "complete") summary.failed++;
+          else queue.learn(run, result.events);
+          events += result.events;
+          const elapsed = (performance.now() - startedAt) / 1000;
+          // Longest first, runs/s falls as the sweep goes on: the ETA is counted in expected events.
+          const eventsPerSec = elapsed > 0 ? events / elapsed : 0;
+          o.onProgress?.({
+            done: summary.skipped + summary.ran,
+            total: summary.planned,
+            failed: summary.failed,
+            eventsPerSec,
+            etaSec: eventsPerSec > 0 ? queue.expectedEvents() / eventsPerSec : 0,
+            last: `${run.id} ${run.workloadName} ${result.status}${result.error === undefined ? "" : `: ${result.error.split("\n")[0]}`}`,
+          });
+          dispatch(worker);
+        });
+        worker.postMessage(request);
+      };
+      for (const worker of workers) {
+        worker.on("error", reject);
+        active++;
+        dispatch(worker);
+      }
+    });
+  } finally {
+    for (const w of workers) void w.terminate();
+  }
 }
 
 /** `pagesim merge OUT SHARD_DIR…`: joins shard directories' results (and run directories) into one. */
