@@ -71,11 +71,17 @@ export function variantsOf(configs: readonly { variant: string }[]): string[] {
  * "bars: min–max over the 2 seeds" (or "over 1–3 seeds" when configurations differ).
  */
 export function barsCaption(stats: readonly { n: number }[]): string {
-  const ns = [...new Set(stats.map((s) => s.n))].sort((a, b) => a - b);
+  const ns = [...new Set(stats.map((s) => s.n))];
   if (ns.length === 0) return "no complete runs";
   if (ns.length === 1 && ns[0] === 1) return "one seed per configuration, so no bars";
-  const count = ns.length === 1 ? `the ${ns[0]} seeds` : `${ns[0]}–${ns[ns.length - 1]} seeds`;
-  return `bars: min–max over ${count} of each configuration (not over workloads or settings)`;
+  return `bars: min–max over ${seedsText(stats)} of each configuration (not over workloads or settings)`;
+}
+
+/** How many seeds each figure is a mean over: "the 2 seeds", "1–3 seeds". */
+export function seedsText(stats: readonly { n: number }[]): string {
+  const ns = [...new Set(stats.map((s) => s.n))].sort((a, b) => a - b);
+  if (ns.length === 1) return ns[0] === 1 ? "its one seed" : `the ${ns[0]} seeds`;
+  return `${ns[0]}–${ns[ns.length - 1]} seeds`;
 }
 
 /** Mean, min and max of the finite values (undefined when there are none). */

@@ -115,11 +115,12 @@ function ratePanel(bins: readonly RateBin[], policies: readonly string[], endMs:
   const quiet = policies.filter((p) => !drawn.some((b) => b.policy === p)).map((policy) => ({ policy, t: endMs / 2 }));
   const svg = renderSvg({
     width: WIDE,
-    height: 40 + 52 * policies.length,
+    height: 40 + 60 * policies.length,
     marginLeft: 130,
     marginRight: 64,
     fy: { domain: [...policies], label: null, axis: "left", padding: 0.12 },
-    x: { domain: [0, endMs], label: `simulated time (ms; bins of ${trim(binMs, 3)} ms)` },
+    // To the end of the last bin, so its bar stays inside the frame.
+    x: { domain: [0, Math.ceil(endMs / binMs - 1e-9) * binMs], label: `simulated time (ms; bins of ${trim(binMs, 3)} ms)` },
     y: { axis: "right", label: "migrations/s (↑ device, ↓ system)", tickFormat: (v: number) => formatValue(Math.abs(v)), ticks: 3 },
     color: { type: "categorical", domain: Object.keys(DIRECTION_COLORS), range: Object.values(DIRECTION_COLORS) },
     marks: [

@@ -1,5 +1,5 @@
 import * as Plot from "@observablehq/plot";
-import { barsCaption, chartConfigs, hasMetric, policiesOf, variantsOf, type ChartConfig } from "./aggregate.ts";
+import { chartConfigs, seedsText, hasMetric, policiesOf, variantsOf, type ChartConfig } from "./aggregate.ts";
 import { formatPercent, formatValue, hzLabel } from "./format.ts";
 import { metricLabel } from "./metric-names.ts";
 import { colorScale, colors, joinReadings, missing, renderSvg, WIDE, type Chart, type LegendEntry, type Panel } from "./render.ts";
@@ -129,7 +129,7 @@ export function paretoChart(runs: readonly RunRow[]): Chart {
     return { title: variants.length > 1 ? variant : "", panels: [tradePanel(points, legend)], reading: paretoReading(points) };
   });
   const stats = configs.flatMap((c) => (c.metrics[GPU] === undefined ? [] : [c.metrics[GPU]]));
-  const subtitle = `Per workload, one dot per configuration at its mean over seeds (${barsCaption(stats).replace(/^bars: /, "figures range ")}; hover a dot for its figures). Outlined: the Pareto frontier (no other configuration does more work on one side without doing less on the other), joined by the dashed line. Dots with equal figures sit on a small ring round them, joined to the true point by a thin line.`;
+  const subtitle = `Per workload, one dot per configuration at its mean over ${seedsText(stats)} (hover a dot for its figures; the configurations table has their range). Outlined: the Pareto frontier (no other configuration does more work on one side without doing less on the other), joined by the dashed line. Dots with equal figures sit on a small ring round them, joined to the true point by a thin line.`;
   return { kind: "drawn", id: ID, title: TITLE, subtitle, reading: joinReadings(groups), groups, legend };
 }
 
