@@ -78,13 +78,6 @@ export function otherSettings(params: Readonly<Record<string, unknown>>): [strin
     .map((k) => [k, params[k]]);
 }
 
-/** The settings a policy's label leaves out because they do not apply: for a note, never a column. */
-export function inapplicableSettings(params: Readonly<Record<string, unknown>>): string[] {
-  return Object.keys(params)
-    .filter((k) => !settingApplies(k, params))
-    .sort();
-}
-
 /** A workload's file name: "workloads/atomic-ping-pong.yaml" → "atomic-ping-pong.yaml". */
 export const shortWorkload = (path: string): string => path.split("/").pop() ?? path;
 
