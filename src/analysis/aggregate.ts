@@ -74,7 +74,7 @@ export function barsCaption(stats: readonly { n: number }[]): string {
   const ns = [...new Set(stats.map((s) => s.n))];
   if (ns.length === 0) return "no complete runs";
   if (ns.length === 1 && ns[0] === 1) return "one seed per configuration, so no bars";
-  return `bars: min–max over ${seedsText(stats)} of each configuration (not over workloads or settings)`;
+  return `bars: min–max over ${seedsText(stats)} of each configuration (not over workloads or settings; none where the seeds agree)`;
 }
 
 /** How many seeds each figure is a mean over: "the 2 seeds", "1–3 seeds". */

@@ -109,7 +109,8 @@ export function missing(id: string, title: string, what: readonly string[]): Mis
  * visible. `slot` is the category's index; the result is the mark's x.
  */
 export function dodgedX(slot: number, rank: number, present: number): number {
-  const step = Math.min(0.14, 0.8 / Math.max(1, present));
+  // At most 70% of the category's width, so neighbouring categories stay apart.
+  const step = Math.min(0.14, 0.7 / Math.max(1, present));
   return slot + (rank - (present - 1) / 2) * step;
 }
 
