@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import Database from "better-sqlite3";
+import { parseHTML } from "linkedom";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import type { ConfigSummary } from "../src/analysis/aggregate.ts";
 import { openResults } from "../src/analysis/better-sqlite.ts";
 import { hzReading } from "../src/analysis/chart-hz.ts";
@@ -13,7 +15,9 @@ import { latencyReading } from "../src/analysis/chart-latency.ts";
 import { migrationReading } from "../src/analysis/chart-migrations.ts";
 import { markFrontier, paretoReading } from "../src/analysis/chart-pareto.ts";
 import { workReading } from "../src/analysis/chart-work.ts";
+import { formatValue } from "../src/analysis/format.ts";
 import { buildReport } from "../src/analysis/report.ts";
+import { loadRuns, type RunRow } from "../src/analysis/results.ts";
 import { writeReport } from "../src/analysis/write-report.ts";
 import { runSweep } from "../src/sweep/runner.ts";
 import { writeSyntheticResults } from "./support/synthetic-results.ts";
@@ -22,13 +26,13 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const tempDir = () => mkdtempSync(join(tmpdir(), "pagesim-report-"));
 const ALL_CHARTS = ["work", "pareto", "latency", "migrations", "hz"];
 
-/** The marks each chart must show at least one of: line paths and dots. */
-const MARKS: Record<string, { lines: boolean; dots: boolean }> = {
-  work: { lines: true, dots: true },
-  pareto: { lines: true, dots: true },
-  latency: { lines: true, dots: true },
-  migrations: { lines: true, dots: false },
-  hz: { lines: true, dots: true },
+/** The marks each chart must show at least one of: line paths, dots, and (binned rates) bars. */
+const MARKS: Record<string, { lines: boolean; dots: boolean; bars: boolean }> = {
+  work: { lines: true, dots: true, bars: false },
+  pareto: { lines: true, dots: true, bars: false },
+  latency: { lines: true, dots: true, bars: false },
+  migrations: { lines: false, dots: false, bars: true },
+  hz: { lines: true, dots: true, bars: false },
 };
 
 /** Runs the CLI as a user would; async, so the bad-input cases start together. */
@@ -47,7 +51,7 @@ interface RenderedChart {
   title: string;
   reading: string;
   note: string;
-  svgs: { width: number; height: number; linePaths: number; dots: number; marksWidth: number; marksHeight: number }[];
+  svgs: { width: number; height: number; linePaths: number; dots: number; bars: number; marksWidth: number; marksHeight: number }[];
 }
 
 /** The little of the DOM the page inspection uses (the compiler has no DOM library here). */
@@ -104,8 +108,9 @@ async function openInBrowser(file: string): Promise<{ charts: RenderedChart[]; e
         note: s.querySelector("p.note")?.textContent ?? "",
         svgs: Array.from(s.querySelectorAll("svg")).map((svg) => {
           const b = svg.getBoundingClientRect();
-          const marks = box(svg.querySelectorAll('g[aria-label="line"] path, g[aria-label="dot"] circle'));
-          return { width: b.width, height: b.height, linePaths: Array.from(svg.querySelectorAll('g[aria-label="line"] path')).length, dots: Array.from(svg.querySelectorAll('g[aria-label="dot"] circle')).length, marksWidth: marks.width, marksHeight: marks.height };
+          const marks = box(svg.querySelectorAll('g[aria-label="line"] path, g[aria-label="dot"] circle, g[aria-label="rect"] rect'));
+          const count = (selector: string) => Array.from(svg.querySelectorAll(selector)).length;
+          return { width: b.width, height: b.height, linePaths: count('g[aria-label="line"] path'), dots: count('g[aria-label="dot"] circle'), bars: count('g[aria-label="rect"] rect'), marksWidth: marks.width, marksHeight: marks.height };
         }),
       };
     }),
@@ -138,6 +143,7 @@ describe("pagesim report", () => {
         expect(svg.width * svg.height, `${chart.id} svg laid out`).toBeGreaterThan(10_000);
         if (MARKS[chart.id]!.lines) expect(svg.linePaths, `${chart.id} lines`).toBeGreaterThan(0);
         if (MARKS[chart.id]!.dots) expect(svg.dots, `${chart.id} dots`).toBeGreaterThan(0);
+        if (MARKS[chart.id]!.bars) expect(svg.bars, `${chart.id} bars`).toBeGreaterThan(0);
         expect(svg.marksWidth * svg.marksHeight, `${chart.id} marks drawn`).toBeGreaterThan(100);
       }
     }
@@ -216,6 +222,145 @@ describe("pagesim report", () => {
   });
 });
 
+/** Each chart's groups as the page has them: the variant's title, and each panel's data-values rows. */
+function drawnData(html: string): Map<string, { title: string; reading: string; panels: Record<string, string | number>[][] }[]> {
+  const { document } = parseHTML(html);
+  const out = new Map<string, { title: string; reading: string; panels: Record<string, string | number>[][] }[]>();
+  for (const section of document.querySelectorAll("section.chart:not(.missing)")) {
+    const groups = [...section.querySelectorAll("div.variant")].map((g) => ({
+      title: g.getAttribute("data-variant") ?? "",
+      reading: g.querySelector("p.reading")?.textContent ?? "",
+      panels: [...g.querySelectorAll("figure.panel")].map((f) => JSON.parse(f.getAttribute("data-values") ?? "null") as Record<string, string | number>[]),
+    }));
+    out.set(section.getAttribute("data-chart") ?? "", groups);
+  }
+  return out;
+}
+
+/** Mean, min, max and count of one metric over the complete runs of one workload and param set, computed here from the runs. */
+function expected(runs: readonly RunRow[]) {
+  return (workload: string, params: Record<string, unknown>, metric: string) => {
+    const values = runs
+      .filter((r) => r.status === "complete" && r.workload === workload && Object.entries(params).every(([k, v]) => r.params[k] === v))
+      .map((r) => r.metrics[metric]!);
+    expect(values.length, `${workload} ${JSON.stringify(params)} ${metric}`).toBeGreaterThan(0);
+    return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), n: values.length };
+  };
+}
+
+describe("the report keeps workloads apart", () => {
+  it("draws each workload's own means (never their pooled mean), with bars over seeds only", () => {
+    const dir = tempDir();
+    const workloads = [
+      { path: "workloads/atomic-ping-pong.yaml", scale: 1 },
+      { path: "workloads/atomic-contention.yaml", scale: 8 },
+    ];
+    writeSyntheticResults(dir, { workloads, failed: false });
+    const src = openResults(join(dir, "results.sqlite"));
+    const runs = loadRuns(src);
+    const { html } = buildReport(src);
+    src.close();
+    const want = expected(runs);
+    const charts = drawnData(html);
+    expect([...charts.keys()]).toEqual(ALL_CHARTS);
+    for (const [id, groups] of charts) expect(groups.map((g) => g.title), `${id}: one group per workload`).toEqual(["atomic-ping-pong.yaml", "atomic-contention.yaml"]);
+    const params = (policy: unknown, ms: unknown, hz: unknown) => ({ "policy.name": policy, "policy.timesliceMs": ms, "model.hz": hz });
+    let checked = 0;
+    for (const [g, { path }] of workloads.entries()) {
+      // Work and HZ charts: every dot is the mean (and its bar the min–max) of that workload's seeds.
+      for (const id of ["work", "hz"]) {
+        for (const row of charts.get(id)![g]!.panels.flat()) {
+          const [ms, hz] = id === "work" ? [parseFloat(String(row.category)), Number(String(row.facet).replace("HZ ", ""))] : [parseFloat(String(row.facet)), Number(row.category)];
+          const e = want(path, params(row.policy, ms, hz), String(row.metric));
+          expect(row.mean, `${id} ${path} ${JSON.stringify(row)}`).toBeCloseTo(e.mean, 6);
+          expect([row.min, row.max, row.n]).toEqual([e.min, e.max, e.n]);
+          checked++;
+        }
+      }
+      // The trade-off: each dot at the workload's own mean CPU and GPU work.
+      for (const row of charts.get("pareto")![g]!.panels.flat()) {
+        const [policy, ms, hz] = String(row.label).split(" · ");
+        const p = params(policy, parseFloat(ms!), Number(hz!.replace("HZ ", "")));
+        expect(row.cpu).toBeCloseTo(want(path, p, "cpu_work_per_s").mean, 6);
+        expect(row.gpu).toBeCloseTo(want(path, p, "gpu_work_per_s").mean, 6);
+        checked++;
+      }
+      // Latency: the reference HZ (250) and each policy's middle timeslice (5 ms of 0, 1, 5, 10).
+      for (const row of charts.get("latency")![g]!.panels.flat()) {
+        const metric = `${String(row.facet).startsWith("GPU") ? "gpu" : "cpu"}_fault_${String(row.category).replace(".", "")}_us`;
+        expect(row.mean).toBeCloseTo(want(path, params(row.policy, 5, 250), metric).mean, 6);
+        checked++;
+      }
+      // Migrations: the runs drawn under a workload are that workload's.
+      for (const row of charts.get("migrations")![g]!.panels.flat()) expect(runs.find((r) => r.runId === row.runId)?.workload).toBe(path);
+    }
+    expect(checked, "rows checked").toBeGreaterThan(200);
+    // The pooled figure the old report drew is not on the page: xe at 5 ms, HZ 250, GPU work.
+    const [a, b] = workloads.map((w) => want(w.path, params("xe", 5, 250), "gpu_work_per_s").mean);
+    const drawn = ALL_CHARTS.flatMap((id) => charts.get(id)!.flatMap((g) => g.panels.flat()));
+    const pooled = (a! + b!) / 2;
+    expect(drawn.some((row) => [row.mean, row.gpu].some((v) => typeof v === "number" && Math.abs(v - pooled) < 1e-6 * pooled))).toBe(false);
+    // Each workload's reading quotes its own figures.
+    expect(charts.get("work")![0]!.reading).toContain(`(${formatValue(a!)} vs`);
+    expect(charts.get("work")![1]!.reading).toContain(`(${formatValue(b!)} vs`);
+    // The bars say what they span.
+    expect(html).toMatch(/bars: min–max over the 2 seeds of each configuration/);
+  });
+});
+
+/**
+ * Runs in the page (as a string: the compiler has no DOM library here): for each chart, workload and policy,
+ * whether some mark labelled with the policy has a size, lies across the viewport's width, and is
+ * the topmost element at one of 25 points of its box (so no other mark covers all of it).
+ */
+const VISIBILITY = `(policies) => {
+  const out = {};
+  for (const group of document.querySelectorAll("section.chart:not(.missing) div.variant")) {
+    const seen = (out[group.closest("section").dataset.chart + " / " + group.dataset.variant] = {});
+    for (const policy of policies) {
+      seen[policy] = "no mark";
+      for (const el of group.querySelectorAll("svg [aria-label]")) {
+        if (el.getAttribute("aria-label") !== policy || el.tagName === "g") continue;
+        el.scrollIntoView({ block: "center", inline: "nearest" });
+        const b = el.getBoundingClientRect();
+        if (!(b.width > 0 && b.height > 0)) { seen[policy] = "zero size"; continue; }
+        if (b.left < 0 || b.right > window.innerWidth) { seen[policy] = "outside the viewport"; continue; }
+        let top = false;
+        for (let i = 0; i < 5 && !top; i++)
+          for (let j = 0; j < 5 && !top; j++) top = document.elementFromPoint(b.left + (b.width * (i + 0.5)) / 5, b.top + (b.height * (j + 0.5)) / 5) === el;
+        seen[policy] = top ? "visible" : "covered";
+        if (top) break;
+      }
+    }
+  }
+  return out;
+}`;
+
+describe("the report shows every policy", () => {
+  it("gives every policy of the default study a visible mark in every chart for each workload, and fits a 1280 px screen", async () => {
+    // The default study's policies, knobs, timeslices and workloads, at two HZ and one seed to keep it quick.
+    const dir = tempDir();
+    const study = parse(readFileSync(join(root, "workloads/sweeps/default.yaml"), "utf8")) as { workloads: string[]; parameters: Record<string, unknown[]> };
+    const sweep = { ...study, workloads: study.workloads.map((w) => resolve(root, "workloads/sweeps", w)), parameters: { ...study.parameters, "model.hz": [100, 1000] }, repetitions: 1 };
+    writeFileSync(join(dir, "study.yaml"), stringify(sweep));
+    const summary = await runSweep({ file: join(dir, "study.yaml"), outDir: join(dir, "out"), jobs: 2 });
+    expect(summary.failed).toBe(0);
+    writeReport(join(dir, "out"));
+    const src = openResults(join(dir, "out", "results.sqlite"));
+    const policies = [...new Set(loadRuns(src).map((r) => r.policy))];
+    src.close();
+    expect(policies).toEqual(["xe", "none", "notifier-block", "uvm lapseUs=500", "uvm lapseUs=5000", "backoff", "two-fault", "rate-limit"]);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(pathToFileURL(join(dir, "out", "report.html")).href, { waitUntil: "load" });
+    expect.soft(await page.evaluate("document.documentElement.scrollWidth"), "no horizontal scroll at 1280 px").toBeLessThanOrEqual(1280);
+    const seen = (await page.evaluate(`(${VISIBILITY})(${JSON.stringify(policies)})`)) as Record<string, Record<string, string>>;
+    await page.close();
+    expect(Object.keys(seen)).toEqual(ALL_CHARTS.flatMap((c) => [`${c} / atomic-ping-pong.yaml`, `${c} / atomic-contention.yaml`]));
+    for (const [chart, byPolicy] of Object.entries(seen)) expect(byPolicy, chart).toEqual(Object.fromEntries(policies.map((p) => [p, "visible"])));
+  });
+});
+
 /** A configuration with one repetition: each metric's mean, min and max are the value given. */
 function config(policy: string, timesliceMs: number | null, hz: number | null, metrics: Record<string, number>): ConfigSummary {
   const stats = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, { mean: v, min: v, max: v, n: 1 }]));
@@ -251,8 +396,8 @@ describe("report readings", () => {
     expect(hzReading(hz(30), ["xe"])).toBe("From HZ 100 to HZ 1000 at the 5 ms timeslice, xe's CPU spin time goes from 30 ms to 10 ms (0.33×) and its GPU work goes from 900 accesses/s to 1000 accesses/s (1.1×).");
     expect(hzReading(hz(20), ["xe"])).toContain("from 20 ms to 10 ms (0.5×)");
     const latency = (p99: number) => [
-      { policy: "xe", side: "GPU faults", percentile: "p50", latencyUs: 40, minUs: 40, maxUs: 40 },
-      { policy: "xe", side: "GPU faults", percentile: "p99", latencyUs: p99, minUs: p99, maxUs: p99 },
+      { policy: "xe", side: "GPU faults", percentile: "p50", latencyUs: 40, minUs: 40, maxUs: 40, n: 1 },
+      { policy: "xe", side: "GPU faults", percentile: "p99", latencyUs: p99, minUs: p99, maxUs: p99, n: 1 },
     ];
     expect(latencyReading(latency(400), ["xe"])).toBe("GPU faults: xe's p99 is 400 µs, 10× its median (40 µs).");
     expect(latencyReading(latency(120), ["xe"])).toBe("GPU faults: xe's p99 is 120 µs, 3× its median (40 µs).");

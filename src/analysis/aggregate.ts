@@ -1,4 +1,5 @@
 import type { RunRow } from "./results.ts";
+import { timesliceOf, variantOf, type Timeslice } from "./settings.ts";
 
 /** A metric over the repetitions of one configuration. */
 export interface Stat {
@@ -31,11 +32,56 @@ export function configKey(run: RunRow): string {
 }
 
 /**
- * The three axes the charts compare: policy × timeslice × HZ. Anything else a sweep varies is
- * averaged over, which the charts' subtitles say.
+ * What one mark of a chart stands for: a workload and its other applicable settings (the variant,
+ * drawn apart), the policy with its own knobs, the timeslice it reads and HZ. Runs that share it
+ * differ only in their seed and in settings that do not act on them, so they are repetitions.
  */
-export function policyKey(run: RunRow): string {
-  return JSON.stringify([run.policy, run.timesliceMs, run.hz]);
+export function chartKey(run: RunRow): string {
+  return JSON.stringify([variantOf(run), run.policy, timesliceOf(run.params), run.hz]);
+}
+
+/** A configuration as the charts draw it. */
+export interface ChartConfig extends ConfigSummary {
+  /** The workload and its other applicable settings: each variant gets panels of its own. */
+  variant: string;
+  timeslice: Timeslice;
+}
+
+/**
+ * The runs grouped by chartKey, in order of their first run. `timesliceMs` is the timeslice the
+ * policy reads (null for its default or none), so a policy that ignores the swept timeslice is
+ * not drawn at it.
+ */
+export function chartConfigs(runs: readonly RunRow[]): ChartConfig[] {
+  const byId = new Map(runs.map((r) => [r.runId, r]));
+  return summarise(runs, chartKey).map((c) => {
+    const first = byId.get(c.runIds[0]!)!;
+    const timeslice = timesliceOf(first.params);
+    return { ...c, variant: variantOf(first), timeslice, timesliceMs: typeof timeslice === "number" ? timeslice : null };
+  });
+}
+
+/** The variants in order of first appearance. */
+export function variantsOf(configs: readonly { variant: string }[]): string[] {
+  return [...new Set(configs.map((c) => c.variant))];
+}
+
+/**
+ * How many complete repetitions each drawn figure is over, as the error bars' caption says it:
+ * "bars: min–max over the 2 seeds" (or "over 1–3 seeds" when configurations differ).
+ */
+export function barsCaption(stats: readonly { n: number }[]): string {
+  const ns = [...new Set(stats.map((s) => s.n))];
+  if (ns.length === 0) return "no complete runs";
+  if (ns.length === 1 && ns[0] === 1) return "one seed per configuration, so no bars";
+  return `bars: min–max over ${seedsText(stats)} of each configuration (not over workloads or settings; none where the seeds agree)`;
+}
+
+/** How many seeds each figure is a mean over: "the 2 seeds", "1–3 seeds". */
+export function seedsText(stats: readonly { n: number }[]): string {
+  const ns = [...new Set(stats.map((s) => s.n))].sort((a, b) => a - b);
+  if (ns.length === 1) return ns[0] === 1 ? "its one seed" : `the ${ns[0]} seeds`;
+  return `${ns[0]}–${ns[ns.length - 1]} seeds`;
 }
 
 /** Mean, min and max of the finite values (undefined when there are none). */
@@ -91,11 +137,12 @@ export function policiesOf(runs: readonly RunRow[]): string[] {
 
 /**
  * The policy the readings describe ("xe", the driver's own, when present) and the one they compare
- * it with ("none", the no-timeslice baseline, when present; else the next policy).
+ * it with ("none", the no-timeslice baseline, when present; else the next policy). The baseline
+ * may come from a wider list (`baselines`): a policy that reads no timeslice can still be compared.
  */
-export function subjectAndBaseline(policies: readonly string[]): { subject: string | undefined; baseline: string | undefined } {
+export function subjectAndBaseline(policies: readonly string[], baselines: readonly string[] = policies): { subject: string | undefined; baseline: string | undefined } {
   const subject = policies.includes("xe") ? "xe" : policies[0];
-  const others = policies.filter((p) => p !== subject);
+  const others = baselines.filter((p) => p !== subject);
   return { subject, baseline: others.includes("none") ? "none" : others[0] };
 }
 

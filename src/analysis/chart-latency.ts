@@ -1,8 +1,9 @@
-import * as Plot from "@observablehq/plot";
-import { hasMetric, policiesOf, subjectAndBaseline, summarise } from "./aggregate.ts";
-import { formatRatio, formatValue } from "./format.ts";
+import { chartConfigs, barsCaption, hasMetric, middle, policiesOf, referenceHz, subjectAndBaseline, variantsOf, type ChartConfig, type ConfigSummary } from "./aggregate.ts";
+import { dotPanel } from "./chart-dots.ts";
+import { formatRatio, formatValue, hzLabel } from "./format.ts";
 import { latencyMetric, PERCENTILES } from "./metric-names.ts";
-import { colorScale, colors, missing, renderSvg, type Chart } from "./render.ts";
+import { colors, joinReadings, missing, type Chart } from "./render.ts";
+import { timesliceText } from "./settings.ts";
 import type { RunRow } from "./results.ts";
 
 const ID = "latency";
@@ -12,7 +13,7 @@ const SIDES = [
   { side: "cpu", label: "CPU faults" },
 ] as const;
 
-/** One percentile of one side for one policy: mean and range over the policy's runs. */
+/** One percentile of one side for one configuration: mean and range over its seeds. */
 export interface LatencyPoint {
   policy: string;
   side: string;
@@ -20,50 +21,64 @@ export interface LatencyPoint {
   latencyUs: number;
   minUs: number;
   maxUs: number;
+  /** Complete runs (seeds) the figures are over. */
+  n: number;
 }
 
-/** Every percentile each policy recorded, per side. Zero latencies are dropped: a log axis has no 0. */
-export function latencyPoints(runs: readonly RunRow[]): LatencyPoint[] {
-  const byPolicy = summarise(runs, (r) => r.policy);
+/**
+ * The configurations the chart shows for one variant: at the reference HZ, each policy at the
+ * middle of the timeslices it was run at (its one setting when it reads none). A slice, not an
+ * average: the configurations table has every configuration's p99.
+ */
+export function latencyConfigs(configs: readonly ChartConfig[]): ChartConfig[] {
+  const hz = referenceHz(configs);
+  const atHz = configs.filter((c) => c.hz === hz);
+  return [...new Set(atHz.map((c) => c.policy))].flatMap((policy) => {
+    const mine = atHz.filter((c) => c.policy === policy);
+    const ms = middle(mine.flatMap((c) => (c.timesliceMs === null ? [] : [c.timesliceMs])));
+    return mine.filter((c) => c.timesliceMs === (ms ?? null)).slice(0, 1);
+  });
+}
+
+/** Every percentile each configuration recorded, per side. Zero latencies are dropped: a log axis has no 0. */
+export function latencyPoints(configs: readonly ConfigSummary[]): LatencyPoint[] {
   return SIDES.flatMap(({ side, label }) =>
-    byPolicy.flatMap((g) =>
+    configs.flatMap((g) =>
       PERCENTILES.flatMap((p) => {
         const s = g.metrics[latencyMetric(side, p.key)];
-        return s === undefined || !(s.mean > 0) ? [] : [{ policy: g.policy, side: label, percentile: p.label, latencyUs: s.mean, minUs: Math.max(s.min, s.mean / 1e3), maxUs: s.max }];
+        return s === undefined || !(s.mean > 0) ? [] : [{ policy: g.policy, side: label, percentile: p.label, latencyUs: s.mean, minUs: s.min > 0 ? s.min : s.mean, maxUs: s.max, n: s.n }];
       }),
     ),
   );
 }
 
 /**
- * Chart c: GPU and CPU fault latency at p50/p90/p99/p99.9 per policy, on a log axis so the tail
- * and the median share one chart. The percentiles are per run; the chart shows their mean over a
- * policy's runs, with the range as a bar.
+ * Chart c: GPU and CPU fault latency at p50/p90/p99/p99.9 per policy, per workload, on a log axis
+ * so the tail and the median share one chart; policies side by side at each percentile. Each run
+ * records its own percentiles; a dot is their mean over the configuration's seeds.
  */
 export function latencyChart(runs: readonly RunRow[]): Chart {
-  const points = latencyPoints(runs);
   const names = SIDES.flatMap(({ side }) => PERCENTILES.map((p) => latencyMetric(side, p.key)));
-  if (points.length === 0 && names.some((n) => hasMetric(runs, n))) return { kind: "missing", id: ID, title: TITLE, note: "No fault took any time in these results (every latency percentile is 0), so there is nothing to draw on a log axis." };
-  if (points.length === 0) return missing(ID, TITLE, names);
-  const sides = SIDES.map((s) => s.label).filter((label) => points.some((p) => p.side === label));
+  const configs = chartConfigs(runs);
+  const variants = variantsOf(configs);
+  const sliced = variants.map((variant) => ({ variant, configs: latencyConfigs(configs.filter((c) => c.variant === variant)) }));
+  const all = sliced.flatMap((v) => latencyPoints(v.configs));
+  if (all.length === 0 && names.some((n) => hasMetric(runs, n))) return { kind: "missing", id: ID, title: TITLE, note: "No fault took any time in these results (every latency percentile is 0), so there is nothing to draw on a log axis." };
+  if (all.length === 0) return missing(ID, TITLE, names);
   const legend = colors(policiesOf(runs));
-  const svg = renderSvg({
-    height: 320,
-    fx: { domain: sides, label: null },
-    x: { type: "point", domain: PERCENTILES.map((p) => p.label), label: "percentile", padding: 0.3 },
-    y: { type: "log", label: "fault latency (µs)", grid: true },
-    color: colorScale(legend),
-    marks: [
-      // min clamped to a thousandth of the mean above: a run with no faults would put 0 on a log axis.
-      Plot.ruleX(points, { x: "percentile", y1: "minUs", y2: "maxUs", stroke: "policy", strokeOpacity: 0.5, fx: "side" }),
-      Plot.line(points, { x: "percentile", y: "latencyUs", stroke: "policy", z: "policy", fx: "side" }),
-      Plot.dot(points, { x: "percentile", y: "latencyUs", fill: "policy", r: 3, fx: "side" }),
-      Plot.text(points, Plot.selectLast({ x: "percentile", y: "latencyUs", z: "policy", text: "policy", fill: "policy", dx: 8, textAnchor: "start", fx: "side" })),
-    ],
+  const sides = SIDES.map((s) => s.label).filter((label) => all.some((p) => p.side === label));
+  const groups = sliced.map(({ variant, configs: mine }) => {
+    const points = latencyPoints(mine);
+    const data = points.map((p) => ({ series: p.policy, category: p.percentile, facet: p.side, mean: p.latencyUs, min: p.minUs, max: p.maxUs, n: p.n }));
+    const panel = dotPanel({ data, categories: PERCENTILES.map((p) => p.label), facets: sides, legend, xLabel: "percentile", yLabel: "fault latency (µs, log scale)", log: true, wide: true, height: 280 });
+    const timed = mine.filter((c) => c.timeslice !== "unused").map((c) => `${c.policy} ${timesliceText(c.timeslice)}`);
+    const at = [hzLabel(mine[0]?.hz ?? null), ...(timed.length === 0 ? [] : [`timeslice: ${timed.join(", ")}`])].join("; ");
+    return { title: variants.length > 1 ? variant : "", panels: [panel], reading: `${latencyReading(points, policiesOf(runs)).replace(/\.$/, "")} (${at}).` };
   });
   const missingSides = SIDES.filter((s) => !sides.includes(s.label)).map((s) => `${s.label}: not in these results.`);
-  const subtitle = `Each run's fault-latency percentiles, mean over a policy's runs (bars: min to max); log scale.${missingSides.length > 0 ? ` ${missingSides.join(" ")}` : ""}`;
-  return { kind: "drawn", id: ID, title: TITLE, subtitle, reading: latencyReading(points, policiesOf(runs)), panels: [svg], legend };
+  const stats = all.map((p) => ({ n: p.n }));
+  const subtitle = `Each run's fault-latency percentiles, mean over seeds, per workload, at the reference HZ and each policy's middle timeslice (named under each workload; the configurations table has every p99); ${barsCaption(stats)}; log scale.${missingSides.length > 0 ? ` ${missingSides.join(" ")}` : ""}`;
+  return { kind: "drawn", id: ID, title: TITLE, subtitle, reading: joinReadings(groups), groups, legend };
 }
 
 /**

@@ -1,8 +1,9 @@
-import * as Plot from "@observablehq/plot";
-import { hasMetric, middle, policiesOf, policyKey, referenceHz, subjectAndBaseline, summarise, type ConfigSummary } from "./aggregate.ts";
+import { barsCaption, chartConfigs, hasMetric, middle, policiesOf, referenceHz, subjectAndBaseline, variantsOf, type ChartConfig, type ConfigSummary, type Stat } from "./aggregate.ts";
+import { dotPanel } from "./chart-dots.ts";
 import { formatRatio, formatValue, hzLabel, timesliceLabel } from "./format.ts";
 import { metricLabel } from "./metric-names.ts";
-import { colorScale, colors, missing, renderSvg, type Chart } from "./render.ts";
+import { colors, joinReadings, missing, type Chart } from "./render.ts";
+import { compareTimeslices, timesliceText } from "./settings.ts";
 import type { RunRow } from "./results.ts";
 
 const ID = "work";
@@ -14,60 +15,45 @@ const SIDES = [
   { metric: "cpu_work_per_s", side: "CPU" },
 ] as const;
 
-/** One point of a line: a policy at a timeslice and HZ, mean and range over repetitions. */
-interface Point {
-  policy: string;
-  timesliceMs: number | null;
-  hz: string;
-  mean: number;
-  min: number;
-  max: number;
+/** The timeslice categories present, in axis order ("1 ms", "5 ms", "10 ms", "not used"). */
+export function timesliceCategories(configs: readonly ChartConfig[]): string[] {
+  return [...new Map(configs.map((c) => [timesliceText(c.timeslice), c.timeslice]))].sort(([, a], [, b]) => compareTimeslices(a, b)).map(([text]) => text);
 }
 
-function points(groups: readonly ConfigSummary[], metric: string): Point[] {
-  return groups
-    .flatMap((g) => {
-      const s = g.metrics[metric];
-      return s === undefined ? [] : [{ policy: g.policy, timesliceMs: g.timesliceMs, hz: hzLabel(g.hz), mean: s.mean, min: s.min, max: s.max }];
-    })
-    .sort((a, b) => (a.timesliceMs ?? -1) - (b.timesliceMs ?? -1));
+/** HZ facets present, lowest first ("HZ 100", ...; "HZ default" first when unset). */
+export function hzFacets(configs: readonly ChartConfig[]): string[] {
+  return [...new Set(configs.map((c) => c.hz))].sort((a, b) => (a ?? -1) - (b ?? -1)).map(hzLabel);
 }
 
 /**
- * Chart a: GPU and CPU work per simulated second against the timeslice, one line per policy (a
- * panel per side, since their magnitudes differ by orders; facets per HZ when HZ is swept).
+ * Chart a: GPU and CPU work per simulated second against the timeslice, per workload (and other
+ * settings): a panel per side, a facet per HZ, policies dodged at each timeslice. Policies that do
+ * not read the timeslice stand at "not used".
  */
 export function workChart(runs: readonly RunRow[]): Chart {
   const sides = SIDES.filter((s) => hasMetric(runs, s.metric));
   if (sides.length === 0) return missing(ID, TITLE, SIDES.map((s) => s.metric));
-  const groups = summarise(runs, policyKey);
-  if (!groups.some((g) => g.timesliceMs !== null)) return missing(ID, TITLE, ["a swept timeslice (policy.timesliceMs or platform.gpu.atomicTimesliceMs)"]);
+  const configs = chartConfigs(runs);
+  if (!configs.some((g) => g.timesliceMs !== null)) return missing(ID, TITLE, ["a swept timeslice (policy.<name>.timesliceMs or platform.gpu.atomicTimesliceMs)"]);
   const legend = colors(policiesOf(runs));
-  const hzs = [...new Set(groups.map((g) => g.hz))].sort((a, b) => (a ?? 0) - (b ?? 0)).map(hzLabel);
-  const facet = hzs.length > 1;
-  const untimed = groups.some((g) => g.timesliceMs === null);
-  const panels = sides.map(({ metric }) => {
-    const all = points(groups, metric);
-    const timed = all.filter((p) => p.timesliceMs !== null);
-    const fx = facet ? { fx: "hz" } : {};
-    return renderSvg({
-      ...(facet ? { fx: { domain: hzs, label: null, padding: 0.15 } } : {}),
-      x: { label: "timeslice (ms)" },
-      y: { label: metricLabel(metric), zero: true },
-      color: colorScale(legend),
-      marks: [
-        // Runs that kept the default timeslice have no x: a dashed level per policy instead.
-        Plot.ruleY(all.filter((p) => p.timesliceMs === null), { y: "mean", stroke: "policy", strokeDasharray: "4,3", ...fx }),
-        Plot.ruleX(timed, { x: "timesliceMs", y1: "min", y2: "max", stroke: "policy", strokeOpacity: 0.5, ...fx }),
-        Plot.lineY(timed, { x: "timesliceMs", y: "mean", stroke: "policy", z: "policy", ...fx }),
-        Plot.dot(timed, { x: "timesliceMs", y: "mean", fill: "policy", r: 3, ...fx }),
-        // Line-end labels, unless faceted: there they would run into the next facet (the legend names the lines).
-        ...(facet ? [] : [Plot.text(timed, Plot.selectLast({ x: "timesliceMs", y: "mean", z: "policy", text: "policy", fill: "policy", dx: 6, textAnchor: "start" }))]),
-      ],
+  const variants = variantsOf(configs);
+  const stats: Stat[] = [];
+  const groups = variants.map((variant) => {
+    const mine = configs.filter((c) => c.variant === variant);
+    const categories = timesliceCategories(mine);
+    const panels = sides.map(({ metric }) => {
+      const data = mine.flatMap((c) => {
+        const s = c.metrics[metric];
+        if (s !== undefined) stats.push(s);
+        return s === undefined ? [] : [{ series: c.policy, category: timesliceText(c.timeslice), facet: hzLabel(c.hz), ...s }];
+      });
+      const facets = hzFacets(mine);
+      return dotPanel({ data, categories, facets: facets.length > 1 ? facets : [""], legend, xLabel: "timeslice", yLabel: metricLabel(metric), joins: (c) => c.endsWith(" ms"), wide: true, height: 240, about: { metric } });
     });
+    return { title: variants.length > 1 ? variant : "", panels, reading: workReading(mine, policiesOf(runs)) };
   });
-  const subtitle = `Mean over repetitions (vertical bars: min to max)${facet ? ", one facet per HZ" : ""}${untimed ? "; dashed: runs at the default timeslice" : ""}.`;
-  return { kind: "drawn", id: ID, title: TITLE, subtitle, reading: workReading(groups, policiesOf(runs)), panels, legend };
+  const subtitle = `Mean over seeds, per workload; ${barsCaption(stats)}. One facet per HZ; policies side by side at each timeslice ("not used": the policy does not read it).`;
+  return { kind: "drawn", id: ID, title: TITLE, subtitle, reading: joinReadings(groups), groups, legend };
 }
 
 /**
@@ -77,19 +63,22 @@ export function workChart(runs: readonly RunRow[]): Chart {
 export function workReading(groups: readonly ConfigSummary[], policies: readonly string[]): string {
   const timed = groups.filter((g) => g.timesliceMs !== null);
   const hz = referenceHz(timed);
-  const atHz = timed.filter((g) => g.hz === hz);
+  const atHz = groups.filter((g) => g.hz === hz);
   const where = hz === null ? "" : ` (${hzLabel(hz)})`;
-  const { subject, baseline } = subjectAndBaseline(policies.filter((p) => atHz.some((g) => g.policy === p)));
+  const { subject, baseline } = subjectAndBaseline(policies.filter((p) => atHz.some((g) => g.policy === p && g.timesliceMs !== null)), policies.filter((p) => atHz.some((g) => g.policy === p)));
   const value = (policy: string | undefined, ms: number, metric: string) => atHz.find((g) => g.policy === policy && g.timesliceMs === ms)?.metrics[metric]?.mean;
+  // A baseline that reads no timeslice (none) is compared at its one setting.
+  const untimedBaseline = atHz.filter((g) => g.policy === baseline && g.timesliceMs === null);
+  const baselineValue = (ms: number, metric: string) => value(baseline, ms, metric) ?? (untimedBaseline.length === 1 ? untimedBaseline[0]!.metrics[metric]?.mean : undefined);
   const sides = SIDES.filter((s) => atHz.some((g) => g.metrics[s.metric] !== undefined));
   const figures = (a: number, b: number) => `(${formatValue(a)} vs ${formatValue(b)} accesses/s)`;
-  const own = atHz.filter((g) => g.policy === subject).map((g) => g.timesliceMs!);
-  const ms = middle(own.filter((t) => atHz.some((o) => o.policy === baseline && o.timesliceMs === t)));
+  const own = atHz.filter((g) => g.policy === subject && g.timesliceMs !== null).map((g) => g.timesliceMs!);
+  const ms = middle(own.filter((t) => untimedBaseline.length === 1 || atHz.some((o) => o.policy === baseline && o.timesliceMs === t)));
   if (baseline !== undefined && ms !== undefined) {
     const parts: string[] = [];
     for (const s of sides) {
       const a = value(subject, ms, s.metric);
-      const b = value(baseline, ms, s.metric);
+      const b = baselineValue(ms, s.metric);
       if (a === undefined || b === undefined) continue;
       // The first side names the baseline; the second reads on from it: "…, at 0.4× the CPU work".
       // A ratio to nothing says nothing: name the side the baseline got no work done on instead.

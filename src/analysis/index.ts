@@ -5,12 +5,13 @@
  */
 export { sqlSource, hasTable, type SqlSource, type SqlRow, type SqlParam, type PreparingDatabase } from "./sql-source.ts";
 export { loadRuns, loadSeries, loadSweepMeta, seriesNames, assertResults, ResultsError, type RunRow, type SeriesPoint } from "./results.ts";
-export { summarise, configKey, policyKey, stat, hasMetric, policiesOf, type ConfigSummary, type Stat } from "./aggregate.ts";
+export { summarise, configKey, chartKey, chartConfigs, variantsOf, stat, hasMetric, policiesOf, type ChartConfig, type ConfigSummary, type Stat } from "./aggregate.ts";
+export { settingApplies, timesliceOf, otherSettings, variantOf, type Timeslice } from "./settings.ts";
 export { renderSvg, type Chart, type DrawnChart, type MissingChart } from "./render.ts";
 export { workChart, workReading } from "./chart-work.ts";
 export { paretoChart, paretoReading, markFrontier, tradePoints, type TradePoint } from "./chart-pareto.ts";
-export { latencyChart, latencyReading, latencyPoints, type LatencyPoint } from "./chart-latency.ts";
-export { migrationChart, migrationReading, representativeRun } from "./chart-migrations.ts";
+export { latencyChart, latencyReading, latencyPoints, latencyConfigs, type LatencyPoint } from "./chart-latency.ts";
+export { migrationChart, migrationReading, representativeRuns, binRates } from "./chart-migrations.ts";
 export { hzChart, hzReading } from "./chart-hz.ts";
 export { configTable, statusSection } from "./table.ts";
 export { buildReport, type BuiltReport } from "./report.ts";

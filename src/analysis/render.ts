@@ -9,12 +9,30 @@ export interface DrawnChart {
   title: string;
   /** What it is drawn from: which runs, what is averaged over. */
   subtitle: string;
-  /** One or two sentences computed from the data: what the chart says. */
+  /** What the chart says, computed from the data; per variant in `groups`, this is for the whole. */
   reading: string;
-  /** SVG markup, one per panel (e.g. GPU and CPU side by side). */
-  panels: string[];
+  /** One group of panels per variant (workload and other settings): different workloads never share a mark. */
+  groups: PanelGroup[];
   /** Colour key shown above the panels (Plot's own legend needs a <figure>; we keep bare SVG). */
   legend: LegendEntry[];
+}
+
+/** The panels of one variant, under its name, with their own reading. */
+export interface PanelGroup {
+  /** The variant: "atomic-ping-pong.yaml" (empty when the results have one variant only). */
+  title: string;
+  panels: Panel[];
+  /** What this variant's panels say, computed from its data alone. */
+  reading: string;
+}
+
+/** One SVG and the numbers it draws, so a reader (or a test) can check each mark against the results. */
+export interface Panel {
+  svg: string;
+  /** One row per drawn datum: who it is and the figures its mark shows (written as data-values JSON). */
+  data: Record<string, string | number | null>[];
+  /** Full page width, or half (two side by side). */
+  wide: boolean;
 }
 
 /** A chart whose data is not in these results: shown as a short note instead. */
@@ -48,12 +66,19 @@ export function colorScale(entries: readonly LegendEntry[]): Plot.ScaleOptions {
   return { type: "categorical", domain: entries.map((e) => e.label), range: entries.map((e) => e.color) };
 }
 
+/**
+ * Panel widths in px: the page's content is at most 1200 px wide (html.ts), so a wide panel and
+ * two narrow ones side by side fit a 1280 px laptop screen without scrolling.
+ */
+export const WIDE = 1180;
+export const NARROW = 580;
+
 /** Size and type shared by every panel: readable on a laptop, and printable. */
 export const BASE: Plot.PlotOptions = {
-  width: 640,
-  height: 300,
+  width: NARROW,
+  height: 280,
   marginLeft: 64,
-  marginRight: 90,
+  marginRight: 24,
   marginBottom: 40,
   style: { fontSize: "11px", background: "white", overflow: "visible" },
   grid: true,
@@ -75,4 +100,42 @@ export function renderSvg(options: Plot.PlotOptions): string {
 /** The note a chart shows when its inputs are absent. */
 export function missing(id: string, title: string, what: readonly string[]): MissingChart {
   return { kind: "missing", id, title, note: `Not in these results: ${what.join(", ")}.` };
+}
+
+/**
+ * Dodging: marks of different policies at one category (a timeslice, an HZ, a percentile) sit
+ * side by side instead of on top of each other. Each category is one unit of a linear x scale; the
+ * policies present there spread across the middle of it, in legend order, so equal values stay
+ * visible. `slot` is the category's index; the result is the mark's x.
+ */
+export function dodgedX(slot: number, rank: number, present: number): number {
+  // At most 70% of the category's width, so neighbouring categories stay apart.
+  const step = Math.min(0.14, 0.7 / Math.max(1, present));
+  return slot + (rank - (present - 1) / 2) * step;
+}
+
+/** Plot x-scale options for dodged categories: one tick per category, labelled with its name. */
+export function dodgedScale(categories: readonly string[], label: string): Plot.ScaleOptions {
+  return { type: "linear", domain: [-0.5, categories.length - 0.5], ticks: categories.map((_, i) => i), tickFormat: (i: number) => categories[i] ?? "", label, grid: false };
+}
+
+/**
+ * Adds each datum's dodged x (`xPos`): within each facet and category, the series present there
+ * are ranked in `order` (the legend's).
+ */
+export function dodge<T extends { series: string; category: string; facet?: string }>(data: readonly T[], categories: readonly string[], order: readonly string[]): (T & { xPos: number })[] {
+  const present = new Map<string, string[]>();
+  for (const d of data) {
+    const key = `${d.facet ?? ""}\u0000${d.category}`;
+    present.set(key, [...new Set([...(present.get(key) ?? []), d.series])]);
+  }
+  return data.map((d) => {
+    const here = present.get(`${d.facet ?? ""}\u0000${d.category}`)!.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return { ...d, xPos: dodgedX(categories.indexOf(d.category), here.indexOf(d.series), here.length) };
+  });
+}
+
+/** A chart's whole reading: each variant's, named when there are several. */
+export function joinReadings(groups: readonly PanelGroup[]): string {
+  return groups.map((g) => (g.title === "" ? g.reading : `${g.title}: ${g.reading}`)).join(" ");
 }

@@ -18,6 +18,8 @@ export interface BuiltReport {
   skipped: string[];
 }
 
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
+
 /** The sweep's one-line description, from the sweep file text it recorded. */
 function describe(meta: Record<string, string>): string | undefined {
   return /^description:\s*(.+?)\s*$/m.exec(meta.sweep_file_text ?? "")?.[1]?.replace(/^(["'])(.*)\1$/, "$2");
@@ -36,7 +38,7 @@ export function buildReport(src: SqlSource, label = "results.sqlite"): BuiltRepo
   const description = describe(meta);
   const lines = [
     ...(meta.sweep_file === undefined ? [] : [`Sweep ${meta.sweep_file}${meta.shard ? `, shard ${meta.shard}` : ""}.`]),
-    `${runs.length} runs recorded${meta.planned_runs === undefined ? "" : ` of ${meta.planned_runs} planned`}; ${new Set(runs.map((r) => r.policy)).size} policies.`,
+    `${runs.length} runs recorded${meta.planned_runs === undefined ? "" : ` of ${meta.planned_runs} planned`}; ${plural(new Set(runs.map((r) => r.workload)).size, "workload")}, drawn apart; ${plural(new Set(runs.map((r) => r.policy)).size, "policy setting")} (a policy with different knobs counts once per setting).`,
   ];
   const html = page({
     title: `pagesim report${description === undefined ? "" : `: ${description}`}`,

@@ -1,10 +1,11 @@
-import { summarise, type ConfigSummary, type Stat } from "./aggregate.ts";
-import { escapeHtml, formatValue, hzLabel, paramText, timesliceLabel } from "./format.ts";
+import { chartConfigs, variantsOf, type Stat } from "./aggregate.ts";
+import { escapeHtml, formatValue, hzLabel, paramText } from "./format.ts";
+import { shortWorkload, timesliceText } from "./settings.ts";
 import { metricLabel, TABLE_METRICS } from "./metric-names.ts";
 import type { RunRow } from "./results.ts";
 
-/** The params that already have their own column; the rest go under "other settings". */
-const OWN_COLUMNS = new Set(["policy.name", "policy.timesliceMs", "platform.gpu.atomicTimesliceMs", "model.hz"]);
+/** Older results' stand-ins for the work figures (see configTable). */
+const LEGACY_METRICS: readonly string[] = ["gpu_faults", "faults_in_steps"];
 
 /** A failed run's error can be a whole stack; the table keeps its start (results.sqlite has it all). */
 const MAX_ERROR_CHARS = 400;
@@ -16,40 +17,37 @@ function cell(s: Stat | undefined): string {
   return `<td class="num">${formatValue(s.mean)}${range}</td>`;
 }
 
-const shortWorkload = (path: string): string => path.split("/").pop() ?? path;
-
-function otherSettings(c: ConfigSummary): string {
-  return Object.keys(c.params)
-    .filter((k) => !OWN_COLUMNS.has(k))
-    .sort()
-    .map((k) => `${k}=${paramText(c.params[k])}`)
-    .join(" ");
-}
-
 /**
- * The table of configurations (every distinct workload and param set), with the key metrics the
- * results have: mean over complete repetitions, range when they differ.
+ * The configurations (one table per variant: workload and other settings), with the key metrics
+ * the results have: mean over complete repetitions, range when they differ. A configuration lists
+ * only the settings that apply to its policy (settings.ts).
  */
 export function configTable(runs: readonly RunRow[]): string {
-  const configs = summarise(runs);
-  const metrics = TABLE_METRICS.filter((m) => configs.some((c) => c.metrics[m] !== undefined));
-  const workloads = new Set(configs.map((c) => c.workload)).size > 1;
-  const others = configs.some((c) => otherSettings(c) !== "");
-  const head = [...(workloads ? ["workload"] : []), "policy", "timeslice", "HZ", ...(others ? ["other settings"] : []), "runs (complete/all)", ...metrics.map(metricLabel)];
-  const rows = configs.map((c) => {
-    const complete = c.statuses.complete ?? 0;
-    const cells = [
-      ...(workloads ? [`<td>${escapeHtml(shortWorkload(c.workload))}</td>`] : []),
-      `<td>${escapeHtml(c.policy)}</td>`,
-      `<td>${timesliceLabel(c.timesliceMs)}</td>`,
-      `<td>${hzLabel(c.hz).replace(/^HZ /, "")}</td>`,
-      ...(others ? [`<td class="params">${escapeHtml(otherSettings(c))}</td>`] : []),
-      `<td class="num${complete < c.runIds.length ? " bad" : ""}">${complete}/${c.runIds.length}</td>`,
-      ...metrics.map((m) => cell(c.metrics[m])),
-    ];
-    return `<tr>${cells.join("")}</tr>`;
-  });
-  return `<table class="configs"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>\n${rows.join("\n")}\n</tbody></table>`;
+  const configs = chartConfigs(runs);
+  // The fault counts stand in for the work figures in results from before them; beside them
+  // they would only widen the table past a laptop screen.
+  const modern = configs.some((c) => c.metrics.gpu_work_per_s !== undefined);
+  const metrics = TABLE_METRICS.filter((m) => configs.some((c) => c.metrics[m] !== undefined) && !(modern && LEGACY_METRICS.includes(m)));
+  const variants = variantsOf(configs);
+  return variants
+    .map((variant) => {
+      const mine = configs.filter((c) => c.variant === variant);
+      const head = ["policy", "timeslice", "HZ", "runs ok/all", ...metrics.map(metricLabel)];
+      const rows = mine.map((c) => {
+        const complete = c.statuses.complete ?? 0;
+        const cells = [
+          `<td>${escapeHtml(c.policy)}</td>`,
+          `<td>${escapeHtml(timesliceText(c.timeslice))}</td>`,
+          `<td>${hzLabel(c.hz).replace(/^HZ /, "")}</td>`,
+          `<td class="num${complete < c.runIds.length ? " bad" : ""}">${complete}/${c.runIds.length}</td>`,
+          ...metrics.map((m) => cell(c.metrics[m])),
+        ];
+        return `<tr>${cells.join("")}</tr>`;
+      });
+      const heading = variants.length > 1 ? `<h3>${escapeHtml(variant)}</h3>\n` : "";
+      return `${heading}<div class="table-wrap"><table class="configs" data-variant="${escapeHtml(variant)}"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>\n${rows.join("\n")}\n</tbody></table></div>`;
+    })
+    .join("\n");
 }
 
 /** Run counts per status, and every run that did not complete with its error. */

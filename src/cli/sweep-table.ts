@@ -1,5 +1,9 @@
-import Database from "better-sqlite3";
 import { join } from "node:path";
+import { chartConfigs, type ChartConfig } from "../analysis/aggregate.ts";
+import { openResults } from "../analysis/better-sqlite.ts";
+import { hzLabel, paramText } from "../analysis/format.ts";
+import { loadRuns } from "../analysis/results.ts";
+import { otherSettings, shortWorkload, timesliceText } from "../analysis/settings.ts";
 import { formatReasons } from "../sweep/resume.ts";
 import type { SweepSummary } from "../sweep/runner.ts";
 
@@ -27,46 +31,36 @@ const COLUMNS: [metric: string, header: string][] = [
   ["ping_pongs", "ping-pongs"],
   ["sim_end_ms", "sim ms"],
 ];
-const SHOWN = COLUMNS.map(([m]) => m);
 
-/** "policy.name="xe" model.hz=100" → "name=xe hz=100": the last key segment, unquoted values. */
-function shortParams(params: string): string {
-  return params
-    .split(" ")
-    .map((kv) => {
-      const eq = kv.indexOf("=");
-      return `${kv.slice(0, eq).split(".").pop()}=${kv.slice(eq + 1).replace(/^"(.*)"$/, "$1")}`;
-    })
-    .join(" ");
+/** A figure in a fixed-width column: whole numbers from 100 up, two decimals below. */
+const cell = (v: number | undefined): string => (v === undefined ? "" : v >= 100 ? Math.round(v).toString() : Number(v.toFixed(2)).toString()).padStart(12);
+
+/**
+ * A configuration's identifying columns: workload (when the sweep has several), the policy with
+ * its own knobs, the timeslice it reads ("not used" when it reads none), HZ, and any other setting
+ * that applies to it. Knobs of other policies are left out: they do not act on the run.
+ */
+function identity(c: ChartConfig, withWorkload: boolean): string[] {
+  const others = otherSettings(c.params).map(([k, v]) => `${k.split(".").pop()}=${paramText(v)}`);
+  return [...(withWorkload ? [shortWorkload(c.workload)] : []), c.policy, timesliceText(c.timeslice), hzLabel(c.hz), others.join(" ")];
 }
 
-/** A short table of a sweep's results: one row per workload and parameter set. */
-export function formatSweepTable(dir: string, maxRows = 40): string {
-  const db = new Database(join(dir, "results.sqlite"), { readonly: true });
+/** A table of a sweep's results: one row per configuration, every configuration. */
+export function formatSweepTable(dir: string): string {
+  const src = openResults(join(dir, "results.sqlite"));
   try {
-    const rows = db
-      .prepare(
-        `SELECT r.workload AS workload,
-                (SELECT group_concat(name || '=' || value, ' ') FROM (SELECT name, value FROM run_params p WHERE p.run_id = r.run_id ORDER BY name)) AS params,
-                m.name AS metric, avg(m.value) AS value, count(DISTINCT r.run_id) AS runs
-         FROM runs r JOIN metrics m USING (run_id)
-         WHERE r.status = 'complete' AND m.name IN (${SHOWN.map(() => "?").join(", ")})
-         GROUP BY r.workload, params, m.name ORDER BY min(r.run_index)`,
-      )
-      .all(...SHOWN) as { workload: string; params: string | null; metric: string; value: number; runs: number }[];
-    const byConfig = new Map<string, Record<string, number>>();
-    const oneWorkload = new Set(rows.map((r) => r.workload)).size === 1;
-    for (const row of rows) {
-      const key = `${oneWorkload ? "" : row.workload.split("/").pop()} ${shortParams(row.params ?? "")}`.trim();
-      byConfig.set(key, { ...(byConfig.get(key) ?? {}), [row.metric]: row.value, runs: row.runs });
-    }
-    const width = Math.max(20, ...[...byConfig.keys()].map((k) => k.length));
-    const lines = [`${"configuration".padEnd(width)}  ${COLUMNS.map(([, h]) => h.padStart(12)).join(" ")}  runs`];
-    const cell = (v: number | undefined) => (v === undefined ? "" : v >= 100 ? Math.round(v).toString() : Number(v.toFixed(2)).toString()).padStart(12);
-    for (const [key, m] of [...byConfig].slice(0, maxRows)) lines.push(`${key.padEnd(width)}  ${SHOWN.map((s) => cell(m[s])).join(" ")}  ${m.runs}`);
-    if (byConfig.size > maxRows) lines.push(`… ${byConfig.size - maxRows} more configurations in results.sqlite`);
+    const configs = chartConfigs(loadRuns(src)).filter((c) => (c.statuses.complete ?? 0) > 0);
+    const withWorkload = new Set(configs.map((c) => c.workload)).size > 1;
+    const heads = [...(withWorkload ? ["workload"] : []), "policy", "timeslice", "HZ", "other settings"];
+    const rows = configs.map((c) => identity(c, withWorkload));
+    // Columns as wide as their widest entry; an empty "other settings" column is dropped.
+    const keep = heads.map((_, i) => rows.some((r) => r[i] !== ""));
+    const widths = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const pad = (cells: string[]) => cells.flatMap((text, i) => (keep[i] ? [text.padEnd(widths[i]!)] : [])).join("  ");
+    const lines = [`${pad(heads)}  ${COLUMNS.map(([, h]) => h.padStart(12)).join(" ")}  runs`];
+    for (const [i, c] of configs.entries()) lines.push(`${pad(rows[i]!)}  ${COLUMNS.map(([m]) => cell(c.metrics[m]?.mean)).join(" ")}  ${c.statuses.complete}`);
     return lines.join("\n");
   } finally {
-    db.close();
+    src.close();
   }
 }

@@ -1,5 +1,5 @@
 import { blockKey, holdEndNs, definePolicy } from "./policy-spec.ts";
-import { timesliceKnobs } from "./xe.ts";
+import { timesliceKnobs, timesliceProfileDefaults } from "./xe.ts";
 
 /**
  * The alternative the kernel's own comment names and rejected: instead of the CPU spinning in
@@ -12,6 +12,7 @@ export const notifierBlockPolicy = definePolicy({
   name: "notifier-block",
   summary: "the GPU's MMU notifier blocks a migration back until the timeslice ends; the CPU sleeps inside its fault instead of spinning",
   knobs: timesliceKnobs,
+  profileDefaults: timesliceProfileDefaults,
   create(knobs, ctx) {
     const timesliceMs = knobs.timesliceMs ?? ctx.profile.gpu.atomicTimesliceMs;
     const holdEnds = new Map<number, number>(); // block → ns its hold ends

@@ -20,6 +20,12 @@ export interface PolicySpec<Knobs extends z.ZodObject = z.ZodObject> {
   name: string;
   summary: string;
   knobs: Knobs;
+  /**
+   * Knobs whose default is a platform profile setting (knob → its path under the profile, e.g.
+   * `{ timesliceMs: "gpu.atomicTimesliceMs" }`). Only such policies read that setting, so reports
+   * and the sweep table show a swept `platform.<path>` only for them (src/analysis/settings.ts).
+   */
+  profileDefaults?: Readonly<Record<string, string>>;
   create(knobs: z.infer<Knobs>, ctx: PolicyContext): MigrationPolicy;
 }
 

@@ -9,6 +9,9 @@ export const timesliceKnobs = z.strictObject({
   faults: z.enum(["atomic", "all"]).default("atomic"),
 });
 
+/** The timeslice knob defaults to the profile's atomic_svm_timeslice_ms (xe and notifier-block). */
+export const timesliceProfileDefaults = { timesliceMs: "gpu.atomicTimesliceMs" } as const;
+
 /**
  * The kernel's behaviour (Xe on drm_pagemap): a successful migration to VRAM is stamped with a
  * timeslice in jiffies — atomic_svm_timeslice_ms for atomic faults that need VRAM, 0 for the rest
@@ -20,6 +23,7 @@ export const xePolicy = definePolicy({
   name: "xe",
   summary: "the kernel: a jiffies timeslice stamped per allocation on atomic GPU faults (5 ms, doubled per retry); the CPU spins in re-faults until it expires",
   knobs: timesliceKnobs,
+  profileDefaults: timesliceProfileDefaults,
   create(knobs, ctx) {
     const timesliceMs = knobs.timesliceMs ?? ctx.profile.gpu.atomicTimesliceMs;
     return {

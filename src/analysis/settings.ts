@@ -1,0 +1,104 @@
+import { policyNames, policySpec } from "../policies/registry.ts";
+import { paramText } from "./format.ts";
+import type { RunRow } from "./results.ts";
+
+/**
+ * Which of a run's swept settings apply to it. A sweep crosses every parameter with every other,
+ * so an xe run carries `policy.uvm.lapseUs` and a `none` run carries the platform's atomic
+ * timeslice, though neither reads it. The report and the sweep table show, and group by, only the
+ * settings that apply (docs/policies.md): a policy's own knobs, the platform settings it reads,
+ * and everything that is not a policy knob. Everything else a sweep varies stays apart.
+ */
+
+/** A run's timeslice as the charts place it: the ms swept, the policy's default, or not read by the policy at all. */
+export type Timeslice = number | "default" | "unused";
+
+const DEFAULT_POLICY = "xe";
+
+/** The run's policy name (`policy.name`; xe when the sweep does not set it). */
+export function policyNameOf(params: Readonly<Record<string, unknown>>): string {
+  const name = params["policy.name"];
+  return typeof name === "string" ? name : DEFAULT_POLICY;
+}
+
+/** The registered policies that read a profile setting (`gpu.atomicTimesliceMs`) as a knob's default. */
+function readersOf(profilePath: string): { policy: string; knob: string }[] {
+  return policyNames().flatMap((policy) =>
+    Object.entries(policySpec(policy)?.profileDefaults ?? {})
+      .filter(([, path]) => path === profilePath)
+      .map(([knob]) => ({ policy, knob })),
+  );
+}
+
+/**
+ * Whether the swept setting `name` acts on the run: `policy.<p>.<knob>` only for policy p; a
+ * `platform.<path>` that some policy reads as a knob's default only for those policies, and only
+ * while the run does not set that knob itself. Unknown policies (not in this build's registry)
+ * keep every setting: nothing is hidden on a guess.
+ */
+export function settingApplies(name: string, params: Readonly<Record<string, unknown>>): boolean {
+  const policy = policyNameOf(params);
+  const own = /^policy\.([^.]+)\.(.+)$/.exec(name);
+  if (own !== null) return own[1] === policy || policySpec(own[1]!) === undefined;
+  if (!name.startsWith("platform.") || policySpec(policy) === undefined) return true;
+  const readers = readersOf(name.slice("platform.".length));
+  if (readers.length === 0) return true;
+  return readers.some((r) => r.policy === policy && params[`policy.${policy}.${r.knob}`] === undefined);
+}
+
+/** Whether the policy has a timeslice at all (its knobs include `timesliceMs`; unknown policies: yes). */
+function usesTimeslice(policy: string): boolean {
+  const spec = policySpec(policy);
+  return spec === undefined || "timesliceMs" in spec.knobs.shape;
+}
+
+/** The params naming a timeslice, in the order they take effect. */
+const timesliceParams = (policy: string): string[] => [`policy.${policy}.timesliceMs`, "policy.timesliceMs", "platform.gpu.atomicTimesliceMs"];
+
+/** The run's timeslice: the first applicable timeslice param, else the policy's default, else "unused". */
+export function timesliceOf(params: Readonly<Record<string, unknown>>): Timeslice {
+  const policy = policyNameOf(params);
+  for (const name of timesliceParams(policy)) {
+    const value = params[name];
+    if (typeof value === "number" && settingApplies(name, params)) return value;
+  }
+  return usesTimeslice(policy) ? "default" : "unused";
+}
+
+/**
+ * The applicable settings that are not the policy (with its own knobs, part of its label), the
+ * timeslice or HZ, sorted by name: what else tells two configurations of one workload apart.
+ */
+export function otherSettings(params: Readonly<Record<string, unknown>>): [string, unknown][] {
+  const policy = policyNameOf(params);
+  const axes = new Set(["policy.name", "model.hz", ...timesliceParams(policy)]);
+  return Object.keys(params)
+    .filter((k) => !axes.has(k) && !k.startsWith(`policy.${policy}.`) && settingApplies(k, params))
+    .sort()
+    .map((k) => [k, params[k]]);
+}
+
+/** A workload's file name: "workloads/atomic-ping-pong.yaml" → "atomic-ping-pong.yaml". */
+export const shortWorkload = (path: string): string => path.split("/").pop() ?? path;
+
+/**
+ * What a chart keeps apart besides its own axes and colour: the workload and the other applicable
+ * settings ("atomic-ping-pong.yaml" or "atomic-ping-pong.yaml · platform.gpu.accessNs=20").
+ */
+export function variantOf(run: Pick<RunRow, "workload" | "params">): string {
+  return [shortWorkload(run.workload), ...otherSettings(run.params).map(([k, v]) => `${k}=${paramText(v)}`)].join(" · ");
+}
+
+/** A timeslice as text: "5 ms", "default", or "not used" by the policy. */
+export function timesliceText(t: Timeslice): string {
+  if (t === "unused") return "not used";
+  return t === "default" ? "default" : `${Number(t.toPrecision(4))} ms`;
+}
+
+/** Timeslices in axis order: swept values ascending, then the default, then "not used". */
+export function compareTimeslices(a: Timeslice, b: Timeslice): number {
+  const rank = (t: Timeslice) => (typeof t === "number" ? [0, t] : t === "default" ? [1, 0] : [2, 0]);
+  const [ra, va] = rank(a);
+  const [rb, vb] = rank(b);
+  return ra! - rb! || va! - vb!;
+}
