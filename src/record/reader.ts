@@ -109,7 +109,11 @@ export async function* readEventRows(path: string): AsyncGenerator<EventRow> {
     const iterator = reader[Symbol.asyncIterator]();
     for (let index = 0; ; index++) {
       const next = await decoded(iterator.next(), path, index, batches);
-      if (next.done === true) break;
+      if (next.done === true) {
+        // The Arrow reader ends quietly at a message it cannot find: every batch the footer lists must have come.
+        if (index < batches) throw new LogFormatError(`${basename(path)}: damaged: record batch ${index + 1} of ${batches} cannot be read, so the log ends after ${index} whole batches (${path})`);
+        break;
+      }
       yield* batchRows(next.value, path);
     }
   } finally {
