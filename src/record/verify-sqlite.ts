@@ -33,23 +33,29 @@ export class SqliteLogCheck {
   static open(path: string): SqliteLogCheck | Divergence {
     if (!existsSync(path)) return fileDivergence("the run recorded events.sqlite but it is missing");
     let db: Database.Database | null = null;
+    const give = (d: Divergence) => {
+      if (db?.open === true) db.close();
+      return d;
+    };
     try {
       db = new Database(path, { readonly: true, fileMustExist: true });
+      db.prepare("SELECT count(*) FROM sqlite_master").get();
+    } catch (error) {
+      return give(fileDivergence(`not a readable SQLite database: ${sqliteMessage(error)}`));
+    }
+    try {
       const problems = (db.pragma("integrity_check") as { integrity_check: string }[]).map((r) => r.integrity_check);
-      if (problems.length !== 1 || problems[0] !== "ok") {
-        db.close();
-        return fileDivergence(`fails SQLite's integrity check (${problems.length} problems): ${problems.slice(0, 3).join("; ")}`);
-      }
+      if (problems.length !== 1 || problems[0] !== "ok") return give(fileDivergence(`fails SQLite's integrity check (${problems.length} problems): ${problems.slice(0, 3).join("; ")}`));
+    } catch (error) {
+      return give(fileDivergence(`fails SQLite's integrity check: ${sqliteMessage(error)}`));
+    }
+    try {
       const names = db.prepare("SELECT * FROM events LIMIT 0").columns().map((c) => c.name);
       const want = COLUMNS.map((c) => c.name);
-      if (names.join() !== want.join()) {
-        db.close();
-        return fileDivergence("its events table does not have the log's columns", want.join(","), names.join(","));
-      }
+      if (names.join() !== want.join()) return give(fileDivergence("its events table does not have the log's columns", want.join(","), names.join(",")));
       return new SqliteLogCheck(db, db.prepare("SELECT * FROM events ORDER BY seq").raw().iterate() as IterableIterator<unknown[]>);
     } catch (error) {
-      if (db?.open === true) db.close();
-      return fileDivergence(`not a readable SQLite database: ${sqliteMessage(error)}`);
+      return give(fileDivergence(`has no readable events table: ${sqliteMessage(error)}`));
     }
   }
 
