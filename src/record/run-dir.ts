@@ -97,8 +97,15 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
   const run = new WorkloadRun(o.workload, seed, {
     onLog: (log) => {
       if (!wantLog) return;
-      writer = new ArrowEventWriter(arrowPath);
-      recorder = new EventRecorder(log.state, [writer]);
+      const w = (writer = new ArrowEventWriter(arrowPath));
+      recorder = new EventRecorder(log.state, [w]);
+      // One step can write millions of events (a `pages:` typo) before the slice loop looks: check
+      // each batch as it is written, and stop the run from inside by throwing through it.
+      recorder.rowLimit = budget.maxEvents;
+      recorder.afterFlush = () => {
+        const passed = passedBudget(budget, log.length, w.bytesWritten);
+        if (passed !== null) throw new BudgetPassed(budgetStop(passed, budget, run, w.bytesWritten));
+      };
       log.subscribe(recorder);
     },
   });
@@ -106,10 +113,17 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
   try {
     stop = await runSlices(run, o, budget, () => (writer as ArrowEventWriter | null)?.bytesWritten ?? 0);
   } catch (error) {
-    (writer as ArrowEventWriter | null)?.abort();
-    throw error;
+    // Every event up to the throw was applied and recorded (no model code catches or has finally blocks): the log and state agree.
+    const passed = error instanceof BudgetPassed ? error : (error as { cause?: unknown }).cause;
+    if (passed instanceof BudgetPassed) stop = passed.stop;
+    else {
+      (writer as ArrowEventWriter | null)?.abort();
+      throw error;
+    }
   }
-  (recorder as EventRecorder | null)?.flush();
+  const finalRecorder = recorder as EventRecorder | null;
+  if (finalRecorder !== null) finalRecorder.afterFlush = null; // the run is over: the last rows are written whatever the budget
+  finalRecorder?.flush();
   const finalWriter = writer as ArrowEventWriter | null;
   const arrowBytes = finalWriter?.close(false) ?? 0;
   const status = stop === null ? "complete" : stop === "interrupted" ? "interrupted" : "stopped: budget";
@@ -141,13 +155,24 @@ async function runSlices(run: WorkloadRun, o: RecordOptions, budget: RunBudget, 
   while (!run.advance(o.sliceSteps ?? 1000)) {
     const events = run.world.log.length;
     const passed = passedBudget(budget, events, logBytes());
-    if (passed !== null) return { passed, limit: passed === "max-events" ? budget.maxEvents : budget.maxBytes, events, bytes: logBytes(), endNs: run.world.engine.nowNs };
+    if (passed !== null) return budgetStop(passed, budget, run, logBytes());
     if (performance.now() - lastYield < 50) continue;
     await yieldToEventLoop();
     lastYield = performance.now();
     if (o.shouldStop?.() === true) return "interrupted";
   }
   return null;
+}
+
+function budgetStop(passed: BudgetStop["passed"], budget: RunBudget, run: WorkloadRun, bytes: number): BudgetStop {
+  return { passed, limit: passed === "max-events" ? budget.maxEvents : budget.maxBytes, events: run.world.log.length, bytes, endNs: run.world.engine.nowNs };
+}
+
+/** Thrown from inside the run (the recorder's batch hook) to stop it where it stands. */
+class BudgetPassed extends Error {
+  constructor(readonly stop: BudgetStop) {
+    super(`passed --${stop.passed}`);
+  }
 }
 
 /** run.json for the run as it stands; files lists events.arrow once the caller adds it. */
