@@ -97,18 +97,12 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
   const run = new WorkloadRun(o.workload, seed, {
     onLog: (log) => {
       if (!wantLog) return;
-      const w = (writer = new ArrowEventWriter(arrowPath));
-      recorder = new EventRecorder(log.state, [w]);
-      // One step can write millions of events (a `pages:` typo) before the slice loop looks: check
-      // each batch as it is written, and stop the run from inside by throwing through it.
-      recorder.rowLimit = budget.maxEvents;
-      recorder.afterFlush = () => {
-        const passed = passedBudget(budget, log.length, w.bytesWritten);
-        if (passed !== null) throw new BudgetPassed(budgetStop(passed, budget, run, w.bytesWritten));
-      };
+      writer = new ArrowEventWriter(arrowPath);
+      recorder = new EventRecorder(log.state, [writer]);
       log.subscribe(recorder);
     },
   });
+  watchBudget(run, recorder, writer, budget);
   let stop: "interrupted" | BudgetStop | null;
   try {
     stop = await runSlices(run, o, budget, () => (writer as ArrowEventWriter | null)?.bytesWritten ?? 0);
@@ -146,6 +140,20 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
   if (manifest.sqlite !== "pending") return { dir, report, manifest };
   o.onSqliteFill?.(dir);
   return { dir, report, manifest: (await fillRunSqlite(dir, manifest)).manifest };
+}
+
+/**
+ * One step can write millions of events (a `pages:` typo) before the slice loop looks: check the
+ * budget as rows are written, and stop the run from inside by throwing through it. Installed once
+ * the world is set up, so that set-up is never cut short.
+ */
+function watchBudget(run: WorkloadRun, recorder: EventRecorder | null, writer: ArrowEventWriter | null, budget: RunBudget): void {
+  if (recorder === null || writer === null) return;
+  recorder.rowLimit = budget.maxEvents;
+  recorder.afterFlush = () => {
+    const passed = passedBudget(budget, run.world.log.length, writer.bytesWritten);
+    if (passed !== null) throw new BudgetPassed(budgetStop(passed, budget, run, writer.bytesWritten));
+  };
 }
 
 /** Advances the run slice by slice until it ends, is asked to stop, or passes its budget. */
