@@ -5,6 +5,11 @@ import { COLUMNS } from "./schema.ts";
 import type { Divergence } from "./verify.ts";
 
 const FILE = "events.sqlite";
+const NCOL = COLUMNS.length;
+const NAMES = COLUMNS.map((c) => c.name);
+const TYPES = COLUMNS.map((c) => c.type);
+const CONVERTED = COLUMNS.map((c) => c.type === "bool" || c.type === "i64list");
+const CHECK = NAMES.indexOf("check");
 
 /** What events.sqlite stores for a value of the Arrow log (as src/record/sqlite.ts writes it). */
 function stored(type: string, v: EventRow["values"][keyof EventRow["values"]]): unknown {
@@ -74,10 +79,13 @@ export class SqliteLogCheck {
     if (seq < row.seq) return { seq, kind: String(got[2]), what: `${FILE} has a row seq ${seq} that the Arrow log does not` };
     if (seq > row.seq) return { ...at, what: `${FILE} lacks this row`, expected: `seq ${row.seq}`, found: `seq ${seq} next` };
     this.rows++;
-    for (let col = 0; col < COLUMNS.length; col++) {
-      const def = COLUMNS[col]!;
-      const want = def.name === "check" ? row.recordedCheck : stored(def.type, row.values[def.name]);
-      if (got[col] !== want) return { ...at, what: `${FILE} differs from events.arrow in column ${def.name}`, expected: show(want), found: show(got[col]) };
+    const values = row.values;
+    for (let col = 0; col < NCOL; col++) {
+      const name = NAMES[col]!;
+      const v = values[name];
+      // Most columns hold what the Arrow row holds, or NULL; bool and list columns are converted first.
+      const want = col === CHECK ? row.recordedCheck : v === undefined ? null : CONVERTED[col] ? stored(TYPES[col]!, v) : v;
+      if (got[col] !== want) return { ...at, what: `${FILE} differs from events.arrow in column ${name}`, expected: show(want), found: show(got[col]) };
     }
     return null;
   }
