@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
@@ -77,5 +77,6 @@ describe("a second Ctrl-C during the SQLite fill", () => {
     expect(next.status, next.stderr).toBe(0);
     expect(next.stderr).toMatch(/removed .*events\.arrow\.tmp.* left by a killed run/);
     expect(readdirSync(out).sort()).toEqual(["events.arrow", "events.sqlite", "run.json", "workload.yaml"]);
+    rmSync(dir, { recursive: true, force: true }); // ~150 MB of logs
   }, 120_000);
 });
