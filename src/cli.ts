@@ -13,16 +13,26 @@ shared-virtual-memory pages between system RAM and device memory.
 
 Usage:
   pagesim run WORKLOAD.yaml [--out RUN_DIR] [--seed N] [--platform NAME] [--set KEY=VALUE]...
-                            [--sink arrow,sqlite|arrow|sqlite|none] [--json]
+                            [--sink arrow,sqlite|arrow|sqlite|none] [--max-events N]
+                            [--max-bytes SIZE] [--json]
       Run a workload on the drm_pagemap model and write its run directory (default
       results/<workload>/seed-<N>): the event log (events.arrow, events.sqlite), a copy of the
       workload and run.json. --set overrides any key of the workload (model.hz=1000,
       threads.gpu0.count=8, platform.copy.channels=2); --platform picks a profile of
       workloads/platforms/ (or a .yaml file). Prints every step's return value, where each
-      page ended up, context violations and the model's invariants. Ctrl-C stops the run and keeps what it has.
+      page ended up, context violations and the model's invariants. Ctrl-C stops the run and
+      keeps what it has; a second Ctrl-C while events.sqlite is filled leaves it to pagesim sqlite.
+      The run stops (exit 1, keeping what it wrote) past --max-events (default 20M) events or
+      --max-bytes (default 4GiB; 512MiB, 10GB...) of Arrow log; 0 lifts a limit. Sweep runs
+      have the same default limits.
   pagesim verify RUN_DIR [--json]
       Replay the run's log from an empty state, check the invariants as it goes and compare the
-      final state with the one the run recorded. Exit 1 names the first event that disagrees.
+      final state with the one the run recorded; compare events.sqlite with it row by row (after
+      filling it, if the run's fill was cut short) and run SQLite's integrity check. Exit 1 names
+      the first event that disagrees.
+  pagesim sqlite RUN_DIR
+      Fill (or refill) the run's events.sqlite from its events.arrow, e.g. when run.json says
+      "sqlite": "pending" because the fill after the run was interrupted.
   pagesim trace RUN_DIR [--out FILE]
       Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
       Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
@@ -48,7 +58,7 @@ Usage:
   pagesim --help       This text.
   pagesim --version    The version.
 
-Exit status: 0 success, 1 a simulation or check failed, 2 bad usage or input,
+Exit status: 0 success, 1 a simulation or check failed or a run passed its budget, 2 bad usage or input,
 130 / 143 a run stopped by SIGINT / SIGTERM (its files are complete up to that point).`;
 
 function expectArgs(positionals: string[], command: string, what: string): string {
@@ -76,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
       report: { type: "boolean" },
       shard: { type: "string" },
       yes: { type: "boolean" },
+      "max-events": { type: "string" },
+      "max-bytes": { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -101,15 +113,28 @@ async function main(argv: string[]): Promise<number> {
       const overrides = { ...(values.platform === undefined ? {} : { platform: values.platform }), ...setOptions(values.set) };
       const workload = loadWorkload(file, { ...overrides, ...(seed === undefined ? {} : { seed }) });
       const sinks = sinksOption(values.sink);
+      const { budgetOptions } = await import("./cli/budget-args.ts");
+      const budget = budgetOptions(values["max-events"], values["max-bytes"]);
       let signal: NodeJS.Signals | null = null;
+      let filling: string | null = null; // the run directory, once its SQLite log is being filled
+      const later = () => `events.arrow and run.json are saved; pagesim sqlite ${filling} fills events.sqlite later`;
       const onSignal = (s: NodeJS.Signals) => {
-        if (signal !== null) process.exit(s === "SIGINT" ? 130 : 143); // a second signal: stop now
+        if (signal !== null) {
+          if (filling !== null) console.error(`pagesim: ${s} again: quitting; ${later()}`);
+          process.exit(s === "SIGINT" ? 130 : 143); // a second signal: stop now
+        }
         signal = s;
-        console.error(`pagesim: ${s}: stopping the run and saving what it has (again to quit at once)`);
+        console.error(filling === null ? `pagesim: ${s}: stopping the run and saving what it has (again to quit at once)` : `pagesim: ${s}: the run is saved; filling events.sqlite (again to quit at once: ${later()})`);
       };
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
-      const { dir, report, manifest } = await recordRun({ file, workload, ...(seed === undefined ? {} : { seed }), ...(values.out === undefined ? {} : { outDir: values.out }), sinks, overrides, shouldStop: () => signal !== null });
+      const { formatBytes } = await import("./record/budget.ts");
+      const { dir, report, manifest } = await recordRun({
+        file, workload, ...(seed === undefined ? {} : { seed }), ...(values.out === undefined ? {} : { outDir: values.out }), sinks, overrides, budget,
+        shouldStop: () => signal !== null,
+        onStaleRemoved: (path, bytes) => console.error(`pagesim: removed ${path} (${formatBytes(bytes)}), left by a killed run`),
+        onSqliteFill: (d) => (filling = d),
+      });
       console.log(values.json === true ? JSON.stringify({ dir, manifest, report }, null, 2) : formatRecordedRun(report, manifest, dir, file));
       if (manifest.status === "interrupted") return signal === "SIGTERM" ? 143 : 130;
       return report.invariants.length === 0 && report.lostWrites.length === 0 ? 0 : 1;
@@ -121,6 +146,13 @@ async function main(argv: string[]): Promise<number> {
       const result = await verifyRun(dir);
       console.log(values.json === true ? JSON.stringify(result, null, 2) : formatVerify(result, dir));
       return result.divergence === null ? 0 : 1;
+    }
+    case "sqlite": {
+      const { fillSqliteCommand } = await import("./record/sqlite-fill.ts");
+      const dir = expectArgs(positionals, "sqlite", "run directory");
+      const { path, rows, bytes } = await fillSqliteCommand(dir);
+      console.log(`${path}: ${rows} events filled from events.arrow (${(bytes / 1e6).toFixed(2)} MB); run.json records it`);
+      return 0;
     }
     case "trace": {
       const { writeTrace } = await import("./record/trace.ts");

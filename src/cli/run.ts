@@ -47,6 +47,7 @@ export function formatRunReport(r: RunReport, file: string): string {
 export function formatRecordedRun(r: RunReport, m: RunManifest, dir: string, file: string): string {
   const lines = [formatRunReport(r, file), ""];
   if (m.status === "interrupted") lines.push(`INTERRUPTED at ${fmtNs(m.endNs)} simulated, after ${m.events} events: the files hold everything up to there`);
+  if (m.sqlite === "pending") lines.push(`events.sqlite is not filled yet: npx pagesim sqlite ${dir} fills it`);
   lines.push(`run directory: ${dir}`);
   for (const [name, f] of Object.entries(m.files)) lines.push(`  ${name}  ${(f.bytes / 1e6).toFixed(2)} MB`);
   lines.push(`  run.json  (digest ${m.digest.slice(0, 19)}…)`, `check it: npx pagesim verify ${dir}`);
@@ -55,10 +56,14 @@ export function formatRecordedRun(r: RunReport, m: RunManifest, dir: string, fil
 
 /** verify's verdict: all holds, or the first event where the log and the run disagree. */
 export function formatVerify(v: VerifyResult, dir: string): string {
-  const head = `${dir}: replayed ${v.events} events, invariants checked ${v.invariantChecks} times`;
-  if (v.divergence === null) return `${head}\nOK: every event applies, every recorded refcount matches, the final state matches run.json (${v.digest.replayed.slice(0, 19)}…)`;
+  const head = [`${dir}: replayed ${v.events} events, invariants checked ${v.invariantChecks} times`];
+  if (v.sqlite?.filled === true) head.push("filled events.sqlite from events.arrow first (run.json said its fill was pending)");
+  if (v.divergence === null) {
+    const sqlite = v.sqlite === null ? "" : `; events.sqlite holds the same ${v.sqlite.rows} rows, every column, and passes SQLite's integrity check`;
+    return [...head, `OK: every event applies, every recorded refcount matches, the final state matches run.json (${v.digest.replayed.slice(0, 19)}…)${sqlite}`].join("\n");
+  }
   const d = v.divergence;
-  const lines = [head, `DIVERGES ${d.seq >= 0 ? `at event seq ${d.seq} (${d.kind})` : `in ${d.kind}`}: ${d.what}`];
+  const lines = [...head, `DIVERGES ${d.seq >= 0 ? `at event seq ${d.seq} (${d.kind})` : `in ${d.kind}`}: ${d.what}`];
   if (d.expected !== undefined) lines.push(`  expected: ${d.expected}`);
   if (d.found !== undefined) lines.push(`  found:    ${d.found}`);
   return lines.join("\n");

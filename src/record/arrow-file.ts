@@ -129,6 +129,11 @@ export class ArrowEventWriter {
     return this.sink.bytes;
   }
 
+  /** Bytes written so far (whole batches: a batch reaches the file when it is full). */
+  get bytesWritten(): number {
+    return this.sink.bytes;
+  }
+
   get tmpPath(): string {
     return `${this.path}.tmp`;
   }

@@ -1,4 +1,5 @@
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
+import { basename } from "node:path";
 import { RecordBatchReader, type RecordBatch } from "apache-arrow";
 import { rowHashStep } from "./batch.ts";
 import { COLUMNS, EVENT_KINDS, type ColumnName } from "./schema.ts";
@@ -100,37 +101,111 @@ function columnViews(batch: RecordBatch): ColumnView[] {
 
 /** Reads events.arrow batch by batch (never the whole file in memory) and yields its rows in order. */
 export async function* readEventRows(path: string): AsyncGenerator<EventRow> {
+  const batches = await checkArrowFile(path);
   const handle = await open(path, "r");
   try {
     const reader = await RecordBatchReader.from(handle);
     await reader.open();
-    for await (const batch of reader) {
-      if (batch.schema.fields.length !== COLUMNS.length) throw new LogFormatError(`${path}: ${batch.schema.fields.length} columns, expected ${COLUMNS.length}`);
-      const views = columnViews(batch);
-      const checkView = views.find((v) => v.name === "check")!;
-      for (let i = 0; i < batch.numRows; i++) {
-        const values: EventRow["values"] = {};
-        let h = 0;
-        for (const v of views) {
-          if (v === checkView || !v.valid(i)) continue;
-          values[v.name] = v.get(i);
-          h = v.mix(h, i);
-        }
-        yield {
-          seq: values.seq as number,
-          tNs: values.t_ns as number,
-          kind: values.kind as string,
-          thread: values.thread as number,
-          ctx: values.ctx as string,
-          values,
-          recordedCheck: checkView.get(i) as number,
-          computedCheck: h >>> 0,
-        };
+    const iterator = reader[Symbol.asyncIterator]();
+    for (let index = 0; ; index++) {
+      const next = await decoded(iterator.next(), path, index, batches);
+      if (next.done === true) {
+        // The Arrow reader ends quietly at a message it cannot find: every batch the footer lists must have come.
+        if (index < batches) throw new LogFormatError(`${basename(path)}: damaged: record batch ${index + 1} of ${batches} cannot be read, so the log ends after ${index} whole batches (${path})`);
+        break;
       }
+      yield* batchRows(next.value, path);
     }
   } finally {
     await handle.close();
   }
+}
+
+/** A batch the Arrow library cannot decode: named by place, never by the library's own message. */
+async function decoded<T>(next: Promise<T>, path: string, index: number, batches: number): Promise<T> {
+  try {
+    return await next;
+  } catch {
+    throw new LogFormatError(`${basename(path)}: damaged: record batch ${index + 1} of ${batches} cannot be decoded (${path})`);
+  }
+}
+
+function* batchRows(batch: RecordBatch, path: string): Generator<EventRow> {
+  if (batch.schema.fields.length !== COLUMNS.length) throw new LogFormatError(`${path}: ${batch.schema.fields.length} columns, expected ${COLUMNS.length}`);
+  const views = columnViews(batch);
+  const checkView = views.find((v) => v.name === "check")!;
+  for (let i = 0; i < batch.numRows; i++) {
+    const values: EventRow["values"] = {};
+    let h = 0;
+    for (const v of views) {
+      if (v === checkView || !v.valid(i)) continue;
+      values[v.name] = v.get(i);
+      h = v.mix(h, i);
+    }
+    yield {
+      seq: values.seq as number,
+      tNs: values.t_ns as number,
+      kind: values.kind as string,
+      thread: values.thread as number,
+      ctx: values.ctx as string,
+      values,
+      recordedCheck: checkView.get(i) as number,
+      computedCheck: h >>> 0,
+    };
+  }
+}
+
+const MAGIC = "ARROW1";
+
+/**
+ * Checks that a file is a whole Arrow IPC file before anything reads it, and says what is wrong
+ * when it is not (empty, zeroed, truncated, a footer that points past the end), so that a damaged
+ * log gives a sentence naming the file rather than the Arrow library's error. Returns the number
+ * of record batches its footer lists.
+ */
+export async function checkArrowFile(path: string): Promise<number> {
+  const name = basename(path);
+  const bad = (what: string) => new LogFormatError(`${name}: ${what} (${path})`);
+  const handle = await open(path, "r").catch(() => {
+    throw bad("cannot be read");
+  });
+  try {
+    const size = (await handle.stat()).size;
+    if (size === 0) throw bad("empty (0 bytes): not an Arrow IPC file");
+    const headBytes = Math.min(size, 65536);
+    const head = Buffer.alloc(headBytes);
+    await handle.read(head, 0, headBytes, 0);
+    const tail = Buffer.alloc(Math.min(size, 65536));
+    await handle.read(tail, 0, tail.length, size - tail.length);
+    const zero = (b: Buffer) => b.every((x) => x === 0);
+    if (zero(head) && zero(tail)) throw bad(`not an Arrow IPC file (zeroed: its ${size} bytes start and end with zeros)`);
+    if (head.toString("latin1", 0, 6) !== MAGIC) throw bad("not an Arrow IPC file (it does not start with ARROW1)");
+    if (size < 18 || tail.toString("latin1", tail.length - 6) !== MAGIC) {
+      const how = zero(tail) ? "its last bytes are zeros" : "it ends without the Arrow footer";
+      throw bad(`truncated or damaged after ${size} bytes: ${how}, so its record batches cannot be found (a run killed while writing it, or a partial copy?)`);
+    }
+    const footerBytes = tail.readInt32LE(tail.length - 10);
+    if (footerBytes <= 0 || footerBytes > size - 18) throw bad(`damaged: its footer length (${footerBytes} bytes) does not fit the file's ${size} bytes`);
+    return await footerBatches(handle, size, bad);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads the footer and checks every record batch it lists lies inside the file. */
+async function footerBatches(handle: FileHandle, size: number, bad: (what: string) => LogFormatError): Promise<number> {
+  let blocks: { offset: number; metaDataLength: number; bodyLength: number }[];
+  try {
+    const reader = await RecordBatchReader.from(handle);
+    await reader.open();
+    if (!reader.isFile()) throw new Error("not a file");
+    blocks = [...reader.footer!.recordBatches()].map((b) => ({ offset: Number(b.offset), metaDataLength: b.metaDataLength, bodyLength: Number(b.bodyLength) }));
+  } catch {
+    throw bad("damaged: its footer cannot be read");
+  }
+  const whole = blocks.findIndex((b) => b.offset + b.metaDataLength + b.bodyLength > size);
+  if (whole >= 0) throw bad(`truncated: ${size} bytes hold ${whole} of its ${blocks.length} record batches`);
+  return blocks.length;
 }
 
 /**

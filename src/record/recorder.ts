@@ -109,12 +109,18 @@ export class EventRecorder implements ModelEventListener<RunEvent> {
     this.endRow();
   }
 
+  /** Called after each batch reaches the sinks (run-dir's budget check: once per batch costs nothing per event). */
+  afterFlush: (() => void) | null = null;
+  /** Past this many rows, each row is flushed at once, so afterFlush sees a --max-events budget passed on the event that passes it. */
+  rowLimit = Infinity;
+
   /** Hands the rows so far to the sinks (at the end of a run, or when it is interrupted). */
   flush(): void {
     if (this.batch.rows === 0) return;
     for (const sink of this.sinks) sink.write(this.batch);
     this.rowsWritten += this.batch.rows;
     this.batch.reset();
+    this.afterFlush?.();
   }
 
   private head(seq: number, tNs: number, kind: string, thread: number, ctx: ExecContext): void {
@@ -128,6 +134,6 @@ export class EventRecorder implements ModelEventListener<RunEvent> {
 
   private endRow(): void {
     this.batch.endRow();
-    if (this.batch.full) this.flush();
+    if (this.batch.full || this.rowsWritten + this.batch.rows > this.rowLimit) this.flush();
   }
 }

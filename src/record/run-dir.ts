@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { stateDigest, stateSummary } from "../check/digest.ts";
@@ -6,7 +6,9 @@ import type { Workload } from "../workload/schema.ts";
 import { WorkloadRun, type RunReport } from "../workload/run.ts";
 import { ArrowEventWriter } from "./arrow-file.ts";
 import { EventRecorder, type ThreadInfo } from "./recorder.ts";
-import { writeSqlite } from "./sqlite.ts";
+import { DEFAULT_BUDGET, passedBudget, RunBudgetError, type BudgetStop, type RunBudget } from "./budget.ts";
+import { removeStaleFiles, RunDirError, writeManifest } from "./run-files.ts";
+import { fillRunSqlite } from "./sqlite-fill.ts";
 import { pagesimVersion } from "./version.ts";
 
 export type SinkName = "arrow" | "sqlite";
@@ -15,11 +17,18 @@ export const SINK_NAMES: readonly SinkName[] = ["arrow", "sqlite"];
 /** What run.json holds: everything needed to reproduce the run and to check its log. */
 export interface RunManifest {
   pagesim: string;
-  status: "complete" | "interrupted";
+  /** "stopped: budget": the run passed --max-events / --max-bytes (see `budget`); its files hold every event up to there. */
+  status: "complete" | "interrupted" | "stopped: budget";
   workload: { name: string; file: string; description: string; overrides: Record<string, unknown>; resolved: Workload };
   seed: number;
   variant: string;
   sinks: SinkName[];
+  /**
+   * With the sqlite sink: "pending" from the moment run.json is written (the Arrow log is complete,
+   * events.sqlite is being filled from it) until the fill is done, then "complete". A fill cut short
+   * leaves "pending": `pagesim sqlite RUN_DIR` or `pagesim verify RUN_DIR` fills it.
+   */
+  sqlite?: "pending" | "complete";
   events: number;
   endNs: number;
   /** Of the final model state (stateDigest): verify replays the log and must arrive at it. */
@@ -29,6 +38,8 @@ export interface RunManifest {
   objects: string[];
   files: Record<string, { bytes: number }>;
   result: { steps: number; invariantsBroken: string[]; lostWrites: string[]; kernelBugs: string[]; contextViolations: number };
+  /** Only when status is "stopped: budget". */
+  budget?: BudgetStop;
   reproduce: string;
 }
 
@@ -46,6 +57,12 @@ export interface RecordOptions {
   sliceSteps?: number;
   /** Polled between slices: true stops the run early, keeping what it has (SIGINT/SIGTERM). */
   shouldStop?: () => boolean;
+  /** Default DEFAULT_BUDGET (for every caller: `pagesim run` and each sweep run alike). */
+  budget?: Partial<RunBudget>;
+  /** Told the path of each temporary file a killed run left in the directory, as it is removed. */
+  onStaleRemoved?: (path: string, bytes: number) => void;
+  /** Called once run.json and events.arrow have their final names, before SQLite is filled. */
+  onSqliteFill?: (dir: string) => void;
 }
 
 export interface RecordResult {
@@ -59,14 +76,19 @@ export function defaultRunDir(file: string, seed: number): string {
 }
 
 /**
- * Runs one workload and writes its run directory: events.arrow and/or events.sqlite, a copy of
- * the workload, and run.json (written last). Every file is written under a temporary name and
- * renamed when whole, so a killed run leaves the previous run's files or none.
+ * Runs one workload and writes its run directory: events.arrow, a copy of the workload and
+ * run.json, each under a temporary name renamed when whole (run.json last); then, with the sqlite
+ * sink, events.sqlite, filled from the Arrow log. So a kill during the long SQLite fill (a second
+ * Ctrl-C) loses nothing: run.json says the SQLite log is pending and `pagesim sqlite` fills it.
+ * A run that passes its budget is saved the same way (without the SQLite fill) and throws
+ * RunBudgetError.
  */
 export async function recordRun(o: RecordOptions): Promise<RecordResult> {
   const seed = o.seed ?? o.workload.seed;
   const dir = o.outDir ?? defaultRunDir(o.file, seed);
   mkdirSync(dir, { recursive: true });
+  for (const { name, bytes } of removeStaleFiles(dir)) o.onStaleRemoved?.(join(dir, name), bytes);
+  const budget = { ...DEFAULT_BUDGET, ...o.budget };
   const wantLog = o.sinks.length > 0;
   // With SQLite alone, the Arrow log is still the intermediate: SQLite is filled from it after the run.
   const arrowPath = join(dir, "events.arrow");
@@ -80,65 +102,105 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
       log.subscribe(recorder);
     },
   });
-  let interrupted = false;
+  watchBudget(run, recorder, writer, budget);
+  let stop: "interrupted" | BudgetStop | null;
   try {
-    // Node runs signal handlers only between tasks: give it a turn every ~50 ms of wall time.
-    let lastYield = performance.now();
-    while (!run.advance(o.sliceSteps ?? 1000)) {
-      if (performance.now() - lastYield < 50) continue;
-      await yieldToEventLoop();
-      lastYield = performance.now();
-      if (o.shouldStop?.() === true) {
-        interrupted = true;
-        break;
-      }
-    }
+    stop = await runSlices(run, o, budget, () => (writer as ArrowEventWriter | null)?.bytesWritten ?? 0);
   } catch (error) {
-    (writer as ArrowEventWriter | null)?.abort();
-    throw error;
-  }
-  const report = run.report();
-  const w = run.world;
-  const files: Record<string, { bytes: number }> = {};
-  const threads = (recorder as EventRecorder | null)?.threads ?? [];
-  const objects = w.engine.objectNames();
-  const name = basename(o.file, extname(o.file));
-  // Every file is completed under a temporary name first; the renames come together at the end,
-  // run.json last, so a kill at any moment leaves each final name with a whole file.
-  const renames: [string, string][] = [];
-  (recorder as EventRecorder | null)?.flush();
-  const finalWriter = writer as ArrowEventWriter | null;
-  if (finalWriter !== null) {
-    const bytes = finalWriter.close(false);
-    if (o.sinks.includes("arrow")) {
-      files["events.arrow"] = { bytes };
-      renames.push([finalWriter.tmpPath, arrowPath]);
+    // Every event up to the throw was applied and recorded (no model code catches or has finally blocks): the log and state agree.
+    const passed = error instanceof BudgetPassed ? error : (error as { cause?: unknown }).cause;
+    if (passed instanceof BudgetPassed) stop = passed.stop;
+    else {
+      (writer as ArrowEventWriter | null)?.abort();
+      throw error;
     }
   }
-  if (o.sinks.includes("sqlite")) {
-    const meta = { run: { workload: name, seed, status: interrupted ? "interrupted" : "complete", pagesim: pagesimVersion() }, threads, objects: [...objects] };
-    const pending = join(dir, "events.sqlite.pending");
-    files["events.sqlite"] = { bytes: (await writeSqlite(finalWriter!.tmpPath, pending, meta)).bytes };
-    renames.push([pending, join(dir, "events.sqlite")]);
-    if (!o.sinks.includes("arrow")) rmSync(finalWriter!.tmpPath, { force: true });
-  }
+  const finalRecorder = recorder as EventRecorder | null;
+  if (finalRecorder !== null) finalRecorder.afterFlush = null; // the run is over: the last rows are written whatever the budget
+  finalRecorder?.flush();
+  const finalWriter = writer as ArrowEventWriter | null;
+  const arrowBytes = finalWriter?.close(false) ?? 0;
+  const status = stop === null ? "complete" : stop === "interrupted" ? "interrupted" : "stopped: budget";
+  const report = run.report();
+  const manifest = runManifest(o, dir, seed, run, report, (recorder as EventRecorder | null)?.threads ?? [], status);
+  if (typeof stop === "object" && stop !== null) manifest.budget = { ...stop, bytes: arrowBytes };
+  if (finalWriter !== null) manifest.files["events.arrow"] = { bytes: arrowBytes };
+
+  // Every file is completed under a temporary name first and the renames come together, run.json
+  // last, so a kill at any moment leaves each final name with a whole file.
+  const renames: [string, string][] = [];
+  if (finalWriter !== null) renames.push([finalWriter.tmpPath, arrowPath]);
   copyFileSync(o.file, join(dir, "workload.yaml.tmp"));
   renames.push([join(dir, "workload.yaml.tmp"), join(dir, "workload.yaml")]);
+  for (const [from, to] of renames) renameSync(from, to);
+  writeManifest(dir, manifest);
+  // A file the previous run in this directory wrote but this one did not would contradict run.json.
+  for (const stale of ["events.arrow", "events.sqlite"]) if (manifest.files[stale] === undefined) rmSync(join(dir, stale), { force: true });
+  if (manifest.budget !== undefined) throw new RunBudgetError(dir, manifest.budget, manifest.sqlite === "pending");
+  if (manifest.sqlite !== "pending") return { dir, report, manifest };
+  o.onSqliteFill?.(dir);
+  return { dir, report, manifest: (await fillRunSqlite(dir, manifest)).manifest };
+}
 
-  const manifest: RunManifest = {
+/**
+ * One step can write millions of events (a `pages:` typo) before the slice loop looks: check the
+ * budget as rows are written, and stop the run from inside by throwing through it. Installed once
+ * the world is set up, so that set-up is never cut short.
+ */
+function watchBudget(run: WorkloadRun, recorder: EventRecorder | null, writer: ArrowEventWriter | null, budget: RunBudget): void {
+  if (recorder === null || writer === null) return;
+  recorder.rowLimit = budget.maxEvents;
+  recorder.afterFlush = () => {
+    const passed = passedBudget(budget, run.world.log.length, writer.bytesWritten);
+    if (passed !== null) throw new BudgetPassed(budgetStop(passed, budget, run, writer.bytesWritten));
+  };
+}
+
+/** Advances the run slice by slice until it ends, is asked to stop, or passes its budget. */
+async function runSlices(run: WorkloadRun, o: RecordOptions, budget: RunBudget, logBytes: () => number): Promise<"interrupted" | BudgetStop | null> {
+  // Node runs signal handlers only between tasks: give it a turn every ~50 ms of wall time.
+  let lastYield = performance.now();
+  while (!run.advance(o.sliceSteps ?? 1000)) {
+    const events = run.world.log.length;
+    const passed = passedBudget(budget, events, logBytes());
+    if (passed !== null) return budgetStop(passed, budget, run, logBytes());
+    if (performance.now() - lastYield < 50) continue;
+    await yieldToEventLoop();
+    lastYield = performance.now();
+    if (o.shouldStop?.() === true) return "interrupted";
+  }
+  return null;
+}
+
+function budgetStop(passed: BudgetStop["passed"], budget: RunBudget, run: WorkloadRun, bytes: number): BudgetStop {
+  return { passed, limit: passed === "max-events" ? budget.maxEvents : budget.maxBytes, events: run.world.log.length, bytes, endNs: run.world.engine.nowNs };
+}
+
+/** Thrown from inside the run (the recorder's batch hook) to stop it where it stands. */
+class BudgetPassed extends Error {
+  constructor(readonly stop: BudgetStop) {
+    super(`passed --${stop.passed}`);
+  }
+}
+
+/** run.json for the run as it stands; files lists events.arrow once the caller adds it. */
+function runManifest(o: RecordOptions, dir: string, seed: number, run: WorkloadRun, report: RunReport, threads: ThreadInfo[], status: RunManifest["status"]): RunManifest {
+  const w = run.world;
+  return {
     pagesim: pagesimVersion(),
-    status: interrupted ? "interrupted" : "complete",
-    workload: { name, file: o.file, description: o.workload.description, overrides: o.overrides ?? {}, resolved: o.workload },
+    status,
+    workload: { name: basename(o.file, extname(o.file)), file: o.file, description: o.workload.description, overrides: o.overrides ?? {}, resolved: o.workload },
     seed,
     variant: o.workload.model.variant,
     sinks: [...o.sinks],
+    ...(o.sinks.includes("sqlite") ? { sqlite: "pending" as const } : {}),
     events: w.log.length,
     endNs: w.engine.nowNs,
     digest: stateDigest(w.p.state),
     state: stateSummary(w.p.state),
     threads,
-    objects: [...objects],
-    files,
+    objects: [...w.engine.objectNames()],
+    files: {},
     result: {
       steps: report.steps.length,
       invariantsBroken: report.invariants,
@@ -148,12 +210,6 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
     },
     reproduce: [`pagesim run ${join(dir, "workload.yaml")}`, ...Object.entries(o.overrides ?? {}).filter(([k]) => k !== "seed").map(([k, v]) => `--set ${k}=${JSON.stringify(v)}`), `--seed ${seed} --out ${dir}`].join(" "),
   };
-  writeFileSync(join(dir, "run.json.tmp"), `${JSON.stringify(manifest, null, 2)}\n`);
-  renames.push([join(dir, "run.json.tmp"), join(dir, "run.json")]);
-  for (const [from, to] of renames) renameSync(from, to);
-  // A file the previous run in this directory wrote but this one did not would contradict run.json.
-  for (const stale of ["events.arrow", "events.sqlite"]) if (files[stale] === undefined) rmSync(join(dir, stale), { force: true });
-  return { dir, report, manifest };
 }
 
 /** Reads a run directory's run.json, saying what is wrong when it cannot. */
@@ -164,7 +220,4 @@ export function runDirFiles(dir: string): { manifest: string; arrow: string; sql
   return { manifest, arrow: join(dir, "events.arrow"), sqlite: join(dir, "events.sqlite") };
 }
 
-/** A run directory that is missing or incomplete: a usage error (exit 2). */
-export class RunDirError extends Error {
-  override name = "RunDirError";
-}
+export { RunDirError };

@@ -200,6 +200,7 @@ async function* logBatches(path: string): AsyncGenerator<RecordBatch> {
       at += p.length;
     }
     let buffer = new Uint8Array(0);
+    let index = 0;
     for (const block of footer.recordBatches()) {
       const length = prefix.length + block.metaDataLength + block.bodyLength + 8;
       if (buffer.length < length) {
@@ -208,13 +209,25 @@ async function* logBatches(path: string): AsyncGenerator<RecordBatch> {
       }
       const end = await readBlock(buffer, prefix.length, block);
       new DataView(buffer.buffer).setBigInt64(end, 0xffffffffn, true); // end of stream
-      const stream = RecordBatchReader.from(buffer.subarray(0, length));
-      stream.open();
-      yield* stream;
+      yield decodeOne(buffer.subarray(0, length), path, index++, footer.numRecordBatches);
     }
   } finally {
     await handle.close();
   }
+}
+
+/** The one batch of a framed stream, or a sentence naming it when its bytes do not decode. */
+function decodeOne(stream: Uint8Array, path: string, index: number, batches: number): RecordBatch {
+  let decoded: RecordBatch[] = [];
+  try {
+    const reader = RecordBatchReader.from(stream);
+    reader.open();
+    decoded = [...reader];
+  } catch {
+    // fall through: named below
+  }
+  if (decoded.length !== 1) throw new LogFormatError(`${path}: damaged: record batch ${index + 1} of ${batches} cannot be decoded`);
+  return decoded[0]!;
 }
 
 function insertMeta(db: Database.Database, meta: SqliteMeta): void {

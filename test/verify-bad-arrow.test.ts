@@ -1,0 +1,64 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RecordBatchFileReader } from "apache-arrow";
+import { beforeAll, describe, expect, it } from "vitest";
+import { recordRun } from "../src/record/run-dir.ts";
+import { loadWorkload } from "../src/workload/load.ts";
+
+const cli = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { encoding: "utf8" });
+/** What a JavaScript error looks like when it leaks out to the user. */
+const JS_MESSAGE = /TypeError|RangeError|Cannot read properties|undefined|null \(reading|at .*\.js:\d+|Error:/;
+
+let good: string;
+beforeAll(async () => {
+  const file = "workloads/timeslice-refault.yaml";
+  good = (await recordRun({ file, workload: loadWorkload(file), outDir: join(mkdtempSync(join(tmpdir(), "pagesim-badarrow-")), "good"), sinks: ["arrow"] })).dir;
+});
+
+/** A copy of the good run directory with its events.arrow damaged by `damage`. */
+function damaged(damage: (path: string, size: number) => void): string {
+  const dir = join(mkdtempSync(join(tmpdir(), "pagesim-badarrow-")), "run");
+  cpSync(good, dir, { recursive: true });
+  const arrow = join(dir, "events.arrow");
+  damage(arrow, statSync(arrow).size);
+  return dir;
+}
+
+describe("a damaged events.arrow given to verify and trace", () => {
+  it.each([
+    ["zeroed", (p: string, size: number) => writeFileSync(p, Buffer.alloc(size)), /events\.arrow: not an Arrow IPC file \(zeroed/],
+    ["truncated to half", (p: string, size: number) => truncateSync(p, Math.floor(size / 2)), /events\.arrow: truncated or damaged after \d+ bytes: it ends without the Arrow footer/],
+    ["truncated to its first 100 bytes", (p: string) => truncateSync(p, 100), /events\.arrow: truncated or damaged after 100 bytes/],
+    ["empty", (p: string) => truncateSync(p, 0), /events\.arrow: empty \(0 bytes\)/],
+    ["not Arrow at all", (p: string) => writeFileSync(p, "id,value\n1,2\n"), /events\.arrow: not an Arrow IPC file \(it does not start with ARROW1\)/],
+  ])("%s: exit 2 and a sentence naming the file and what is wrong", (_name, damage, message) => {
+    const dir = damaged(damage);
+    for (const command of ["verify", "trace"]) {
+      const r = cli(command, dir);
+      expect(r.status, `${command}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr, command).toMatch(message);
+      expect(r.stderr, command).toContain(join(dir, "events.arrow"));
+      expect(r.stderr.replace(join(dir, "events.arrow"), ""), command).not.toMatch(JS_MESSAGE);
+      expect(r.stderr.trim().split("\n"), command).toHaveLength(1);
+    }
+    expect(readdirSync(dir).filter((f) => f.startsWith("trace"))).toEqual([]); // nothing half-written
+  });
+
+  it("a record batch whose header was zeroed is named by its number", () => {
+    // The footer still lists the batches; the second one's message header is gone.
+    const dir = damaged((p) => {
+      const bytes = readFileSync(p);
+      const reader = RecordBatchFileReader.from(bytes);
+      reader.open();
+      const block = reader.footer!.getRecordBatch(1)!;
+      bytes.fill(0, Number(block.offset), Number(block.offset) + block.metaDataLength);
+      writeFileSync(p, bytes);
+    });
+    const r = cli("verify", dir);
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/events\.arrow: damaged: record batch 2 of 2 cannot be (read|decoded)/);
+    expect(r.stderr.replace(join(dir, "events.arrow"), "")).not.toMatch(JS_MESSAGE);
+  });
+});
