@@ -27,13 +27,51 @@ export function sinksOption(raw: string | undefined): ("arrow" | "sqlite")[] {
   return sinks;
 }
 
-/** Parses repeated --set key=value options into workload overrides. */
-export function setOptions(raw: string[] | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+/**
+ * Parses repeated --set key=value options into workload overrides, and each one's label for
+ * messages ("--set model.hz=333"): a problem with a key it set is reported against it.
+ */
+export function setOptions(raw: string[] | undefined): { overrides: Record<string, unknown>; labels: Record<string, string> } {
+  const overrides: Record<string, unknown> = {};
+  const labels: Record<string, string> = {};
   for (const item of raw ?? []) {
     const eq = item.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--set: expected key=value (e.g. --set model.hz=1000), got "${item}"`);
-    out[item.slice(0, eq)] = parseOverrideValue(item.slice(eq + 1));
+    if (eq <= 0) throw new UsageError(`--set ${item}: expected key=value (e.g. --set model.hz=1000)`);
+    const key = item.slice(0, eq);
+    try {
+      overrides[key] = parseOverrideValue(item.slice(eq + 1));
+    } catch {
+      throw new UsageError(`--set ${item}: the value is not a valid YAML value (a number, a word, a size like 2MiB, or [a, b])`);
+    }
+    labels[key] = `--set ${item}`;
+  }
+  return { overrides, labels };
+}
+
+/**
+ * Parses --seed: any integer the workload format and the random streams take, 0 to 2^53 - 1
+ * (RandomStreams splits it into two 32-bit halves; past 2^53 doubles skip integers).
+ */
+export function seedOption(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`--seed ${raw}: a seed is a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`);
+  return value;
+}
+
+/**
+ * "--seed -1" → "--seed=-1": node's parseArgs takes a value starting with "-" for an option
+ * and refuses it with its own message; joined, the value reaches our check, which names it.
+ */
+export function joinDashValues(argv: readonly string[], stringOptions: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (stringOptions.includes(arg) && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
   }
   return out;
 }

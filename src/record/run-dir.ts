@@ -6,6 +6,7 @@ import type { Workload } from "../workload/schema.ts";
 import { WorkloadRun, type RunReport } from "../workload/run.ts";
 import { ArrowEventWriter } from "./arrow-file.ts";
 import { EventRecorder, type ThreadInfo } from "./recorder.ts";
+import { safeName } from "./out-dir.ts";
 import { writeSqlite } from "./sqlite.ts";
 import { pagesimVersion } from "./version.ts";
 
@@ -55,7 +56,7 @@ export interface RecordResult {
 }
 
 export function defaultRunDir(file: string, seed: number): string {
-  return join("results", basename(file, extname(file)), `seed-${seed}`);
+  return join("results", safeName(file), `seed-${seed}`);
 }
 
 /**
