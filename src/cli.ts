@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { pagesimVersion } from "./record/version.ts";
-import { UsageError, integerOption, joinDashValues, seedOption, setOptions, shardOption, sinksOption } from "./cli/args.ts";
+import { OptionError, UsageError, integerOption, joinDashValues, seedOption, setOptions, shardOption, sinksOption } from "./cli/args.ts";
 
 // Each command loads what it needs when it runs (await import): loading every command's modules
 // (Arrow, SQLite, the report's DOM and charts, zod) took ~0.9 s before `pagesim --version` printed.
@@ -216,7 +216,7 @@ main(process.argv.slice(2)).then(
     const input = error instanceof Error && INPUT_ERRORS.has(error.name);
     const usage = input || error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
     console.error(`pagesim: ${error instanceof Error ? error.message : String(error)}`);
-    if (usage && !input) console.error("Run pagesim --help for usage.");
+    if (usage && !input && !(error instanceof OptionError)) console.error("Run pagesim --help for usage.");
     process.exitCode = usage ? 2 : 1;
   },
 );

@@ -26,6 +26,7 @@ const RAW = /\bE[A-Z]{3,}\b|Error\b|Cannot read|undefined|\bat .*:\d+:\d+|Excess
 function expectRefused(r: { status: number | null; stderr: string }, message: RegExp): void {
   expect(r.stderr).toMatch(message);
   expect(r.stderr).not.toMatch(RAW);
+  expect(r.stderr.trim().split("\n"), "one line: no usage hint, no stack").toHaveLength(1);
   expect(r.status, r.stderr).toBe(2);
 }
 
@@ -61,7 +62,6 @@ describe("a bad --out: exit 2, one sentence, nothing written", () => {
       writeFileSync(out, "mine\n");
       const r = pagesim([command, input(dir), "--out", out]);
       expectRefused(r, new RegExp(`^pagesim: --out ${out}: .*is a file, not a directory; expected a directory`));
-      expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(readFileSync(out, "utf8")).toBe("mine\n");
     });
 
@@ -146,7 +146,6 @@ describe("a file of the wrong kind", () => {
     const { sweep } = inputs(dir);
     const r = pagesim(["run", sweep, "--out", join(dir, "o")]);
     expectRefused(r, new RegExp(`^pagesim: ${sweep}: a sweep file, not a workload \\(it has workloads: and no threads:\\); run it with pagesim sweep`));
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(existsSync(join(dir, "o"))).toBe(false);
   });
 });
@@ -182,7 +181,7 @@ describe("--seed says what a seed must be", () => {
       const dir = scratch();
       const { workload } = inputs(dir);
       const r = pagesim(["run", workload, "--seed", seed, "--out", join(dir, "o")]);
-      expectRefused(r, new RegExp(`^pagesim: --seed ${seed.replace(".", "\\.")}: a seed is a whole number from 0 to 9007199254740991 \\(2\\^53 - 1\\)\\n`));
+      expectRefused(r, new RegExp(`^pagesim: --seed ${seed.replace(".", "\\.")}: a seed is a whole number from 0 to 9007199254740991 \\(2\\^53 - 1\\)\\n$`));
       expect(existsSync(join(dir, "o"))).toBe(false);
     });
   }

@@ -5,12 +5,17 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** A flag whose value cannot be used: exit status 2, and the message says what it must be (no usage hint). */
+export class OptionError extends UsageError {
+  override name = "OptionError";
+}
+
 /** Parses a non-negative safe integer option, naming the option when it is not one. */
 export function integerOption(name: string, raw: string | undefined, fallback: number, min = 0): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new UsageError(`--${name}: expected an integer >= ${min}, got "${raw}"`);
+  if (!/^\d+$/.test(raw)) throw new OptionError(`--${name}: expected an integer >= ${min}, got "${raw}"`);
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < min) throw new OptionError(`--${name}: expected an integer >= ${min}, got "${raw}"`);
   return value;
 }
 
@@ -21,7 +26,7 @@ export function sinksOption(raw: string | undefined): ("arrow" | "sqlite")[] {
   const names = raw.split(",").map((s) => s.trim());
   const sinks: ("arrow" | "sqlite")[] = [];
   for (const name of names) {
-    if (name !== "arrow" && name !== "sqlite") throw new UsageError(`--sink: expected arrow, sqlite, arrow,sqlite or none, got "${raw}"`);
+    if (name !== "arrow" && name !== "sqlite") throw new OptionError(`--sink: expected arrow, sqlite, arrow,sqlite or none, got "${raw}"`);
     if (!sinks.includes(name)) sinks.push(name);
   }
   return sinks;
@@ -36,12 +41,12 @@ export function setOptions(raw: string[] | undefined): { overrides: Record<strin
   const labels: Record<string, string> = {};
   for (const item of raw ?? []) {
     const eq = item.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--set ${item}: expected key=value (e.g. --set model.hz=1000)`);
+    if (eq <= 0) throw new OptionError(`--set ${item}: expected key=value (e.g. --set model.hz=1000)`);
     const key = item.slice(0, eq);
     try {
       overrides[key] = parseOverrideValue(item.slice(eq + 1));
     } catch {
-      throw new UsageError(`--set ${item}: the value is not a valid YAML value (a number, a word, a size like 2MiB, or [a, b])`);
+      throw new OptionError(`--set ${item}: the value is not a valid YAML value (a number, a word, a size like 2MiB, or [a, b])`);
     }
     labels[key] = `--set ${item}`;
   }
@@ -55,7 +60,7 @@ export function setOptions(raw: string[] | undefined): { overrides: Record<strin
 export function seedOption(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value)) throw new UsageError(`--seed ${raw}: a seed is a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`);
+  if (!Number.isSafeInteger(value)) throw new OptionError(`--seed ${raw}: a seed is a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`);
   return value;
 }
 
@@ -82,6 +87,6 @@ export function shardOption(raw: string | undefined): { k: number; n: number } |
   const m = /^(\d+)\/(\d+)$/.exec(raw);
   const k = m === null ? NaN : Number(m[1]);
   const n = m === null ? NaN : Number(m[2]);
-  if (!(k >= 1 && n >= 1 && k <= n)) throw new UsageError(`--shard: expected K/N with 1 <= K <= N, got "${raw}"`);
+  if (!(k >= 1 && n >= 1 && k <= n)) throw new OptionError(`--shard: expected K/N with 1 <= K <= N, got "${raw}"`);
   return { k, n };
 }
