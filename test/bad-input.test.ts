@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { parseWorkload } from "../src/workload/load.ts";
 
 // Issue #14 item 6: every bad input below gets exit status 2 and one sentence naming the file or
 // flag, the place and what was expected; never a raw errno or a JavaScript message.
@@ -118,6 +119,15 @@ describe("the billion laughs", () => {
       expect(existsSync(out)).toBe(false);
     });
   }
+});
+
+it("aliases short of the limit still load: 120 threads sharing one step list (the yaml package alone refused this)", () => {
+  const threads = ["  - name: t0", "    steps: &steps", "      - { op: read, addr: 0x40000000 }", "      - { op: write, addr: 0x40000000 }"];
+  for (let i = 1; i < 120; i++) threads.push(`  - name: t${i}`, "    steps: *steps");
+  const text = `${ok.slice(0, ok.indexOf("threads:\n") + "threads:\n".length)}${threads.join("\n")}\n`;
+  const w = parseWorkload(text, "w.yaml");
+  expect(w.threads).toHaveLength(120);
+  expect(w.threads.every((t) => t.steps.length === 2 && t.steps[1]!.op === "write")).toBe(true);
 });
 
 describe("a file of the wrong kind", () => {
