@@ -73,7 +73,7 @@ const OPTIONS = {
 const STRING_OPTIONS = Object.entries(OPTIONS).filter(([, o]) => o.type === "string").map(([name]) => `--${name}`);
 
 /** How a --out (or the default in its place) is named in messages. */
-const outLabel = (given: string | undefined, dir: string, what: string): string => (given === undefined ? `${what} ${dir}` : `--out ${given}`);
+const outLabel = (given: string | undefined, dir: string, what: string): string => (given === undefined ? `${what} ${dir}` : `--out ${given === "" ? '""' : given}`);
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: joinDashValues(argv, STRING_OPTIONS), options: OPTIONS, allowPositionals: true, strict: true });
@@ -170,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
       if (out === undefined || shards.length === 0) throw new UsageError("merge: OUT_DIR SHARD_DIR...");
       const { mergeSweeps } = await import("./sweep/runner.ts");
       const { checkOutDir } = await import("./record/out-dir.ts");
-      checkOutDir(out, `merge OUT_DIR ${out}`);
+      checkOutDir(out, `merge OUT_DIR ${out === "" ? '""' : out}`);
       const n = mergeSweeps(out, shards, (from, to) => cpSync(from, to, { recursive: true }));
       console.log(`${out}: merged ${n} runs from ${shards.length} shards`);
       return 0;
@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
       const { writeReport } = await import("./analysis/write-report.ts");
       const { checkOutFile } = await import("./record/out-dir.ts");
       const dir = expectArgs(positionals, "report", "results directory");
-      if (values.out !== undefined) checkOutFile(values.out, `--out ${values.out}`);
+      if (values.out !== undefined) checkOutFile(values.out, outLabel(values.out, values.out, ""), "report.html");
       const { path, charts, skipped } = writeReport(dir, values.out === undefined ? {} : { out: values.out });
       console.log(`${path}: ${charts.length} charts${skipped.length > 0 ? `; not in these results: ${skipped.join(", ")}` : ""}; open it in a browser`);
       return 0;

@@ -90,6 +90,28 @@ describe("a bad --out: exit 2, one sentence, nothing written", () => {
   }
 });
 
+describe("other outputs", () => {
+  it("run --out with an empty path (it wrote nothing, and named no path)", () => {
+    const dir = scratch();
+    const r = pagesim(["run", inputs(dir).workload, "--out="], dir);
+    expectRefused(r, /^pagesim: --out "": an empty path; expected a directory/);
+    expect(readdirSync(dir).sort()).toEqual(["s.yaml", "w.yaml"]);
+  });
+
+  it("merge OUT_DIR under a file, and report --out onto a directory", () => {
+    const dir = scratch();
+    const sweepDir = join(dir, "sweep");
+    expect(pagesim(["sweep", inputs(dir).sweep, "--out", sweepDir, "--jobs", "1"]).status).toBe(0);
+    writeFileSync(join(dir, "taken"), "mine\n");
+    const merged = join(dir, "taken", "merged");
+    expectRefused(pagesim(["merge", merged, sweepDir]), new RegExp(`^pagesim: merge OUT_DIR ${merged}: ${join(dir, "taken")} is a file, not a directory`));
+    const target = join(dir, "a-directory");
+    mkdirSync(target);
+    expectRefused(pagesim(["report", sweepDir, "--out", target]), new RegExp(`^pagesim: --out ${target}: is a directory; expected a file path \\(e\\.g\\. ${join(target, "report.html")}\\)`));
+    expect(readdirSync(target)).toEqual([]);
+  });
+});
+
 describe("trace --out onto a directory", () => {
   it("exits 2 naming the directory, and leaves no DIR.tmp", () => {
     const dir = scratch();

@@ -43,6 +43,7 @@ const shown = (user: string, abs: string): string => (resolve(user) === abs ? us
  * directory X". (Node's recursive mkdir also loops forever under /proc: this check comes first.)
  */
 export function checkOutDir(dir: string, label: string): void {
+  if (dir.trim() === "") throw new OutputError(`${label}: an empty path; expected a directory`);
   const blocker = fileInTheWay(dir);
   if (blocker !== undefined) {
     const what = blocker === resolve(dir) ? dir : shown(dir, blocker);
@@ -57,12 +58,11 @@ export function checkOutDir(dir: string, label: string): void {
 
 /**
  * Checks that `file` can be written as a file: not a directory, in a directory that exists and
- * takes new files. Creates nothing.
+ * takes new files. Creates nothing. `example` is a file name to suggest inside a directory.
  */
-export function checkOutFile(file: string, label: string): void {
-  if (existsSync(file) && statSync(file).isDirectory()) {
-    throw new OutputError(`${label}: is a directory; expected a file path (e.g. ${join(file, basename(file) === "" ? "out" : "trace.json")})`);
-  }
+export function checkOutFile(file: string, label: string, example: string): void {
+  if (file.trim() === "") throw new OutputError(`${label}: an empty path; expected a file path such as ${example}`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new OutputError(`${label}: is a directory; expected a file path (e.g. ${join(file, example)})`);
   const parent = dirname(resolve(file));
   if (!existsSync(parent) || !statSync(parent).isDirectory()) {
     const blocker = fileInTheWay(parent);

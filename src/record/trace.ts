@@ -107,7 +107,7 @@ export async function writeTrace(runDir: string, outPath = join(runDir, "trace.j
     throw new RunDirError(`${manifest}: not the JSON pagesim writes; expected a run directory's run.json`);
   }
   // Checked before anything is written: a directory there would leave a whole trace as <out>.tmp.
-  checkOutFile(outPath, outLabel);
+  checkOutFile(outPath, outLabel, "trace.json");
   const objects = info.objects ?? [];
   const threadNames = new Map((info.threads ?? []).map((t) => [t.uid, `${t.name} (${t.ctx})`]));
   threadNames.set(-1, "world set-up (no thread)");
