@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { cpSync } from "node:fs";
-import { basename, extname, join } from "node:path";
+import { join } from "node:path";
 import { pagesimVersion } from "./record/version.ts";
-import { UsageError, integerOption, setOptions, shardOption, sinksOption } from "./cli/args.ts";
+import { OptionError, UsageError, integerOption, joinDashValues, seedOption, setOptions, shardOption, sinksOption } from "./cli/args.ts";
 
 // Each command loads what it needs when it runs (await import): loading every command's modules
 // (Arrow, SQLite, the report's DOM and charts, zod) took ~0.9 s before `pagesim --version` printed.
@@ -17,7 +17,7 @@ Usage:
                             [--max-bytes SIZE] [--json]
       Run a workload on the drm_pagemap model and write its run directory (default
       results/<workload>/seed-<N>): the event log (events.arrow, events.sqlite), a copy of the
-      workload and run.json. --set overrides any key of the workload (model.hz=1000,
+      workload and run.json. --seed is a whole number from 0 to 2^53 - 1. --set overrides any key of the workload (model.hz=1000,
       threads.gpu0.count=8, platform.copy.channels=2); --platform picks a profile of
       workloads/platforms/ (or a .yaml file). Prints every step's return value, where each
       page ended up, context violations and the model's invariants. Ctrl-C stops the run and
@@ -58,7 +58,8 @@ Usage:
   pagesim --help       This text.
   pagesim --version    The version.
 
-Exit status: 0 success, 1 a simulation or check failed or a run passed its budget, 2 bad usage or input,
+Exit status: 0 success, 1 a simulation or check failed or a run passed its budget, 2 bad usage or input
+(a file or flag that cannot be used, an --out that is a file or cannot be written: nothing is written),
 130 / 143 a run stopped by SIGINT / SIGTERM (its files are complete up to that point).`;
 
 function expectArgs(positionals: string[], command: string, what: string): string {
@@ -68,30 +69,31 @@ function expectArgs(positionals: string[], command: string, what: string): strin
   return arg;
 }
 
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+  seed: { type: "string" },
+  customers: { type: "string" },
+  json: { type: "boolean" },
+  out: { type: "string" },
+  sink: { type: "string" },
+  platform: { type: "string" },
+  set: { type: "string", multiple: true },
+  jobs: { type: "string" },
+  resume: { type: "boolean" },
+  report: { type: "boolean" },
+  shard: { type: "string" },
+  yes: { type: "boolean" },
+  "max-events": { type: "string" },
+  "max-bytes": { type: "string" },
+} as const;
+const STRING_OPTIONS = Object.entries(OPTIONS).filter(([, o]) => o.type === "string").map(([name]) => `--${name}`);
+
+/** How a --out (or the default in its place) is named in messages. */
+const outLabel = (given: string | undefined, dir: string, what: string): string => (given === undefined ? `${what} ${dir}` : `--out ${given === "" ? '""' : given}`);
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      help: { type: "boolean", short: "h" },
-      version: { type: "boolean" },
-      seed: { type: "string" },
-      customers: { type: "string" },
-      json: { type: "boolean" },
-      out: { type: "string" },
-      sink: { type: "string" },
-      platform: { type: "string" },
-      set: { type: "string", multiple: true },
-      jobs: { type: "string" },
-      resume: { type: "boolean" },
-      report: { type: "boolean" },
-      shard: { type: "string" },
-      yes: { type: "boolean" },
-      "max-events": { type: "string" },
-      "max-bytes": { type: "string" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parseArgs({ args: joinDashValues(argv, STRING_OPTIONS), options: OPTIONS, allowPositionals: true, strict: true });
   if (values.help === true) {
     console.log(HELP);
     return 0;
@@ -105,14 +107,20 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "run": {
       const { loadWorkload } = await import("./workload/load.ts");
-      const { recordRun } = await import("./record/run-dir.ts");
+      const { defaultRunDir, recordRun } = await import("./record/run-dir.ts");
+      const { checkOutDir } = await import("./record/out-dir.ts");
       const { formatRecordedRun } = await import("./cli/run.ts");
       const file = expectArgs(positionals, "run", "workload file");
-      const seed = values.seed === undefined ? undefined : integerOption("seed", values.seed, 1);
-      // --platform is --set platform=…, applied first so that --set platform.x=… refines it.
-      const overrides = { ...(values.platform === undefined ? {} : { platform: values.platform }), ...setOptions(values.set) };
-      const workload = loadWorkload(file, { ...overrides, ...(seed === undefined ? {} : { seed }) });
+      const seed = seedOption(values.seed);
       const sinks = sinksOption(values.sink);
+      // --platform is --set platform=…, applied first so that --set platform.x=… refines it.
+      const set = setOptions(values.set);
+      const overrides = { ...(values.platform === undefined ? {} : { platform: values.platform }), ...set.overrides };
+      const labels: Record<string, string> = { ...set.labels, seed: `--seed ${values.seed}` };
+      if (values.platform !== undefined) labels.platform = `--platform ${values.platform}`;
+      const workload = loadWorkload(file, { ...overrides, ...(seed === undefined ? {} : { seed }) }, labels);
+      const outDir = values.out ?? defaultRunDir(file, seed ?? workload.seed);
+      checkOutDir(outDir, outLabel(values.out, outDir, "the run directory"));
       const { budgetOptions } = await import("./cli/budget-args.ts");
       const budget = budgetOptions(values["max-events"], values["max-bytes"]);
       let signal: NodeJS.Signals | null = null;
@@ -130,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
       process.on("SIGTERM", onSignal);
       const { formatBytes } = await import("./record/budget.ts");
       const { dir, report, manifest } = await recordRun({
-        file, workload, ...(seed === undefined ? {} : { seed }), ...(values.out === undefined ? {} : { outDir: values.out }), sinks, overrides, budget,
+        file, workload, ...(seed === undefined ? {} : { seed }), outDir, sinks, overrides, budget,
         shouldStop: () => signal !== null,
         onStaleRemoved: (path, bytes) => console.error(`pagesim: removed ${path} (${formatBytes(bytes)}), left by a killed run`),
         onSqliteFill: (d) => (filling = d),
@@ -157,7 +165,8 @@ async function main(argv: string[]): Promise<number> {
     case "trace": {
       const { writeTrace } = await import("./record/trace.ts");
       const dir = expectArgs(positionals, "trace", "run directory");
-      const { path, traceEvents, problems } = await writeTrace(dir, ...(values.out === undefined ? [] : [values.out]));
+      const out = values.out ?? join(dir, "trace.json");
+      const { path, traceEvents, problems } = await writeTrace(dir, out, outLabel(values.out, out, "the trace file"));
       console.log(`${path}: ${traceEvents} trace events; open it in https://ui.perfetto.dev`);
       if (problems.length === 0) return 0;
       console.log(`the log does not nest cleanly (${problems.length}): the trace closes these slices itself`);
@@ -166,12 +175,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case "sweep": {
       const { runSweep, formatPlan } = await import("./sweep/runner.ts");
+      const { checkOutDir, safeName } = await import("./record/out-dir.ts");
       const { sweepProgress } = await import("./cli/progress.ts");
       const { formatSweepTable, formatSweepSummary } = await import("./cli/sweep-table.ts");
       const file = expectArgs(positionals, "sweep", "sweep file");
       const jobs = values.jobs === undefined ? undefined : integerOption("jobs", values.jobs, 1, 1);
       const shard = shardOption(values.shard);
-      const outDir = values.out ?? join("results", "sweeps", basename(file, extname(file)));
+      const outDir = values.out ?? join("results", "sweeps", safeName(file));
+      checkOutDir(outDir, outLabel(values.out, outDir, "the sweep directory"));
       let stop = false;
       process.on("SIGINT", () => {
         if (stop) process.exit(130);
@@ -198,13 +209,17 @@ async function main(argv: string[]): Promise<number> {
       const [, out, ...shards] = positionals;
       if (out === undefined || shards.length === 0) throw new UsageError("merge: OUT_DIR SHARD_DIR...");
       const { mergeSweeps } = await import("./sweep/runner.ts");
+      const { checkOutDir } = await import("./record/out-dir.ts");
+      checkOutDir(out, `merge OUT_DIR ${out === "" ? '""' : out}`);
       const n = mergeSweeps(out, shards, (from, to) => cpSync(from, to, { recursive: true }));
       console.log(`${out}: merged ${n} runs from ${shards.length} shards`);
       return 0;
     }
     case "report": {
       const { writeReport } = await import("./analysis/write-report.ts");
+      const { checkOutFile } = await import("./record/out-dir.ts");
       const dir = expectArgs(positionals, "report", "results directory");
+      if (values.out !== undefined) checkOutFile(values.out, outLabel(values.out, values.out, ""), "report.html");
       const { path, charts, skipped } = writeReport(dir, values.out === undefined ? {} : { out: values.out });
       console.log(`${path}: ${charts.length} charts${skipped.length > 0 ? `; not in these results: ${skipped.join(", ")}` : ""}; open it in a browser`);
       return 0;
@@ -217,7 +232,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "demo": {
       if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-      const seed = integerOption("seed", values.seed, 1);
+      const seed = seedOption(values.seed) ?? 1;
       const customers = integerOption("customers", values.customers, 1_000_000, 1000);
       const { runDemo, formatDemo } = await import("./cli/demo.ts");
       const summary = runDemo({ seed, customers });
@@ -230,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Bad input (a file, a run directory, a log, a results directory): exit 2, no usage hint. */
-const INPUT_ERRORS = new Set(["WorkloadError", "RunDirError", "LogFormatError", "ResultsError"]);
+const INPUT_ERRORS = new Set(["WorkloadError", "RunDirError", "LogFormatError", "ResultsError", "OutputError"]);
 
 main(process.argv.slice(2)).then(
   (status) => {
@@ -241,7 +256,7 @@ main(process.argv.slice(2)).then(
     const input = error instanceof Error && INPUT_ERRORS.has(error.name);
     const usage = input || error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") === true;
     console.error(`pagesim: ${error instanceof Error ? error.message : String(error)}`);
-    if (usage && !input) console.error("Run pagesim --help for usage.");
+    if (usage && !input && !(error instanceof OptionError)) console.error("Run pagesim --help for usage.");
     process.exitCode = usage ? 2 : 1;
   },
 );

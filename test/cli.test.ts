@@ -36,7 +36,7 @@ describe("pagesim CLI", () => {
     for (const [args, message] of [
       [["frobnicate"], 'unknown command "frobnicate"'],
       [[], "no command given"],
-      [["demo", "--seed", "x1"], '--seed: expected an integer >= 0, got "x1"'],
+      [["demo", "--seed", "x1"], "--seed x1: a seed is a whole number from 0 to 9007199254740991 (2^53 - 1)"],
       [["demo", "--customers", "5"], '--customers: expected an integer >= 1000, got "5"'],
       [["demo", "--bogus"], "Unknown option '--bogus'"],
     ] as const) {

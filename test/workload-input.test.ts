@@ -40,8 +40,8 @@ describe("bad workload input: a clear message, exit status 2, nothing written", 
     ["a wait for a step the thread does not have", waits.replace("thread: gpu0, step: 1", "thread: gpu0, step: 7"), /threads\.0\.steps\.1\.step: thread "gpu0" has 2 steps \(0 to 1\); there is no step 7/],
     ["threads waiting on each other", waits.replace("thread: cpu, step: 0", "thread: cpu"), /threads\.0\.steps\.1: waits for "gpu0" to finish step 1, which can never happen: the threads wait on each other \(deadlock\)/],
     ["two threads with one name", waits.replace("name: gpu0", "name: cpu"), /threads\.1\.name: "cpu" is already the name of threads\.0/],
-    ["a --set naming an unknown thread", waits, /--set threads\.gpu9\.count: threads has no item named "gpu9" \(did you mean "gpu0"\?\); the names are cpu, gpu0/],
-    ["a --platform that does not exist", ok, /no profile named "nope"/],
+    ["a --set naming an unknown thread", waits, /^pagesim: --set threads\.gpu9\.count=4: threads has no item named "gpu9" \(did you mean "gpu0"\?\); the names are cpu, gpu0/],
+    ["a --platform that does not exist", ok, /^pagesim: --platform nope: no profile named "nope"/],
   ];
   const extraArgs: Record<string, string[]> = {
     "a --set of an unknown key": ["--set", "model.hzz=100"],

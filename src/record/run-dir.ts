@@ -9,6 +9,7 @@ import { EventRecorder, type ThreadInfo } from "./recorder.ts";
 import { DEFAULT_BUDGET, passedBudget, RunBudgetError, type BudgetStop, type RunBudget } from "./budget.ts";
 import { removeStaleFiles, RunDirError, writeManifest } from "./run-files.ts";
 import { fillRunSqlite } from "./sqlite-fill.ts";
+import { safeName } from "./out-dir.ts";
 import { pagesimVersion } from "./version.ts";
 
 export type SinkName = "arrow" | "sqlite";
@@ -72,7 +73,7 @@ export interface RecordResult {
 }
 
 export function defaultRunDir(file: string, seed: number): string {
-  return join("results", basename(file, extname(file)), `seed-${seed}`);
+  return join("results", safeName(file), `seed-${seed}`);
 }
 
 /**

@@ -1,6 +1,9 @@
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
+import { fsProblem } from "../workload/fs-problem.ts";
+import { checkOutFile, OutputError } from "./out-dir.ts";
 import { readEventRows, type EventRow } from "./reader.ts";
+import { RunDirError, runDirFiles } from "./run-dir.ts";
 
 /**
  * `pagesim trace`: a run directory's events.arrow as a Chrome trace-event JSON file, for
@@ -95,8 +98,16 @@ type Pending = { kind: string; tNs: number; tid: number; args: Record<string, un
  * Writes the trace of the run in `runDir` to `outPath`. `problems` names, by seq, every slice the
  * log left open or ended without a begin (a model bug; at most 100 are listed).
  */
-export async function writeTrace(runDir: string, outPath = join(runDir, "trace.json")): Promise<{ path: string; traceEvents: number; problems: string[] }> {
-  const info = JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as RunInfo;
+export async function writeTrace(runDir: string, outPath = join(runDir, "trace.json"), outLabel = `--out ${outPath}`): Promise<{ path: string; traceEvents: number; problems: string[] }> {
+  const manifest = runDirFiles(runDir).manifest;
+  let info: RunInfo;
+  try {
+    info = JSON.parse(readFileSync(manifest, "utf8")) as RunInfo;
+  } catch {
+    throw new RunDirError(`${manifest}: not the JSON pagesim writes; expected a run directory's run.json`);
+  }
+  // Checked before anything is written: a directory there would leave a whole trace as <out>.tmp.
+  checkOutFile(outPath, outLabel, "trace.json");
   const objects = info.objects ?? [];
   const threadNames = new Map((info.threads ?? []).map((t) => [t.uid, `${t.name} (${t.ctx})`]));
   threadNames.set(-1, "world set-up (no thread)");
@@ -284,6 +295,11 @@ export async function writeTrace(runDir: string, outPath = join(runDir, "trace.j
     }
     throw error;
   }
-  renameSync(tmp, outPath);
+  try {
+    renameSync(tmp, outPath);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw new OutputError(`${outLabel}: cannot put the trace there (${fsProblem(error)}); expected a file path`);
+  }
   return { path: outPath, traceEvents: out.events, problems };
 }

@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import type { YAMLMap } from "yaml";
 import * as z from "zod";
 import { WorkloadError } from "../workload/errors.ts";
+import { documentValue, notAMapping, parseYamlFile, readTextFile, type YamlFile } from "../workload/yaml-file.ts";
 
 /** A parameter's values: a list, or a numeric range with a step (both ends included). */
 const values = z.union([
@@ -123,26 +123,27 @@ export function planSweep(sweep: Sweep, sweepFile: string): PlannedRun[] {
   return runs;
 }
 
+/** Refuses a file that is not a sweep at all: empty, a list, or a workload file. */
+function checkIsSweep(file: YamlFile, path: string): void {
+  const expected = `expected keys ${Object.keys(SweepSchema.shape).join(", ")}`;
+  const why = notAMapping(file.doc);
+  if (why !== undefined) {
+    const range = (file.doc.contents as { range?: [number, number, number] } | null)?.range;
+    throw new WorkloadError(`${path}${why === "it is empty" || range === undefined ? "" : file.at(range[0])}: not a sweep file (${why}): ${expected}`);
+  }
+  const top = file.doc.contents as YAMLMap;
+  if (top.has("threads") && !top.has("workloads")) throw new WorkloadError(`${path}: a workload file, not a sweep file (it has threads: and no workloads:); run it with pagesim run, or give a sweep file: ${expected}`);
+}
+
 /** Reads and validates a sweep file, naming the file, line and key on any problem. */
 export function loadSweep(path: string): Sweep {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new WorkloadError(`${path}: cannot read: ${(error as Error).message}`);
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const { line, col } = lineCounter.linePos(doc.errors[0]!.pos[0]);
-    throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
-  }
-  const result = SweepSchema.safeParse(doc.toJS());
+  const file = parseYamlFile(readTextFile(path, "sweep file"), path);
+  checkIsSweep(file, path);
+  const result = SweepSchema.safeParse(documentValue(file.doc));
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-    const place = node?.range === undefined ? "" : (({ line, col }) => `:${line}:${col}`)(lineCounter.linePos(node.range[0]));
-    throw new WorkloadError(`${path}${place}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+    const node = file.doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
+    throw new WorkloadError(`${path}${node?.range === undefined ? "" : file.at(node.range[0])}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
   }
   return result.data;
 }

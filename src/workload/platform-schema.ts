@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LineCounter, parseDocument } from "yaml";
+import { documentValue, parseYamlFile, readTextFile } from "./yaml-file.ts";
 import * as z from "zod";
 import type { PlatformProfile } from "../platform/profile.ts";
 import { parseDurationNs, parseSizeBytes } from "./units.ts";
@@ -81,7 +81,7 @@ function bundledPlatformsDir(): string | undefined {
  * Finds a platform by name or path: a path ending in .yaml is taken relative to the workload
  * file; a name is looked for in the workload's own platforms/ folder, then in pagesim's.
  */
-export function resolvePlatformPath(ref: string, workloadFile: string): string {
+export function resolvePlatformPath(ref: string, workloadFile: string, who = `${workloadFile}: platform`): string {
   if (ref.endsWith(".yaml")) return resolve(dirname(workloadFile), ref);
   const local = join(dirname(workloadFile), "platforms", `${ref}.yaml`);
   if (existsSync(local)) return local;
@@ -90,31 +90,26 @@ export function resolvePlatformPath(ref: string, workloadFile: string): string {
   const known = [dirname(local), bundled].flatMap((dir) => (dir !== undefined && existsSync(dir) ? readdirSync(dir) : [])).filter((f) => f.endsWith(".yaml")).map((f) => f.slice(0, -".yaml".length));
   const names = [...new Set(known)].sort();
   const hint = closest(ref, names);
-  throw new WorkloadError(`${workloadFile}: platform: no profile named "${ref}"${hint === undefined ? "" : ` (did you mean "${hint}"?)`}; the profiles are ${names.join(", ") || "(none found)"}, or give a .yaml path`);
+  throw new WorkloadError(`${who}: no profile named "${ref}"${hint === undefined ? "" : ` (did you mean "${hint}"?)`}; the profiles are ${names.join(", ") || "(none found)"}, or give a .yaml path`);
 }
 
-/** Reads and validates a platform profile, naming the file, line and key on any problem. */
-export function loadPlatform(path: string, overrides: Record<string, unknown> = {}): PlatformProfile {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new WorkloadError(`${path}: cannot read platform: ${(error as Error).message}`);
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const { line, col } = lineCounter.linePos(doc.errors[0]!.pos[0]);
-    throw new WorkloadError(`${path}:${line}:${col}: not valid YAML: ${doc.errors[0]!.message.split("\n")[0]}`);
-  }
+/**
+ * Reads and validates a platform profile, naming the file, line and key on any problem; or the
+ * override (by its label, keyed like `overrides`) when one wrote the key that is wrong.
+ */
+export function loadPlatform(path: string, overrides: Record<string, unknown> = {}, labels: Record<string, string> = {}): PlatformProfile {
+  const { doc, at } = parseYamlFile(readTextFile(path, "platform profile"), path);
   // --set platform.gpu.atomicTimesliceMs=10 and sweep parameters reach into the profile.
   for (const [key, value] of Object.entries(overrides)) doc.setIn(key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k)), value);
-  const result = PlatformSchema.safeParse(doc.toJS());
+  const result = PlatformSchema.safeParse(documentValue(doc));
   if (!result.success) {
     const issue = result.error.issues[0]!;
+    const key = issue.path.join(".");
+    const written = (issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path).join(".");
+    const by = Object.keys(overrides).find((k) => written === k || written.startsWith(`${k}.`));
+    if (by !== undefined) throw new WorkloadError(`${labels[by] ?? `platform.${by}=${JSON.stringify(overrides[by])}`}: platform.${key || "(top level)"}: ${issue.message}`);
     const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
-    const place = node?.range === undefined ? "" : (({ line, col }) => `:${line}:${col}`)(lineCounter.linePos(node.range[0]));
-    throw new WorkloadError(`${path}${place}: ${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+    throw new WorkloadError(`${path}${node?.range === undefined ? "" : at(node.range[0])}: ${key || "(top level)"}: ${issue.message}`);
   }
   const { copy, ...rest } = result.data;
   return { ...rest, copy: { channels: copy.channels, latencyNs: copy.latencyNs, maxJobBytes: copy.maxJobBytes, bandwidthBytesPerSec: copy.bandwidthGBps * 1e9 } };

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { SUPPORTED_HZ } from "../engine/index.ts";
 import { FAULT_POINTS } from "../faults/injector.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import { parseAddress, parseDurationNs, parseSizeBytes } from "./units.ts";
@@ -108,7 +109,9 @@ export const WorkloadSchema = z.strictObject({
     .strictObject({
       variant: z.enum(["seed", "newest"]).default("seed"),
       zddRelease: z.enum(["inline", "deferred"]).default("inline"),
-      hz: z.union([z.literal(100), z.literal(250), z.literal(300), z.literal(1000)]).default(250),
+      hz: z
+        .union([z.literal(100), z.literal(250), z.literal(300), z.literal(1000)], { error: (issue) => `expected one of ${SUPPORTED_HZ.join(", ")} (the kernel's CONFIG_HZ choices); got ${JSON.stringify(issue.input)}` })
+        .default(250),
       thp: z.enum(["always", "never"]).default("never"),
     })
     .default({ variant: "seed", zddRelease: "inline", hz: 250, thp: "never" }),
