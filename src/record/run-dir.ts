@@ -7,42 +7,13 @@ import { WorkloadRun, type RunReport } from "../workload/run.ts";
 import { ArrowEventWriter } from "./arrow-file.ts";
 import { EventRecorder, type ThreadInfo } from "./recorder.ts";
 import { DEFAULT_BUDGET, passedBudget, RunBudgetError, type BudgetStop, type RunBudget } from "./budget.ts";
+import type { RunManifest, SinkName } from "./manifest.ts";
 import { removeStaleFiles, RunDirError, writeManifest } from "./run-files.ts";
 import { fillRunSqlite } from "./sqlite-fill.ts";
 import { safeName } from "./out-dir.ts";
 import { pagesimVersion } from "./version.ts";
 
-export type SinkName = "arrow" | "sqlite";
-export const SINK_NAMES: readonly SinkName[] = ["arrow", "sqlite"];
-
-/** What run.json holds: everything needed to reproduce the run and to check its log. */
-export interface RunManifest {
-  pagesim: string;
-  /** "stopped: budget": the run passed --max-events / --max-bytes (see `budget`); its files hold every event up to there. */
-  status: "complete" | "interrupted" | "stopped: budget";
-  workload: { name: string; file: string; description: string; overrides: Record<string, unknown>; resolved: Workload };
-  seed: number;
-  variant: string;
-  sinks: SinkName[];
-  /**
-   * With the sqlite sink: "pending" from the moment run.json is written (the Arrow log is complete,
-   * events.sqlite is being filled from it) until the fill is done, then "complete". A fill cut short
-   * leaves "pending": `pagesim sqlite RUN_DIR` or `pagesim verify RUN_DIR` fills it.
-   */
-  sqlite?: "pending" | "complete";
-  events: number;
-  endNs: number;
-  /** Of the final model state (stateDigest): verify replays the log and must arrive at it. */
-  digest: string;
-  state: Record<string, number>;
-  threads: ThreadInfo[];
-  objects: string[];
-  files: Record<string, { bytes: number }>;
-  result: { steps: number; invariantsBroken: string[]; lostWrites: string[]; kernelBugs: string[]; contextViolations: number };
-  /** Only when status is "stopped: budget". */
-  budget?: BudgetStop;
-  reproduce: string;
-}
+export { SINK_NAMES, type RunManifest, type SinkName } from "./manifest.ts";
 
 export interface RecordOptions {
   /** The workload file, as the user named it. */

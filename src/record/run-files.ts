@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RunManifest } from "./run-dir.ts";
+import type { RunManifest } from "./manifest.ts";
 
 /**
  * The temporary names a run directory's writers use (and used: `events.sqlite.pending` is an

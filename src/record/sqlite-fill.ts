@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { checkArrowFile } from "./reader.ts";
-import type { RunManifest } from "./run-dir.ts";
+import type { RunManifest } from "./manifest.ts";
 import { readManifest, RunDirError, writeManifest } from "./run-files.ts";
 import { writeSqlite } from "./sqlite.ts";
 

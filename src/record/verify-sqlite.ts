@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { EventRow } from "./reader.ts";
 import { COLUMNS } from "./schema.ts";
-import type { Divergence } from "./verify.ts";
+import type { Divergence } from "./divergence.ts";
 
 const FILE = "events.sqlite";
 const NCOL = COLUMNS.length;

@@ -9,18 +9,11 @@ import { checkArrowFile, readEventRows, type EventRow } from "./reader.ts";
 import { RunDirError, runDirFiles, type RunManifest } from "./run-dir.ts";
 import { readManifest } from "./run-files.ts";
 import { dropIntermediateArrow, fillRunSqlite, sqlitePending } from "./sqlite-fill.ts";
+import type { Divergence } from "./divergence.ts";
 import { SqliteLogCheck } from "./verify-sqlite.ts";
 import { isEngineKind, refcountAfter, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
 
-/** The first place where the log and the run disagree. */
-export interface Divergence {
-  /** The event's seq, or -1 when the disagreement is about the whole log (its length, the final state). */
-  seq: number;
-  kind: string;
-  what: string;
-  expected?: string;
-  found?: string;
-}
+export type { Divergence } from "./divergence.ts";
 
 export interface VerifyResult {
   events: number;
