@@ -37,6 +37,7 @@ Usage:
       Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
       Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
   pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N] [--report] [--yes]
+                            [--max-events N] [--max-bytes SIZE]
       Run a parameter study (workloads/sweeps/): every run on a worker thread, its run directory
       under DIR/runs/, its parameters and figures in DIR/results.sqlite (default
       results/sweeps/<sweep>). First it prints its plan: runs, and an estimate of their events and
@@ -44,7 +45,8 @@ Usage:
       (exit 2) unless --yes. --resume continues the sweep in DIR: runs whose inputs (workload,
       platform profile, parameters, seed, sinks, the simulator's code) are unchanged are kept,
       changed ones re-run, ones no longer planned removed; --shard runs a slice; --report writes
-      DIR/report.html at the end (as pagesim report does).
+      DIR/report.html at the end (as pagesim report does). Each run has the budgets of pagesim run
+      (--max-events, --max-bytes); a run past them is recorded as failed, with its files kept.
   pagesim merge OUT_DIR SHARD_DIR...
       Join the results of sweep shards into one directory.
   pagesim report RESULTS_DIR [--out FILE]
@@ -181,6 +183,8 @@ async function main(argv: string[]): Promise<number> {
       const file = expectArgs(positionals, "sweep", "sweep file");
       const jobs = values.jobs === undefined ? undefined : integerOption("jobs", values.jobs, 1, 1);
       const shard = shardOption(values.shard);
+      const { budgetOptions } = await import("./cli/budget-args.ts");
+      const budget = budgetOptions(values["max-events"], values["max-bytes"]);
       const outDir = values.out ?? join("results", "sweeps", safeName(file));
       checkOutDir(outDir, outLabel(values.out, outDir, "the sweep directory"));
       let stop = false;
@@ -191,7 +195,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const progress = sweepProgress();
       const summary = await runSweep({
-        file, outDir, resume: values.resume === true, yes: values.yes === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
+        file, outDir, budget, resume: values.resume === true, yes: values.yes === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
         onPlan: (plan) => console.log(formatPlan(plan)), onProgress: progress.update, shouldStop: () => stop,
       });
       progress.stop();

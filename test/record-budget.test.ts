@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { countOption, sizeOption } from "../src/cli/budget-args.ts";
 import { DEFAULT_BUDGET, RunBudgetError } from "../src/record/budget.ts";
@@ -26,7 +27,7 @@ describe("run budgets", () => {
     const r = cli("run", longWorkload(), "--out", out, "--max-events", "5000");
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/the run passed its --max-events budget \(5000 events\) and stopped after \d+ events/);
-    expect(r.stderr).toMatch(/raise the limit: pagesim run --max-events N, or 0 for no limit/);
+    expect(r.stderr).toMatch(/raise the limit: --max-events N \(pagesim run or pagesim sweep\), or 0 for no limit/);
     expect(r.stderr).toContain(`pagesim sqlite ${out} fills it`);
     const manifest = JSON.parse(readFileSync(join(out, "run.json"), "utf8"));
     expect(manifest.status).toBe("stopped: budget");
@@ -74,5 +75,21 @@ describe("run budgets", () => {
     const manifest = JSON.parse(readFileSync(join(outDir, "run.json"), "utf8"));
     expect(manifest.budget.limit).toBe(1000);
     expect(manifest.status).toBe("stopped: budget");
+  });
+
+  it("pagesim sweep --max-events gives every run that budget: a run past it is recorded as failed, saying which budget, and its files are kept", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pagesim-budget-"));
+    const sweep = join(dir, "s.yaml");
+    writeFileSync(sweep, `description: one run longer than its budget\nworkloads: [${JSON.stringify(longWorkload())}]\n`);
+    const out = join(dir, "out");
+    const r = cli("sweep", sweep, "--out", out, "--jobs", "1", "--max-events", "5000");
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain("1 failed, of 1");
+    const db = new Database(join(out, "results.sqlite"), { readonly: true });
+    const row = db.prepare("SELECT status, error FROM runs").get() as { status: string; error: string };
+    db.close();
+    expect(row.status).toBe("failed");
+    expect(row.error).toMatch(/passed its --max-events budget \(5000 events\) and stopped after 5001 events/);
+    expect(JSON.parse(readFileSync(join(out, "runs", "r0000", "run.json"), "utf8")).status).toBe("stopped: budget");
   });
 });

@@ -47,7 +47,7 @@ export class RunBudgetError extends Error {
       `${dir}: the run passed its --${stop.passed} budget (${limit}) and stopped after ${stop.events} events, ` +
         `${formatBytes(stop.bytes)} of log, ${(stop.endNs / 1e6).toFixed(3)} ms simulated; what it wrote is kept ` +
         `(run.json status "stopped: budget"); if the run is meant to be this large, raise the limit: ` +
-        (stop.passed === "max-events" ? "pagesim run --max-events N" : "pagesim run --max-bytes SIZE (e.g. 20GB)") +
+        (stop.passed === "max-events" ? "--max-events N" : "--max-bytes SIZE (e.g. 20GB)") + " (pagesim run or pagesim sweep)" +
         `, or 0 for no limit` +
         (sqlitePending ? `; events.sqlite was not filled (pagesim sqlite ${dir} fills it)` : ""),
     );

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import type { RunBudget } from "../record/budget.ts";
 import type { SinkName } from "../record/run-dir.ts";
 import { WorkloadError } from "../workload/errors.ts";
 import type { RunInputs } from "./inputs.ts";
@@ -24,6 +25,8 @@ export interface SweepOptions {
    * longer has, run new ones.
    */
   resume?: boolean;
+  /** Each run's --max-events / --max-bytes (recordRun's defaults when absent). */
+  budget?: RunBudget;
   /** Run a plan past PLAN_LIMITS. */
   yes?: boolean;
   /** Called once the plan is known, before anything runs. */
@@ -192,7 +195,7 @@ async function runQueue(o: SweepOptions, queue: LongestFirstQueue, results: Swee
           return;
         }
         const run = queue.next()!;
-        const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks };
+        const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks, ...(o.budget === undefined ? {} : { budget: o.budget }) };
         worker.once("message", (result: RunResult) => {
           try {
             results.record(run, result, inputsOf.get(run.id));

@@ -1,4 +1,5 @@
 import { parentPort } from "node:worker_threads";
+import type { RunBudget } from "../record/budget.ts";
 import { recordRun, type SinkName } from "../record/run-dir.ts";
 import { loadWorkload } from "../workload/load.ts";
 import { runMetrics } from "./metrics.ts";
@@ -10,6 +11,8 @@ export interface RunRequest {
   run: PlannedRun;
   outDir: string;
   sinks: SinkName[];
+  /** --max-events / --max-bytes of `pagesim sweep`; recordRun's defaults when absent. */
+  budget?: RunBudget;
 }
 
 export interface RunResult {
@@ -37,7 +40,7 @@ export async function executeRun(req: RunRequest): Promise<RunResult> {
   const start = performance.now();
   try {
     const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
-    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params });
+    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params, ...(req.budget === undefined ? {} : { budget: req.budget }) });
     return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report), series: runSeries(report) };
   } catch (error) {
     return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {} };
