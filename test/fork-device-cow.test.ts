@@ -93,3 +93,30 @@ describe("fork of device-private pages: a write in either process copies first (
     expect(seen.filter((e) => e.kind === "migrate_to_ram.begin" && e.thread !== "writer" && e.thread !== "other" && e.thread !== "self")).toEqual([]);
   });
 });
+
+describe("a GPU read after fork maps the shared page read-only: a later GPU write faults and copies", () => {
+  /** Parent writes v1 (then, with `device`, the GPU takes the range), fork, the child's GPU reads then writes, both read. */
+  const text = (device: boolean, variant: Variant) =>
+    `description: fork gpu read then write\nplatform: xe-pcie4x8-iommu\nmodel: { variant: ${variant} }\nmappings:\n  - { addr: ${BASE}, size: 2MiB }\nthreads:\n` +
+    `  - name: parent\n    steps:\n      - { op: write, addr: ${BASE}, pages: 512 }\n      - { op: fork, at: 2ms }\n      - { op: read, addr: ${BASE}, at: 20ms }\n` +
+    (device ? `  - name: gpu0\n    ctx: gpu\n    steps:\n      - { op: populate, start: ${BASE}, end: ${BASE + 0x200000}, at: 1ms }\n` : "") +
+    `  - name: writer\n    ctx: gpu\n    process: 1\n    steps:\n      - { op: read, addr: ${BASE}, at: 3ms }\n      - { op: write, addr: ${BASE}, at: 10ms }\n` +
+    `  - name: self\n    process: 1\n    steps:\n      - { op: read, addr: ${BASE}, at: 21ms }\n`;
+
+  it.each([
+    ["device memory", true, "seed"],
+    ["device memory", true, "newest"],
+    ["system memory", false, "seed"],
+  ] as const)("pages in %s (%s, %s variant)", (_where, device, variant) => {
+    const faults: string[] = [];
+    const { report } = runWorkload(parseWorkload(text(device, variant), "workloads/inline.yaml"), undefined, {
+      onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void (ev.kind === "gpu_fault.begin" && faults.push(ev.access)) }),
+    });
+    const ret = (thread: string, step = 0) => report.steps.find((s) => s.thread === thread && s.step === step)!.ret;
+    expect(report.lostWrites).toEqual([]);
+    expect(report.invariants).toEqual([]);
+    expect([ret("writer", 0), ret("writer", 1), ret("parent", 2), ret("self")]).toEqual(["ok v1", "ok v2", "ok v1", "ok v2"]);
+    // The read faulted and bound the range; the write faulted again instead of using that mapping.
+    expect(faults).toEqual(["read", "write"]);
+  });
+});
