@@ -383,9 +383,9 @@ export class GpuSvm implements MmuNotifier {
   }
 
   /**
-   * hmm_pte_need_fault for an entry (no entry always faults): a migration entry, or a write requested (HMM_PFN_REQ_WRITE)
-   * through a write-protected one: a copy-on-write page after fork, present or device-private
-   * (copy_nonpresent_pte made the latter read-only in both processes).
+   * hmm_pte_need_fault for an entry (no entry always faults): a migration entry, or a write
+   * requested (HMM_PFN_REQ_WRITE) through a write-protected one: a copy-on-write page after fork,
+   * present or device-private (copy_nonpresent_pte made the latter read-only in both processes).
    */
   private hmmPteNeedFault(vmaKind: string, pte: PteState, access: GpuAccess): boolean {
     if (pte.kind === "migration") return true;
