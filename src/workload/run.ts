@@ -25,7 +25,7 @@ export interface StepResult {
   endNs: number;
   /** "0", "-EBUSY", or an access outcome such as "ok v3" / "SIGBUS". */
   ret: string;
-  /** Page faults a read or write took (re-faults included). */
+  /** Page faults a read or write took (re-faults included); a GPU step's, its own thread's GPU faults. */
   faults?: number;
 }
 
@@ -440,21 +440,22 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
 /** A GPU thread's accesses, page by page, through GPU SVM (faulting where nothing is mapped). */
 function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, pages: number, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
   if (w.gpu === null) return { ret: "no GPU: GPU accesses need a platform (set platform: in the workload)" };
-  const before = w.gpu.faults;
+  let faults = 0; // this thread's own: w.gpu.faults counts every GPU thread's
   let ret = "0";
   for (let i = 0; i < pages; i++) {
     const page = addr + i * PAGE_SIZE;
     s.stats.accessBegin("gpu", w.engine.nowNs);
     const r = yield* w.gpu.access(s.mm, page, access);
     s.stats.gpuAccessEnd(r.ret === 0, s.mm, page, w.engine.nowNs);
-    if (r.ret !== 0) return { ret: errnoName(r.ret), faults: w.gpu.faults - before };
+    faults += r.faults;
+    if (r.ret !== 0) return { ret: errnoName(r.ret), faults };
     const vpn = Math.floor(page / PAGE_SIZE);
     const last = s.lastWrite.get(s.mm, vpn);
     if (access === "read" && r.version !== last) s.lostWrites.push(`${s.where}: GPU read 0x${page.toString(16)} saw v${r.version}, last write was v${last}`);
     if (access !== "read") s.lastWrite.set(s.mm, vpn, r.version);
     ret = `ok v${r.version}`;
   }
-  return { ret, faults: w.gpu.faults - before };
+  return { ret, faults };
 }
 
 /**
