@@ -7,7 +7,7 @@ import { fork } from "../kernel/fork.ts";
 import { checkModelInvariants } from "../check/pagemap-invariants.ts";
 import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
-import type { Workload, WorkloadStep } from "./schema.ts";
+import { returnMatches, type Workload, type WorkloadStep } from "./schema.ts";
 import { createWorld, type World } from "./world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
@@ -108,6 +108,8 @@ export interface RunReport {
   lostWrites: string[];
   /** Steps where the modelled kernel would oops or corrupt memory (kernel.bug events). */
   kernelBugs: string[];
+  /** Steps that returned something other than their `expect`: "t[1] populate returned 0, expected -EBUSY". */
+  failedSteps: string[];
   /** The migration policy (platform runs), or null. */
   policy: string | null;
   /** Work done per side, fault latencies, migrations and ping-pongs (docs/metrics.md). */
@@ -130,6 +132,7 @@ export class WorkloadRun {
   private readonly steps: StepResult[] = [];
   private readonly lostWrites: string[] = [];
   private readonly kernelBugs: string[] = [];
+  private readonly failedSteps: string[] = [];
   private readonly gpuFaults: GpuFaultReport[] = [];
   private readonly releaseDelaysNs: number[] = [];
   private blocked = 0;
@@ -215,6 +218,7 @@ export class WorkloadRun {
 
     const steps = this.steps;
     const lostWrites = this.lostWrites;
+    const failedSteps = this.failedSteps;
     const passed = stepCompletions(w, workload);
     for (const thread of workload.threads) {
       w.engine.spawn(thread.name, (function* (): ProcessBody {
@@ -231,6 +235,7 @@ export class WorkloadRun {
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
           else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
+          if (step.expect !== undefined && !returnMatches(out.ret, step.expect)) failedSteps.push(`${thread.name}[${index}] ${step.op} returned ${out.ret}, expected ${step.expect}`);
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
           passed.get(`${thread.name}:${index}`)?.completeAll();
         }
@@ -276,6 +281,7 @@ export class WorkloadRun {
       invariants,
       lostWrites: this.lostWrites,
       kernelBugs: this.kernelBugs,
+      failedSteps: this.failedSteps,
       policy: w.policy?.name ?? null,
       work: this.stats.result(w.engine.nowNs),
     };
