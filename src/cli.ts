@@ -20,7 +20,8 @@ Usage:
       workload and run.json. --seed is a whole number from 0 to 2^53 - 1. --set overrides any key of the workload (model.hz=1000,
       threads.gpu0.count=8, platform.copy.channels=2); --platform picks a profile of
       workloads/platforms/ (or a .yaml file). Prints every step's return value, where each
-      page ended up, context violations and the model's invariants. Ctrl-C stops the run and
+      page ended up, context violations and the model's invariants (exit 1 if one breaks, a
+      write is lost or a step returns other than its expect:). Ctrl-C stops the run and
       keeps what it has; a second Ctrl-C while events.sqlite is filled leaves it to pagesim sqlite.
       The run stops (exit 1, keeping what it wrote) past --max-events (default 20M) events or
       --max-bytes (default 4GiB; 512MiB, 10GB...) of Arrow log; 0 lifts a limit. Sweep runs
@@ -147,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
       });
       console.log(values.json === true ? JSON.stringify({ dir, manifest, report }, null, 2) : formatRecordedRun(report, manifest, dir, file));
       if (manifest.status === "interrupted") return signal === "SIGTERM" ? 143 : 130;
-      return report.invariants.length === 0 && report.lostWrites.length === 0 ? 0 : 1;
+      return report.invariants.length === 0 && report.lostWrites.length === 0 && report.failedSteps.length === 0 ? 0 : 1;
     }
     case "verify": {
       const { verifyRun } = await import("./record/verify.ts");

@@ -61,7 +61,7 @@ describe("CPU fault on device memory: drm_pagemap_migrate_to_ram", () => {
     expect(checkModelInvariants(w.p.state, { afterTeardown: false })).toEqual([]);
   });
 
-  it("#24: concurrent CPU faults on one allocation: one migrates, the others find nothing and retry", () => {
+  it("#24: four CPU threads faulting one allocation at once all read the data back (each path: pagemap-concurrent-cpu-faults.test.ts)", () => {
     const w = inDeviceMemory({}, 0);
     const results: AccessResult[] = [];
     for (let t = 0; t < 4; t++) {

@@ -73,3 +73,40 @@ describe("thread replicas (count) and waits", () => {
     expect(b.events).toBe(a.events);
   });
 });
+
+describe("GPU step fault counts", () => {
+  /** Two GPU threads fault two different 2 MiB ranges at the same instant: their faults overlap in time. */
+  const twoGpus = [
+    "description: two GPU threads, disjoint ranges",
+    "platform: xe-pcie4x8-iommu",
+    "mappings:",
+    "  - { addr: 0x40000000, size: 4MiB }",
+    "threads:",
+    "  - name: gpu0",
+    "    ctx: gpu",
+    "    steps:",
+    "      - { op: read, addr: 0x40000000, pages: 2 }",
+    "  - name: gpu1",
+    "    ctx: gpu",
+    "    steps:",
+    "      - { op: write, addr: 0x40200000 }",
+    "",
+  ].join("\n");
+
+  it("a GPU step counts its own thread's faults only, not another GPU thread's that overlap it", () => {
+    const { report, world } = runWorkload(parseWorkload(twoGpus, file));
+    const [s0, s1] = ["gpu0", "gpu1"].map((t) => report.steps.find((s) => s.thread === t)!);
+    // Ground truth from the log: gpu_fault.begin events per thread.
+    const begins = new Map<string, number>();
+    for (const f of report.gpuFaults) begins.set(f.thread, (begins.get(f.thread) ?? 0) + 1);
+    expect(begins.get("gpu0"), "gpu0 faulted once (its range, bound then read twice)").toBe(1);
+    expect(begins.get("gpu1")).toBe(1);
+    // The two faults overlap in time, so a shared counter would give each step both.
+    expect(s0!.startNs).toBe(s1!.startNs);
+    expect(Math.max(s0!.startNs, s1!.startNs)).toBeLessThan(Math.min(s0!.endNs, s1!.endNs));
+    expect(s0!.faults).toBe(1);
+    expect(s1!.faults).toBe(1);
+    expect(world.gpu!.faults).toBe(2);
+    expect(report.lostWrites).toEqual([]);
+  });
+});

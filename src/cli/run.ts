@@ -39,7 +39,8 @@ export function formatRunReport(r: RunReport, file: string): string {
   const broken = [...r.invariants, ...r.lostWrites];
   lines.push(broken.length === 0 ? "invariants: all hold; no write lost" : `INVARIANTS BROKEN (${broken.length}):`);
   for (const b of broken.slice(0, 20)) lines.push(`  ${b}`);
-  if (broken.length > 0) lines.push(`reproduce: npx pagesim run ${file} --seed ${r.seed}`);
+  if (r.failedSteps.length > 0) lines.push(`STEPS FAILED (returned other than their expect:) (${r.failedSteps.length}):`, ...r.failedSteps.slice(0, 20).map((f) => `  ${f}`));
+  if (broken.length > 0 || r.failedSteps.length > 0) lines.push(`reproduce: npx pagesim run ${file} --seed ${r.seed}`);
   return lines.join("\n");
 }
 

@@ -113,7 +113,9 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
 
   let err = yield* migrateVmaSetup(p.k, migrate);
   if (err !== 0) return end_(p, err);
-  if (migrate.cpages === 0) return end_(p, 0); // raced with another CPU fault: nothing to do
+  // Nothing collected: the kernel's comment says "raced with another CPU fault", but the fault page,
+  // locked by do_swap_page, is always collected; it is refused when held elsewhere (docs/fidelity.md #24).
+  if (migrate.cpages === 0) return end_(p, 0);
 
   unwind: {
     const mpages = { value: 0 };

@@ -88,9 +88,10 @@ export class GpuSvm implements MmuNotifier {
 
   /**
    * One GPU access by the running GPU thread: completes through a valid mapping, or faults and
-   * replays. Returns 0 and the page's data version after the access, or an errno.
+   * replays. Returns 0 and the page's data version after the access, or an errno; and the GPU
+   * faults this access took (its own: other GPU threads fault concurrently).
    */
-  *access(mm: number, addr: number, access: GpuAccess): ProcessBody<{ ret: number; version: number }> {
+  *access(mm: number, addr: number, access: GpuAccess): ProcessBody<{ ret: number; version: number; faults: number }> {
     const g = this.profile.gpu;
     const engine = this.p.k.engine;
     let firstFaultNs = -1;
@@ -98,6 +99,7 @@ export class GpuSvm implements MmuNotifier {
       if (firstFaultNs >= 0) this.stallNs += engine.nowNs - firstFaultNs;
     };
     let throttles = 0;
+    let faults = 0;
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
       const range = this.rangeAt(mm, addr);
       if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
@@ -107,9 +109,9 @@ export class GpuSvm implements MmuNotifier {
         const version = this.state.folios.version(pte.folio, pte.index);
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
         stalled();
-        if (access === "read") return { ret: 0, version };
+        if (access === "read") return { ret: 0, version, faults };
         this.p.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: version + 1 });
-        return { ret: 0, version: version + 1 };
+        return { ret: 0, version: version + 1, faults };
       }
       if (firstFaultNs < 0) firstFaultNs = engine.nowNs;
       yield sleep(g.faultDeliveryNs); // the fault message reaches the driver
@@ -126,16 +128,17 @@ export class GpuSvm implements MmuNotifier {
         attempt--; // a throttle is not a failed attempt
         continue;
       }
+      faults++;
       const ret = yield* this.handlePagefault(mm, addr, access, decision);
       this.workers.release();
       if (ret !== 0) {
         stalled();
-        return { ret, version: -1 };
+        return { ret, version: -1, faults };
       }
       yield sleep(g.faultReplayNs);
     }
     stalled();
-    return { ret: -Errno.EAGAIN, version: -1 };
+    return { ret: -Errno.EAGAIN, version: -1, faults };
   }
 
   /**

@@ -29,7 +29,7 @@ export interface RunManifest {
   threads: ThreadInfo[];
   objects: string[];
   files: Record<string, { bytes: number }>;
-  result: { steps: number; invariantsBroken: string[]; lostWrites: string[]; kernelBugs: string[]; contextViolations: number };
+  result: { steps: number; invariantsBroken: string[]; lostWrites: string[]; kernelBugs: string[]; failedSteps: string[]; contextViolations: number };
   /** Only when status is "stopped: budget". */
   budget?: BudgetStop;
   reproduce: string;

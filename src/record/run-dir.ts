@@ -178,6 +178,7 @@ function runManifest(o: RecordOptions, dir: string, seed: number, run: WorkloadR
       invariantsBroken: report.invariants,
       lostWrites: report.lostWrites,
       kernelBugs: report.kernelBugs,
+      failedSteps: report.failedSteps,
       contextViolations: report.contextViolations.length,
     },
     reproduce: [`pagesim run ${join(dir, "workload.yaml")}`, ...Object.entries(o.overrides ?? {}).filter(([k]) => k !== "seed").map(([k, v]) => `--set ${k}=${JSON.stringify(v)}`), `--seed ${seed} --out ${dir}`].join(" "),

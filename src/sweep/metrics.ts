@@ -57,6 +57,7 @@ export function runMetrics(r: RunReport): Record<string, number> {
     invariants_broken: r.invariants.length,
     lost_writes: r.lostWrites.length,
     kernel_bugs: r.kernelBugs.length,
+    failed_steps: r.failedSteps.length,
   };
   const p = r.platformStats;
   if (p !== null) {

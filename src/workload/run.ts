@@ -7,7 +7,7 @@ import { fork } from "../kernel/fork.ts";
 import { checkModelInvariants } from "../check/pagemap-invariants.ts";
 import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
-import type { Workload, WorkloadStep } from "./schema.ts";
+import { returnMatches, type Workload, type WorkloadStep } from "./schema.ts";
 import { createWorld, type World } from "./world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
@@ -25,7 +25,7 @@ export interface StepResult {
   endNs: number;
   /** "0", "-EBUSY", or an access outcome such as "ok v3" / "SIGBUS". */
   ret: string;
-  /** Page faults a read or write took (re-faults included). */
+  /** Page faults a read or write took (re-faults included); a GPU step's, its own thread's GPU faults. */
   faults?: number;
 }
 
@@ -108,6 +108,8 @@ export interface RunReport {
   lostWrites: string[];
   /** Steps where the modelled kernel would oops or corrupt memory (kernel.bug events). */
   kernelBugs: string[];
+  /** Steps that returned something other than their `expect`: "t[1] populate returned 0, expected -EBUSY". */
+  failedSteps: string[];
   /** The migration policy (platform runs), or null. */
   policy: string | null;
   /** Work done per side, fault latencies, migrations and ping-pongs (docs/metrics.md). */
@@ -130,6 +132,7 @@ export class WorkloadRun {
   private readonly steps: StepResult[] = [];
   private readonly lostWrites: string[] = [];
   private readonly kernelBugs: string[] = [];
+  private readonly failedSteps: string[] = [];
   private readonly gpuFaults: GpuFaultReport[] = [];
   private readonly releaseDelaysNs: number[] = [];
   private blocked = 0;
@@ -215,6 +218,7 @@ export class WorkloadRun {
 
     const steps = this.steps;
     const lostWrites = this.lostWrites;
+    const failedSteps = this.failedSteps;
     const passed = stepCompletions(w, workload);
     for (const thread of workload.threads) {
       w.engine.spawn(thread.name, (function* (): ProcessBody {
@@ -231,6 +235,7 @@ export class WorkloadRun {
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
           else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
+          if (step.expect !== undefined && !returnMatches(out.ret, step.expect)) failedSteps.push(`${thread.name}[${index}] ${step.op} returned ${out.ret}, expected ${step.expect}`);
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
           passed.get(`${thread.name}:${index}`)?.completeAll();
         }
@@ -276,6 +281,7 @@ export class WorkloadRun {
       invariants,
       lostWrites: this.lostWrites,
       kernelBugs: this.kernelBugs,
+      failedSteps: this.failedSteps,
       policy: w.policy?.name ?? null,
       work: this.stats.result(w.engine.nowNs),
     };
@@ -440,21 +446,22 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
 /** A GPU thread's accesses, page by page, through GPU SVM (faulting where nothing is mapped). */
 function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, pages: number, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
   if (w.gpu === null) return { ret: "no GPU: GPU accesses need a platform (set platform: in the workload)" };
-  const before = w.gpu.faults;
+  let faults = 0; // this thread's own: w.gpu.faults counts every GPU thread's
   let ret = "0";
   for (let i = 0; i < pages; i++) {
     const page = addr + i * PAGE_SIZE;
     s.stats.accessBegin("gpu", w.engine.nowNs);
     const r = yield* w.gpu.access(s.mm, page, access);
     s.stats.gpuAccessEnd(r.ret === 0, s.mm, page, w.engine.nowNs);
-    if (r.ret !== 0) return { ret: errnoName(r.ret), faults: w.gpu.faults - before };
+    faults += r.faults;
+    if (r.ret !== 0) return { ret: errnoName(r.ret), faults };
     const vpn = Math.floor(page / PAGE_SIZE);
     const last = s.lastWrite.get(s.mm, vpn);
     if (access === "read" && r.version !== last) s.lostWrites.push(`${s.where}: GPU read 0x${page.toString(16)} saw v${r.version}, last write was v${last}`);
     if (access !== "read") s.lastWrite.set(s.mm, vpn, r.version);
     ret = `ok v${r.version}`;
   }
-  return { ret, faults: w.gpu.faults - before };
+  return { ret, faults };
 }
 
 /**

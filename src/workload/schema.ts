@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { SUPPORTED_HZ } from "../engine/index.ts";
 import { FAULT_POINTS } from "../faults/injector.ts";
-import { PAGE_SIZE } from "../kernel/constants.ts";
+import { Errno, errnoName, PAGE_SIZE } from "../kernel/constants.ts";
 import { parseAddress, parseDurationNs, parseSizeBytes } from "./units.ts";
 import type { PlatformProfile } from "../platform/profile.ts";
 
@@ -30,35 +30,62 @@ const address = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return addr;
 });
 
-/** When a step starts: `at` an absolute time, or `after` a delay from the previous step's end. */
-const timing = { at: duration.optional(), after: duration.optional() };
+/**
+ * What a step is expected to return, as the report prints it: "0", an errno ("-ENOENT", or the
+ * number -2), a CPU access's signal ("SIGSEGV", "SIGBUS"), or "ok" for an access that succeeds
+ * (whatever data version it sees). A step that returns anything else fails the run.
+ */
+const EXPECT_SIGNALS = ["SIGSEGV", "SIGBUS", "OOM"];
+const expectation = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const text = typeof v === "number" ? errnoName(v) : v;
+  const known = text === "0" || text === "ok" || EXPECT_SIGNALS.includes(text) || (text.startsWith("-E") && text.slice(1) in Errno);
+  if (!known) {
+    ctx.addIssue({ code: "custom", message: `expected a step's return value: 0, ok, ${EXPECT_SIGNALS.join(", ")} or an errno (${Object.keys(Errno).map((e) => `-${e}`).join(", ")}); got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return text;
+}).describe("What the step must return: 0, ok (an access that succeeds), SIGSEGV, SIGBUS, OOM or an errno such as -ENOENT; a step outside every mapping needs one (an error)");
+
+/** Whether a step's return value is the one it expects (`ok` is any successful access). */
+export function returnMatches(ret: string, expected: string): boolean {
+  return ret === expected || (expected === "ok" && ret.startsWith("ok v"));
+}
+
+/** An expectation of success: "0" or "ok". */
+export const expectsSuccess = (expected: string): boolean => expected === "0" || expected === "ok";
+
+/**
+ * When a step starts: `at` an absolute time, or `after` a delay from the previous step's end; and
+ * what it must return (`expect`), which also lets a step aim outside every mapping on purpose.
+ */
+const stepCommon = { at: duration.optional(), after: duration.optional(), expect: expectation.optional() };
 
 const step = z.discriminatedUnion("op", [
-  z.strictObject({ op: z.literal("read"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
-  z.strictObject({ op: z.literal("write"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
+  z.strictObject({ op: z.literal("read"), addr: address, pages: z.number().int().positive().default(1), ...stepCommon }),
+  z.strictObject({ op: z.literal("write"), addr: address, pages: z.number().int().positive().default(1), ...stepCommon }),
   /** A CPU atomic read-modify-write: to the mm, a write access. */
-  z.strictObject({ op: z.literal("atomic"), addr: address, pages: z.number().int().positive().default(1), ...timing }),
-  z.strictObject({ op: z.literal("populate"), start: address, end: address, timesliceMs: z.number().int().nonnegative().default(0), ...timing }),
-  z.strictObject({ op: z.literal("munmap"), addr: address, size, ...timing }),
-  z.strictObject({ op: z.literal("mmap"), addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true), ...timing }),
-  z.strictObject({ op: z.literal("mprotect"), addr: address, size, read: z.boolean().default(true), write: z.boolean().default(true), ...timing }),
-  z.strictObject({ op: z.literal("mremap"), addr: address, size, newAddr: address, ...timing }),
-  z.strictObject({ op: z.literal("evict"), devmem: z.number().int().nonnegative(), ...timing }),
-  z.strictObject({ op: z.literal("pin"), addr: address, ...timing }),
-  z.strictObject({ op: z.literal("unpin"), addr: address, ...timing }),
-  z.strictObject({ op: z.literal("get"), addr: address, ...timing }),
-  z.strictObject({ op: z.literal("irq_put"), addr: address, ...timing }),
-  z.strictObject({ op: z.literal("unbind"), ...timing }),
-  z.strictObject({ op: z.literal("exit"), ...timing }),
-  z.strictObject({ op: z.literal("fork"), ...timing }),
-  z.strictObject({ op: z.literal("sleep"), duration, ...timing }),
+  z.strictObject({ op: z.literal("atomic"), addr: address, pages: z.number().int().positive().default(1), ...stepCommon }),
+  z.strictObject({ op: z.literal("populate"), start: address, end: address, timesliceMs: z.number().int().nonnegative().default(0), ...stepCommon }),
+  z.strictObject({ op: z.literal("munmap"), addr: address, size, ...stepCommon }),
+  z.strictObject({ op: z.literal("mmap"), addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true), ...stepCommon }),
+  z.strictObject({ op: z.literal("mprotect"), addr: address, size, read: z.boolean().default(true), write: z.boolean().default(true), ...stepCommon }),
+  z.strictObject({ op: z.literal("mremap"), addr: address, size, newAddr: address, ...stepCommon }),
+  z.strictObject({ op: z.literal("evict"), devmem: z.number().int().nonnegative(), ...stepCommon }),
+  z.strictObject({ op: z.literal("pin"), addr: address, ...stepCommon }),
+  z.strictObject({ op: z.literal("unpin"), addr: address, ...stepCommon }),
+  z.strictObject({ op: z.literal("get"), addr: address, ...stepCommon }),
+  z.strictObject({ op: z.literal("irq_put"), addr: address, ...stepCommon }),
+  z.strictObject({ op: z.literal("unbind"), ...stepCommon }),
+  z.strictObject({ op: z.literal("exit"), ...stepCommon }),
+  z.strictObject({ op: z.literal("fork"), ...stepCommon }),
+  z.strictObject({ op: z.literal("sleep"), duration, ...stepCommon }),
   /**
    * Wait until another thread has finished its step `step` (an index into its steps, pattern
    * steps counted after them), or all its steps when `step` is left out. A thread with `count`
    * replicas is waited for in every replica. The workload's own synchronisation (a fence the CPU
    * waits on, a phase boundary), not a kernel wait.
    */
-  z.strictObject({ op: z.literal("wait"), thread: z.string().min(1), step: z.number().int().nonnegative().optional(), ...timing }),
+  z.strictObject({ op: z.literal("wait"), thread: z.string().min(1), step: z.number().int().nonnegative().optional(), ...stepCommon }),
 ]);
 
 /**

@@ -1,5 +1,5 @@
 import { PAGE_SIZE } from "../kernel/constants.ts";
-import type { Workload } from "./schema.ts";
+import { expectsSuccess, type Workload } from "./schema.ts";
 import { checkPolicySection } from "../policies/registry.ts";
 
 /** A problem the schema cannot see: where (a key path into the file) and what. */
@@ -12,7 +12,7 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
  * Checks that need the whole workload: mappings that overlap, steps that touch addresses no
- * mapping (initial or mmap'ed later) covers, threads of processes that are never forked, and a
+ * mapping (initial or mmap'ed later) covers unless they `expect` an error there, threads of processes that are never forked, and a
  * platform whose VRAM cannot hold even one range chunk. Runs before patterns are expanded, on the
  * threads as the file writes them.
  */
@@ -57,9 +57,11 @@ export function validateWorkload(w: Workload): WorkloadProblem[] {
             : s.op === "pin" || s.op === "unpin" || s.op === "get" || s.op === "irq_put"
               ? [s.addr, s.addr + PAGE_SIZE]
               : null;
-      if (range !== null && !covered(range[0], range[1])) {
-        problems.push({ path: ["threads", ti, "steps", si], message: `${s.op} at [${hex(range[0])}, ${hex(range[1])}) is outside every mapping (the mappings and any mmap step's region)` });
-      }
+      if (range === null || covered(range[0], range[1])) return;
+      const where = `${s.op} at [${hex(range[0])}, ${hex(range[1])}) is outside every mapping (the mappings and any mmap step's region)`;
+      // Outside every mapping on purpose: the step scripts an error path and says which error.
+      if (s.expect === undefined) problems.push({ path: ["threads", ti, "steps", si], message: `${where}; to script the error there, say which with expect: (e.g. expect: -ENOENT)` });
+      else if (expectsSuccess(s.expect)) problems.push({ path: ["threads", ti, "steps", si, "expect"], message: `${where} but expects success (${s.expect}); there it can only fail: expect the error` });
     });
   });
   if (w.policy !== undefined) {
