@@ -162,7 +162,9 @@ export function* mprotect(k: Kernel, mm: number, addr: number, lengthBytes: numb
     yield* mmuNotifierInvalidate(k, { mm, start: addr, end, event: "protection", owner: -1 }); // change_protection
     for (let at = addr; at < end; ) {
       const vma = vmaLookup(mmOf(k, mm), at)!;
-      at = mprotectFixup(k, mm, vma, at, Math.min(end, vma.endAddr), read, write);
+      const pieceEnd = Math.min(end, vma.endAddr);
+      mprotectFixup(k, mm, vma, at, pieceEnd, read, write);
+      at = pieceEnd;
     }
   }
   lock.upWrite();
@@ -171,12 +173,11 @@ export function* mprotect(k: Kernel, mm: number, addr: number, lengthBytes: numb
 
 /**
  * mprotect_fixup: [start, end) of `vma` takes the new protection, merging with a neighbour or
- * splitting (vma_modify_flags); a VMA that already has it is left whole. Returns `end`.
+ * splitting (vma_modify_flags); a VMA that already has it is left whole.
  */
-function mprotectFixup(k: Kernel, mm: number, vma: VmaState, start: number, end: number, read: boolean, write: boolean): number {
-  if (vma.read === read && vma.write === write) return end;
+function mprotectFixup(k: Kernel, mm: number, vma: VmaState, start: number, end: number, read: boolean, write: boolean): void {
+  if (vma.read === read && vma.write === write) return;
   vmaModifyFlags(k, mm, vma, start, end, read, write);
-  return end;
 }
 
 /**
