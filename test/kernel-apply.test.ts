@@ -16,8 +16,8 @@ function stateAfter(events: KernelEvent[]): KernelState {
 const MB = 1 << 20;
 const setup: KernelEvent[] = [
   { kind: "mm.create", mm: 0 },
-  { kind: "vma.insert", mm: 0, vma: 0, startAddr: 4 * MB, endAddr: 8 * MB, vmaKind: "anon-private", read: true, write: true },
-  { kind: "vma.insert", mm: 0, vma: 1, startAddr: 1 * MB, endAddr: 2 * MB, vmaKind: "file", read: true, write: false },
+  { kind: "vma.insert", mm: 0, vma: 0, startAddr: 4 * MB, endAddr: 8 * MB, vmaKind: "anon-private", read: true, write: true, pgoff: (4 * MB) / PAGE_SIZE, file: -1, anonVma: -1 },
+  { kind: "vma.insert", mm: 0, vma: 1, startAddr: 1 * MB, endAddr: 2 * MB, vmaKind: "file", read: true, write: false, pgoff: 0, file: 1, anonVma: -1 },
   { kind: "folio.alloc", folio: 0, order: 9, memory: "system", pagemap: -1, pfn: -1 },
   { kind: "pte.set", mm: 0, vpn: (4 * MB) / PAGE_SIZE, pteKind: "present", folio: 0, index: 0 },
   { kind: "pte.set", mm: 0, vpn: (4 * MB) / PAGE_SIZE + 1, pteKind: "present", folio: 0, index: 1 },
@@ -53,8 +53,8 @@ describe("applyKernelEvent", () => {
   it("refuses transitions the kernel cannot make", () => {
     const cases: [KernelEvent[], RegExp][] = [
       [[{ kind: "mm.create", mm: 5 }], /mm id 5 out of order/],
-      [[...setup, { kind: "vma.insert", mm: 0, vma: 2, startAddr: 6 * MB, endAddr: 10 * MB, vmaKind: "anon-private", read: true, write: true }], /overlaps vma 0/],
-      [[...setup, { kind: "vma.insert", mm: 0, vma: 2, startAddr: 100, endAddr: 8192, vmaKind: "anon-private", read: true, write: true }], /not a page-aligned range/],
+      [[...setup, { kind: "vma.insert", mm: 0, vma: 2, startAddr: 6 * MB, endAddr: 10 * MB, vmaKind: "anon-private", read: true, write: true, pgoff: 0, file: -1, anonVma: -1 }], /overlaps vma 0/],
+      [[...setup, { kind: "vma.insert", mm: 0, vma: 2, startAddr: 100, endAddr: 8192, vmaKind: "anon-private", read: true, write: true, pgoff: 0, file: -1, anonVma: -1 }], /not a page-aligned range/],
       [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.put", folio: 0 }, { kind: "folio.put", folio: 0 }], /put with refcount 0/],
       [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.free", folio: 0 }], /freed with refcount 1/],
       [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.put", folio: 0 }, { kind: "folio.free", folio: 0 }, { kind: "folio.free", folio: 0 }], /used after free/],

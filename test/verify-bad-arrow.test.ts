@@ -29,7 +29,8 @@ function damaged(damage: (path: string, size: number) => void): string {
 describe("a damaged events.arrow given to verify and trace", () => {
   it.each([
     ["zeroed", (p: string, size: number) => writeFileSync(p, Buffer.alloc(size)), /events\.arrow: not an Arrow IPC file \(zeroed/],
-    ["truncated to half", (p: string, size: number) => truncateSync(p, Math.floor(size / 2)), /events\.arrow: truncated or damaged after \d+ bytes: it ends without the Arrow footer/],
+    // Which of the two the cut finds depends on the bytes there (a run of all-null column values is zeros).
+    ["truncated to half", (p: string, size: number) => truncateSync(p, Math.floor(size / 2)), /events\.arrow: truncated or damaged after \d+ bytes: (it ends without the Arrow footer|its last bytes are zeros)/],
     ["truncated to its first 100 bytes", (p: string) => truncateSync(p, 100), /events\.arrow: truncated or damaged after 100 bytes/],
     ["empty", (p: string) => truncateSync(p, 0), /events\.arrow: empty \(0 bytes\)/],
     ["not Arrow at all", (p: string) => writeFileSync(p, "id,value\n1,2\n"), /events\.arrow: not an Arrow IPC file \(it does not start with ARROW1\)/],

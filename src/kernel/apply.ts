@@ -45,7 +45,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
           throw new IllegalTransition(`vma ${ev.vma} overlaps vma ${other.id} in mm ${ev.mm}`);
         }
       }
-      const vma = { id: ev.vma, mm: ev.mm, startAddr: ev.startAddr, endAddr: ev.endAddr, kind: ev.vmaKind, read: ev.read, write: ev.write };
+      const vma = { id: ev.vma, mm: ev.mm, startAddr: ev.startAddr, endAddr: ev.endAddr, kind: ev.vmaKind, read: ev.read, write: ev.write, pgoff: ev.pgoff, file: ev.file, anonVma: ev.anonVma };
       mm.vmas.push(vma);
       mm.vmas.sort((a, b) => a.startAddr - b.startAddr);
       state.vmas.set(ev.vma, vma);

@@ -13,8 +13,8 @@ export type KernelEvent =
   | { kind: "mmget"; mm: number }
   /** mmput: one user fewer; at 0 the address space is torn down. */
   | { kind: "mmput"; mm: number }
-  /** mmap (or the part of munmap/mprotect/mremap that creates a VMA). */
-  | { kind: "vma.insert"; mm: number; vma: number; startAddr: number; endAddr: number; vmaKind: VmaKind; read: boolean; write: boolean }
+  /** mmap (or a VMA made by a split or a merge in munmap/mprotect/mremap). */
+  | { kind: "vma.insert"; mm: number; vma: number; startAddr: number; endAddr: number; vmaKind: VmaKind; read: boolean; write: boolean; pgoff: number; file: number; anonVma: number }
   /** The VMA is gone (munmap, or replaced by its pieces). */
   | { kind: "vma.remove"; mm: number; vma: number }
   /**

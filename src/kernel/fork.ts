@@ -2,8 +2,9 @@ import type { ProcessBody } from "../engine/index.ts";
 import { folioGet } from "./folio.ts";
 import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
-import { migratingEntry, mmCreate, mmOf } from "./mm.ts";
+import { hasEntries, migratingEntry, mmCreate, mmOf } from "./mm.ts";
 import type { PteState } from "./page-table.ts";
+import { vmaInsert, vmaProps } from "./vma.ts";
 
 /**
  * fork's dup_mmap under the parent's mmap write lock: the child gets a copy of every VMA and of
@@ -31,8 +32,11 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   for (const v of [...from.vmas]) {
     if (v.kind === "anon-private") yield* mmuNotifierInvalidate(k, { mm: parent, start: v.startAddr, end: v.endAddr, event: "protection", owner: -1 });
   }
-  for (const v of from.vmas) {
-    k.commit({ kind: "vma.insert", mm: child, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read: v.read, write: v.write });
+  // anon_vma_fork: a copied private anonymous VMA that has pages (the model's stand-in for having
+  // an anon_vma) gets an anon_vma of its own, shared with nothing else in the child.
+  for (const v of [...from.vmas]) {
+    const ownAnonVma = v.kind === "anon-private" && hasEntries(k, parent, v.startAddr, v.endAddr);
+    vmaInsert(k, child, { ...vmaProps(v), anonVma: ownAnonVma ? k.state.nextVmaId : v.anonVma });
   }
   // Entries in address order (keys() gives them so), so the event log follows the addresses.
   const vpns = from.ptes.keys();

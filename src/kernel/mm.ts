@@ -3,7 +3,8 @@ import { Errno, PAGE_SIZE } from "./constants.ts";
 import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 import { folioPut } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
-import type { MmState, VmaKind, VmaState } from "./state.ts";
+import { vmaLookup, type MmState, type VmaKind, type VmaProps, type VmaState } from "./state.ts";
+import { splitVma, vmaInsert, vmaMergeNewRange, vmaModifyFlags, vmaProps } from "./vma.ts";
 
 /** A new address space (fork/exec), with one user. */
 export function mmCreate(k: Kernel): number {
@@ -44,18 +45,39 @@ export interface MmapRequest {
   write: boolean;
 }
 
-/** mmap(MAP_FIXED_NOREPLACE): a new VMA at exactly `addr`; -EEXIST if anything is mapped there. */
+/**
+ * mmap(MAP_FIXED_NOREPLACE): a new mapping at exactly `addr`; -EEXIST if anything is mapped
+ * there. It joins a neighbour that can take it (vma_merge_new_range), else gets a VMA of its own.
+ */
 export function* mmap(k: Kernel, mm: number, req: MmapRequest): ProcessBody<number> {
   if (req.addr % PAGE_SIZE !== 0 || req.lengthBytes <= 0 || req.lengthBytes % PAGE_SIZE !== 0) return -Errno.EINVAL;
   const lock = k.mmapLock(mm);
   yield lock.downWrite();
   const end = req.addr + req.lengthBytes;
   const overlaps = mmOf(k, mm).vmas.some((v) => req.addr < v.endAddr && v.startAddr < end);
-  if (!overlaps) {
-    k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: req.addr, endAddr: end, vmaKind: req.kind, read: req.read, write: req.write });
-  }
+  if (!overlaps) mmapRegion(k, mm, req);
   lock.upWrite();
   return overlaps ? -Errno.EEXIST : 0;
+}
+
+/**
+ * __mmap_region: private anonymous memory's pgoff is its page number; a shared anonymous mapping
+ * gets a shmem file of its own (shmem_zero_setup), and the model's file mappings are each their
+ * own file from offset 0, so neither ever merges with a neighbour mapped apart.
+ */
+function mmapRegion(k: Kernel, mm: number, req: MmapRequest): void {
+  const privateAnon = req.kind === "anon-private";
+  const p: VmaProps = {
+    startAddr: req.addr,
+    endAddr: req.addr + req.lengthBytes,
+    kind: req.kind,
+    read: req.read,
+    write: req.write,
+    pgoff: privateAnon ? req.addr / PAGE_SIZE : 0,
+    file: privateAnon ? -1 : k.state.nextVmaId,
+    anonVma: -1,
+  };
+  if (vmaMergeNewRange(k, mm, p) === null) vmaInsert(k, mm, p);
 }
 
 /**
@@ -103,54 +125,59 @@ export function* zapPteRange(k: Kernel, mm: number, start: number, end: number):
 
 /**
  * Splits the VMAs of `mm` so that `start` and `end` fall on VMA boundaries (__split_vma), each
- * piece keeping its parent's kind and permissions. Returns the VMAs now inside [start, end), in
- * address order.
+ * piece keeping its parent's properties. Returns the VMAs now inside [start, end), in address
+ * order.
  */
 function splitVmasAt(k: Kernel, mm: number, start: number, end: number): VmaState[] {
   for (const cut of [start, end]) {
     const vma = mmOf(k, mm).vmas.find((v) => v.startAddr < cut && cut < v.endAddr);
-    if (vma === undefined) continue;
-    k.commit({ kind: "vma.remove", mm, vma: vma.id });
-    for (const [s, e] of [
-      [vma.startAddr, cut],
-      [cut, vma.endAddr],
-    ] as const) {
-      k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: s, endAddr: e, vmaKind: vma.kind, read: vma.read, write: vma.write });
-    }
+    if (vma !== undefined) splitVma(k, mm, vma, cut);
   }
   return mmOf(k, mm).vmas.filter((v) => v.startAddr >= start && v.endAddr <= end);
 }
 
-/** Whether the VMAs, in address order, cover [start, end) without a hole. */
-function coversRange(vmas: VmaState[], start: number, end: number): boolean {
+/** Whether the VMAs of `mm` cover [start, end) without a hole. */
+function coversRange(k: Kernel, mm: number, start: number, end: number): boolean {
   let covered = start;
-  for (const v of vmas) {
-    if (v.startAddr !== covered) return false;
+  for (const v of mmOf(k, mm).vmas) {
+    if (v.endAddr <= covered || v.startAddr >= end) continue;
+    if (v.startAddr > covered) return false;
     covered = v.endAddr;
   }
-  return covered === end;
+  return covered >= end;
 }
 
 /**
- * mprotect: new permissions for [addr, addr+len), splitting VMAs at its ends; -ENOMEM when part
- * of the range is unmapped. Entries stay; the model checks permissions against the VMA.
+ * mprotect (do_mprotect_pkey): new permissions for [addr, addr+len); -ENOMEM, changing nothing,
+ * when part of the range is unmapped. Each VMA in the range that differs goes through
+ * mprotect_fixup. Entries stay; the model checks permissions against the VMA.
  */
 export function* mprotect(k: Kernel, mm: number, addr: number, lengthBytes: number, read: boolean, write: boolean): ProcessBody<number> {
   if (addr % PAGE_SIZE !== 0 || lengthBytes <= 0) return -Errno.EINVAL;
   const end = addr + Math.ceil(lengthBytes / PAGE_SIZE) * PAGE_SIZE;
   const lock = k.mmapLock(mm);
   yield lock.downWrite();
-  const inside = splitVmasAt(k, mm, addr, end);
-  const covered = coversRange(inside, addr, end);
+  const covered = coversRange(k, mm, addr, end);
   if (covered) {
     yield* mmuNotifierInvalidate(k, { mm, start: addr, end, event: "protection", owner: -1 }); // change_protection
-    for (const v of inside) {
-      k.commit({ kind: "vma.remove", mm, vma: v.id });
-      k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read, write });
+    for (let at = addr; at < end; ) {
+      const vma = vmaLookup(mmOf(k, mm), at)!;
+      const pieceEnd = Math.min(end, vma.endAddr);
+      mprotectFixup(k, mm, vma, at, pieceEnd, read, write);
+      at = pieceEnd;
     }
   }
   lock.upWrite();
   return covered ? 0 : -Errno.ENOMEM;
+}
+
+/**
+ * mprotect_fixup: [start, end) of `vma` takes the new protection, merging with a neighbour or
+ * splitting (vma_modify_flags); a VMA that already has it is left whole.
+ */
+function mprotectFixup(k: Kernel, mm: number, vma: VmaState, start: number, end: number, read: boolean, write: boolean): void {
+  if (vma.read === read && vma.write === write) return;
+  vmaModifyFlags(k, mm, vma, start, end, read, write);
 }
 
 /**
@@ -165,9 +192,10 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   const len = Math.ceil(lengthBytes / PAGE_SIZE) * PAGE_SIZE;
   if (newAddr < oldAddr + len && oldAddr < newAddr + len) return -Errno.EINVAL; // overlapping move
   const lock = k.mmapLock(mm);
+  let source: VmaState | undefined;
   for (;;) {
     yield lock.downWrite();
-    const source = mmOf(k, mm).vmas.find((v) => v.startAddr <= oldAddr && oldAddr + len <= v.endAddr);
+    source = mmOf(k, mm).vmas.find((v) => v.startAddr <= oldAddr && oldAddr + len <= v.endAddr);
     if (source === undefined) {
       lock.upWrite();
       return -Errno.EFAULT;
@@ -177,9 +205,10 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
     lock.upWrite();
     yield k.folioWaitQueue(busy).wait();
   }
+  const faulted = hasEntries(k, mm, source.startAddr, source.endAddr);
   const [vma] = splitVmasAt(k, mm, oldAddr, oldAddr + len);
   yield* unmapRangeLocked(k, mm, newAddr, newAddr + len);
-  k.commit({ kind: "vma.insert", mm, vma: k.state.nextVmaId, startAddr: newAddr, endAddr: newAddr + len, vmaKind: vma!.kind, read: vma!.read, write: vma!.write });
+  copyVma(k, mm, vma!, newAddr, faulted);
   yield* mmuNotifierInvalidate(k, { mm, start: oldAddr, end: oldAddr + len, event: "unmap", owner: -1 }); // move_page_tables
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
@@ -189,9 +218,29 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
     k.commit({ kind: "pte.clear", mm, vpn });
     k.commit({ kind: "pte.set", mm, vpn: vpn + delta, pteKind: pte.kind, folio: pte.folio, index: pte.index });
   }
-  k.commit({ kind: "vma.remove", mm, vma: vma!.id });
+  // The old range goes; its entries have moved, so there is nothing left to zap. (When copy_vma
+  // merged the new range into the source VMA itself, this splits the old part off first.)
+  for (const old of splitVmasAt(k, mm, oldAddr, oldAddr + len)) k.commit({ kind: "vma.remove", mm, vma: old.id });
   lock.upWrite();
   return 0;
+}
+
+/**
+ * copy_vma: the VMA for the moved range at `newAddr`, joining a neighbour that can take it
+ * (vma_merge_new_range). Private anonymous memory never faulted takes the page number of its
+ * new address as pgoff, so it can merge there. The model has no anon_vma_prepare: a VMA with any
+ * page-table entry stands for one that has an anon_vma (`faulted`).
+ */
+function copyVma(k: Kernel, mm: number, vma: VmaState, newAddr: number, faulted: boolean): void {
+  const len = vma.endAddr - vma.startAddr;
+  const pgoff = vma.kind === "anon-private" && !faulted ? newAddr / PAGE_SIZE : vma.pgoff;
+  const p: VmaProps = { ...vmaProps(vma), startAddr: newAddr, endAddr: newAddr + len, pgoff };
+  if (vmaMergeNewRange(k, mm, p) === null) vmaInsert(k, mm, p);
+}
+
+/** Whether `mm` has any page-table entry in [start, end). */
+export function hasEntries(k: Kernel, mm: number, start: number, end: number): boolean {
+  return mmOf(k, mm).ptes.nextVpn(Math.floor(start / PAGE_SIZE), Math.floor(end / PAGE_SIZE)) !== -1;
 }
 
 /** The folio of the first migration entry in [start, end), or null. */

@@ -17,7 +17,23 @@ export interface VmaState {
   kind: VmaKind;
   read: boolean;
   write: boolean;
+  /**
+   * vm_pgoff, in pages: for private anonymous memory the page number of the address it was first
+   * mapped at; for shared and file mappings the offset into the file. Merging needs it to follow on.
+   */
+  pgoff: number;
+  /** vm_file: which file the pages belong to (a shared anonymous mapping's own shmem file); -1 for private anonymous. */
+  file: number;
+  /**
+   * vma->anon_vma as far as merging tells them apart: -1 for every private anonymous VMA of a
+   * process that did not get it from fork (the kernel makes pgoff-contiguous neighbours share one,
+   * find_mergeable_anon_vma), or the id of the anon_vma fork gave a copied VMA (anon_vma_fork).
+   */
+  anonVma: number;
 }
+
+/** What a new VMA is made of: everything but its id and mm. */
+export type VmaProps = Omit<VmaState, "id" | "mm">;
 
 /**
  * What a page table entry holds (page-table.ts):
