@@ -89,6 +89,39 @@ describe("a CPU fault that can never succeed", () => {
     expect(r.steps.find((s) => s.thread === "cpu1")?.ret).toBe("ok v1");
   });
 
+  it("two readers stuck on the pin, a thread waiting for one of them and one asleep until 9 ms: the check waits for the sleeper, then fires", () => {
+    const r = run(`description: two readers, a waiter, a sleeper
+seed: 1
+mappings:
+  - { addr: 0x4000000, size: 4MiB }
+threads:
+  - name: cpu0
+    steps:
+      - { op: write, addr: 0x4000000, pages: 1024 }
+      - { op: pin, addr: 0x4003000, at: 2ms }
+      - { op: write, addr: 0x4300000, at: 9ms }
+  - name: cpu1
+    steps:
+      - { op: read, addr: 0x4003000, at: 3ms }
+  - name: cpu2
+    steps:
+      - { op: read, addr: 0x4003000, at: 3ms }
+  - name: cpu3
+    steps:
+      - { op: wait, thread: cpu1 }
+      - { op: unpin, addr: 0x4003000 }
+  - name: gpu0
+    ctx: gpu
+    steps:
+      - { op: populate, start: 0x4000000, end: 0x4200000, at: 1ms }
+`);
+    expect(r.hang?.thread).toMatch(/^cpu[12]\[0\] read$/);
+    expect(r.hang?.holders).toEqual([{ who: "cpu0[1] pin", sinceNs: 2_000_000 }]);
+    expect(r.steps.find((s) => s.thread === "cpu0" && s.step === 2)?.ret).toBe("ok v2"); // the sleeper ran first
+    expect(r.endNs).toBeGreaterThan(9_000_000);
+    expect(r.endNs).toBeLessThan(9_100_000);
+  });
+
   it("pagesim run exits 1 with the diagnosis and keeps the log, which verify passes; the released pin's log verifies too", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pagesim-hung-"));
     const forever = join(dir, "forever.yaml");

@@ -43,13 +43,10 @@ interface Attempt {
   faults: number;
   /** Between handle_mm_fault.begin and .end. */
   inProgress: boolean;
-  /** The epoch after the fault's own last event; another's event since then disturbs it. */
-  seenEpoch: number;
-  /** Someone else changed something while this fault ran: what it found may not hold. */
-  disturbed: boolean;
-  /** This fault repeats a futile one with nothing changed since (its own events change nothing new). */
-  retry: boolean;
-  /** The epoch in which the fault ended futile (entry unchanged, nothing timed), or -1. */
+  /** The epoch when the fault began: a different one at its end means someone changed something meanwhile. */
+  beginEpoch: number;
+  /** Futile faults in a row, all in epoch `futileEpoch` (-1: the last fault was not futile). */
+  streak: number;
   futileEpoch: number;
 }
 
@@ -60,11 +57,13 @@ export interface HungFaultOptions {
 
 /**
  * Detects a CPU access that re-faults forever. A thread's fault is futile when handle_mm_fault
- * returned "retry" with its device-private entry unchanged and no time-dependent decision (a
- * timeslice or policy hold) on the way: retrying does exactly the same again, unless someone
- * else changes the state. When a futile thread faults again and the only processes scheduled
- * are themselves futile re-faulters, nothing that could drop the reference (an unpin step, an
- * interrupt's put, a workqueue item, a timer) is left to run: the access can never complete.
+ * returned "retry" with its device-private entry unchanged, no time-dependent decision (a
+ * timeslice or policy hold) on the way, and nothing outside a fault happened meanwhile:
+ * retrying does the same again unless someone else changes the state. When a thread with two
+ * futile faults in a row faults again, nothing else having happened, and the only processes
+ * scheduled are such re-faulters, nothing that could drop the hold (an unpin or irq_put step,
+ * an interrupt's put, a workqueue item, a timer, another thread's step) is left to run: the
+ * access can never complete.
  * The checker then stops the engine and keeps its diagnosis. Not part of the model: it only
  * reads the log, the state and the engine's queue length.
  */
@@ -73,10 +72,14 @@ export class HungFaultCheck {
   private readonly attempts = new Map<number, Attempt>();
   /** Each thread's step under way ("cpu0[2] read"), from the workload's step markers. */
   private readonly steps = new Map<number, string>();
-  /** Bumped by every event that may change what a retry finds: any but a repeated futile fault's. */
+  /**
+   * Bumped by every event that may change what a re-fault finds: any event outside a fault, and
+   * the end of a fault that was not futile. A futile fault's own events (lock, get, put, a
+   * migration attempt that restores the entry) do not bump it.
+   */
   private epoch = 0;
-  /** Threads whose last fault ended futile in the current epoch (each is spinning towards its retry). */
-  private futileThreads = 0;
+  /** Threads spinning towards a retry after two or more futile faults in the current epoch. */
+  private settled = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -105,57 +108,53 @@ export class HungFaultCheck {
         break;
       }
     }
-    const a = this.attempts.get(thread);
-    if (a?.inProgress === true) {
-      if (a.seenEpoch !== this.epoch) a.disturbed = true;
-      if (!a.retry) this.bump();
-      a.seenEpoch = this.epoch;
-      return;
-    }
+    if (this.attempts.get(thread)?.inProgress === true) return; // judged at the fault's end
     if (ev.kind === "step.begin" || ev.kind === "step.end") this.attempts.delete(thread);
     this.bump();
   }
 
   private bump(): void {
     this.epoch++;
-    this.futileThreads = 0;
+    this.settled = 0;
   }
 
   private faultBegin(tNs: number, thread: number, mm: number, addr: number): void {
     const a = this.attempts.get(thread);
     const again = a !== undefined && a.mm === mm && a.addr === addr;
-    const retry = again && a.futileEpoch === this.epoch;
-    if (retry) {
-      // A second futile fault in a row, and nobody but futile re-faulters left to run: stop.
-      if (a.retry && this.engine.scheduledCount === this.futileThreads - 1) {
+    if (again && a.futileEpoch === this.epoch && a.streak >= 2) {
+      // Nothing changed since this thread's futile faults, and nobody but such re-faulters is left to run.
+      if (this.engine.scheduledCount === this.settled - 1) {
         this.found = this.diagnose(thread, a);
         this.engine.stop();
         return;
       }
-      this.futileThreads--;
+      this.settled--;
     }
     const vpn = Math.floor(addr / PAGE_SIZE);
     const ptes = this.state().mms.get(mm)?.ptes;
     const folio = ptes?.kind(vpn) === "device-private" ? ptes.folio(vpn) : -1;
-    this.attempts.set(thread, { mm, addr, folio, timed: false, sinceNs: again ? a.sinceNs : tNs, faults: (again ? a.faults : 0) + 1, inProgress: true, retry, futileEpoch: -1, seenEpoch: 0, disturbed: false });
-    if (!retry) this.bump();
-    this.attempts.get(thread)!.seenEpoch = this.epoch;
+    this.attempts.set(thread, {
+      mm, addr, folio, timed: false, sinceNs: again ? a.sinceNs : tNs, faults: (again ? a.faults : 0) + 1,
+      inProgress: true, beginEpoch: this.epoch, streak: again ? a.streak : 0, futileEpoch: again ? a.futileEpoch : -1,
+    });
   }
 
   private faultEnd(thread: number, retried: boolean): void {
     const a = this.attempts.get(thread);
     if (a === undefined) return this.bump();
     a.inProgress = false;
-    if (a.seenEpoch !== this.epoch) a.disturbed = true;
     const vpn = Math.floor(a.addr / PAGE_SIZE);
     const ptes = this.state().mms.get(a.mm)?.ptes;
-    const futile = retried && !a.disturbed && a.folio !== -1 && !a.timed && ptes?.kind(vpn) === "device-private" && ptes.folio(vpn) === a.folio;
+    const undisturbed = a.beginEpoch === this.epoch;
+    const futile = retried && undisturbed && a.folio !== -1 && !a.timed && ptes?.kind(vpn) === "device-private" && ptes.folio(vpn) === a.folio;
     if (!futile) {
-      a.retry = false;
+      a.streak = 0;
+      a.futileEpoch = -1;
       return this.bump();
     }
+    a.streak = a.futileEpoch === this.epoch ? a.streak + 1 : 1;
     a.futileEpoch = this.epoch;
-    this.futileThreads++;
+    if (a.streak >= 2) this.settled++;
   }
 
   private diagnose(thread: number, a: Attempt): HungFault {
