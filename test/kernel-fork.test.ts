@@ -48,7 +48,6 @@ describe("fork", () => {
 
   it("device-private pages are shared by both processes after fork; a CPU fault in either brings the data back", () => {
     const w = pagemapWorld();
-    w.k.maxRefaults = 2000;
     const out = runThread(w, (function* (): ProcessBody<string[]> {
       yield* mapAnon(w, 2 * MB);
       yield* touch(w, 2 * MB);

@@ -300,6 +300,11 @@ export class Engine implements Scheduler {
     return this.live - this.queue.size;
   }
 
+  /** Processes waiting in the queue to run (now or at a later time); the running one is not among them. */
+  get scheduledCount(): number {
+    return this.queue.size;
+  }
+
   /** Processes that have been spawned and not yet exited. */
   get liveProcesses(): number {
     return this.live;

@@ -9,8 +9,8 @@ import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 
 export type AccessKind = "read" | "write";
 
-/** How an access ended: it completed, or the thread got a signal, or it never got through. */
-export type AccessOutcome = FaultOutcome | "livelock";
+/** How an access ended: it completed, or the thread got a signal. */
+export type AccessOutcome = FaultOutcome;
 
 export interface AccessResult {
   outcome: AccessOutcome;
@@ -25,12 +25,13 @@ export interface AccessResult {
 
 /**
  * A CPU load or store by the running thread: it completes through a present entry, or faults
- * and tries again, exactly as the hardware re-executes a faulting instruction.
+ * and tries again, exactly as the hardware re-executes a faulting instruction, for as long as it
+ * takes. An access that can never complete is the run's to notice (src/check/hung-fault.ts).
  */
 export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessResult> {
   const vpn = Math.floor(addr / PAGE_SIZE);
   let napNs = 0;
-  for (let faults = 0; faults <= k.maxRefaults; faults++) {
+  for (let faults = 0; ; faults++) {
     const state = mmOf(k, mm);
     const vma = vmaLookup(state, addr);
     // The entry read field by field in place: every access of every thread comes through here.
@@ -51,7 +52,6 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
       yield sleep(nap);
     }
   }
-  return { outcome: "livelock", version: -1, faults: k.maxRefaults + 1, napNs };
 }
 
 /**

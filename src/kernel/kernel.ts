@@ -65,8 +65,6 @@ export class Kernel {
    * touch of an empty, 2 MiB aligned block inside a private anonymous VMA allocate a THP.
    */
   thp: "always" | "never" = "never";
-  /** Re-faults after which an access is declared livelocked instead of simulated forever. */
-  maxRefaults = 1_000_000;
   /**
    * Sleeps a driver asked for while handling a thread's fault, taken once the fault handler has
    * dropped its locks and before the access is retried (a throttled fault: NVIDIA UVM's CPU nap).

@@ -13,13 +13,20 @@ import { vmaIsAnonymous, vmaLookup, type KernelState, type MmState } from "./sta
  * rmap helpers they call. migrate.ts holds the VMA walk and the public types.
  */
 
-/** A src word of 0: no page, not migrating. */
+/**
+ * A src word of 0: no page, not migrating. Words are replaced, never changed in place, so every
+ * empty slot shares one frozen word: a CPU re-fault on a 2 MiB allocation then allocates nothing
+ * per page.
+ */
+const NO_SRC: MigrateSrc = Object.freeze({ folio: -1, index: 0, migrate: false, write: false });
+const NO_DST: MigrateDst = Object.freeze({ folio: -1, index: 0 });
+
 export function noSrc(): MigrateSrc {
-  return { folio: -1, index: 0, migrate: false, write: false };
+  return NO_SRC;
 }
 
 export function noDst(): MigrateDst {
-  return { folio: -1, index: 0 };
+  return NO_DST;
 }
 
 /** A pin of a small folio adds this many references in the kernel; folio.pin adds one. */

@@ -12,7 +12,7 @@ import {
   setMigrationEntry,
 } from "./migrate-device.ts";
 import { mmOf } from "./mm.ts";
-import { MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateVma } from "./migrate-types.ts";
+import { MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
 import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
 
 /**
@@ -47,8 +47,8 @@ export function newMigrateVma(mm: number, vma: number, start: number, end: numbe
     flags,
     pgmapOwner,
     faultFolio,
-    src: Array.from({ length: n }, noSrc),
-    dst: Array.from({ length: n }, noDst),
+    src: new Array<MigrateSrc>(n).fill(noSrc()),
+    dst: new Array<MigrateDst>(n).fill(noDst()),
     cpages: 0,
     npages: 0,
   };
@@ -77,7 +77,7 @@ export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> 
     const fault = folioOf(k, m.faultFolio);
     if (fault.memory !== "device" || fault.lockOwner === -1) return -Errno.EINVAL;
   }
-  for (let i = 0; i < nr; i++) m.src[i] = noSrc();
+  m.src.fill(noSrc(), 0, nr);
   m.cpages = 0;
   m.npages = 0;
   // migrate_vma_collect brackets its walk with an owner-tagged MMU_NOTIFY_MIGRATE range.
@@ -118,13 +118,15 @@ function pmdMappedThp(k: Kernel, mm: MmState, vma: VmaState, addr: number): numb
   const base = addr - (addr % PMD_SIZE);
   if (base < vma.startAddr || base + PMD_SIZE > vma.endAddr) return -1;
   const first = Math.floor(base / PAGE_SIZE);
-  const head = mm.ptes.get(first);
-  if (head?.kind !== "present" || head.index !== 0 || folioOf(k, head.folio).order !== HPAGE_PMD_ORDER) return -1;
+  // Entries read field by field in place: a CPU re-fault walks this block every time.
+  const ptes = mm.ptes;
+  if (ptes.kind(first) !== "present" || ptes.index(first) !== 0) return -1;
+  const head = ptes.folio(first);
+  if (folioOf(k, head).order !== HPAGE_PMD_ORDER) return -1;
   for (let i = 1; i < PMD_PAGES; i++) {
-    const pte = mm.ptes.get(first + i);
-    if (pte?.kind !== "present" || pte.folio !== head.folio || pte.index !== i) return -1;
+    if (ptes.kind(first + i) !== "present" || ptes.folio(first + i) !== head || ptes.index(first + i) !== i) return -1;
   }
-  return head.folio;
+  return head;
 }
 
 /**
@@ -153,28 +155,29 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
 
   for (let addr = start; addr < end; addr += PAGE_SIZE) {
     const vpn = Math.floor(addr / PAGE_SIZE);
-    const pte = mm.ptes.get(vpn);
+    const kind = mm.ptes.kind(vpn); // read in place: no snapshot object per page
     let mpfn = noSrc();
     collect: {
-      if (pte === undefined) {
+      if (kind === undefined) {
         if (vmaIsAnonymous(vma)) {
           mpfn = { folio: -1, index: 0, migrate: true, write: false };
           m.cpages++;
         }
         break collect;
       }
-      if (pte.kind === "migration") break collect; // not a device-private entry
-      if (pte.kind === "device-private") {
-        const owner = k.pagemapOwner(folioOf(k, pte.folio).pagemap);
+      const folio = mm.ptes.folio(vpn);
+      if (kind === "migration") break collect; // not a device-private entry
+      if (kind === "device-private") {
+        const owner = k.pagemapOwner(folioOf(k, folio).pagemap);
         if ((m.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) === 0 || owner !== m.pgmapOwner) break collect;
       } else if ((m.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) {
         // Present entries map only system pages: the model has no zero page and no device-coherent memory.
         break collect;
       }
       // Pages of large folios are not migrated (the kernel's "FIXME support THP").
-      if (folioOf(k, pte.folio).order !== 0) break collect;
+      if (folioOf(k, folio).order !== 0) break collect;
 
-      const folio = pte.folio;
+      const index = mm.ptes.index(vpn);
       folioGet(k, folio);
       if (folio !== m.faultFolio && !folioTrylock(k, folio)) {
         yield* folioPut(k, folio);
@@ -187,8 +190,8 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
         break collect;
       }
       m.cpages++;
-      yield* setMigrationEntry(k, mm.id, vpn, folio, pte.index);
-      mpfn = { folio, index: pte.index, migrate: true, write: vma.write };
+      yield* setMigrationEntry(k, mm.id, vpn, folio, index);
+      mpfn = { folio, index, migrate: true, write: vma.write };
     }
     m.dst[m.npages] = noDst();
     m.src[m.npages++] = mpfn;

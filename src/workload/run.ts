@@ -5,6 +5,7 @@ import { folioPut } from "../kernel/folio.ts";
 import { mmap, mmput, mprotect, mremap, munmap } from "../kernel/mm.ts";
 import { fork } from "../kernel/fork.ts";
 import { checkModelInvariants } from "../check/pagemap-invariants.ts";
+import { HungFaultCheck, type HungFault, type RefHolder } from "../check/hung-fault.ts";
 import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import { returnMatches, type Workload, type WorkloadStep } from "./schema.ts";
@@ -110,6 +111,8 @@ export interface RunReport {
   kernelBugs: string[];
   /** Steps that returned something other than their `expect`: "t[1] populate returned 0, expected -EBUSY". */
   failedSteps: string[];
+  /** A CPU access that could never complete, which stopped the run (its sentence is in invariants too). */
+  hang: HungFault | null;
   /** The migration policy (platform runs), or null. */
   policy: string | null;
   /** Work done per side, fault latencies, migrations and ping-pongs (docs/metrics.md). */
@@ -138,6 +141,7 @@ export class WorkloadRun {
   private blocked = 0;
   private done = false;
   private readonly stats: RunStats;
+  private readonly hung: HungFaultCheck;
 
   constructor(private readonly workload: Workload, seedOverride?: number, hooks: RunHooks = {}) {
     const seed = (this.seed = seedOverride ?? workload.seed);
@@ -160,6 +164,7 @@ export class WorkloadRun {
     const lastWrite = new LastWrites();
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
+    const holders = new Map<number, RefHolder[]>(); // folio -> pin and get steps still holding it
     const threadNames = new Map<number, string>();
     const openFaults = new Map<number, GpuFaultReport>();
     const detachedAt = new Map<number, number>();
@@ -210,6 +215,8 @@ export class WorkloadRun {
         }
       },
     });
+    this.hung = new HungFaultCheck(w.engine, () => w.k.state, { threadName: (uid) => threadNames.get(uid) ?? String(uid), holders: (folio) => holders.get(folio) ?? [] });
+    w.log.subscribe(this.hung);
 
     w.engine.spawn("setup", (function* (): ProcessBody {
       for (const m of workload.mappings) yield* mmap(w.k, w.mm, { addr: m.addr, lengthBytes: m.size, kind: m.kind, read: m.read, write: m.write });
@@ -233,7 +240,7 @@ export class WorkloadRun {
             for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
             out = { ret: "0" };
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
-          else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
+          else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           if (step.expect !== undefined && !returnMatches(out.ret, step.expect)) failedSteps.push(`${thread.name}[${index}] ${step.op} returned ${out.ret}, expected ${step.expect}`);
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
@@ -249,7 +256,7 @@ export class WorkloadRun {
     if (this.done) return true;
     const until = this.workload.until ?? Infinity;
     const result = this.world.engine.run(until, maxSteps);
-    if (result.steps < maxSteps) {
+    if (result.steps < maxSteps || this.hung.found !== null) {
       this.done = true;
       this.blocked = result.blocked;
     }
@@ -264,7 +271,8 @@ export class WorkloadRun {
   report(): RunReport {
     const w = this.world;
     const invariants = this.done ? checkModelInvariants(w.p.state, { deferredRelease: this.workload.model.zddRelease === "deferred" }) : [];
-    if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
+    if (this.hung.found !== null) invariants.push(this.hung.found.message);
+    else if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
     if (w.gpu !== null && w.gpu.staleMappings > 0) invariants.push(`the GPU used ${w.gpu.staleMappings} stale mappings (an MMU notifier invalidation was missed)`);
     const report: Omit<RunReport, "placement"> = {
       description: this.workload.description,
@@ -282,6 +290,7 @@ export class WorkloadRun {
       lostWrites: this.lostWrites,
       kernelBugs: this.kernelBugs,
       failedSteps: this.failedSteps,
+      hang: this.hung.found,
       policy: w.policy?.name ?? null,
       work: this.stats.result(w.engine.nowNs),
     };
@@ -346,6 +355,8 @@ interface StepState {
   lastWrite: LastWrites;
   lostWrites: string[];
   heldRefs: Map<number, number[]>;
+  /** Who holds each folio by a pin or get step (the hung-fault check names them). */
+  holders: Map<number, RefHolder[]>;
   where: string;
   /** The step runs on a GPU thread: its accesses are GPU accesses. */
   gpu: boolean;
@@ -404,20 +415,29 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     case "get": {
       const pte = w.k.state.mms.get(s.mm)!.ptes.get(Math.floor(step.addr / PAGE_SIZE));
       if (pte === undefined || pte.kind === "migration") return { ret: "no page" };
+      const held = s.holders.get(pte.folio) ?? [];
       if (step.op === "pin") w.k.commit({ kind: "folio.pin", folio: pte.folio });
       else if (step.op === "unpin") {
         if (w.k.state.folios.get(pte.folio)!.pincount === 0) return { ret: "no pin held (use pin first)" };
         w.k.commit({ kind: "folio.unpin", folio: pte.folio });
+        const pin = held.findLastIndex((h) => h.who.endsWith(" pin"));
+        if (pin !== -1) held.splice(pin, 1);
       } else {
         w.k.commit({ kind: "folio.get", folio: pte.folio });
         s.heldRefs.set(step.addr, [...(s.heldRefs.get(step.addr) ?? []), pte.folio]);
       }
+      if (step.op !== "unpin") held.push({ who: `${s.where} ${step.op}`, sinceNs: w.engine.nowNs });
+      if (held.length > 0) s.holders.set(pte.folio, held);
+      else s.holders.delete(pte.folio);
       return { ret: "0" };
     }
     case "irq_put": {
       const held = s.heldRefs.get(step.addr) ?? [];
       const folio = held.shift();
       if (folio === undefined) return { ret: "no reference held (use get first)" };
+      const holders = s.holders.get(folio) ?? [];
+      const get = holders.findIndex((h) => h.who.endsWith(" get"));
+      if (get !== -1) holders.splice(get, 1);
       const irq = w.engine.spawn(`irq@0x${step.addr.toString(16)}`, folioPut(w.k, folio), "irq");
       yield w.engine.join(irq);
       return { ret: "0" };
