@@ -30,6 +30,8 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   for (const v of [...from.vmas]) {
     if (v.kind === "anon-private") yield* mmuNotifierInvalidate(k, { mm: parent, start: v.startAddr, end: v.endAddr, event: "protection", owner: -1 });
   }
+  // From here to the unlock nothing yields: the child's view is the parent's at this event.
+  k.commit({ kind: "mm.fork", mm: child, parent });
   for (const v of from.vmas) {
     k.commit({ kind: "vma.insert", mm: child, vma: k.state.nextVmaId, startAddr: v.startAddr, endAddr: v.endAddr, vmaKind: v.kind, read: v.read, write: v.write });
   }

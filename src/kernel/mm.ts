@@ -82,6 +82,8 @@ function* unmapRangeLocked(k: Kernel, mm: number, start: number, end: number): P
     yield* zapPteRange(k, mm, vma.startAddr, vma.endAddr);
     k.commit({ kind: "vma.remove", mm, vma: vma.id });
   }
+  // After the zaps, under the write lock: no access can reach the range's old data any more.
+  k.commit({ kind: "mm.unmap", mm, start, end });
 }
 
 /**
@@ -184,6 +186,8 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
   const endVpn = Math.floor((oldAddr + len) / PAGE_SIZE);
+  // From here to the unlock nothing yields: the data moves at once.
+  k.commit({ kind: "mm.move", mm, start: oldAddr, end: oldAddr + len, newStart: newAddr });
   for (let vpn = ptes.nextVpn(Math.floor(oldAddr / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
     const pte = ptes.get(vpn)!;
     k.commit({ kind: "pte.clear", mm, vpn });

@@ -99,12 +99,16 @@ export class GpuSvm implements MmuNotifier {
       if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
         yield sleep(g.accessNs);
         this.accesses++;
-        const pte = this.state.mms.get(mm)!.ptes.get(Math.floor(addr / PAGE_SIZE))!;
+        const vpn = Math.floor(addr / PAGE_SIZE);
+        const pte = this.state.mms.get(mm)!.ptes.get(vpn)!;
         const version = this.state.folios.version(pte.folio, pte.index);
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
         stalled();
-        if (access === "read") return { ret: 0, version };
-        this.p.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: version + 1 });
+        if (access === "read") {
+          this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
+          return { ret: 0, version };
+        }
+        this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: version + 1 });
         return { ret: 0, version: version + 1 };
       }
       if (firstFaultNs < 0) firstFaultNs = engine.nowNs;

@@ -13,7 +13,7 @@ import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
 import { policyChoice } from "../policies/registry.ts";
 import type { PteKind } from "../kernel/page-table.ts";
-import { LastWrites } from "./last-writes.ts";
+import { WriteVersionCheck } from "../check/write-versions.ts";
 import { RunStats, type WorkStats } from "./run-stats.ts";
 
 /** What one step did: its thread, when it ran, and what it returned. */
@@ -104,7 +104,7 @@ export interface RunReport {
   faults: Record<string, { calls: number; injected: number }>;
   /** Broken invariants at the end of the run; empty when all hold. */
   invariants: string[];
-  /** Reads that did not see the last write to their page. */
+  /** Reads that did not see the last write to their page (and writes on top of data their process never saw), from the log (src/check/write-versions.ts). */
   lostWrites: string[];
   /** Steps where the modelled kernel would oops or corrupt memory (kernel.bug events). */
   kernelBugs: string[];
@@ -154,7 +154,7 @@ export class WorkloadRun {
       hooks.onLog,
     ));
     const stats = (this.stats = new RunStats(w.log, w.migrationListeners));
-    const lastWrite = new LastWrites();
+    const writeCheck = new WriteVersionCheck();
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
     const threadNames = new Map<number, string>();
@@ -163,7 +163,9 @@ export class WorkloadRun {
     const gpuFaults = this.gpuFaults;
     w.log.subscribe({
       onSpawn: (uid, name) => threadNames.set(uid, name),
-      onModelEvent: (_seq, tNs, thread, _ctx, ev) => {
+      onModelEvent: (seq, tNs, thread, _ctx, ev) => {
+        const lost = writeCheck.event(ev);
+        if (lost !== null) this.lostWrites.push(`seq ${seq}, ${threadNames.get(thread) ?? String(thread)}: ${lost.what}: expected ${lost.expected}, found ${lost.found}`);
         switch (ev.kind) {
           case "kernel.bug":
             this.kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
@@ -214,7 +216,6 @@ export class WorkloadRun {
     w.engine.run();
 
     const steps = this.steps;
-    const lostWrites = this.lostWrites;
     const passed = stepCompletions(w, workload);
     for (const thread of workload.threads) {
       w.engine.spawn(thread.name, (function* (): ProcessBody {
@@ -229,7 +230,7 @@ export class WorkloadRun {
             for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
             out = { ret: "0" };
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
-          else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
+          else out = yield* runStep(w, step, { mm, mms, heldRefs, gpu: thread.ctx === "gpu", stats });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
           passed.get(`${thread.name}:${index}`)?.completeAll();
@@ -337,10 +338,7 @@ interface StepState {
   /** The mm of the step's process; `mms` lists every process's. */
   mm: number;
   mms: number[];
-  lastWrite: LastWrites;
-  lostWrites: string[];
   heldRefs: Map<number, number[]>;
-  where: string;
   /** The step runs on a GPU thread: its accesses are GPU accesses. */
   gpu: boolean;
   stats: RunStats;
@@ -357,7 +355,6 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       let ret = "ok";
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
-        const vpn = Math.floor(addr / PAGE_SIZE);
         const startNs = w.engine.nowNs;
         s.stats.accessBegin("cpu", startNs);
         const r = yield* cpuAccess(w.k, s.mm, addr, access);
@@ -367,9 +364,6 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
           ret = r.outcome;
           break;
         }
-        const last = s.lastWrite.get(s.mm, vpn);
-        if (access === "write") s.lastWrite.set(s.mm, vpn, r.version);
-        else if (r.version !== last) s.lostWrites.push(`${s.where}: read 0x${addr.toString(16)} saw v${r.version}, last write was v${last}`);
         ret = `ok v${r.version}`;
       }
       return { ret, faults };
@@ -379,17 +373,12 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     case "mmap":
       return { ret: errnoName(yield* mmap(w.k, s.mm, { addr: step.addr, lengthBytes: step.size, kind: step.kind, read: step.read, write: step.write })) };
     case "munmap": {
-      const ret = yield* munmap(w.k, s.mm, step.addr, step.size);
-      s.lastWrite.forget(s.mm, step.addr, step.size);
-      return { ret: errnoName(ret) };
+      return { ret: errnoName(yield* munmap(w.k, s.mm, step.addr, step.size)) };
     }
     case "mprotect":
       return { ret: errnoName(yield* mprotect(w.k, s.mm, step.addr, step.size, step.read, step.write)) };
-    case "mremap": {
-      const ret = yield* mremap(w.k, s.mm, step.addr, step.size, step.newAddr);
-      if (ret === 0) s.lastWrite.move(s.mm, step.addr, step.size, step.newAddr);
-      return { ret: errnoName(ret) };
-    }
+    case "mremap":
+      return { ret: errnoName(yield* mremap(w.k, s.mm, step.addr, step.size, step.newAddr)) };
     case "evict":
       if (!w.p.state.devmems.has(step.devmem)) return { ret: `no devmem ${step.devmem}` };
       return { ret: errnoName(yield* evictToRam(w.p, step.devmem)) };
@@ -422,7 +411,6 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     }
     case "fork": {
       const child = yield* fork(w.k, s.mm);
-      s.lastWrite.copy(s.mm, child);
       s.mms.push(child);
       return { ret: `process ${s.mms.length - 1}` };
     }
@@ -448,10 +436,6 @@ function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, 
     const r = yield* w.gpu.access(s.mm, page, access);
     s.stats.gpuAccessEnd(r.ret === 0, s.mm, page, w.engine.nowNs);
     if (r.ret !== 0) return { ret: errnoName(r.ret), faults: w.gpu.faults - before };
-    const vpn = Math.floor(page / PAGE_SIZE);
-    const last = s.lastWrite.get(s.mm, vpn);
-    if (access === "read" && r.version !== last) s.lostWrites.push(`${s.where}: GPU read 0x${page.toString(16)} saw v${r.version}, last write was v${last}`);
-    if (access !== "read") s.lastWrite.set(s.mm, vpn, r.version);
     ret = `ok v${r.version}`;
   }
   return { ret, faults: w.gpu.faults - before };
