@@ -136,3 +136,20 @@ describe("fork-shared-device-pages", () => {
     });
   });
 });
+
+describe("fork-gpu-write", () => {
+  it("the parent's GPU write after fork copies the device-resident page first; the child reads the pre-fork data", () => {
+    const r = run("fork-gpu-write.yaml");
+    const rets = Object.fromEntries(r.steps.map((s) => [`${s.thread}[${s.step}]`, s.ret]));
+    expect(rets).toEqual({
+      "parent[0]": "ok v1",
+      "gpu0[0]": "0",
+      "parent[1]": "process 1",
+      "gpu-parent[0]": "ok v2",
+      "parent[2]": "ok v2",
+      "child[0]": "ok v1",
+    });
+    expect(r.lostWrites).toEqual([]);
+    expect(count(r, "system")).toBe(512);
+  });
+});

@@ -94,6 +94,8 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
     yield* migrationEntryWait(k, mm, vpn, pte.folio);
     return "ok";
   }
+  // Read or write alike: a device-private entry comes back to RAM first. A write to one that
+  // fork made read-only then faults again on the (still shared) present page: do_wp_page copies.
   return yield* doSwapPageDevicePrivate(k, mm, vma.id, addr, pte.folio, pte.index);
 }
 
@@ -129,6 +131,16 @@ function blockEmpty(k: Kernel, mm: number, firstVpn: number, pages: number): boo
 /** A write to a private anonymous page that another mapping shares (after fork) must copy it. */
 export function mustCopyOnWrite(k: Kernel, vmaKind: string, folio: number, index: number): boolean {
   return vmaKind === "anon-private" && k.state.folios.pageMapcount(folio, index) > 1;
+}
+
+/**
+ * !pte_write / !is_writable_device_private_entry: whether a write through this entry must fault
+ * first. The model keeps no write bit: fork write-protects a private mapping's entries, present
+ * and device-private alike (copy_present_pte, copy_nonpresent_pte), exactly while the page is
+ * mapped more than once, so "read-only" is "shared copy-on-write" (mustCopyOnWrite).
+ */
+export function pteWriteProtected(k: Kernel, vmaKind: string, folio: number, index: number): boolean {
+  return mustCopyOnWrite(k, vmaKind, folio, index);
 }
 
 /**

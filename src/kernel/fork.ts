@@ -3,13 +3,14 @@ import { folioGet } from "./folio.ts";
 import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import { migratingEntry, mmCreate, mmOf } from "./mm.ts";
+import type { PteState } from "./page-table.ts";
 
 /**
  * fork's dup_mmap under the parent's mmap write lock: the child gets a copy of every VMA and of
  * every entry, each copied entry taking its own folio reference. Private anonymous pages are
  * then shared copy-on-write (a write to a page mapped more than once copies it first, see
- * fault.ts); device-private entries are shared the same way (copy_nonpresent_pte), so such a
- * device page has two mappings until one side faults it back. Shared and file mappings stay
+ * fault.ts); device-private entries are shared the same way, read-only (copy_nonpresent_pte), so
+ * such a device page has two mappings until one side faults it back. Shared and file mappings stay
  * shared. Simplification: like mremap, the model waits for migration entries to resolve first,
  * where the kernel copies them. Returns the child's mm.
  */
@@ -39,9 +40,34 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   const vpns = from.ptes.keys();
   for (const vpn of vpns) {
     const pte = from.ptes.get(vpn)!;
-    folioGet(k, pte.folio);
-    k.commit({ kind: "pte.set", mm: child, vpn, pteKind: pte.kind, folio: pte.folio, index: pte.index });
+    if (pte.kind === "present") copyPresentPte(k, child, vpn, pte);
+    else copyNonpresentPte(k, child, vpn, pte);
   }
   lock.upWrite();
   return child;
+}
+
+/**
+ * copy_present_pte: the child maps the same page, with a reference and a mapping of its own
+ * (folio_get, folio_try_dup_anon_rmap_pte). In a private mapping both entries become read-only
+ * (ptep_set_wrprotect); the model's write-protect is the page being mapped twice
+ * (pteWriteProtected in fault.ts), which the child's entry makes true.
+ */
+function copyPresentPte(k: Kernel, child: number, vpn: number, pte: PteState): void {
+  folioGet(k, pte.folio);
+  k.commit({ kind: "pte.set", mm: child, vpn, pteKind: "present", folio: pte.folio, index: pte.index });
+}
+
+/**
+ * copy_nonpresent_pte for a device-private entry: a reference and a mapping for the child
+ * (folio_get, folio_try_dup_anon_rmap_pte); a writable entry of a private (COW) mapping becomes
+ * a read-only one in the parent too, and the child gets the read-only one. As for present pages,
+ * the model's read-only is the second mapping itself: from here a write from either process,
+ * CPU or GPU (HMM_PFN_REQ_WRITE), faults, brings the page back (migrate_to_ram) and copies it
+ * (do_wp_page). Migration entries never get here: fork waited for them above.
+ */
+function copyNonpresentPte(k: Kernel, child: number, vpn: number, pte: PteState): void {
+  if (pte.kind !== "device-private") throw new Error(`fork: a ${pte.kind} entry at vpn ${vpn} was not waited for`);
+  folioGet(k, pte.folio);
+  k.commit({ kind: "pte.set", mm: child, vpn, pteKind: "device-private", folio: pte.folio, index: pte.index });
 }

@@ -1,10 +1,10 @@
 import { Server, sleep, spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
-import { handleMmFault, mustCopyOnWrite } from "../kernel/fault.ts";
+import { handleMmFault, pteWriteProtected } from "../kernel/fault.ts";
 import { folioGet, folioPut } from "../kernel/folio.ts";
 import type { MmuNotifier, MmuNotifierRange } from "../kernel/mmu-notifier.ts";
 import { vmaIsAnonymous, vmaLookup, type MmState } from "../kernel/state.ts";
-import type { PageTable } from "../kernel/page-table.ts";
+import type { PageTable, PteState } from "../kernel/page-table.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
@@ -18,6 +18,8 @@ interface RangePages {
   folios: number[];
   memory: "system" | "device";
   devmem: number;
+  /** Every page was writable (HMM_PFN_WRITE): false when a read found a copy-on-write page. */
+  writable: boolean;
 }
 
 /** Device-page references held by GPU work and dropped by a completion interrupt. */
@@ -48,6 +50,8 @@ export class GpuSvm implements MmuNotifier {
   private readonly workers: Server;
   /** Range → the folios its GPU mapping points at (what a notifier would have to invalidate). */
   private readonly bound = new Map<number, number[]>();
+  /** Bound ranges whose GPU mapping is read-only: a read found a copy-on-write page (get_pages). */
+  private readonly readOnly = new Set<number>();
   faults = 0;
   accesses = 0;
   /** GPU accesses that found a bound range whose pages had moved: missed invalidations (model bugs). */
@@ -168,6 +172,8 @@ export class GpuSvm implements MmuNotifier {
       yield* this.invalidateRange(range);
       return false;
     }
+    // A read-only GPU mapping (a copy-on-write page after fork) takes a write fault.
+    if (access !== "read" && this.readOnly.has(range.id)) return false;
     return access !== "atomic" || range.boundTo === "device";
   }
 
@@ -198,6 +204,7 @@ export class GpuSvm implements MmuNotifier {
     if (r.boundTo === null || this.state.svmRanges.get(r.id) !== r) return; // another invalidation won the race
     this.commit({ kind: "svm_range.invalidate", range: r.id });
     this.bound.delete(r.id);
+    this.readOnly.delete(r.id);
   }
 
   /** The page at vpn is still the one the bind mapped. */
@@ -258,7 +265,8 @@ export class GpuSvm implements MmuNotifier {
     if (devmemOnly && !migratable) return end(-Errno.EACCES);
 
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
-      if (r.boundTo !== null && this.pagesUnchanged(r) && (!devmemOnly || r.boundTo === "device")) return end(0); // xe_svm_range_is_valid
+      const writeOk = access === "read" || !this.readOnly.has(r.id);
+      if (r.boundTo !== null && writeOk && this.pagesUnchanged(r) && (!devmemOnly || r.boundTo === "device")) return end(0); // xe_svm_range_is_valid
       const wantVram = migratable && (devmemOnly || g.migrateNonAtomic) && decision?.kind !== "stay";
       if (wantVram && migrateTries > 0 && !this.inVram(r)) {
         migrateTries--;
@@ -310,6 +318,7 @@ export class GpuSvm implements MmuNotifier {
       if (mmState !== undefined && this.partlyMapped(mmState, r.start, r.end)) yield* this.evictRange(r);
       this.commit({ kind: "svm_range.remove", range: r.id });
       this.bound.delete(r.id);
+      this.readOnly.delete(r.id);
     }
     return 0;
   }
@@ -378,6 +387,16 @@ export class GpuSvm implements MmuNotifier {
   }
 
   /**
+   * hmm_pte_need_fault for an entry (no entry always faults): a migration entry, or a write requested (HMM_PFN_REQ_WRITE)
+   * through a write-protected one: a copy-on-write page after fork, present or device-private
+   * (copy_nonpresent_pte made the latter read-only in both processes).
+   */
+  private hmmPteNeedFault(vmaKind: string, pte: PteState, access: GpuAccess): boolean {
+    if (pte.kind === "migration") return true;
+    return access !== "read" && pteWriteProtected(this.p.k, vmaKind, pte.folio, pte.index);
+  }
+
+  /**
    * drm_gpusvm_range_get_pages: hmm_range_fault over the range (faulting in what is missing),
    * then every page must be in one place: all system pages, or all device pages of one
    * allocation (-EOPNOTSUPP otherwise); with devmem_only a system page is -EFAULT.
@@ -389,19 +408,24 @@ export class GpuSvm implements MmuNotifier {
     const folios: number[] = [];
     let memory: "system" | "device" | null = null;
     let zdd = -1;
+    const deadline = k.engine.nowNs + HMM_TIMEOUT_NS;
+    let writable = true;
     for (let i = 0; i < npages; i++) {
       const addr = r.start + i * PAGE_SIZE;
       let pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
-      // HMM_PFN_REQ_WRITE: a write-protected (copy-on-write) system page is faulted for write
-      // first, so the GPU writes a page of its own, as the CPU would.
       const vmaKind = vmaLookup(this.state.mms.get(r.mm)!, addr)?.kind ?? "anon-private";
-      const needsCow = access !== "read" && pte?.kind === "present" && mustCopyOnWrite(k, vmaKind, pte.folio, pte.index);
-      if (pte === undefined || pte.kind === "migration" || needsCow) {
+      // hmm_range_fault walks again after each fault (-EBUSY; drm_gpusvm retries until its
+      // timeout): a read-only device-private entry's write fault only brings the page back to
+      // RAM, still shared, and the next write fault copies it (do_wp_page).
+      for (let faults = 0; pte === undefined || this.hmmPteNeedFault(vmaKind, pte, access); faults++) {
+        if (faults > 0 && k.engine.nowNs >= deadline) return -Errno.ETIME;
         const outcome = yield* handleMmFault(k, r.mm, addr, access === "read" ? "read" : "write"); // HMM_PFN_REQ_FAULT
         if (outcome !== "ok") return -Errno.EFAULT;
         pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
         if (pte === undefined || pte.kind === "migration") return -Errno.EBUSY;
       }
+      // HMM_PFN_WRITE in the output: a read maps a write-protected page read-only on the GPU.
+      if (pteWriteProtected(k, vmaKind, pte.folio, pte.index)) writable = false;
       const where = pte.kind === "device-private" ? "device" : "system";
       if (where === "device") {
         const z = this.state.folios.get(pte.folio)!.zdd;
@@ -414,7 +438,7 @@ export class GpuSvm implements MmuNotifier {
       folios.push(pte.folio);
     }
     const devmem = zdd === -1 ? -1 : this.state.zdds.get(zdd)?.devmem ?? -1;
-    return { folios, memory: memory ?? "system", devmem };
+    return { folios, memory: memory ?? "system", devmem, writable };
   }
 
   /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found. */
@@ -422,6 +446,8 @@ export class GpuSvm implements MmuNotifier {
     const g = this.profile.gpu;
     yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
     this.bound.set(r.id, pages.folios);
+    if (pages.writable) this.readOnly.delete(r.id);
+    else this.readOnly.add(r.id);
     this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory });
     if (pages.devmem !== -1) this.dev.touch(pages.devmem);
     return 0;
