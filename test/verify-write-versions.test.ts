@@ -66,6 +66,17 @@ describe("verify checks every read against the last write its process could see 
     expect(result.divergence).toMatchObject({ seq: write.seq, kind: "page.write", expected: `version ${v} (its last write there left v${v - 1})`, found: `version ${v + 5}` });
   });
 
+  it("the fixed model's GPU write after fork (workloads/fork-gpu-write.yaml) verifies clean", async () => {
+    const file = "workloads/fork-gpu-write.yaml";
+    const { dir, manifest } = await recordRun({ file, workload: loadWorkload(file), outDir: mkdtempSync(join(tmpdir(), "pagesim-wv-")), sinks: ["arrow"] });
+    expect(manifest.result.lostWrites).toEqual([]);
+    const all = await rows(dir);
+    const fork = all.find((r) => r.kind === "mm.fork")!.seq;
+    expect(all.some((r) => r.kind === "page.write" && r.values.mm === 0 && r.seq > fork)).toBe(true); // the parent wrote after the fork
+    expect(all.some((r) => r.kind === "page.read" && r.values.mm === 1 && r.seq > fork)).toBe(true); // and the child read
+    expect((await verifyRun(dir)).divergence).toBeNull();
+  });
+
   it("an unaltered log passes", async () => {
     const { dir } = await record();
     expect((await verifyRun(dir)).divergence).toBeNull();
