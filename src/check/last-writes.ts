@@ -57,6 +57,13 @@ export class LastWrites {
     for (const [vpn, v] of moved) this.set(mm, vpn, v);
   }
 
+  /** The pages of `mm` that hold a write, with its version. */
+  *written(mm: number): Generator<[vpn: number, version: number]> {
+    for (const [key, block] of this.mms.get(mm) ?? []) {
+      for (let i = 0; i < BLOCK_PAGES; i++) if (block.versions[i] !== 0) yield [key * BLOCK_PAGES + i, block.versions[i]!];
+    }
+  }
+
   /** Every process that has a written page. */
   processes(): number[] {
     return [...this.mms.keys()].filter((mm) => this.mms.get(mm)!.size > 0);

@@ -71,6 +71,11 @@ export class WriteVersionCheck {
     }
   }
 
+  /** The pages of `mm` that hold a write its process could see, with their versions (to read them back). */
+  written(mm: number): [vpn: number, version: number][] {
+    return [...this.shadow.written(mm)];
+  }
+
   private write(mm: number, vpn: number, version: number): VersionProblem | null {
     const last = this.shadow.get(mm, vpn);
     const sharers = this.sharers(mm, vpn);
