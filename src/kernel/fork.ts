@@ -31,6 +31,13 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   for (const v of [...from.vmas]) {
     if (v.kind === "anon-private") yield* mmuNotifierInvalidate(k, { mm: parent, start: v.startAddr, end: v.endAddr, event: "protection", owner: -1 });
   }
+  // An eviction takes no mmap lock: migration entries can have appeared during the notifier calls.
+  for (;;) {
+    let busy: number | null = null;
+    for (const v of from.vmas) busy ??= migratingEntry(k, parent, v.startAddr, v.endAddr);
+    if (busy === null) break;
+    yield k.folioWaitQueue(busy).wait();
+  }
   // From here to the unlock nothing yields: the child's view is the parent's at this event.
   k.commit({ kind: "mm.fork", mm: child, parent });
   for (const v of from.vmas) {

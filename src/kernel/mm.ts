@@ -186,6 +186,9 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
   const endVpn = Math.floor((oldAddr + len) / PAGE_SIZE);
+  // An eviction (migrate_device_range) takes no mmap lock, so migration entries can have appeared
+  // while this slept above: wait for them too (the kernel would move them; see the doc comment).
+  yield* waitForMigrationEntries(k, mm, oldAddr, oldAddr + len);
   // From here to the unlock nothing yields: the data moves at once.
   k.commit({ kind: "mm.move", mm, start: oldAddr, end: oldAddr + len, newStart: newAddr });
   for (let vpn = ptes.nextVpn(Math.floor(oldAddr / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
@@ -196,6 +199,11 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   k.commit({ kind: "vma.remove", mm, vma: vma!.id });
   lock.upWrite();
   return 0;
+}
+
+/** Waits, holding whatever the caller holds, until [start, end) of mm has no migration entry; returns when none is left. */
+export function* waitForMigrationEntries(k: Kernel, mm: number, start: number, end: number): ProcessBody<void> {
+  for (let busy = migratingEntry(k, mm, start, end); busy !== null; busy = migratingEntry(k, mm, start, end)) yield k.folioWaitQueue(busy).wait();
 }
 
 /** The folio of the first migration entry in [start, end), or null. */
