@@ -13,10 +13,12 @@ import type { Workload } from "../workload/schema.ts";
  * EVENTS_PER_PAGE, measured on the 26 bundled workloads (pagesim run, both sinks, 2026-12-05):
  * events / counted pages has median 11.8, from 0.2 (irq-frees-under-load, many accesses to pages
  * already in place) to 74 (timeslice-refault, the CPU re-faulting through a 5 ms timeslice). Log
- * bytes per event were 230.5 for events.arrow and 129.6 for events.sqlite on every workload.
+ * bytes per event were 230.5 for events.arrow and 129.6 for events.sqlite on every workload;
+ * events.arrow rose to 242.9 (gpu-streaming, 2026-12-05) when the log gained the parent_mm and
+ * new_start columns (#15; SQLite not re-measured: its NULLs cost a byte each).
  */
 export const EVENTS_PER_PAGE = 12;
-export const LOG_BYTES_PER_EVENT: Record<SinkName, number> = { arrow: 231, sqlite: 130 };
+export const LOG_BYTES_PER_EVENT: Record<SinkName, number> = { arrow: 243, sqlite: 130 };
 
 export interface RunEstimate {
   events: number;
