@@ -120,3 +120,23 @@ describe("a GPU read after fork maps the shared page read-only: a later GPU writ
     expect(faults).toEqual(["read", "write"]);
   });
 });
+
+describe("a GPU atomic after fork (needs VRAM): the copies are made first, then the writer's own pages go back to VRAM", () => {
+  const cases2: [Side, Variant][] = [
+    ["parent", "seed"],
+    ["child", "seed"],
+    ["parent", "newest"],
+  ];
+  it.each(cases2)("in the %s (%s variant)", (side, variant) => {
+    const text = scenario("gpu", side, variant).replace(`- { op: write, addr: ${BASE}, at: 3ms }`, `- { op: atomic, addr: ${BASE}, at: 3ms }`);
+    const ends: number[] = [];
+    const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml"), undefined, {
+      onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void (ev.kind === "gpu_fault.end" && ends.push(ev.ret)) }),
+    });
+    const ret = (thread: string) => report.steps.find((s) => s.thread === thread)!.ret;
+    expect(report.lostWrites).toEqual([]);
+    expect(report.invariants).toEqual([]);
+    expect([ret("writer"), ret("other"), ret("self")]).toEqual(["ok v2", "ok v1", "ok v2"]);
+    expect(ends).toEqual([0]); // one fault, which succeeded: hmm_range_fault copied every page before the VRAM check
+  });
+});

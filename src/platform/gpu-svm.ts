@@ -395,9 +395,9 @@ export class GpuSvm implements MmuNotifier {
   }
 
   /**
-   * hmm_pte_need_fault for an entry (no entry always faults): a migration entry, or a write requested (HMM_PFN_REQ_WRITE)
-   * through a write-protected one: a copy-on-write page after fork, present or device-private
-   * (copy_nonpresent_pte made the latter read-only in both processes).
+   * hmm_pte_need_fault for an entry (no entry always faults): a migration entry, or a write
+   * requested (HMM_PFN_REQ_WRITE) through a write-protected one: a copy-on-write page after fork,
+   * present or device-private (copy_nonpresent_pte made the latter read-only in both processes).
    */
   private hmmPteNeedFault(vmaKind: string, pte: PteState, access: GpuAccess): boolean {
     if (pte.kind === "migration") return true;
@@ -413,27 +413,20 @@ export class GpuSvm implements MmuNotifier {
     const k = this.p.k;
     const npages = (r.end - r.start) / PAGE_SIZE;
     yield spin(Math.round(npages * this.profile.gpu.getPagesNsPerPage));
+    const faulted = yield* this.hmmRangeFault(r, access);
+    if (faulted !== 0) return faulted;
     const folios: number[] = [];
     let memory: "system" | "device" | null = null;
     let zdd = -1;
-    const deadline = k.engine.nowNs + HMM_TIMEOUT_NS;
     let writable = true;
+    const mm = this.state.mms.get(r.mm)!;
     for (let i = 0; i < npages; i++) {
       const addr = r.start + i * PAGE_SIZE;
-      let pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
-      const vmaKind = vmaLookup(this.state.mms.get(r.mm)!, addr)?.kind ?? "anon-private";
-      // hmm_range_fault walks again after each fault (-EBUSY; drm_gpusvm retries until its
-      // timeout): a read-only device-private entry's write fault only brings the page back to
-      // RAM, still shared, and the next write fault copies it (do_wp_page).
-      for (let faults = 0; pte === undefined || this.hmmPteNeedFault(vmaKind, pte, access); faults++) {
-        if (faults > 0 && k.engine.nowNs >= deadline) return -Errno.ETIME;
-        const outcome = yield* handleMmFault(k, r.mm, addr, access === "read" ? "read" : "write"); // HMM_PFN_REQ_FAULT
-        if (outcome !== "ok") return -Errno.EFAULT;
-        pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
-        if (pte === undefined || pte.kind === "migration") return -Errno.EBUSY;
-      }
+      const pte = mm.ptes.get(addr / PAGE_SIZE);
+      // A later page's fault changed this one (mmu_interval_read_retry): try again.
+      if (pte === undefined || pte.kind === "migration") return -Errno.EBUSY;
       // HMM_PFN_WRITE in the output: a read maps a write-protected page read-only on the GPU.
-      if (pteWriteProtected(k, vmaKind, pte.folio, pte.index)) writable = false;
+      if (pteWriteProtected(k, vmaLookup(mm, addr)?.kind ?? "anon-private", pte.folio, pte.index)) writable = false;
       const where = pte.kind === "device-private" ? "device" : "system";
       if (where === "device") {
         const z = this.state.folios.get(pte.folio)!.zdd;
@@ -447,6 +440,30 @@ export class GpuSvm implements MmuNotifier {
     }
     const devmem = zdd === -1 ? -1 : this.state.zdds.get(zdd)?.devmem ?? -1;
     return { folios, memory: memory ?? "system", devmem, writable };
+  }
+
+  /**
+   * hmm_range_fault over the whole range before get_pages looks at any page: every entry that
+   * needs a fault (hmmPteNeedFault) is faulted, and walked again after each fault (-EBUSY;
+   * drm_gpusvm retries until its timeout), so a read-only device-private entry's write fault,
+   * which only brings the page back to RAM still shared, is followed by the write fault that
+   * copies it (do_wp_page). Returns 0 or the errno get_pages fails with.
+   */
+  private *hmmRangeFault(r: SvmRangeState, access: GpuAccess): ProcessBody<number> {
+    const k = this.p.k;
+    const deadline = k.engine.nowNs + HMM_TIMEOUT_NS;
+    for (let addr = r.start; addr < r.end; addr += PAGE_SIZE) {
+      let pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
+      const vmaKind = vmaLookup(this.state.mms.get(r.mm)!, addr)?.kind ?? "anon-private";
+      for (let faults = 0; pte === undefined || this.hmmPteNeedFault(vmaKind, pte, access); faults++) {
+        if (faults > 0 && k.engine.nowNs >= deadline) return -Errno.ETIME;
+        const outcome = yield* handleMmFault(k, r.mm, addr, access === "read" ? "read" : "write"); // HMM_PFN_REQ_FAULT
+        if (outcome !== "ok") return -Errno.EFAULT;
+        pte = this.state.mms.get(r.mm)!.ptes.get(addr / PAGE_SIZE);
+        if (pte === undefined || pte.kind === "migration") return -Errno.EBUSY;
+      }
+    }
+    return 0;
   }
 
   /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found. */
