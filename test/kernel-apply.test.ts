@@ -43,7 +43,7 @@ describe("applyKernelEvent", () => {
   it("carries data versions through writes and copies", () => {
     const state = stateAfter([
       ...setup,
-      { kind: "page.write", folio: 0, index: 1, version: 3 },
+      { kind: "page.write", mm: 0, vpn: 0, folio: 0, index: 1, version: 3 },
       { kind: "folio.alloc", folio: 1, order: 0, memory: "device", pagemap: 0, pfn: 0 },
       { kind: "page.copy", srcFolio: 0, srcIndex: 1, dstFolio: 1, dstIndex: 0 },
     ]);
@@ -60,7 +60,7 @@ describe("applyKernelEvent", () => {
       [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.put", folio: 0 }, { kind: "folio.free", folio: 0 }, { kind: "folio.free", folio: 0 }], /used after free/],
       [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.lock", folio: 0, owner: 1 }, { kind: "folio.lock", folio: 0, owner: 2 }], /locked by 2 while held by 1/],
       [[...setup, { kind: "pte.set", mm: 0, vpn: (4 * MB) / PAGE_SIZE, pteKind: "present", folio: 0, index: 2 }], /set over a live present entry/],
-      [[...setup, { kind: "page.write", folio: 0, index: 512, version: 1 }], /outside its 512 pages/],
+      [[...setup, { kind: "page.write", mm: 0, vpn: 0, folio: 0, index: 512, version: 1 }], /outside its 512 pages/],
       [[{ kind: "mm.create", mm: 0 }, { kind: "mmput", mm: 0 }, { kind: "mmget", mm: 0 }], /no users left/],
       [[{ kind: "folio.alloc", folio: 0, order: 0, memory: "system", pagemap: -1, pfn: -1 }, { kind: "folio.set_zdd", folio: 0, zdd: 0 }], /on a system folio/],
     ];

@@ -86,7 +86,7 @@ function* mapAnon(k: Kernel, mm: number, pages: number, kind: VmaKind = "anon-pr
 /** A page mapped at `page` holding data `version`: a system page, or a device page behind a device-private entry. */
 function backed(k: Kernel, mm: number, page: number, version: number, memory: MemoryKind = "system", pagemap = 0): number {
   const folio = folioAlloc(k, 0, memory, memory === "device" ? pagemap : -1, memory === "device" ? nextPfn++ : -1)!;
-  k.commit({ kind: "page.write", folio, index: 0, version });
+  k.commit({ kind: "page.write", mm, vpn: vpn(page), folio, index: 0, version });
   k.commit({ kind: "pte.set", mm, vpn: vpn(page), pteKind: memory === "system" ? "present" : "device-private", folio, index: 0 });
   return folio;
 }
@@ -96,7 +96,7 @@ function thp(k: Kernel, mm: number, mapped = 512): number {
   const folio = folioAlloc(k, 9, "system")!;
   for (let i = 0; i < mapped; i++) {
     if (i > 0) folioGet(k, folio);
-    k.commit({ kind: "page.write", folio, index: i, version: i + 1 });
+    k.commit({ kind: "page.write", mm, vpn: vpn(i), folio, index: i, version: i + 1 });
     k.commit({ kind: "pte.set", mm, vpn: vpn(i), pteKind: "present", folio, index: i });
   }
   return folio;

@@ -166,7 +166,7 @@ function fakeDriver(k: Kernel, log: string[], opts: { sigbus?: boolean; freeLock
 function* deviceBacked(k: Kernel, mm: number, pagemap: number): ProcessBody<number> {
   yield* mapAnon(k, mm);
   const dev = folioAlloc(k, 0, "device", pagemap, 100)!;
-  k.commit({ kind: "page.write", folio: dev, index: 0, version: 7 });
+  k.commit({ kind: "page.write", mm, vpn: BASE / PAGE_SIZE, folio: dev, index: 0, version: 7 });
   k.commit({ kind: "pte.set", mm, vpn: BASE / PAGE_SIZE, pteKind: "device-private", folio: dev, index: 0 });
   return dev;
 }

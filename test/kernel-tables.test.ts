@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { FolioTable } from "../src/kernel/folio-table.ts";
 import { PageTable, type PteKind, type PteState } from "../src/kernel/page-table.ts";
-import { LastWrites } from "../src/workload/last-writes.ts";
+import { LastWrites } from "../src/check/last-writes.ts";
 
 // The compact page state (issue #8): each table against the Map of objects it replaced, under
 // random operations, plus the edges the packing introduces (chunk boundaries, release, vpns past

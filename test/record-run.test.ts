@@ -7,9 +7,9 @@ import { describe, expect, it } from "vitest";
 import { eventsMarkdown } from "../src/record/events-doc.ts";
 import { readEventRows, rowChecksum } from "../src/record/reader.ts";
 import { recordRun, type SinkName } from "../src/record/run-dir.ts";
-import { COLUMN_INDEX } from "../src/record/schema.ts";
 import { verifyRun } from "../src/record/verify.ts";
 import { loadWorkload } from "../src/workload/load.ts";
+import { editArrowRow } from "./support/arrow-edit.ts";
 
 const WORKLOADS = readdirSync("workloads").filter((f) => f.endsWith(".yaml")).map((f) => join("workloads", f));
 const tempDir = () => mkdtempSync(join(tmpdir(), "pagesim-run-"));
@@ -76,25 +76,7 @@ describe("a recorded run", () => {
   });
 });
 
-/** Rewrites events.arrow with `edit` applied to the row whose seq is `seq` (column arrays changed in place). */
-async function corrupt(dir: string, edit: (cols: (name: keyof typeof COLUMN_INDEX) => Int32Array, i: number) => void, seq: number) {
-  const path = join(dir, "events.arrow");
-  const table = tableFromIPC(readFileSync(path));
-  let base = 0;
-  for (const batch of table.batches) {
-    if (seq < base + batch.numRows) {
-      const i = seq - base;
-      edit((name) => {
-        const data = batch.getChildAt(COLUMN_INDEX[name])!.data[0]!;
-        const v = data.values as Int32Array | BigInt64Array;
-        return v instanceof BigInt64Array ? new Int32Array(v.buffer, v.byteOffset, v.length * 2) : (v as Int32Array);
-      }, i);
-      break;
-    }
-    base += batch.numRows;
-  }
-  writeFileSync(path, tableToIPC(table, "file"));
-}
+const corrupt = editArrowRow;
 
 describe("pagesim verify on a corrupted log", () => {
   async function firstFolioPut(dir: string) {

@@ -185,9 +185,20 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       folios.setVersion(ev.dstFolio, ev.dstIndex, folios.version(ev.srcFolio, ev.srcIndex));
       return;
     }
+    case "page.read": {
+      // Nothing changes; a read that names a version its page does not hold is a corrupt log.
+      assertLive(state, ev.folio);
+      checkIndex(state.folios, ev.folio, ev.index);
+      const held = state.folios.version(ev.folio, ev.index);
+      if (held !== ev.version) throw new IllegalTransition(`folio ${ev.folio} page ${ev.index}: a read saw version ${ev.version}, the page holds ${held}`);
+      return;
+    }
     case "handle_mm_fault.begin":
     case "handle_mm_fault.end":
-      return; // a step's entry and outcome, recorded for analysis; no state changes
+    case "mm.fork":
+    case "mm.unmap":
+    case "mm.move":
+      return; // recorded for analysis and the write-version check; no state changes
   }
 }
 

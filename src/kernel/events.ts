@@ -50,8 +50,22 @@ export type KernelEvent =
   | { kind: "pte.set"; mm: number; vpn: number; pteKind: PteKind; folio: number; index: number }
   /** A page table entry is cleared. */
   | { kind: "pte.clear"; mm: number; vpn: number }
-  /** A write through a mapping: the page's data version becomes `version`. */
-  | { kind: "page.write"; folio: number; index: number; version: number }
+  /**
+   * A write through a mapping by process `mm` at page `vpn`: the page's data version becomes
+   * `version`. mm and vpn say whose view the write belongs to (src/check/write-versions.ts).
+   */
+  | { kind: "page.write"; mm: number; vpn: number; folio: number; index: number; version: number }
+  /** A read through a mapping by process `mm` at page `vpn` saw data version `version`. Changes nothing. */
+  | { kind: "page.read"; mm: number; vpn: number; folio: number; index: number; version: number }
+  /**
+   * dup_mmap copies the parent's entries into the child `mm`: from here the child sees what the
+   * parent saw, and afterwards each sees its own writes (shared mappings excepted). Changes nothing.
+   */
+  | { kind: "mm.fork"; mm: number; parent: number }
+  /** [start, end) of mm is unmapped (do_vmi_munmap): whatever was there is gone. Changes nothing. */
+  | { kind: "mm.unmap"; mm: number; start: number; end: number }
+  /** mremap's move_page_tables: the data of [start, end) of mm is now at newStart. Changes nothing. */
+  | { kind: "mm.move"; mm: number; start: number; end: number; newStart: number }
   /** A copy engine or CPU copy: the destination page takes the source page's data. */
   | { kind: "page.copy"; srcFolio: number; srcIndex: number; dstFolio: number; dstIndex: number }
   /** A CPU page fault enters handle_mm_fault (after the exception entry cost). Changes nothing. */

@@ -39,8 +39,11 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
     const index = state.ptes.index(vpn);
     if (state.ptes.kind(vpn) === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, folio, index))) {
       const current = k.state.folios.version(folio, index);
-      if (access === "read") return { outcome: "ok", version: current, faults, napNs };
-      k.commit({ kind: "page.write", folio, index, version: current + 1 });
+      if (access === "read") {
+        k.commit({ kind: "page.read", mm, vpn, folio, index, version: current });
+        return { outcome: "ok", version: current, faults, napNs };
+      }
+      k.commit({ kind: "page.write", mm, vpn, folio, index, version: current + 1 });
       return { outcome: "ok", version: current + 1, faults, napNs };
     }
     const outcome = yield* handleMmFault(k, mm, addr, access);

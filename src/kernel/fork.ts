@@ -32,6 +32,15 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   for (const v of [...from.vmas]) {
     if (v.kind === "anon-private") yield* mmuNotifierInvalidate(k, { mm: parent, start: v.startAddr, end: v.endAddr, event: "protection", owner: -1 });
   }
+  // An eviction takes no mmap lock: migration entries can have appeared during the notifier calls.
+  for (;;) {
+    let busy: number | null = null;
+    for (const v of from.vmas) busy ??= migratingEntry(k, parent, v.startAddr, v.endAddr);
+    if (busy === null) break;
+    yield k.folioWaitQueue(busy).wait();
+  }
+  // From here to the unlock nothing yields: the child's view is the parent's at this event.
+  k.commit({ kind: "mm.fork", mm: child, parent });
   // anon_vma_fork: a copied private anonymous VMA that has pages (the model's stand-in for having
   // an anon_vma) gets an anon_vma of its own, shared with nothing else in the child.
   for (const v of [...from.vmas]) {

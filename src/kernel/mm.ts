@@ -104,6 +104,8 @@ function* unmapRangeLocked(k: Kernel, mm: number, start: number, end: number): P
     yield* zapPteRange(k, mm, vma.startAddr, vma.endAddr);
     k.commit({ kind: "vma.remove", mm, vma: vma.id });
   }
+  // After the zaps, under the write lock: no access can reach the range's old data any more.
+  k.commit({ kind: "mm.unmap", mm, start, end });
 }
 
 /**
@@ -213,6 +215,11 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
   const endVpn = Math.floor((oldAddr + len) / PAGE_SIZE);
+  // An eviction (migrate_device_range) takes no mmap lock, so migration entries can have appeared
+  // while this slept above: wait for them too (the kernel would move them; see the doc comment).
+  yield* waitForMigrationEntries(k, mm, oldAddr, oldAddr + len);
+  // From here to the unlock nothing yields: the data moves at once.
+  k.commit({ kind: "mm.move", mm, start: oldAddr, end: oldAddr + len, newStart: newAddr });
   for (let vpn = ptes.nextVpn(Math.floor(oldAddr / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
     const pte = ptes.get(vpn)!;
     k.commit({ kind: "pte.clear", mm, vpn });
@@ -241,6 +248,11 @@ function copyVma(k: Kernel, mm: number, vma: VmaState, newAddr: number, faulted:
 /** Whether `mm` has any page-table entry in [start, end). */
 export function hasEntries(k: Kernel, mm: number, start: number, end: number): boolean {
   return mmOf(k, mm).ptes.nextVpn(Math.floor(start / PAGE_SIZE), Math.floor(end / PAGE_SIZE)) !== -1;
+}
+
+/** Waits, holding whatever the caller holds, until [start, end) of mm has no migration entry; returns when none is left. */
+export function* waitForMigrationEntries(k: Kernel, mm: number, start: number, end: number): ProcessBody<void> {
+  for (let busy = migratingEntry(k, mm, start, end); busy !== null; busy = migratingEntry(k, mm, start, end)) yield k.folioWaitQueue(busy).wait();
 }
 
 /** The folio of the first migration entry in [start, end), or null. */

@@ -52,6 +52,8 @@ export class GpuSvm implements MmuNotifier {
   private readonly bound = new Map<number, number[]>();
   /** Bound ranges whose GPU mapping is read-only: a read found a copy-on-write page (get_pages). */
   private readonly readOnly = new Set<number>();
+  /** Range → its notifier sequence (mmu_interval_notifier's invalidate_seq): bumped by every invalidation overlapping it, bound or not. */
+  private readonly notifierSeq = new Map<number, number>();
   faults = 0;
   accesses = 0;
   /** GPU accesses that found a bound range whose pages had moved: missed invalidations (model bugs). */
@@ -105,12 +107,16 @@ export class GpuSvm implements MmuNotifier {
       if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
         yield sleep(g.accessNs);
         this.accesses++;
-        const pte = this.state.mms.get(mm)!.ptes.get(Math.floor(addr / PAGE_SIZE))!;
+        const vpn = Math.floor(addr / PAGE_SIZE);
+        const pte = this.state.mms.get(mm)!.ptes.get(vpn)!;
         const version = this.state.folios.version(pte.folio, pte.index);
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
         stalled();
-        if (access === "read") return { ret: 0, version, faults };
-        this.p.commit({ kind: "page.write", folio: pte.folio, index: pte.index, version: version + 1 });
+        if (access === "read") {
+          this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
+          return { ret: 0, version, faults };
+        }
+        this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: version + 1 });
         return { ret: 0, version: version + 1, faults };
       }
       if (firstFaultNs < 0) firstFaultNs = engine.nowNs;
@@ -182,7 +188,10 @@ export class GpuSvm implements MmuNotifier {
    * range is left for the garbage collector, which the next GPU fault runs first.
    */
   *invalidate(range: MmuNotifierRange): ProcessBody<void> {
-    for (const r of svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)) {
+    const overlapping = [...svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)];
+    // invalidate_range_start: a fault between its get_pages and its bind must see this (mmu_interval_read_retry).
+    for (const r of overlapping) this.notifierSeq.set(r.id, (this.notifierSeq.get(r.id) ?? 0) + 1);
+    for (const r of overlapping) {
       const vpn = Math.max(r.start, range.start) / PAGE_SIZE;
       if (range.event === "migrate" && this.policy !== null && this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
         // notifier-block: the migration back waits here, in the migrating thread, for the hold to end.
@@ -278,6 +287,7 @@ export class GpuSvm implements MmuNotifier {
         }
       }
       let pages: RangePages | number = -Errno.EFAULT;
+      const seq = this.notifierSeq.get(r.id) ?? 0; // mmu_interval_read_begin
       const got = yield* this.stage("get_pages", attempt, (function* (): ProcessBody<number> {
         pages = yield* self.getPages(r, devmemOnly, access);
         return typeof pages === "number" ? pages : 0;
@@ -289,7 +299,8 @@ export class GpuSvm implements MmuNotifier {
         return end(got);
       }
       const rp = pages as unknown as RangePages;
-      yield* this.stage("bind", attempt, this.bind(r, rp));
+      // The pages got are stale if an invalidation (a migration, a fork's write-protect) came since: fault again.
+      if ((yield* this.stage("bind", attempt, this.bind(r, rp, seq))) === -Errno.EAGAIN) continue;
       return end(0);
     }
     return end(-Errno.EAGAIN);
@@ -318,6 +329,7 @@ export class GpuSvm implements MmuNotifier {
       this.commit({ kind: "svm_range.remove", range: r.id });
       this.bound.delete(r.id);
       this.readOnly.delete(r.id);
+      this.notifierSeq.delete(r.id);
     }
     return 0;
   }
@@ -458,9 +470,11 @@ export class GpuSvm implements MmuNotifier {
   }
 
   /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found. */
-  private *bind(r: SvmRangeState, pages: RangePages): ProcessBody<number> {
+  private *bind(r: SvmRangeState, pages: RangePages, seq: number): ProcessBody<number> {
     const g = this.profile.gpu;
     yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
+    // Under the notifier lock, drm_gpusvm_range_pages_valid: the invalidation sequence moved since get_pages.
+    if ((this.notifierSeq.get(r.id) ?? 0) !== seq) return -Errno.EAGAIN;
     this.bound.set(r.id, pages.folios);
     if (pages.writable) this.readOnly.delete(r.id);
     else this.readOnly.add(r.id);

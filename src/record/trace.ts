@@ -25,7 +25,8 @@ import { RunDirError, runDirFiles } from "./run-dir.ts";
  *   refcount of the zdd touched last; a sample only when the value changes.
  *
  * Skipped, as bookkeeping that would swamp the view: folio.get/put/lock/unlock/set_zdd,
- * pte.set/clear, page.write, zdd.get/put and folio.alloc/free (these feed the counters only).
+ * pte.set/clear, page.write/read, zdd.get/put and folio.alloc/free (these feed the counters only),
+ * and the data-view markers mm.fork/unmap/move.
  *
  * Output is streamed (nothing per event is kept beyond the open slices and the live folios the
  * counters need), written to `<out>.tmp` and renamed when whole.

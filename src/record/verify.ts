@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { checkModelInvariants } from "../check/pagemap-invariants.ts";
 import { stateDigest, stateSummary } from "../check/digest.ts";
+import { WriteVersionCheck } from "../check/write-versions.ts";
 import { IllegalTransition } from "../kernel/apply.ts";
 import { createModelState } from "../pagemap/state.ts";
 import { withPlatformState } from "../platform/events.ts";
@@ -41,8 +42,9 @@ function decodeEvent(row: EventRow): { ev: RunEvent } | { missing: string } {
  * `pagesim verify`: replays a run's log from an empty state with the same apply function the run
  * used, and stops at the first event where the log disagrees with itself or with the run: a row
  * whose checksum no longer matches its values, a sequence gap, time going backwards, a transition
- * the model refuses, a refcount other than the one recorded, a broken invariant, or a final state
- * whose digest differs from run.json's.
+ * the model refuses, a read that did not see the last write its process could see (or a write on
+ * top of data the process never saw: src/check/write-versions.ts), a refcount other than the one
+ * recorded, a broken invariant, or a final state whose digest differs from run.json's.
  */
 export async function verifyRun(dir: string): Promise<VerifyResult> {
   const files = runDirFiles(dir);
@@ -81,6 +83,7 @@ class Replay {
   private lastNs = 0;
   private inFlight = 0;
   private readonly deferredRelease: boolean;
+  private readonly writes = new WriteVersionCheck();
 
   constructor(private readonly manifest: RunManifest) {
     this.deferredRelease = manifest.workload.resolved.model.zddRelease === "deferred";
@@ -100,6 +103,9 @@ class Replay {
     if (!Object.hasOwn(RUN_EVENT_SPECS, row.kind)) return { ...at, what: "unknown event kind" };
     const decoded = decodeEvent(row);
     if ("missing" in decoded) return { ...at, what: `the row lacks the field ${decoded.missing}` };
+    // Before the apply: a read's version is checked against what its process could see first.
+    const lost = this.writes.event(decoded.ev);
+    if (lost !== null) return { ...at, what: `lost or leaked write: ${lost.what}`, expected: lost.expected, found: lost.found };
     try {
       applyRunEvent(this.state, decoded.ev);
     } catch (error) {

@@ -13,12 +13,13 @@ import type { Workload } from "../workload/schema.ts";
  * EVENTS_PER_PAGE, measured on the 26 bundled workloads (pagesim run, both sinks, 2026-12-05):
  * events / counted pages has median 11.8, from 0.2 (irq-frees-under-load, many accesses to pages
  * already in place) to 74 (timeslice-refault, the CPU re-faulting through a 5 ms timeslice). Log
- * bytes per event: 247 for events.arrow (median of the 26; 266 for the smallest run, 603 events)
- * and 131 for events.sqlite (timeslice-refault), measured again when vma.insert gained its pgoff,
- * file and anon_vma columns (issue #15 §3; 230.5 and 129.6 before).
+ * bytes per event, measured on the 27 bundled workloads (both sinks, 2026-12-06, after issue #15
+ * added vma.insert's pgoff/file/anon_vma and the parent_mm/new_start columns): median 259.5 for
+ * events.arrow (259.0 to 260.6; 278.8 for the smallest run, 605 events) and 127.2 for events.sqlite
+ * (230.5 and 129.6 before those columns).
  */
 export const EVENTS_PER_PAGE = 12;
-export const LOG_BYTES_PER_EVENT: Record<SinkName, number> = { arrow: 247, sqlite: 131 };
+export const LOG_BYTES_PER_EVENT: Record<SinkName, number> = { arrow: 260, sqlite: 127 };
 
 export interface RunEstimate {
   events: number;

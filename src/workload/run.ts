@@ -14,7 +14,7 @@ import { XeDevice } from "../platform/xe-device.ts";
 import { IommuDma } from "../platform/iommu-dma.ts";
 import { policyChoice } from "../policies/registry.ts";
 import type { PteKind } from "../kernel/page-table.ts";
-import { LastWrites } from "./last-writes.ts";
+import { WriteVersionCheck } from "../check/write-versions.ts";
 import { RunStats, type WorkStats } from "./run-stats.ts";
 
 /** What one step did: its thread, when it ran, and what it returned. */
@@ -105,7 +105,7 @@ export interface RunReport {
   faults: Record<string, { calls: number; injected: number }>;
   /** Broken invariants at the end of the run; empty when all hold. */
   invariants: string[];
-  /** Reads that did not see the last write to their page. */
+  /** Reads that did not see the last write to their page (and writes on top of data their process never saw), from the log (src/check/write-versions.ts). */
   lostWrites: string[];
   /** Steps where the modelled kernel would oops or corrupt memory (kernel.bug events). */
   kernelBugs: string[];
@@ -161,7 +161,7 @@ export class WorkloadRun {
       hooks.onLog,
     ));
     const stats = (this.stats = new RunStats(w.log, w.migrationListeners));
-    const lastWrite = new LastWrites();
+    const writeCheck = new WriteVersionCheck();
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
     const holders = new Map<number, RefHolder[]>(); // folio -> pin and get steps still holding it
@@ -171,7 +171,9 @@ export class WorkloadRun {
     const gpuFaults = this.gpuFaults;
     w.log.subscribe({
       onSpawn: (uid, name) => threadNames.set(uid, name),
-      onModelEvent: (_seq, tNs, thread, _ctx, ev) => {
+      onModelEvent: (seq, tNs, thread, _ctx, ev) => {
+        const lost = writeCheck.event(ev);
+        if (lost !== null) this.lostWrites.push(`seq ${seq}, ${threadNames.get(thread) ?? String(thread)}: ${lost.what}: expected ${lost.expected}, found ${lost.found}`);
         switch (ev.kind) {
           case "kernel.bug":
             this.kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
@@ -224,7 +226,6 @@ export class WorkloadRun {
     w.engine.run();
 
     const steps = this.steps;
-    const lostWrites = this.lostWrites;
     const failedSteps = this.failedSteps;
     const passed = stepCompletions(w, workload);
     for (const thread of workload.threads) {
@@ -240,7 +241,7 @@ export class WorkloadRun {
             for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
             out = { ret: "0" };
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
-          else out = yield* runStep(w, step, { mm, mms, lastWrite, lostWrites, heldRefs, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
+          else out = yield* runStep(w, step, { mm, mms, heldRefs, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           if (step.expect !== undefined && !returnMatches(out.ret, step.expect)) failedSteps.push(`${thread.name}[${index}] ${step.op} returned ${out.ret}, expected ${step.expect}`);
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
@@ -352,8 +353,6 @@ interface StepState {
   /** The mm of the step's process; `mms` lists every process's. */
   mm: number;
   mms: number[];
-  lastWrite: LastWrites;
-  lostWrites: string[];
   heldRefs: Map<number, number[]>;
   /** Who holds each folio by a pin or get step (the hung-fault check names them). */
   holders: Map<number, RefHolder[]>;
@@ -374,7 +373,6 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       let ret = "ok";
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
-        const vpn = Math.floor(addr / PAGE_SIZE);
         const startNs = w.engine.nowNs;
         s.stats.accessBegin("cpu", startNs);
         const r = yield* cpuAccess(w.k, s.mm, addr, access);
@@ -384,9 +382,6 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
           ret = r.outcome;
           break;
         }
-        const last = s.lastWrite.get(s.mm, vpn);
-        if (access === "write") s.lastWrite.set(s.mm, vpn, r.version);
-        else if (r.version !== last) s.lostWrites.push(`${s.where}: read 0x${addr.toString(16)} saw v${r.version}, last write was v${last}`);
         ret = `ok v${r.version}`;
       }
       return { ret, faults };
@@ -396,17 +391,12 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     case "mmap":
       return { ret: errnoName(yield* mmap(w.k, s.mm, { addr: step.addr, lengthBytes: step.size, kind: step.kind, read: step.read, write: step.write })) };
     case "munmap": {
-      const ret = yield* munmap(w.k, s.mm, step.addr, step.size);
-      s.lastWrite.forget(s.mm, step.addr, step.size);
-      return { ret: errnoName(ret) };
+      return { ret: errnoName(yield* munmap(w.k, s.mm, step.addr, step.size)) };
     }
     case "mprotect":
       return { ret: errnoName(yield* mprotect(w.k, s.mm, step.addr, step.size, step.read, step.write)) };
-    case "mremap": {
-      const ret = yield* mremap(w.k, s.mm, step.addr, step.size, step.newAddr);
-      if (ret === 0) s.lastWrite.move(s.mm, step.addr, step.size, step.newAddr);
-      return { ret: errnoName(ret) };
-    }
+    case "mremap":
+      return { ret: errnoName(yield* mremap(w.k, s.mm, step.addr, step.size, step.newAddr)) };
     case "evict":
       if (!w.p.state.devmems.has(step.devmem)) return { ret: `no devmem ${step.devmem}` };
       return { ret: errnoName(yield* evictToRam(w.p, step.devmem)) };
@@ -448,7 +438,6 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
     }
     case "fork": {
       const child = yield* fork(w.k, s.mm);
-      s.lastWrite.copy(s.mm, child);
       s.mms.push(child);
       return { ret: `process ${s.mms.length - 1}` };
     }
@@ -475,10 +464,6 @@ function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, 
     s.stats.gpuAccessEnd(r.ret === 0, s.mm, page, w.engine.nowNs);
     faults += r.faults;
     if (r.ret !== 0) return { ret: errnoName(r.ret), faults };
-    const vpn = Math.floor(page / PAGE_SIZE);
-    const last = s.lastWrite.get(s.mm, vpn);
-    if (access === "read" && r.version !== last) s.lostWrites.push(`${s.where}: GPU read 0x${page.toString(16)} saw v${r.version}, last write was v${last}`);
-    if (access !== "read") s.lastWrite.set(s.mm, vpn, r.version);
     ret = `ok v${r.version}`;
   }
   return { ret, faults };

@@ -2,6 +2,7 @@ import type { ExecContext, Hz, ProcessBody } from "../../src/engine/index.ts";
 import { mmap } from "../../src/kernel/mm.ts";
 import type { FaultPlan } from "../../src/faults/injector.ts";
 import type { ModelVariant, ZddReleaseMode } from "../../src/pagemap/context.ts";
+import type { PlatformProfile } from "../../src/platform/profile.ts";
 import type { RunEvent } from "../../src/workload/events.ts";
 import { createWorld } from "../../src/workload/world.ts";
 
@@ -17,6 +18,8 @@ export interface WorldOptions {
   hz?: Hz;
   vramPages?: number;
   thp?: "always" | "never";
+  /** A platform profile: the Xe device, copy engine and GPU SVM (GPU accesses need one). */
+  platform?: PlatformProfile;
 }
 
 /** The workload layer's world (one process, one GPU) with every event kept for assertions. */
@@ -28,6 +31,7 @@ export function pagemapWorld(options: WorldOptions = {}) {
     thp: options.thp ?? "never",
     faults: options.faults ?? {},
     device: { release: options.release ?? "sync", vramPages: options.vramPages ?? 4096 },
+    ...(options.platform === undefined ? {} : { platform: options.platform }),
   });
   const events: { seq: number; tNs: number; thread: number; ctx: string; ev: RunEvent }[] = [];
   world.log.subscribe({ onModelEvent: (seq, tNs, thread, ctx, ev) => events.push({ seq, tNs, thread, ctx, ev }) });

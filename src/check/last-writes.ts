@@ -4,9 +4,9 @@ import { PAGE_SIZE } from "../kernel/constants.ts";
 const BLOCK_PAGES = 512;
 
 /**
- * The workload's shadow of memory: the data version of the last completed write to each virtual
- * page of each process, which every later read is checked against (a read that sees another
- * version is a lost write). Version 0 means never written; pages are kept in blocks of typed
+ * A shadow of memory: the data version of the last completed write to each virtual page of each
+ * process, which every later read is checked against (a read that sees another version is a lost
+ * write; see write-versions.ts). Version 0 means never written; pages are kept in blocks of typed
  * arrays, freed when their last written page goes, so 4 M touched pages cost 8 B each rather
  * than a Map entry and a string key each (~100 B; issue #8's 16 M-page memory figure).
  */
@@ -55,6 +55,18 @@ export class LastWrites {
     }
     for (let vpn = first + delta; vpn < first + delta + count; vpn++) this.set(mm, vpn, 0);
     for (const [vpn, v] of moved) this.set(mm, vpn, v);
+  }
+
+  /** The pages of `mm` that hold a write, with its version. */
+  *written(mm: number): Generator<[vpn: number, version: number]> {
+    for (const [key, block] of this.mms.get(mm) ?? []) {
+      for (let i = 0; i < BLOCK_PAGES; i++) if (block.versions[i] !== 0) yield [key * BLOCK_PAGES + i, block.versions[i]!];
+    }
+  }
+
+  /** Every process that has a written page. */
+  processes(): number[] {
+    return [...this.mms.keys()].filter((mm) => this.mms.get(mm)!.size > 0);
   }
 
   /** fork: the child starts with the parent's memory, so with its last writes. */
