@@ -60,7 +60,7 @@ describe("a sweep's plan", () => {
     const ok = cli(["sweep", small, "--out", join(dir, "small")]);
     expect(ok.status, ok.stderr).toBe(0);
     const perRun = 1025 * EVENTS_PER_PAGE;
-    expect(ok.stdout.split("\n")[0]).toBe(`plan: 2 runs; estimated ${(2 * perRun / 1000).toPrecision(3)} K events and ${((2 * perRun * 260) / 1e6).toPrecision(3)} MB of event logs to write (an estimate from the workloads' pages, docs/metrics.md)`);
+    expect(ok.stdout.split("\n")[0]).toBe(`plan: 2 runs; estimated ${Number((2 * perRun / 1000).toPrecision(3))} K events and ${Number(((2 * perRun * 260) / 1e6).toPrecision(3))} MB of event logs to write (an estimate from the workloads' pages, docs/metrics.md)`);
     const again = cli(["sweep", small, "--out", join(dir, "small"), "--resume"]);
     expect(again.stdout.split("\n")[0]).toMatch(/^plan: 2 runs \(0 to run, 2 kept\); estimated 0 events and 0 B/);
   }, 120_000);

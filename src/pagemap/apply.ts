@@ -1,6 +1,6 @@
 import { applyKernelEvent, IllegalTransition } from "../kernel/apply.ts";
 
-import type { ModelEvent, PagemapEvent } from "./events.ts";
+import { PAGEMAP_FUNCTIONS, type ModelEvent, type PagemapEvent, type PagemapFunction } from "./events.ts";
 import type { DevmemState, ModelState, ZddState } from "./state.ts";
 
 /** The model's one apply function: mm events go to the kernel's, drm_pagemap's are handled here. */
@@ -91,11 +91,22 @@ export function applyPagemapEvent(state: ModelState, ev: PagemapEvent): void {
       z.destroyed = true;
       return;
     }
-    default:
-      // Call entries and returns, and timeslice spins: recorded decisions that change no state.
+    case "dma.map":
+    case "dma.unmap":
+    case "kernel.bug":
+    case "cpu_fault.timeslice_spin":
+    case "cpu_fault.policy_hold":
+      return; // recorded steps and decisions that change no state
+    default: {
+      // Only drm_pagemap call entries and returns are left (the compiler checks it): no state either.
+      const call: { kind: `${PagemapFunction}.begin` | `${PagemapFunction}.end` } = ev;
+      if (!CALL_KINDS.has(call.kind)) throw new IllegalTransition(`unknown pagemap event kind ${call.kind}`);
       return;
+    }
   }
 }
+
+const CALL_KINDS = new Set<string>(PAGEMAP_FUNCTIONS.flatMap((fn) => [`${fn}.begin`, `${fn}.end`]));
 
 function expectId(what: string, got: number, next: number): void {
   if (got !== next) throw new IllegalTransition(`${what} id ${got} out of order: the next ${what} id is ${next}`);

@@ -107,8 +107,17 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
       svmRangeIndexOf(state).remove(range);
       return;
     }
-    default:
-      return;
+    case "gpu_fault.begin":
+    case "gpu_fault.end":
+    case "gpu_fault.stage":
+    case "gpu_fault.throttle":
+    case "mmu_notifier.block":
+    case "copy.job":
+      return; // recorded stages and decisions: they change no state
+    default: {
+      const unknown: never = ev;
+      throw new IllegalTransition(`unknown platform event kind ${(unknown as { kind: string }).kind}`);
+    }
   }
 }
 
