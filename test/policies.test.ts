@@ -46,11 +46,11 @@ describe("migration policies on the atomic ping-pong (the livelock the timeslice
     expect(m.cpu_sleep_ms).toBe(0);
   });
 
-  it("notifier-block: the CPU sleeps in the notifier instead of spinning, and the GPU's get_pages waits for that invalidation to end (mmu_interval_read_begin), so no GPU work gets done", () => {
+  it("notifier-block: the same GPU work, and the CPU sleeps in the notifier instead of spinning", () => {
+    const xe = pingPong({ "policy.name": "xe" }).m;
     const { report, m, kinds } = pingPong({ "policy.name": "notifier-block" });
     sound(report);
-    expect(m.gpu_accesses).toBe(0);
-    expect(m.gpu_access_failures).toBe(20);
+    expect(m.gpu_accesses).toBe(xe.gpu_accesses);
     expect(kinds.get("cpu_fault.timeslice_spin") ?? 0).toBe(0);
     expect(kinds.get("mmu_notifier.block")).toBeGreaterThan(0);
     expect(m.cpu_spin_ms).toBe(0);

@@ -73,9 +73,9 @@ interface PlacedPoint extends TradePoint {
 }
 
 /**
- * Spreads dots closer than a dot's width (equal figures: the policies at no GPU work, say)
- * evenly round a ring at their common centre, joined to it by a thin line, in legend order, so
- * each policy keeps a mark of its own.
+ * Spreads dots closer than a dot's width (equal figures: xe and notifier-block, or four policies
+ * at no GPU work) evenly round a ring at their common centre, joined to it by a thin line, in
+ * legend order, so each policy keeps a mark of its own.
  */
 export function spread(points: readonly TradePoint[], order: readonly string[]): { placed: PlacedPoint[]; x: ReturnType<typeof axis>; y: ReturnType<typeof axis> } {
   const x = axis(points.map((p) => p.cpu), FRAME.left, FRAME.width - FRAME.right);

@@ -188,23 +188,31 @@ export class GpuSvm implements MmuNotifier {
    * range is left for the garbage collector, which the next GPU fault runs first.
    */
   *invalidate(range: MmuNotifierRange, curSeq: number): ProcessBody<void> {
+    if (range.event === "migrate" && this.policy !== null) yield* this.notifierBlock(range);
+    // Taken after any hold, so ranges inserted during it are zapped too.
     const overlapping = [...svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)];
     // mmu_interval_set_seq: a fault between its get_pages and its bind must see this (mmu_interval_read_retry),
     // and one beginning a read of the range waits until the invalidation ends (mmu_interval_read_begin).
     for (const r of overlapping) this.notifierSeq.set(r.id, curSeq);
-    for (const r of overlapping) {
+    for (const r of overlapping) if (r.boundTo !== null) yield* this.invalidateRange(r);
+  }
+
+  /**
+   * notifier-block: a migration back of a device-resident range waits, in the migrating thread,
+   * for the range's hold to end. It waits before the callback takes the sequence, as a driver
+   * blocking for a timeslice must: during the hold the GPU's own faults still read and bind the
+   * range (their read_begin does not wait, their read_retry does not fire); the CPU has changed
+   * nothing yet, and the mapping they bind is zapped right after.
+   */
+  private *notifierBlock(range: MmuNotifierRange): ProcessBody<void> {
+    for (const r of [...svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)]) {
       const vpn = Math.max(r.start, range.start) / PAGE_SIZE;
-      if (range.event === "migrate" && this.policy !== null && this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
-        // notifier-block: the migration back waits here, in the migrating thread, for the hold to end.
-        const blockNs = this.policy.notifierBlockNs({ mm: r.mm, start: r.start, end: r.end, nowNs: this.p.k.engine.nowNs });
-        if (blockNs > 0) {
-          this.commit({ kind: "mmu_notifier.block", range: r.id, durationNs: blockNs });
-          this.notifierBlockNs += blockNs;
-          yield sleep(blockNs);
-          if (this.state.svmRanges.get(r.id) !== r) continue;
-        }
-      }
-      if (r.boundTo !== null) yield* this.invalidateRange(r);
+      if (this.state.svmRanges.get(r.id) !== r || this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind !== "device-private") continue;
+      const blockNs = this.policy!.notifierBlockNs({ mm: r.mm, start: r.start, end: r.end, nowNs: this.p.k.engine.nowNs });
+      if (blockNs <= 0) continue;
+      this.commit({ kind: "mmu_notifier.block", range: r.id, durationNs: blockNs });
+      this.notifierBlockNs += blockNs;
+      yield sleep(blockNs);
     }
   }
 

@@ -6,9 +6,7 @@ import { timesliceKnobs, timesliceProfileDefaults } from "./xe.ts";
  * re-faults, the GPU driver's MMU notifier blocks the invalidation of a device-resident range
  * until its timeslice ends. The CPU thread migrating the range back sleeps inside its fault —
  * holding mmap_lock for read and the pages' locks, which is why the kernel developers found it
- * less "nice to the system as a whole" — while other work proceeds. Evictions wait too, and so
- * does the GPU's own fault on the range: its get_pages cannot begin while the held invalidation
- * is in progress (mmu_interval_read_begin), so the hold does not let a GPU atomic through.
+ * less "nice to the system as a whole" — while other work proceeds. Evictions wait too.
  */
 export const notifierBlockPolicy = definePolicy({
   name: "notifier-block",
