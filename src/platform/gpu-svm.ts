@@ -105,19 +105,20 @@ export class GpuSvm implements MmuNotifier {
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
       const range = this.rangeAt(mm, addr);
       if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
-        yield sleep(g.accessNs);
+        // The access takes effect through the translation just checked, then its latency passes:
+        // an invalidation starting meanwhile completes only once the accesses in flight have
+        // drained (its TLB flush), so what it protects (a fork's copy) comes after this one.
         this.accesses++;
         const vpn = Math.floor(addr / PAGE_SIZE);
         const pte = this.state.mms.get(mm)!.ptes.get(vpn)!;
         const version = this.state.folios.version(pte.folio, pte.index);
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
+        const seen = access === "read" ? version : version + 1;
+        if (access === "read") this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
+        else this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: seen });
+        yield sleep(g.accessNs);
         stalled();
-        if (access === "read") {
-          this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
-          return { ret: 0, version, faults };
-        }
-        this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: version + 1 });
-        return { ret: 0, version: version + 1, faults };
+        return { ret: 0, version: seen, faults };
       }
       if (firstFaultNs < 0) firstFaultNs = engine.nowNs;
       yield sleep(g.faultDeliveryNs); // the fault message reaches the driver
