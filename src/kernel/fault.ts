@@ -5,7 +5,7 @@ import { VM_FAULT_SIGBUS, type Kernel } from "./kernel.ts";
 import { mmOf } from "./mm.ts";
 import { vmaLookup } from "./state.ts";
 import type { FaultOutcome } from "./events.ts";
-import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
+import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 
 export type AccessKind = "read" | "write";
 
@@ -151,15 +151,18 @@ function* doWpPage(k: Kernel, mm: number, vpn: number, oldFolio: number, oldInde
   const folio = folioAlloc(k, 0, "system");
   if (folio === null) return "OOM";
   yield spin(k.costs.pageZeroNs); // copying a page costs about what clearing one does
-  yield* mmuNotifierInvalidate(k, { mm, start: vpn * PAGE_SIZE, end: (vpn + 1) * PAGE_SIZE, event: "clear", owner: -1 });
+  const range: MmuNotifierRange = { mm, start: vpn * PAGE_SIZE, end: (vpn + 1) * PAGE_SIZE, event: "clear", owner: -1 };
+  yield* mmuNotifierInvalidate(k, range);
   const now = mmOf(k, mm).ptes.get(vpn);
   if (now === undefined || now.kind !== "present" || now.folio !== oldFolio || now.index !== oldIndex) {
+    mmuNotifierInvalidateEnd(k, range);
     yield* folioPut(k, folio); // the entry changed meanwhile: retry the access
     return "ok";
   }
   k.commit({ kind: "page.copy", srcFolio: oldFolio, srcIndex: oldIndex, dstFolio: folio, dstIndex: 0 });
   k.commit({ kind: "pte.clear", mm, vpn });
   k.commit({ kind: "pte.set", mm, vpn, pteKind: "present", folio, index: 0 });
+  mmuNotifierInvalidateEnd(k, range);
   yield* folioPut(k, oldFolio);
   return "ok";
 }

@@ -1,6 +1,6 @@
 import type { ProcessBody } from "../engine/index.ts";
 import { folioGet } from "./folio.ts";
-import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
+import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import { hasEntries, migratingEntry, mmCreate, mmOf } from "./mm.ts";
 import type { PteState } from "./page-table.ts";
@@ -29,8 +29,12 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   const child = mmCreate(k);
   const from = mmOf(k, parent);
   // copy_page_range write-protects private mappings for copy-on-write: secondary MMUs drop them first.
+  const invalidated: MmuNotifierRange[] = [];
   for (const v of [...from.vmas]) {
-    if (v.kind === "anon-private") yield* mmuNotifierInvalidate(k, { mm: parent, start: v.startAddr, end: v.endAddr, event: "protection", owner: -1 });
+    if (v.kind !== "anon-private") continue;
+    const range: MmuNotifierRange = { mm: parent, start: v.startAddr, end: v.endAddr, event: "protection", owner: -1 };
+    invalidated.push(range);
+    yield* mmuNotifierInvalidate(k, range);
   }
   // An eviction takes no mmap lock: migration entries can have appeared during the notifier calls.
   for (;;) {
@@ -54,6 +58,8 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
     if (pte.kind === "present") copyPresentPte(k, child, vpn, pte);
     else copyNonpresentPte(k, child, vpn, pte);
   }
+  // copy_page_range's invalidate_range_end: GPU faults waiting to read these ranges may go on.
+  for (const range of invalidated) mmuNotifierInvalidateEnd(k, range);
   lock.upWrite();
   return child;
 }

@@ -1,7 +1,7 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
-import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
+import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate-types.ts";
 import { mmOf } from "./mm.ts";
@@ -297,8 +297,9 @@ function* migrateDevicePfnLock(k: Kernel, s: MigrateSrc): ProcessBody<MigrateSrc
  */
 export function* migrateDevicePfns(k: Kernel, srcs: MigrateSrc[]): ProcessBody<number> {
   for (let i = 0; i < srcs.length; i++) srcs[i] = yield* migrateDevicePfnLock(k, srcs[i]!);
-  yield* invalidateMappingsOf(k, srcs);
+  const invalidated = yield* invalidateMappingsOf(k, srcs);
   yield* migrateDeviceUnmap(k, srcs, srcs.length, -1);
+  for (const range of invalidated) mmuNotifierInvalidateEnd(k, range); // try_to_migrate_one's invalidate_range_end
   if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(srcs.length * k.costs.migrateSetupNsPerPage));
   return 0;
 }
@@ -315,12 +316,13 @@ export function* migrateDeviceFinalize(k: Kernel, srcs: MigrateSrc[], dsts: Migr
 
 /**
  * try_to_migrate's mmu notifier calls: every mapping of a page about to be unmapped is
- * invalidated in secondary MMUs first, one call per run of consecutive pages in an mm.
+ * invalidated in secondary MMUs first, one call per run of consecutive pages in an mm. Returns
+ * the ranges, for the caller to end (invalidate_range_end) once the pages are unmapped.
  */
-function* invalidateMappingsOf(k: Kernel, srcs: MigrateSrc[]): ProcessBody<void> {
-  if (k.mmuNotifiers.length === 0) return;
+function* invalidateMappingsOf(k: Kernel, srcs: MigrateSrc[]): ProcessBody<MmuNotifierRange[]> {
+  if (k.mmuNotifiers.length === 0) return [];
   const folios = new Set(srcs.filter((s) => s.migrate && s.folio !== -1).map((s) => s.folio));
-  if (folios.size === 0) return;
+  if (folios.size === 0) return [];
   const ranges: { mm: number; first: number; last: number }[] = [];
   const entries = entriesNaming(k, folios);
   for (const id of [...entries.keys()].sort((a, b) => a - b)) {
@@ -330,7 +332,9 @@ function* invalidateMappingsOf(k: Kernel, srcs: MigrateSrc[]): ProcessBody<void>
       else ranges.push({ mm: id, first: vpn, last: vpn });
     }
   }
-  for (const r of ranges) yield* mmuNotifierInvalidate(k, { mm: r.mm, start: r.first * PAGE_SIZE, end: (r.last + 1) * PAGE_SIZE, event: "migrate", owner: -1 });
+  const invalidated = ranges.map((r): MmuNotifierRange => ({ mm: r.mm, start: r.first * PAGE_SIZE, end: (r.last + 1) * PAGE_SIZE, event: "migrate", owner: -1 }));
+  for (const range of invalidated) yield* mmuNotifierInvalidate(k, range);
+  return invalidated;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
-import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
+import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import {
   migrateDeviceFinalizeCommon,
@@ -81,8 +81,10 @@ export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> 
   m.cpages = 0;
   m.npages = 0;
   // migrate_vma_collect brackets its walk with an owner-tagged MMU_NOTIFY_MIGRATE range.
-  yield* mmuNotifierInvalidate(k, { mm: m.mm, start: m.start, end: m.end, event: "migrate", owner: m.pgmapOwner });
+  const range: MmuNotifierRange = { mm: m.mm, start: m.start, end: m.end, event: "migrate", owner: m.pgmapOwner };
+  yield* mmuNotifierInvalidate(k, range);
   yield* migrateVmaCollect(k, m, vma);
+  mmuNotifierInvalidateEnd(k, range);
   if (m.cpages > 0) m.cpages = yield* migrateDeviceUnmap(k, m.src, m.npages, m.faultFolio);
   if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(m.npages * k.costs.migrateSetupNsPerPage)); // the walk, locks, unmaps and flushes
   return 0;

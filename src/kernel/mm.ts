@@ -1,6 +1,6 @@
 import type { ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SIZE } from "./constants.ts";
-import { mmuNotifierInvalidate } from "./mmu-notifier.ts";
+import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import { folioPut } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
 import { vmaLookup, type MmState, type VmaKind, type VmaProps, type VmaState } from "./state.ts";
@@ -114,7 +114,8 @@ function* unmapRangeLocked(k: Kernel, mm: number, start: number, end: number): P
  * that migration fail for the page.
  */
 export function* zapPteRange(k: Kernel, mm: number, start: number, end: number): ProcessBody<void> {
-  yield* mmuNotifierInvalidate(k, { mm, start, end, event: "unmap", owner: -1 });
+  const range: MmuNotifierRange = { mm, start, end, event: "unmap", owner: -1 };
+  yield* mmuNotifierInvalidate(k, range);
   const ptes = mmOf(k, mm).ptes;
   const endVpn = Math.floor(end / PAGE_SIZE);
   // Each next entry is looked up when reached, as a walk vpn by vpn would find it.
@@ -123,6 +124,7 @@ export function* zapPteRange(k: Kernel, mm: number, start: number, end: number):
     k.commit({ kind: "pte.clear", mm, vpn });
     if (pte.kind !== "migration") yield* folioPut(k, pte.folio);
   }
+  mmuNotifierInvalidateEnd(k, range);
 }
 
 /**
@@ -161,13 +163,15 @@ export function* mprotect(k: Kernel, mm: number, addr: number, lengthBytes: numb
   yield lock.downWrite();
   const covered = coversRange(k, mm, addr, end);
   if (covered) {
-    yield* mmuNotifierInvalidate(k, { mm, start: addr, end, event: "protection", owner: -1 }); // change_protection
+    const range: MmuNotifierRange = { mm, start: addr, end, event: "protection", owner: -1 };
+    yield* mmuNotifierInvalidate(k, range); // change_protection
     for (let at = addr; at < end; ) {
       const vma = vmaLookup(mmOf(k, mm), at)!;
       const pieceEnd = Math.min(end, vma.endAddr);
       mprotectFixup(k, mm, vma, at, pieceEnd, read, write);
       at = pieceEnd;
     }
+    mmuNotifierInvalidateEnd(k, range);
   }
   lock.upWrite();
   return covered ? 0 : -Errno.ENOMEM;
@@ -211,7 +215,8 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   const [vma] = splitVmasAt(k, mm, oldAddr, oldAddr + len);
   yield* unmapRangeLocked(k, mm, newAddr, newAddr + len);
   copyVma(k, mm, vma!, newAddr, faulted);
-  yield* mmuNotifierInvalidate(k, { mm, start: oldAddr, end: oldAddr + len, event: "unmap", owner: -1 }); // move_page_tables
+  const range: MmuNotifierRange = { mm, start: oldAddr, end: oldAddr + len, event: "unmap", owner: -1 };
+  yield* mmuNotifierInvalidate(k, range); // move_page_tables
   const ptes = mmOf(k, mm).ptes;
   const delta = Math.floor((newAddr - oldAddr) / PAGE_SIZE);
   const endVpn = Math.floor((oldAddr + len) / PAGE_SIZE);
@@ -225,6 +230,7 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
     k.commit({ kind: "pte.clear", mm, vpn });
     k.commit({ kind: "pte.set", mm, vpn: vpn + delta, pteKind: pte.kind, folio: pte.folio, index: pte.index });
   }
+  mmuNotifierInvalidateEnd(k, range);
   // The old range goes; its entries have moved, so there is nothing left to zap. (When copy_vma
   // merged the new range into the source VMA itself, this splits the old part off first.)
   for (const old of splitVmasAt(k, mm, oldAddr, oldAddr + len)) k.commit({ kind: "vma.remove", mm, vma: old.id });

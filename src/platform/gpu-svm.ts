@@ -2,7 +2,7 @@ import { Server, sleep, spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
 import { handleMmFault, pteWriteProtected } from "../kernel/fault.ts";
 import { folioGet, folioPut } from "../kernel/folio.ts";
-import type { MmuNotifier, MmuNotifierRange } from "../kernel/mmu-notifier.ts";
+import { mmuIntervalNotifierInsertSeq, mmuIntervalReadBegin, mmuIntervalReadRetry, type MmuNotifier, type MmuNotifierRange } from "../kernel/mmu-notifier.ts";
 import { vmaIsAnonymous, vmaLookup, type MmState } from "../kernel/state.ts";
 import type { PageTable, PteState } from "../kernel/page-table.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
@@ -52,7 +52,7 @@ export class GpuSvm implements MmuNotifier {
   private readonly bound = new Map<number, number[]>();
   /** Bound ranges whose GPU mapping is read-only: a read found a copy-on-write page (get_pages). */
   private readonly readOnly = new Set<number>();
-  /** Range → its notifier sequence (mmu_interval_notifier's invalidate_seq): bumped by every invalidation overlapping it, bound or not. */
+  /** Range → its notifier sequence (mmu_interval_notifier's invalidate_seq): set to the mm's by every invalidation overlapping it, bound or not. */
   private readonly notifierSeq = new Map<number, number>();
   faults = 0;
   accesses = 0;
@@ -105,19 +105,20 @@ export class GpuSvm implements MmuNotifier {
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
       const range = this.rangeAt(mm, addr);
       if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
-        yield sleep(g.accessNs);
+        // The access takes effect through the translation just checked, then its latency passes:
+        // an invalidation starting meanwhile completes only once the accesses in flight have
+        // drained (its TLB flush), so what it protects (a fork's copy) comes after this one.
         this.accesses++;
         const vpn = Math.floor(addr / PAGE_SIZE);
         const pte = this.state.mms.get(mm)!.ptes.get(vpn)!;
         const version = this.state.folios.version(pte.folio, pte.index);
         if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
+        const seen = access === "read" ? version : version + 1;
+        if (access === "read") this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
+        else this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: seen });
+        yield sleep(g.accessNs);
         stalled();
-        if (access === "read") {
-          this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
-          return { ret: 0, version, faults };
-        }
-        this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: version + 1 });
-        return { ret: 0, version: version + 1, faults };
+        return { ret: 0, version: seen, faults };
       }
       if (firstFaultNs < 0) firstFaultNs = engine.nowNs;
       yield sleep(g.faultDeliveryNs); // the fault message reaches the driver
@@ -187,23 +188,32 @@ export class GpuSvm implements MmuNotifier {
    * mapping (PTE zap and TLB invalidation, paid by the thread making the change). An unmapped
    * range is left for the garbage collector, which the next GPU fault runs first.
    */
-  *invalidate(range: MmuNotifierRange): ProcessBody<void> {
+  *invalidate(range: MmuNotifierRange, curSeq: number): ProcessBody<void> {
+    if (range.event === "migrate" && this.policy !== null) yield* this.notifierBlock(range);
+    // Taken after any hold, so ranges inserted during it are zapped too.
     const overlapping = [...svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)];
-    // invalidate_range_start: a fault between its get_pages and its bind must see this (mmu_interval_read_retry).
-    for (const r of overlapping) this.notifierSeq.set(r.id, (this.notifierSeq.get(r.id) ?? 0) + 1);
-    for (const r of overlapping) {
+    // mmu_interval_set_seq: a fault between its get_pages and its bind must see this (mmu_interval_read_retry),
+    // and one beginning a read of the range waits until the invalidation ends (mmu_interval_read_begin).
+    for (const r of overlapping) this.notifierSeq.set(r.id, curSeq);
+    for (const r of overlapping) if (r.boundTo !== null) yield* this.invalidateRange(r);
+  }
+
+  /**
+   * notifier-block: a migration back of a device-resident range waits, in the migrating thread,
+   * for the range's hold to end. It waits before the callback takes the sequence, as a driver
+   * blocking for a timeslice must: during the hold the GPU's own faults still read and bind the
+   * range (their read_begin does not wait, their read_retry does not fire); the CPU has changed
+   * nothing yet, and the mapping they bind is zapped right after.
+   */
+  private *notifierBlock(range: MmuNotifierRange): ProcessBody<void> {
+    for (const r of [...svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)]) {
       const vpn = Math.max(r.start, range.start) / PAGE_SIZE;
-      if (range.event === "migrate" && this.policy !== null && this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
-        // notifier-block: the migration back waits here, in the migrating thread, for the hold to end.
-        const blockNs = this.policy.notifierBlockNs({ mm: r.mm, start: r.start, end: r.end, nowNs: this.p.k.engine.nowNs });
-        if (blockNs > 0) {
-          this.commit({ kind: "mmu_notifier.block", range: r.id, durationNs: blockNs });
-          this.notifierBlockNs += blockNs;
-          yield sleep(blockNs);
-          if (this.state.svmRanges.get(r.id) !== r) continue;
-        }
-      }
-      if (r.boundTo !== null) yield* this.invalidateRange(r);
+      if (this.state.svmRanges.get(r.id) !== r || this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind !== "device-private") continue;
+      const blockNs = this.policy!.notifierBlockNs({ mm: r.mm, start: r.start, end: r.end, nowNs: this.p.k.engine.nowNs });
+      if (blockNs <= 0) continue;
+      this.commit({ kind: "mmu_notifier.block", range: r.id, durationNs: blockNs });
+      this.notifierBlockNs += blockNs;
+      yield sleep(blockNs);
     }
   }
 
@@ -213,6 +223,11 @@ export class GpuSvm implements MmuNotifier {
     this.commit({ kind: "svm_range.invalidate", range: r.id });
     this.bound.delete(r.id);
     this.readOnly.delete(r.id);
+  }
+
+  /** The range's notifier sequence, set when findOrInsert made the range. */
+  private intervalSeq(r: SvmRangeState): number {
+    return this.notifierSeq.get(r.id) ?? 0;
   }
 
   /** The page at vpn is still the one the bind mapped. */
@@ -287,7 +302,8 @@ export class GpuSvm implements MmuNotifier {
         }
       }
       let pages: RangePages | number = -Errno.EFAULT;
-      const seq = this.notifierSeq.get(r.id) ?? 0; // mmu_interval_read_begin
+      // mmu_interval_read_begin: waits while an invalidation of the range (a fork's write-protect) is in progress.
+      const seq = yield* mmuIntervalReadBegin(this.p.k, r.mm, () => this.intervalSeq(r));
       const got = yield* this.stage("get_pages", attempt, (function* (): ProcessBody<number> {
         pages = yield* self.getPages(r, devmemOnly, access);
         return typeof pages === "number" ? pages : 0;
@@ -371,6 +387,7 @@ export class GpuSvm implements MmuNotifier {
       if (!last && size <= this.profile.gpu.checkPagesThresholdBytes && !this.allFaultedIn(mmState.ptes, start, end)) continue;
       const range = this.state.nextSvmRangeId;
       this.commit({ kind: "svm_range.insert", range, mm, start, end });
+      this.notifierSeq.set(range, mmuIntervalNotifierInsertSeq(this.p.k, mm)); // mmu_interval_notifier_insert
       return this.state.svmRanges.get(range)!;
     }
     return -Errno.EINVAL;
@@ -474,7 +491,7 @@ export class GpuSvm implements MmuNotifier {
     const g = this.profile.gpu;
     yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
     // Under the notifier lock, drm_gpusvm_range_pages_valid: the invalidation sequence moved since get_pages.
-    if ((this.notifierSeq.get(r.id) ?? 0) !== seq) return -Errno.EAGAIN;
+    if (mmuIntervalReadRetry(this.intervalSeq(r), seq)) return -Errno.EAGAIN;
     this.bound.set(r.id, pages.folios);
     if (pages.writable) this.readOnly.delete(r.id);
     else this.readOnly.add(r.id);
