@@ -33,10 +33,19 @@ for (const name of bundled) {
     console.log(`${goldenLabel(name)}: unchanged ${took}`);
     continue;
   }
-  const changes = goldenChanges(readGolden(name), record);
+  let changes: ReturnType<typeof goldenChanges> | string;
+  try {
+    changes = goldenChanges(readGolden(name), record);
+  } catch (error) {
+    changes = (error as Error).message;
+  }
   writeFileSync(path, text);
   touched++;
   console.log(`${goldenLabel(name)}: changed ${took}`);
+  if (typeof changes === "string") {
+    console.log(`  the old file could not be read: ${changes}`);
+    continue;
+  }
   // Same values, different text: the file was edited by hand or written by an older formatter.
   if (changes.length === 0) console.log("  layout only (same values)");
   for (const c of changes) console.log(`  ${c.value}: ${c.expected} → ${c.found}`);

@@ -92,9 +92,19 @@ function flatValues(r: GoldenRecord): Map<string, string> {
   return out;
 }
 
-/** Reads a golden file back into a record; its number-strings ("NaN", "-0") become numbers again. */
+/** Reads a golden file back into a record. */
 export function readGolden(name: string): GoldenRecord {
-  const raw = JSON.parse(readFileSync(goldenPath(name), "utf8")) as Record<string, unknown>;
+  return parseGolden(readFileSync(goldenPath(name), "utf8"), goldenLabel(name));
+}
+
+/** A golden file's text as a record; its number-strings ("NaN", "-0") become numbers again. */
+export function parseGolden(text: string, label: string): GoldenRecord {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${label} is not valid JSON (${(error as Error).message}); \`${REWRITE_COMMAND}\` rewrites it`);
+  }
   const num = (v: unknown): number => (typeof v === "string" ? Number(v) : (v as number));
   const metrics: Record<string, number> = {};
   for (const [key, v] of Object.entries((raw.metrics ?? {}) as Record<string, unknown>)) metrics[key] = num(v);
