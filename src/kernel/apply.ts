@@ -199,6 +199,11 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
     case "mm.unmap":
     case "mm.move":
       return; // recorded for analysis and the write-version check; no state changes
+    default: {
+      // Every kind is listed above (the compiler checks it); one from a corrupt log is an error.
+      const unknown: never = ev;
+      throw new IllegalTransition(`unknown kernel event kind ${(unknown as { kind: string }).kind}`);
+    }
   }
 }
 
