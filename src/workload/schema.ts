@@ -179,7 +179,9 @@ export const WorkloadSchema = z.strictObject({
 /**
  * A workload as loaded: the schema's output with every thread's replicas and pattern steps
  * expanded, plus the platform profile it names, resolved. `threadGroups` maps each thread name of
- * the file to the names of its replicas (itself when `count` is 1).
+ * the file to the names of its replicas (itself when `count` is 1). `overrideKeys` maps each
+ * override as it was spelled ("threads.gpu0.steps.0.timesliceMs") to the key path it set, by
+ * position ("threads.1.steps.0.timesliceMs"); platform.* overrides map to themselves.
  */
-export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile; threadGroups?: Record<string, string[]> };
+export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile; threadGroups?: Record<string, string[]>; overrideKeys?: Record<string, string> };
 export type WorkloadStep = Workload["threads"][number]["steps"][number];
