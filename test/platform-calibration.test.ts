@@ -73,13 +73,15 @@ describe("platform mechanisms", () => {
       "  - name: cpu0\n    steps:\n      - { op: write, addr: 0x40000000, pages: 512 }\n" +
       "  - name: gpu0\n    ctx: gpu\n    steps:\n      - { op: atomic, addr: 0x40000000, at: 1ms }\n";
     const stages: { stage: string; ret: number; attempt: number }[] = [];
-    const stamps: number[] = [];
+    const stamps: { expiration: number; timesliceMs: number }[] = [];
+    const ends: unknown[] = [];
     const { report, world } = runWorkload(parseWorkload(text.replace("description: test", "description: test\nfaults: { vram_alloc: { nth: [1] } }"), "workloads/inline.yaml"), undefined, {
       onLog: (log) =>
         log.subscribe({
           onModelEvent: (_s, _t, _th, _c, ev) => {
             if (ev.kind === "gpu_fault.stage" && ev.stage === "migrate") stages.push({ stage: ev.stage, ret: ev.ret, attempt: ev.attempt });
-            if (ev.kind === "devmem.timeslice") stamps.push(ev.expiration);
+            if (ev.kind === "devmem.timeslice") stamps.push({ expiration: ev.expiration, timesliceMs: ev.timesliceMs });
+            if (ev.kind === "gpu_fault.end") ends.push(ev);
           },
         }),
     });
@@ -89,11 +91,14 @@ describe("platform mechanisms", () => {
       { stage: "migrate", ret: 0, attempt: 1 },
     ]);
     const f = report.gpuFaults[0]!;
-    expect([f.ret, f.attempts, f.timesliceMs]).toEqual(["0", 2, 20]); // 5 → 10 for the retry → 20 after it
-    // The successful migration was stamped with the doubled 10 ms: at HZ=250, 3 jiffies past the stamp time.
+    // Asked 5 ms (atomic_svm_timeslice_ms), doubled to 10 for the retry, which succeeded and was
+    // stamped with 10 (the handler doubles again after it, to 20, which nothing uses).
+    expect([f.ret, f.attempts, f.askedTimesliceMs, f.stampedTimesliceMs]).toEqual(["0", 2, 5, 10]);
+    expect(ends).toEqual([{ kind: "gpu_fault.end", ret: 0, askedTimesliceMs: 5, stampedTimesliceMs: 10 }]);
+    // The stamp says the same: 10 ms, at HZ=250 3 jiffies past the stamp time.
     const hz = 250;
-    expect(stamps).toHaveLength(1);
-    expect(stamps[0]! - Math.floor((1e-9 * hz * (report.gpuFaults[0]!.startNs + f.totalNs)))).toBeGreaterThanOrEqual(2);
+    expect(stamps.map((s) => s.timesliceMs)).toEqual([10]);
+    expect(stamps[0]!.expiration - Math.floor((1e-9 * hz * (report.gpuFaults[0]!.startNs + f.totalNs)))).toBeGreaterThanOrEqual(2);
     expect(world.dev.freeVramPages).toBeLessThan(12 * 1024 * 256);
   });
 

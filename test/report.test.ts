@@ -264,7 +264,7 @@ describe("the report keeps workloads apart", () => {
     const charts = drawnData(html);
     expect([...charts.keys()]).toEqual(ALL_CHARTS);
     for (const [id, groups] of charts) expect(groups.map((g) => g.title), `${id}: one group per workload`).toEqual(["atomic-ping-pong.yaml", "atomic-contention.yaml"]);
-    const params = (policy: unknown, ms: unknown, hz: unknown) => ({ "policy.name": policy, "policy.timesliceMs": ms, "model.hz": hz });
+    const params = (policy: unknown, ms: unknown, hz: unknown) => ({ "policy.name": policy, "platform.gpu.atomicTimesliceMs": ms, "model.hz": hz });
     let checked = 0;
     for (const [g, { path }] of workloads.entries()) {
       // Work and HZ charts: every dot is the mean (and its bar the min–max) of that workload's seeds.
@@ -364,7 +364,7 @@ describe("the report shows every policy", () => {
 /** A configuration with one repetition: each metric's mean, min and max are the value given. */
 function config(policy: string, timesliceMs: number | null, hz: number | null, metrics: Record<string, number>): ConfigSummary {
   const stats = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, { mean: v, min: v, max: v, n: 1 }]));
-  return { key: JSON.stringify([policy, timesliceMs, hz]), workload: "w.yaml", policy, timesliceMs, hz, params: {}, runIds: ["r0000"], statuses: { complete: 1 }, metrics: stats };
+  return { key: JSON.stringify([policy, timesliceMs, hz]), workload: "w.yaml", policy, timesliceMs, timesliceFrom: [], hz, params: {}, runIds: ["r0000"], statuses: { complete: 1 }, metrics: stats };
 }
 
 describe("report readings", () => {

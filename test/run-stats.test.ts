@@ -30,7 +30,7 @@ const base = 0x40000000;
 /** A migration of the 2 MiB block at `base` of mm 0, as the log shows one. */
 function toDevice(log: ReturnType<typeof fakeLog>, t: number) {
   log.emit(t, 9, { kind: "migrate_to_devmem.begin", mm: 0, start: base, end: base + MiB2 });
-  log.emit(t + 500, 9, { kind: "devmem.timeslice", devmem: 1, expiration: 0 });
+  log.emit(t + 500, 9, { kind: "devmem.timeslice", devmem: 1, expiration: 0, timesliceMs: 5 });
   log.emit(t + 900, 9, { kind: "migrate_to_devmem.end", ret: 0 });
 }
 function toSystem(log: ReturnType<typeof fakeLog>, t: number, ret = 0) {

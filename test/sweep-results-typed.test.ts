@@ -41,8 +41,15 @@ describe("results.sqlite values", () => {
     const dir = tempDir();
     const out = join(dir, "out");
     await runSweep({ file: sweepFile(dir), outDir: out, jobs: 2 });
-    const types = Object.fromEntries(query<{ name: string; t: string }>(out, "SELECT DISTINCT name, typeof(value) AS t FROM run_params").map((r) => [r.name, r.t]));
-    expect(types).toEqual({ "model.hz": "integer", "policy.name": "text", "platform.gpu.migrateNonAtomic": "text", "platform.copy.bandwidthGBps": "real" });
+    const types = Object.fromEntries(query<{ name: string; t: string }>(out, "SELECT name, group_concat(DISTINCT typeof(value)) AS t FROM run_params GROUP BY name").map((r) => [r.name, r.t]));
+    // The swept keys, and the two rows each run records about itself (the timeslice: 5 ms for xe, 'unused' for none).
+    expect(types).toEqual({ "model.hz": "integer", "policy.name": "text", "platform.gpu.migrateNonAtomic": "text", "platform.copy.bandwidthGBps": "real", timesliceMs: expect.stringMatching(/^(integer,text|text,integer)$/), timesliceFrom: "text" });
+    expect(query(out, "SELECT run_id, value FROM run_params WHERE name = 'timesliceMs' ORDER BY run_id")).toEqual([
+      { run_id: "r0000", value: 5 },
+      { run_id: "r0001", value: 5 },
+      { run_id: "r0002", value: "unused" },
+      { run_id: "r0003", value: "unused" },
+    ]);
     expect(query(out, "SELECT run_id FROM run_params WHERE name = 'policy.name' AND value = 'xe' ORDER BY run_id")).toEqual([{ run_id: "r0000" }, { run_id: "r0001" }]);
     expect(query(out, "SELECT count(*) AS n FROM run_params WHERE name = 'model.hz' AND value = 100")).toEqual([{ n: 4 }]);
     expect(query(out, "SELECT DISTINCT value FROM run_params WHERE name = 'platform.gpu.migrateNonAtomic'")).toEqual([{ value: "false" }]);

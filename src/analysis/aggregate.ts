@@ -1,5 +1,5 @@
 import type { RunRow } from "./results.ts";
-import { timesliceOf, variantOf, type Timeslice } from "./settings.ts";
+import { variantOf, type Timeslice } from "./settings.ts";
 
 /** A metric over the repetitions of one configuration. */
 export interface Stat {
@@ -16,6 +16,8 @@ export interface ConfigSummary {
   workload: string;
   policy: string;
   timesliceMs: number | null;
+  /** The keys the timeslice came from (the first run's): not another setting. */
+  timesliceFrom: string[];
   hz: number | null;
   /** The first run's params: identical across repetitions, which is what a configuration is. */
   params: Record<string, unknown>;
@@ -37,7 +39,7 @@ export function configKey(run: RunRow): string {
  * differ only in their seed and in settings that do not act on them, so they are repetitions.
  */
 export function chartKey(run: RunRow): string {
-  return JSON.stringify([variantOf(run), run.policy, timesliceOf(run.params), run.hz]);
+  return JSON.stringify([variantOf(run), run.policy, run.timeslice, run.hz]);
 }
 
 /** A configuration as the charts draw it. */
@@ -48,16 +50,14 @@ export interface ChartConfig extends ConfigSummary {
 }
 
 /**
- * The runs grouped by chartKey, in order of their first run. `timesliceMs` is the timeslice the
- * policy reads (null for its default or none), so a policy that ignores the swept timeslice is
- * not drawn at it.
+ * The runs grouped by chartKey, in order of their first run. `timesliceMs` is the run's recorded
+ * timeslice (null when it has none, or several), so a policy that holds for none is not drawn at one.
  */
 export function chartConfigs(runs: readonly RunRow[]): ChartConfig[] {
   const byId = new Map(runs.map((r) => [r.runId, r]));
   return summarise(runs, chartKey).map((c) => {
     const first = byId.get(c.runIds[0]!)!;
-    const timeslice = timesliceOf(first.params);
-    return { ...c, variant: variantOf(first), timeslice, timesliceMs: typeof timeslice === "number" ? timeslice : null };
+    return { ...c, variant: variantOf(first), timeslice: first.timeslice };
   });
 }
 
@@ -121,7 +121,7 @@ export function summarise(runs: readonly RunRow[], keyOf: (run: RunRow) => strin
     }
     const statuses: Record<string, number> = {};
     for (const r of members) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-    return { key, workload: first.workload, policy: first.policy, timesliceMs: first.timesliceMs, hz: first.hz, params: first.params, runIds: members.map((r) => r.runId), statuses, metrics };
+    return { key, workload: first.workload, policy: first.policy, timesliceMs: first.timesliceMs, timesliceFrom: first.timesliceFrom, hz: first.hz, params: first.params, runIds: members.map((r) => r.runId), statuses, metrics };
   });
 }
 

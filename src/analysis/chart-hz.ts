@@ -68,6 +68,7 @@ export function hzReading(groups: readonly ConfigSummary[], policies: readonly s
     // A figure that stays at zero (xe never sleeps) says nothing about HZ.
     return a === undefined || b === undefined || (a === 0 && b === 0) ? [] : [`${what} goes from ${formatValue(a)}${unit} to ${formatValue(b)}${unit} (${formatRatio(b, a)})`];
   });
-  if (lo === hi || parts.length === 0) return `${subject} was run at one HZ only at the ${timesliceLabel(ms)} timeslice, so there is no HZ trend to read.`;
-  return `From HZ ${lo} to HZ ${hi} at the ${timesliceLabel(ms)} timeslice, ${subject}'s ${parts.join(" and its ")}.`;
+  const atTimeslice = ms === null ? "with no one timeslice" : `at the ${timesliceLabel(ms)} timeslice`;
+  if (lo === hi || parts.length === 0) return `${subject} was run at one HZ only ${atTimeslice}, so there is no HZ trend to read.`;
+  return `From HZ ${lo} to HZ ${hi} ${atTimeslice}, ${subject}'s ${parts.join(" and its ")}.`;
 }

@@ -34,7 +34,7 @@ export function workChart(runs: readonly RunRow[]): Chart {
   const sides = SIDES.filter((s) => hasMetric(runs, s.metric));
   if (sides.length === 0) return missing(ID, TITLE, SIDES.map((s) => s.metric));
   const configs = chartConfigs(runs);
-  if (!configs.some((g) => g.timesliceMs !== null)) return missing(ID, TITLE, ["a swept timeslice (policy.<name>.timesliceMs or platform.gpu.atomicTimesliceMs)"]);
+  if (!configs.some((g) => g.timesliceMs !== null)) return missing(ID, TITLE, ["runs that recorded a timeslice in ms (run param timesliceMs)"]);
   const legend = colors(policiesOf(runs));
   const variants = variantsOf(configs);
   const stats: Stat[] = [];

@@ -1,3 +1,5 @@
+import type { RunTimeslice } from "../platform/timeslice.ts";
+
 /**
  * Number and label formatting for the report's text. Locale-free on purpose: the same results must
  * give the same bytes on every machine, whatever its LANG.
@@ -32,9 +34,18 @@ export function formatPercent(a: number, b: number): string {
   return b === 0 ? "n/a" : `${trim((100 * a) / b, 2)}%`;
 }
 
-/** A timeslice as text: "5 ms", or "default" when the sweep did not set one. */
+/** A run's timeslice as recorded (ms, "unused", "mixed": src/platform/timeslice.ts), or "unrecorded" by an older pagesim. */
+export type Timeslice = RunTimeslice | "unrecorded";
+
+/** A timeslice as text: "5 ms", "mixed", "not recorded", or "not used" by the run. */
+export function timesliceText(t: Timeslice): string {
+  if (typeof t === "number") return `${trim(t, 4)} ms`;
+  return { unused: "not used", mixed: "mixed", unrecorded: "not recorded" }[t];
+}
+
+/** A timeslice in a sentence: "5 ms", or "no single" when the configurations have none in common. */
 export function timesliceLabel(ms: number | null): string {
-  return ms === null ? "default" : `${trim(ms, 4)} ms`;
+  return ms === null ? "no single" : timesliceText(ms);
 }
 
 /** HZ as text: "HZ 250", or "HZ default" when the sweep did not set it. */
@@ -53,6 +64,6 @@ export function paramText(value: unknown): string {
 }
 
 /** A configuration as text: "xe · 5 ms · HZ 250". */
-export function configLabel(c: { policy: string; timesliceMs: number | null; hz: number | null }): string {
-  return `${c.policy} · ${timesliceLabel(c.timesliceMs)} · ${hzLabel(c.hz)}`;
+export function configLabel(c: { policy: string; timeslice: Timeslice; hz: number | null }): string {
+  return `${c.policy} · ${timesliceText(c.timeslice)} · ${hzLabel(c.hz)}`;
 }

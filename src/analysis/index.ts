@@ -6,7 +6,7 @@
 export { sqlSource, hasTable, type SqlSource, type SqlRow, type SqlParam, type PreparingDatabase } from "./sql-source.ts";
 export { loadRuns, loadSeries, loadSweepMeta, seriesNames, assertResults, ResultsError, type RunRow, type SeriesPoint } from "./results.ts";
 export { summarise, configKey, chartKey, chartConfigs, variantsOf, stat, hasMetric, policiesOf, type ChartConfig, type ConfigSummary, type Stat } from "./aggregate.ts";
-export { settingApplies, timesliceOf, otherSettings, variantOf, type Timeslice } from "./settings.ts";
+export { settingApplies, otherSettings, variantOf, type Timeslice } from "./settings.ts";
 export { renderSvg, type Chart, type DrawnChart, type MissingChart } from "./render.ts";
 export { workChart, workReading } from "./chart-work.ts";
 export { paretoChart, paretoReading, markFrontier, tradePoints, type TradePoint } from "./chart-pareto.ts";

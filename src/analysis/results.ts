@@ -1,3 +1,5 @@
+import { TIMESLICE_KEY } from "../platform/timeslice.ts";
+import type { Timeslice } from "./settings.ts";
 import { hasTable, type SqlSource } from "./sql-source.ts";
 
 /** Bad input to the report: a missing results file or one that is not a sweep's (exit status 2). */
@@ -16,11 +18,18 @@ export interface RunRow {
   error: string | null;
   /** Param `policy.name` ("xe" when the sweep does not set it), with the knobs set for it (see policyLabel). */
   policy: string;
-  /** Param `policy.<name>.timesliceMs`, `policy.timesliceMs` or `platform.gpu.atomicTimesliceMs`; null if not swept. */
+  /**
+   * The run's timeslice as it recorded it (run param `timesliceMs`, src/workload/run-timeslice.ts):
+   * ms, "unused", "mixed", or "unrecorded" in results of a pagesim that did not record it.
+   */
+  timeslice: Timeslice;
+  /** The timeslice in ms when it is one value, else null. */
   timesliceMs: number | null;
+  /** The key paths the run's timeslice came from (run param `timesliceFrom`): an axis, not another setting. */
+  timesliceFrom: string[];
   /** Param `model.hz`, else null (the workload's own HZ). */
   hz: number | null;
-  /** Every override the sweep set, as the sweep file gave it (number, text or boolean). */
+  /** Every override the sweep set, as the sweep file gave it (number, text or boolean); recorded parameters apart. */
   params: Record<string, unknown>;
   /** Every metric of the run (none for a failed run). */
   metrics: Record<string, number>;
@@ -62,6 +71,16 @@ function paramDecoder(src: SqlSource): (value: unknown) => unknown {
 
 const numberOrNull = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
+/** run_params rows a run records about itself (not a key path a sweep sets): src/workload/run-timeslice.ts. */
+const TIMESLICE_FROM = "timesliceFrom";
+const RECORDED_PARAMS: readonly string[] = [TIMESLICE_KEY, TIMESLICE_FROM];
+
+/** The recorded timeslice: ms, "unused" or "mixed"; "unrecorded" when the row is missing or unreadable. */
+function recordedTimeslice(value: unknown): Timeslice {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  return value === "unused" || value === "mixed" ? value : "unrecorded";
+}
+
 /** Every run with its params and metrics, in run order. Works whether or not metrics exist. */
 export function loadRuns(src: SqlSource): RunRow[] {
   const params = new Map<string, Record<string, unknown>>();
@@ -78,8 +97,12 @@ export function loadRuns(src: SqlSource): RunRow[] {
   }
   return src.all("SELECT run_id, run_index, workload, repetition, seed, status, error FROM runs ORDER BY run_index, run_id").map((row) => {
     const id = String(row.run_id);
-    const p = params.get(id) ?? {};
+    const all = params.get(id) ?? {};
+    const p = Object.fromEntries(Object.entries(all).filter(([k]) => !RECORDED_PARAMS.includes(k)));
     const policy = p["policy.name"];
+    const timeslice = recordedTimeslice(all[TIMESLICE_KEY]);
+    const from = all[TIMESLICE_FROM];
+    const timesliceFrom = typeof from === "string" && from !== "" ? from.split(",") : [];
     return {
       runId: id,
       runIndex: Number(row.run_index),
@@ -88,8 +111,10 @@ export function loadRuns(src: SqlSource): RunRow[] {
       repetition: Number(row.repetition),
       status: String(row.status),
       error: row.error === null || row.error === undefined ? null : String(row.error),
-      policy: policyLabel(typeof policy === "string" ? policy : DEFAULT_POLICY, p),
-      timesliceMs: numberOrNull(p[`policy.${String(policy)}.timesliceMs`]) ?? numberOrNull(p["policy.timesliceMs"]) ?? numberOrNull(p["platform.gpu.atomicTimesliceMs"]),
+      policy: policyLabel(typeof policy === "string" ? policy : DEFAULT_POLICY, p, timesliceFrom),
+      timeslice,
+      timesliceMs: typeof timeslice === "number" ? timeslice : null,
+      timesliceFrom,
       hz: numberOrNull(p["model.hz"]),
       params: p,
       metrics: metrics.get(id) ?? {},
@@ -100,13 +125,13 @@ export function loadRuns(src: SqlSource): RunRow[] {
 /**
  * A run's policy as the charts name it: the policy, plus the knobs the sweep set for that policy
  * (`policy.uvm.lapseUs` → "uvm lapseUs=5000"), so that variants of one policy are not averaged
- * together. Knobs of other policies do not apply to the run and are left out; the timeslice is an
- * axis of its own.
+ * together. Knobs of other policies do not apply to the run and are left out; the timeslice (the
+ * keys it was recorded as coming from) is an axis of its own.
  */
-function policyLabel(name: string, params: Record<string, unknown>): string {
+function policyLabel(name: string, params: Record<string, unknown>, timesliceFrom: readonly string[]): string {
   const prefix = `policy.${name}.`;
   const knobs = Object.keys(params)
-    .filter((k) => k.startsWith(prefix) && k !== `${prefix}timesliceMs`)
+    .filter((k) => k.startsWith(prefix) && !timesliceFrom.includes(k))
     .sort()
     .map((k) => `${k.slice(prefix.length)}=${String(params[k])}`);
   return [name, ...knobs].join(" ");

@@ -1,5 +1,5 @@
 import { policyNames, policySpec } from "../policies/registry.ts";
-import { paramText } from "./format.ts";
+import { paramText, type Timeslice } from "./format.ts";
 import type { RunRow } from "./results.ts";
 
 /**
@@ -10,8 +10,12 @@ import type { RunRow } from "./results.ts";
  * and everything that is not a policy knob. Everything else a sweep varies stays apart.
  */
 
-/** A run's timeslice as the charts place it: the ms swept, the policy's default, or not read by the policy at all. */
-export type Timeslice = number | "default" | "unused";
+/**
+ * A run's timeslice as the charts place it: the run's recorded one (ms, "unused" when nothing in
+ * the run asks for one, "mixed" when its parts ask for different ones: src/platform/timeslice.ts),
+ * or "unrecorded" in results of a pagesim that did not record it.
+ */
+export { timesliceText, type Timeslice } from "./format.ts";
 
 const DEFAULT_POLICY = "xe";
 
@@ -46,32 +50,15 @@ export function settingApplies(name: string, params: Readonly<Record<string, unk
   return readers.some((r) => r.policy === policy && params[`policy.${policy}.${r.knob}`] === undefined);
 }
 
-/** Whether the policy has a timeslice at all (its knobs include `timesliceMs`; unknown policies: yes). */
-function usesTimeslice(policy: string): boolean {
-  const spec = policySpec(policy);
-  return spec === undefined || "timesliceMs" in spec.knobs.shape;
-}
-
-/** The params naming a timeslice, in the order they take effect. */
-const timesliceParams = (policy: string): string[] => [`policy.${policy}.timesliceMs`, "policy.timesliceMs", "platform.gpu.atomicTimesliceMs"];
-
-/** The run's timeslice: the first applicable timeslice param, else the policy's default, else "unused". */
-export function timesliceOf(params: Readonly<Record<string, unknown>>): Timeslice {
-  const policy = policyNameOf(params);
-  for (const name of timesliceParams(policy)) {
-    const value = params[name];
-    if (typeof value === "number" && settingApplies(name, params)) return value;
-  }
-  return usesTimeslice(policy) ? "default" : "unused";
-}
-
 /**
  * The applicable settings that are not the policy (with its own knobs, part of its label), the
- * timeslice or HZ, sorted by name: what else tells two configurations of one workload apart.
+ * timeslice (the keys the run recorded it came from) or HZ, sorted by name: what else tells two
+ * configurations of one workload apart.
  */
-export function otherSettings(params: Readonly<Record<string, unknown>>): [string, unknown][] {
+export function otherSettings(run: Pick<RunRow, "params" | "timesliceFrom">): [string, unknown][] {
+  const params = run.params;
   const policy = policyNameOf(params);
-  const axes = new Set(["policy.name", "model.hz", ...timesliceParams(policy)]);
+  const axes = new Set(["policy.name", "model.hz", ...run.timesliceFrom]);
   return Object.keys(params)
     .filter((k) => !axes.has(k) && !k.startsWith(`policy.${policy}.`) && settingApplies(k, params))
     .sort()
@@ -85,19 +72,13 @@ export const shortWorkload = (path: string): string => path.split("/").pop() ?? 
  * What a chart keeps apart besides its own axes and colour: the workload and the other applicable
  * settings ("atomic-ping-pong.yaml" or "atomic-ping-pong.yaml · platform.gpu.accessNs=20").
  */
-export function variantOf(run: Pick<RunRow, "workload" | "params">): string {
-  return [shortWorkload(run.workload), ...otherSettings(run.params).map(([k, v]) => `${k}=${paramText(v)}`)].join(" · ");
+export function variantOf(run: Pick<RunRow, "workload" | "params" | "timesliceFrom">): string {
+  return [shortWorkload(run.workload), ...otherSettings(run).map(([k, v]) => `${k}=${paramText(v)}`)].join(" · ");
 }
 
-/** A timeslice as text: "5 ms", "default", or "not used" by the policy. */
-export function timesliceText(t: Timeslice): string {
-  if (t === "unused") return "not used";
-  return t === "default" ? "default" : `${Number(t.toPrecision(4))} ms`;
-}
-
-/** Timeslices in axis order: swept values ascending, then the default, then "not used". */
+/** Timeslices in axis order: values ascending, then "mixed", "not recorded", "not used". */
 export function compareTimeslices(a: Timeslice, b: Timeslice): number {
-  const rank = (t: Timeslice) => (typeof t === "number" ? [0, t] : t === "default" ? [1, 0] : [2, 0]);
+  const rank = (t: Timeslice) => (typeof t === "number" ? [0, t] : [{ mixed: 1, unrecorded: 2, unused: 3 }[t], 0]);
   const [ra, va] = rank(a);
   const [rb, vb] = rank(b);
   return ra! - rb! || va! - vb!;

@@ -80,7 +80,7 @@ function formatGpuFaults(r: RunReport): string[] {
   if (faults.length <= 10) {
     const lines = [head, `  ${"thread".padEnd(10)} ${"at".padStart(12)}  access  ${columns}  ret`];
     for (const f of faults) {
-      lines.push(`  ${f.thread.padEnd(10)} ${fmtNs(f.startNs).padStart(12)}  ${f.access.padEnd(6)}  ${[f.totalNs, f.migrateNs, f.copyNs, f.getPagesNs, f.bindNs].map(us).join("  ")}  ${f.ret}${f.attempts > 1 ? ` (${f.attempts} attempts, timeslice ${f.timesliceMs} ms)` : ""}`);
+      lines.push(`  ${f.thread.padEnd(10)} ${fmtNs(f.startNs).padStart(12)}  ${f.access.padEnd(6)}  ${[f.totalNs, f.migrateNs, f.copyNs, f.getPagesNs, f.bindNs].map(us).join("  ")}  ${f.ret}${f.attempts > 1 ? ` (${f.attempts} attempts, timeslice ${f.askedTimesliceMs} ms asked, ${f.stampedTimesliceMs < 0 ? "none stamped" : `${f.stampedTimesliceMs} ms stamped`})` : ""}`);
     }
     return lines;
   }

@@ -37,11 +37,11 @@ const cell = (v: number | undefined): string => (v === undefined ? "" : v >= 100
 
 /**
  * A configuration's identifying columns: workload (when the sweep has several), the policy with
- * its own knobs, the timeslice it reads ("not used" when it reads none), HZ, and any other setting
+ * its own knobs, the timeslice it recorded ("not used" when it has none), HZ, and any other setting
  * that applies to it. Knobs of other policies are left out: they do not act on the run.
  */
 function identity(c: ChartConfig, withWorkload: boolean): string[] {
-  const others = otherSettings(c.params).map(([k, v]) => `${k.split(".").pop()}=${paramText(v)}`);
+  const others = otherSettings(c).map(([k, v]) => `${k.split(".").pop()}=${paramText(v)}`);
   return [...(withWorkload ? [shortWorkload(c.workload)] : []), c.policy, timesliceText(c.timeslice), hzLabel(c.hz), others.join(" ")];
 }
 

@@ -9,8 +9,8 @@ export type PagemapEvent =
   | { kind: "dpagemap.unbind"; dpagemap: number }
   /** drm_pagemap_devmem_init. */
   | { kind: "devmem.init"; devmem: number; dpagemap: number; mm: number; sizeBytes: number; pfns: number[] }
-  /** The success-only timeslice stamp in drm_pagemap_migrate_to_devmem. */
-  | { kind: "devmem.timeslice"; devmem: number; expiration: number }
+  /** The success-only timeslice stamp in drm_pagemap_migrate_to_devmem: timesliceMs as passed, expiration in jiffies. */
+  | { kind: "devmem.timeslice"; devmem: number; expiration: number; timesliceMs: number }
   /** complete_all(&devmem->detached), from drm_pagemap_zdd_destroy. */
   | { kind: "devmem.detach"; devmem: number }
   /** devmem_release: the allocation's device memory is given back. */

@@ -116,7 +116,7 @@ function* migrateToDevmemSteps(
 
       // Upon success: the timeslice stamp (per allocation, in jiffies) and the binding.
       const expiration = p.k.engine.jiffies.getJiffies64() + p.k.engine.jiffies.msecsToJiffies(timesliceMs);
-      p.commit({ kind: "devmem.timeslice", devmem, expiration });
+      p.commit({ kind: "devmem.timeslice", devmem, expiration, timesliceMs });
       if (!newest) p.commit({ kind: "zdd.bind", zdd, devmem }); // now owns the devmem reference
     }
 

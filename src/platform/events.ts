@@ -27,8 +27,13 @@ export type PlatformEvent =
   | { kind: "gpu_fault.begin"; mm: number; addr: number; access: GpuAccess }
   /** One stage of the fault handler ran for durationNs (attempt counts retries, from 0). */
   | { kind: "gpu_fault.stage"; stage: GpuFaultStage; durationNs: number; ret: number; attempt: number }
-  /** The fault handler returned: 0, or the error the GPU thread sees. */
-  | { kind: "gpu_fault.end"; ret: number; timesliceMs: number }
+  /**
+   * The fault handler returned: 0, or the error the GPU thread sees. askedTimesliceMs: the
+   * timeslice the fault asked for (the policy's, or Xe's atomic_svm_timeslice_ms / 0), before any
+   * doubling; stampedTimesliceMs: the one its successful migration passed to
+   * drm_pagemap_migrate_to_devmem (asked, doubled once per retry before it), -1 when none succeeded.
+   */
+  | { kind: "gpu_fault.end"; ret: number; askedTimesliceMs: number; stampedTimesliceMs: number }
   /**
    * Not a kernel step: the simulated migration policy throttled a GPU fault; it is not serviced
    * and the GPU replays the access durationNs later.

@@ -12,6 +12,7 @@ import type { PlatformProfile } from "./profile.ts";
 import { svmRangeIndexOf } from "./svm-range-index.ts";
 import type { GpuFaultDecision, MigrationPolicy } from "./policy.ts";
 import type { XeDevice } from "./xe-device.ts";
+import { NO_TIMESLICE_MS, xeRetryTimesliceMs } from "./timeslice.ts";
 
 /** What get_pages found: every page's folio, and where the range lives. */
 interface RangePages {
@@ -265,10 +266,12 @@ export class GpuSvm implements MmuNotifier {
     // need_vram: atomics on a discrete GPU without device atomics on system memory.
     const devmemOnly = access === "atomic";
     if (devmemOnly && decision?.kind === "stay") throw new Error(`policy ${this.policy?.name}: a fault that needs VRAM cannot stay in system memory (throttle it instead)`);
-    let timesliceMs = decision?.kind === "migrate" ? decision.timesliceMs : devmemOnly ? g.atomicTimesliceMs : 0;
+    const askedTimesliceMs = decision?.kind === "migrate" ? decision.timesliceMs : devmemOnly ? g.atomicTimesliceMs : NO_TIMESLICE_MS;
+    let timesliceMs = askedTimesliceMs;
+    let stampedTimesliceMs = -1; // no migration has succeeded yet
     let migrateTries = devmemOnly ? g.atomicMigrateTries : 1;
     const end = (ret: number): number => {
-      this.commit({ kind: "gpu_fault.end", ret, timesliceMs });
+      this.commit({ kind: "gpu_fault.end", ret, askedTimesliceMs, stampedTimesliceMs });
       return ret;
     };
     const self = this;
@@ -295,11 +298,12 @@ export class GpuSvm implements MmuNotifier {
         migrateTries--;
         const ts = timesliceMs;
         const err = yield* this.stage("migrate", attempt, populateMm(this.p, this.dev.dpagemap, r.start, r.end, mm, ts));
-        timesliceMs *= 2; // after every VRAM allocation attempt
+        timesliceMs = xeRetryTimesliceMs(timesliceMs); // after every VRAM allocation attempt
         if (err !== 0) {
           if (migrateTries > 0 || !devmemOnly) continue;
           return end(err);
         }
+        stampedTimesliceMs = ts;
       }
       let pages: RangePages | number = -Errno.EFAULT;
       // mmu_interval_read_begin: waits while an invalidation of the range (a fork's write-protect) is in progress.
@@ -309,7 +313,7 @@ export class GpuSvm implements MmuNotifier {
         return typeof pages === "number" ? pages : 0;
       })());
       if (got !== 0) {
-        timesliceMs *= 2;
+        timesliceMs = xeRetryTimesliceMs(timesliceMs);
         if (got === -Errno.EOPNOTSUPP) yield* this.evictRange(r); // mixed placement: back to RAM, then retry
         if (migrateTries > 0 || !devmemOnly) continue;
         return end(got);

@@ -77,7 +77,7 @@ export interface PlatformProfile {
     chunkSizes: number[];
     /** Ranges at or below this size need their CPU pages faulted in before they may be chosen. */
     checkPagesThresholdBytes: number;
-    /** Timeslice given to atomic faults that need VRAM (atomic_svm_timeslice_ms). */
+    /** Timeslice given to atomic faults that need VRAM (atomic_svm_timeslice_ms; default and meaning: timeslice.ts). */
     atomicTimesliceMs: number;
     /** Migration attempts per fault for atomics (devmem_only); other faults get one. */
     atomicMigrateTries: number;

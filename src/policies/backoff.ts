@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { blockKey, definePolicy } from "./policy-spec.ts";
+import { NO_TIMESLICE_MS } from "../platform/timeslice.ts";
 
 interface BlockHistory {
   /** Round trips (to the device and back) counted against this block; decays when quiet. */
@@ -39,7 +40,7 @@ export const backoffPolicy = definePolicy({
     };
     return {
       name: "backoff",
-      gpuFault: () => ({ kind: "migrate", timesliceMs: 0 }),
+      gpuFault: () => ({ kind: "migrate", timesliceMs: NO_TIMESLICE_MS }),
       cpuFault: (q) => {
         const h = blocks.get(blockKey(q.mm, q.start));
         const left = h === undefined ? 0 : h.holdEndNs - q.nowNs;

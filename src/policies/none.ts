@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { ignore, definePolicy } from "./policy-spec.ts";
+import { NO_TIMESLICE_MS } from "../platform/timeslice.ts";
 
 /**
  * No hold at all: every migration to VRAM is stamped with a zero timeslice, so a CPU fault on a
@@ -13,7 +14,7 @@ export const nonePolicy = definePolicy({
   create() {
     return {
       name: "none",
-      gpuFault: () => ({ kind: "migrate", timesliceMs: 0 }),
+      gpuFault: () => ({ kind: "migrate", timesliceMs: NO_TIMESLICE_MS }),
       cpuFault: () => ({ kind: "migrate" }),
       notifierBlockNs: () => 0,
       migrated: ignore,

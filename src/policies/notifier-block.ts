@@ -1,5 +1,6 @@
 import { blockKey, holdEndNs, definePolicy } from "./policy-spec.ts";
-import { timesliceKnobs, timesliceProfileDefaults } from "./xe.ts";
+import { NO_TIMESLICE_MS } from "../platform/timeslice.ts";
+import { holdTimesliceMs, timesliceKnobs, timesliceProfileDefaults } from "./xe.ts";
 
 /**
  * The alternative the kernel's own comment names and rejected: instead of the CPU spinning in
@@ -13,15 +14,16 @@ export const notifierBlockPolicy = definePolicy({
   summary: "the GPU's MMU notifier blocks a migration back until the timeslice ends; the CPU sleeps inside its fault instead of spinning",
   knobs: timesliceKnobs,
   profileDefaults: timesliceProfileDefaults,
+  timesliceMs: holdTimesliceMs,
   create(knobs, ctx) {
-    const timesliceMs = knobs.timesliceMs ?? ctx.profile.gpu.atomicTimesliceMs;
+    const timesliceMs = holdTimesliceMs(knobs, ctx.profile);
     const holdEnds = new Map<number, number>(); // block → ns its hold ends
     const wantsHold = new Map<number, boolean>(); // block → the last GPU fault asked for a hold
     return {
       name: "notifier-block",
       gpuFault: (q) => {
         wantsHold.set(blockKey(q.mm, q.addr), q.needVram || knobs.faults === "all");
-        return { kind: "migrate", timesliceMs: 0 }; // no kernel timeslice: the CPU is not held at the fault
+        return { kind: "migrate", timesliceMs: NO_TIMESLICE_MS }; // no kernel timeslice: the CPU is not held at the fault
       },
       cpuFault: () => ({ kind: "migrate" }),
       notifierBlockNs: (q) => Math.max(0, (holdEnds.get(blockKey(q.mm, q.start)) ?? 0) - q.nowNs),

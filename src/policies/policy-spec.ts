@@ -26,6 +26,12 @@ export interface PolicySpec<Knobs extends z.ZodObject = z.ZodObject> {
    * and the sweep table show a swept `platform.<path>` only for them (src/analysis/settings.ts).
    */
   profileDefaults?: Readonly<Record<string, string>>;
+  /**
+   * Policies that hold for the run's timeslice (src/platform/timeslice.ts): the one they use with
+   * these knobs on this profile. The run records it (run parameter `timesliceMs`); a policy
+   * without it holds by other means, and records none.
+   */
+  timesliceMs?(knobs: z.infer<Knobs>, profile: PlatformProfile): number;
   create(knobs: z.infer<Knobs>, ctx: PolicyContext): MigrationPolicy;
 }
 

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { definePolicy } from "./policy-spec.ts";
+import { NO_TIMESLICE_MS } from "../platform/timeslice.ts";
 
 /** A token bucket of bytes: refills at a rate up to a depth; completed migrations are charged. */
 class ByteBucket {
@@ -48,7 +49,7 @@ export const rateLimitPolicy = definePolicy({
       name: "rate-limit",
       gpuFault: (q) => {
         const waitNs = toDevice.waitNs(q.nowNs);
-        if (waitNs === 0) return { kind: "migrate", timesliceMs: 0 };
+        if (waitNs === 0) return { kind: "migrate", timesliceMs: NO_TIMESLICE_MS };
         return q.needVram ? { kind: "throttle", delayNs: waitNs } : { kind: "stay" };
       },
       cpuFault: (q) => {

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { blockKey, ignore, definePolicy } from "./policy-spec.ts";
+import { NO_TIMESLICE_MS } from "../platform/timeslice.ts";
 
 /**
  * NUMA balancing's two-stage filter (policies-and-calibration.md §3): a block migrates towards a
@@ -24,7 +25,7 @@ export const twoFaultPolicy = definePolicy({
     return {
       name: "two-fault",
       gpuFault: (q) => {
-        if (second(blockKey(q.mm, q.addr), "gpu")) return { kind: "migrate", timesliceMs: 0 };
+        if (second(blockKey(q.mm, q.addr), "gpu")) return { kind: "migrate", timesliceMs: NO_TIMESLICE_MS };
         return q.needVram ? { kind: "throttle", delayNs: knobs.retryNs } : { kind: "stay" };
       },
       cpuFault: (q) => (second(blockKey(q.mm, q.start), "cpu") ? { kind: "migrate" } : { kind: "refault" }),

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { blockKey, definePolicy } from "./policy-spec.ts";
+import { NO_TIMESLICE_MS } from "../platform/timeslice.ts";
 import type { CpuFaultDecision, GpuFaultDecision } from "../platform/policy.ts";
 
 type Side = "gpu" | "cpu";
@@ -108,7 +109,7 @@ export const uvmPolicy = definePolicy({
       name: "uvm",
       gpuFault: (q): GpuFaultDecision => {
         const h = hint(block(blockKey(q.mm, q.addr)), "gpu", !q.needVram, q.nowNs);
-        if (h.kind === "none") return { kind: "migrate", timesliceMs: 0 };
+        if (h.kind === "none") return { kind: "migrate", timesliceMs: NO_TIMESLICE_MS };
         if (h.kind === "remote") return { kind: "stay" };
         return { kind: "throttle", delayNs: Math.max(1000, h.untilNs - q.nowNs) };
       },

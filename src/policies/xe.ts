@@ -1,16 +1,23 @@
 import * as z from "zod";
+import type { PlatformProfile } from "../platform/profile.ts";
+import { NO_TIMESLICE_MS, timesliceMsSchema } from "../platform/timeslice.ts";
 import { ignore, definePolicy } from "./policy-spec.ts";
 
 /** The knobs of a timeslice hold (xe's, and notifier-block's, which holds the same time). */
 export const timesliceKnobs = z.strictObject({
-  /** atomic_svm_timeslice_ms (default: the platform profile's, 5 ms on Xe), rounded to jiffies. */
-  timesliceMs: z.number().int().nonnegative().optional(),
+  /** The timeslice (src/platform/timeslice.ts); default: the platform profile's atomic_svm_timeslice_ms. */
+  timesliceMs: timesliceMsSchema.optional(),
   /** Which GPU faults get the timeslice: atomic ones needing VRAM (Xe), or every migrating fault. */
   faults: z.enum(["atomic", "all"]).default("atomic"),
 });
 
 /** The timeslice knob defaults to the profile's atomic_svm_timeslice_ms (xe and notifier-block). */
 export const timesliceProfileDefaults = { timesliceMs: "gpu.atomicTimesliceMs" } as const;
+
+/** The timeslice a timeslice-hold policy uses: its knob, else the profile's atomic_svm_timeslice_ms. */
+export function holdTimesliceMs(knobs: { timesliceMs?: number | undefined }, profile: PlatformProfile): number {
+  return knobs.timesliceMs ?? profile.gpu.atomicTimesliceMs;
+}
 
 /**
  * The kernel's behaviour (Xe on drm_pagemap): a successful migration to VRAM is stamped with a
@@ -24,11 +31,12 @@ export const xePolicy = definePolicy({
   summary: "the kernel: a jiffies timeslice stamped per allocation on atomic GPU faults (5 ms, doubled per retry); the CPU spins in re-faults until it expires",
   knobs: timesliceKnobs,
   profileDefaults: timesliceProfileDefaults,
+  timesliceMs: holdTimesliceMs,
   create(knobs, ctx) {
-    const timesliceMs = knobs.timesliceMs ?? ctx.profile.gpu.atomicTimesliceMs;
+    const timesliceMs = holdTimesliceMs(knobs, ctx.profile);
     return {
       name: "xe",
-      gpuFault: (q) => ({ kind: "migrate", timesliceMs: q.needVram || knobs.faults === "all" ? timesliceMs : 0 }),
+      gpuFault: (q) => ({ kind: "migrate", timesliceMs: q.needVram || knobs.faults === "all" ? timesliceMs : NO_TIMESLICE_MS }),
       cpuFault: () => ({ kind: "migrate" }), // the kernel's own timeslice check has run already
       notifierBlockNs: () => 0,
       migrated: ignore,

@@ -2,6 +2,7 @@
 import type { Workload } from "../workload/schema.ts";
 import type { ThreadInfo } from "./recorder.ts";
 import type { BudgetStop } from "./budget.ts";
+import type { RunTimesliceParams } from "../workload/run-timeslice.ts";
 
 export type SinkName = "arrow" | "sqlite";
 export const SINK_NAMES: readonly SinkName[] = ["arrow", "sqlite"];
@@ -13,6 +14,8 @@ export interface RunManifest {
   status: "complete" | "interrupted" | "stopped: budget";
   workload: { name: string; file: string; description: string; overrides: Record<string, unknown>; resolved: Workload };
   seed: number;
+  /** The run's resolved parameters, whichever way the workload set them (absent in older run.json files). */
+  parameters?: RunTimesliceParams;
   variant: string;
   sinks: SinkName[];
   /**

@@ -12,6 +12,7 @@ import { removeStaleFiles, RunDirError, writeManifest } from "./run-files.ts";
 import { fillRunSqlite } from "./sqlite-fill.ts";
 import { safeName } from "./out-dir.ts";
 import { pagesimVersion } from "./version.ts";
+import { runTimeslice } from "../workload/run-timeslice.ts";
 
 export { SINK_NAMES, type RunManifest, type SinkName } from "./manifest.ts";
 
@@ -163,6 +164,7 @@ function runManifest(o: RecordOptions, dir: string, seed: number, run: WorkloadR
     status,
     workload: { name: basename(o.file, extname(o.file)), file: o.file, description: o.workload.description, overrides: o.overrides ?? {}, resolved: o.workload },
     seed,
+    parameters: runTimeslice(o.workload),
     variant: o.workload.model.variant,
     sinks: [...o.sinks],
     ...(o.sinks.includes("sqlite") ? { sqlite: "pending" as const } : {}),

@@ -182,6 +182,8 @@ export class SweepResults {
       db.prepare("DELETE FROM series WHERE run_id = ?").run(run.id);
       const param = db.prepare("INSERT INTO run_params VALUES (?, ?, ?)");
       for (const [k, v] of Object.entries(run.params)) param.run(run.id, k, paramValue(v));
+      // The run's recorded parameters (timesliceMs, timesliceFrom): named apart from every key path a sweep can set.
+      for (const [k, v] of Object.entries(result.parameters ?? {})) param.run(run.id, k, paramValue(v));
       const metric = db.prepare("INSERT INTO metrics VALUES (?, ?, ?)");
       for (const [k, v] of Object.entries(result.metrics)) metric.run(run.id, k, v);
       const point = db.prepare("INSERT INTO series VALUES (?, ?, ?, ?)");

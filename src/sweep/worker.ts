@@ -2,6 +2,7 @@ import { parentPort } from "node:worker_threads";
 import type { RunBudget } from "../record/budget.ts";
 import { recordRun, type SinkName } from "../record/run-dir.ts";
 import { loadWorkload } from "../workload/load.ts";
+import { runTimeslice, type RunTimesliceParams } from "../workload/run-timeslice.ts";
 import { runMetrics } from "./metrics.ts";
 import type { RunReport } from "../workload/run.ts";
 import type { PlannedRun } from "./plan.ts";
@@ -26,6 +27,8 @@ export interface RunResult {
   metrics: Record<string, number>;
   /** Time series (results.sqlite `series`): name → [t_ms, value] points. */
   series: Record<string, [number, number][]>;
+  /** The run's recorded parameters (results.sqlite `run_params` beside the swept ones); none if its workload did not load. */
+  parameters: RunTimesliceParams | Record<string, never>;
 }
 
 /** The run's migrations per second each way, at the middle of each time bucket. */
@@ -38,12 +41,14 @@ function runSeries(report: RunReport): RunResult["series"] {
 /** One run, single-threaded and deterministic: the same request gives the same files and figures. */
 export async function executeRun(req: RunRequest): Promise<RunResult> {
   const start = performance.now();
+  let parameters: RunResult["parameters"] = {};
   try {
     const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
+    parameters = runTimeslice(workload);
     const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params, ...(req.budget === undefined ? {} : { budget: req.budget }) });
-    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report), series: runSeries(report) };
+    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report), series: runSeries(report), parameters: manifest.parameters ?? parameters };
   } catch (error) {
-    return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {} };
+    return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {}, parameters };
   }
 }
 

@@ -86,7 +86,7 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
   const { doc } = file;
   const platformOverrides: Overrides = {};
   const platformLabels: OverrideLabels = {};
-  const applied: { keyPath: (string | number)[]; who: string }[] = [];
+  const applied: { key: string; keyPath: (string | number)[]; who: string }[] = [];
   for (const [key, value] of Object.entries(overrides)) {
     if (key.startsWith("platform.")) {
       platformOverrides[key.slice("platform.".length)] = value;
@@ -95,7 +95,7 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
     }
     const keyPath = resolveKeyPath(doc, key, label(key, value, labels));
     doc.setIn(keyPath, value);
-    applied.push({ keyPath, who: label(key, value, labels) });
+    applied.push({ key, keyPath, who: label(key, value, labels) });
   }
   const placer: Placer = {
     override: (keyPath) => applied.find((o) => o.keyPath.length <= keyPath.length && o.keyPath.every((k, i) => k === keyPath[i]))?.who,
@@ -120,6 +120,7 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
   const problems = [...validateWorkload(workload), ...validateThreads(workload)];
   if (problems.length > 0) throw new WorkloadError(problems.map((pr) => `${place(pr.path)}: ${pr.path.join(".")}: ${pr.message}`).join("\n"));
   workload.threadGroups = expandThreads(workload);
+  workload.overrideKeys = Object.fromEntries(Object.keys(overrides).map((key) => [key, applied.find((o) => o.key === key)?.keyPath.join(".") ?? key]));
   return workload;
 }
 

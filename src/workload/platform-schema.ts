@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { documentValue, parseYamlFile, readTextFile } from "./yaml-file.ts";
 import * as z from "zod";
 import type { PlatformProfile } from "../platform/profile.ts";
+import { DEFAULT_ATOMIC_TIMESLICE_MS, timesliceMsSchema } from "../platform/timeslice.ts";
 import { parseDurationNs, parseSizeBytes } from "./units.ts";
 import { WorkloadError } from "./errors.ts";
 import { closest } from "./did-you-mean.ts";
@@ -59,7 +60,7 @@ export const PlatformSchema = z.strictObject({
     faultWorkers: z.number().int().positive(),
     chunkSizes: z.array(bytes).min(1),
     checkPagesThresholdBytes: bytes,
-    atomicTimesliceMs: z.number().int().nonnegative(),
+    atomicTimesliceMs: timesliceMsSchema.default(DEFAULT_ATOMIC_TIMESLICE_MS),
     atomicMigrateTries: z.number().int().positive(),
     migrateNonAtomic: z.boolean(),
     minMigrateBytes: bytes,

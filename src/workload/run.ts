@@ -52,7 +52,9 @@ export interface GpuFaultReport {
   getPagesNs: number;
   bindNs: number;
   attempts: number;
-  timesliceMs: number;
+  /** The timeslice the fault asked for, and the one its successful migration stamped (-1: none). */
+  askedTimesliceMs: number;
+  stampedTimesliceMs: number;
 }
 
 /** What the platform's parts did over the run (platform runs only). */
@@ -188,7 +190,7 @@ export class WorkloadRun {
             break;
           }
           case "gpu_fault.begin":
-            openFaults.set(thread, { thread: threadNames.get(thread) ?? String(thread), startNs: tNs, access: ev.access, ret: "", totalNs: 0, migrateNs: 0, copyNs: 0, getPagesNs: 0, bindNs: 0, attempts: 0, timesliceMs: 0 });
+            openFaults.set(thread, { thread: threadNames.get(thread) ?? String(thread), startNs: tNs, access: ev.access, ret: "", totalNs: 0, migrateNs: 0, copyNs: 0, getPagesNs: 0, bindNs: 0, attempts: 0, askedTimesliceMs: 0, stampedTimesliceMs: -1 });
             break;
           case "gpu_fault.stage": {
             const f = openFaults.get(thread);
@@ -210,7 +212,8 @@ export class WorkloadRun {
             openFaults.delete(thread);
             f.totalNs = tNs - f.startNs;
             f.ret = errnoName(ev.ret);
-            f.timesliceMs = ev.timesliceMs;
+            f.askedTimesliceMs = ev.askedTimesliceMs;
+            f.stampedTimesliceMs = ev.stampedTimesliceMs;
             gpuFaults.push(f);
             break;
           }

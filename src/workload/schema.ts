@@ -4,6 +4,7 @@ import { FAULT_POINTS } from "../faults/injector.ts";
 import { Errno, errnoName, PAGE_SIZE } from "../kernel/constants.ts";
 import { parseAddress, parseDurationNs, parseSizeBytes } from "./units.ts";
 import type { PlatformProfile } from "../platform/profile.ts";
+import { NO_TIMESLICE_MS, timesliceMsSchema } from "../platform/timeslice.ts";
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ns = parseDurationNs(v);
@@ -65,7 +66,7 @@ const step = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("write"), addr: address, pages: z.number().int().positive().default(1), ...stepCommon }),
   /** A CPU atomic read-modify-write: to the mm, a write access. */
   z.strictObject({ op: z.literal("atomic"), addr: address, pages: z.number().int().positive().default(1), ...stepCommon }),
-  z.strictObject({ op: z.literal("populate"), start: address, end: address, timesliceMs: z.number().int().nonnegative().default(0), ...stepCommon }),
+  z.strictObject({ op: z.literal("populate"), start: address, end: address, timesliceMs: timesliceMsSchema.default(NO_TIMESLICE_MS), ...stepCommon }),
   z.strictObject({ op: z.literal("munmap"), addr: address, size, ...stepCommon }),
   z.strictObject({ op: z.literal("mmap"), addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true), ...stepCommon }),
   z.strictObject({ op: z.literal("mprotect"), addr: address, size, read: z.boolean().default(true), write: z.boolean().default(true), ...stepCommon }),
@@ -178,7 +179,9 @@ export const WorkloadSchema = z.strictObject({
 /**
  * A workload as loaded: the schema's output with every thread's replicas and pattern steps
  * expanded, plus the platform profile it names, resolved. `threadGroups` maps each thread name of
- * the file to the names of its replicas (itself when `count` is 1).
+ * the file to the names of its replicas (itself when `count` is 1). `overrideKeys` maps each
+ * override as it was spelled ("threads.gpu0.steps.0.timesliceMs") to the key path it set, by
+ * position ("threads.1.steps.0.timesliceMs"); platform.* overrides map to themselves.
  */
-export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile; threadGroups?: Record<string, string[]> };
+export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile; threadGroups?: Record<string, string[]>; overrideKeys?: Record<string, string> };
 export type WorkloadStep = Workload["threads"][number]["steps"][number];

@@ -3,6 +3,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { loadSweep, planSweep, type PlannedRun } from "../../src/sweep/plan.ts";
 import { SweepResults } from "../../src/sweep/results.ts";
+import { loadWorkload } from "../../src/workload/load.ts";
+import { runTimeslice } from "../../src/workload/run-timeslice.ts";
 
 /**
  * A results.sqlite with the metrics and series the policies will record (issue #7), made up from
@@ -69,12 +71,14 @@ export function writeSyntheticResults(dir: string, o: SyntheticOptions = {}): st
           for (const [side, base] of [["gpu", 40], ["cpu", 12]] as const)
             for (const [p, mult] of [["p50", 1], ["p90", 2.5], ["p99", 6], ["p999", 15]] as const) metrics[`${side}_fault_${p}_us`] = base * mult * scale * (1 + f * effectiveMs * 0.1) * noise;
           const isFailed = failed && index === 5;
-          const params = { "policy.name": policy, "policy.timesliceMs": ms, "model.hz": hz };
+          // Every policy here reads the swept timeslice, and records it as a run would.
+          const params = { "policy.name": policy, "platform.gpu.atomicTimesliceMs": ms, "model.hz": hz };
+          const parameters = { timesliceMs: ms, timesliceFrom: "platform.gpu.atomicTimesliceMs" };
           results.record(
             { id, index, workload, workloadName: workload, params, repetition, seed: repetition + 1 },
             isFailed
-              ? { id, status: "failed", error: "step 3: <script>alert(1)</script> & EBUSY", wallMs: 1, events: 0, endNs: 0, digest: "", metrics: {}, series: {} }
-              : { id, status: "complete", wallMs: 1, events: 1000, endNs: 100e6, digest: "sha256:0", metrics, series: {} },
+              ? { id, status: "failed", error: "step 3: <script>alert(1)</script> & EBUSY", wallMs: 1, events: 0, endNs: 0, digest: "", metrics: {}, series: {}, parameters }
+              : { id, status: "complete", wallMs: 1, events: 1000, endNs: 100e6, digest: "sha256:0", metrics, series: {}, parameters },
           );
           if (series && !isFailed)
             for (let t = 0; t <= 100; t += 5) {
@@ -106,7 +110,9 @@ export function writePlannedResults(dir: string, sweepFile: string): PlannedRun[
   for (const run of runs) {
     const config = runs.findIndex((r) => r.workload === run.workload && JSON.stringify(r.params) === JSON.stringify(run.params));
     const metrics = { gpu_work_per_s: 100 + config, cpu_work_per_s: 1000 + config, cpu_spin_ms: config / 10, sim_end_ms: 50 };
-    results.record(run, { id: run.id, status: "complete", wallMs: 1, events: 1000, endNs: 50e6, digest: "sha256:0", metrics, series: {} });
+    // The run parameters the loaded workload resolves to, as the sweep's worker records them.
+    const parameters = runTimeslice(loadWorkload(run.workload, { ...run.params, seed: run.seed }));
+    results.record(run, { id: run.id, status: "complete", wallMs: 1, events: 1000, endNs: 50e6, digest: "sha256:0", metrics, series: {}, parameters });
   }
   results.close();
   return runs;
