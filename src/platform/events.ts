@@ -2,6 +2,7 @@ import { IllegalTransition } from "../kernel/apply.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import type { ModelState } from "../pagemap/state.ts";
 import { svmRangeIndexOf } from "./svm-range-index.ts";
+import { applyVramEvent, type VramEvent, type VramState } from "./vram-state.ts";
 
 /** What a GPU access asks for; atomics on a discrete GPU need the pages in VRAM. */
 export type GpuAccess = "read" | "write" | "atomic";
@@ -47,7 +48,8 @@ export type PlatformEvent =
    */
   | { kind: "mmu_notifier.block"; range: number; durationNs: number }
   /** A copy-engine job: bytes moved, the time it waited for a channel and the time it ran. */
-  | { kind: "copy.job"; bytes: number; queuedNs: number; durationNs: number; dir: "to_device" | "from_device" };
+  | { kind: "copy.job"; bytes: number; queuedNs: number; durationNs: number; dir: "to_device" | "from_device" }
+  | VramEvent;
 
 export type PlatformEventKind = PlatformEvent["kind"];
 
@@ -71,13 +73,15 @@ export interface SvmRangeState {
 export interface PlatformState {
   svmRanges: Map<number, SvmRangeState>;
   nextSvmRangeId: number;
+  /** The VRAM allocator and LRU, from vram.init on (runs with a calibrated platform only). */
+  vram: VramState | null;
 }
 
 /** The state a platform run event-sources: the model's plus the driver's ranges. */
 export type WorldState = ModelState & PlatformState;
 
 export function withPlatformState(model: ModelState): WorldState {
-  return Object.assign(model, { svmRanges: new Map<number, SvmRangeState>(), nextSvmRangeId: 0 });
+  return Object.assign(model, { svmRanges: new Map<number, SvmRangeState>(), nextSvmRangeId: 0, vram: null });
 }
 
 // A record, so the compiler insists every platform kind is listed.
@@ -85,6 +89,7 @@ const PLATFORM_KIND_LIST: Record<PlatformEventKind, true> = {
   "svm_range.insert": true, "svm_range.bind": true, "svm_range.notifier_seq": true, "svm_range.invalidate": true, "svm_range.remove": true,
   "gpu_fault.begin": true, "gpu_fault.stage": true, "gpu_fault.end": true, "copy.job": true,
   "gpu_fault.throttle": true, "mmu_notifier.block": true,
+  "vram.init": true, "vram.alloc": true, "vram.touch": true, "vram.evict": true, "vram.free": true,
 };
 const PLATFORM_KINDS: ReadonlySet<string> = new Set(Object.keys(PLATFORM_KIND_LIST));
 
@@ -126,6 +131,13 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
       svmRangeIndexOf(state).remove(range);
       return;
     }
+    case "vram.init":
+    case "vram.alloc":
+    case "vram.touch":
+    case "vram.evict":
+    case "vram.free":
+      applyVramEvent(state, ev);
+      return;
     case "gpu_fault.begin":
     case "gpu_fault.end":
     case "gpu_fault.stage":
