@@ -7,10 +7,10 @@ import { applyPlatformEvent, withPlatformState, type PlatformEvent } from "../sr
 
 /** Dispatch is total: a kind an apply does not know is an error, never silently dropped. */
 describe("the pagemap and platform apply functions", () => {
-  it("accept the kinds that change no state (a drm_pagemap call entry, a copy job) and leave the state alone", () => {
+  it("accept the kinds that change no state (a drm_pagemap call entry, a fault stage) and leave the state alone", () => {
     const state = withPlatformState(createModelState());
     applyPagemapEvent(state, { kind: "migrate_to_ram.begin", mm: 0, start: 0, end: 4096 });
-    applyPlatformEvent(state, { kind: "copy.job", bytes: 4096, queuedNs: 0, durationNs: 10, dir: "to_device" });
+    applyPlatformEvent(state, { kind: "gpu_fault.stage", stage: "bind", durationNs: 10, ret: 0, attempt: 0 });
     expect(state.zdds.size).toBe(0);
     expect(state.svmRanges.size).toBe(0);
   });

@@ -2,6 +2,7 @@ import { IllegalTransition } from "../kernel/apply.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import type { ModelState } from "../pagemap/state.ts";
 import { svmRangeIndexOf } from "./svm-range-index.ts";
+import { applyCopyEvent, type CopyEngineState, type CopyEvent } from "./copy-state.ts";
 import { applyVramEvent, type VramEvent, type VramState } from "./vram-state.ts";
 
 /** What a GPU access asks for; atomics on a discrete GPU need the pages in VRAM. */
@@ -47,8 +48,7 @@ export type PlatformEvent =
    * a device-resident range back for durationNs, until the range's timeslice ended.
    */
   | { kind: "mmu_notifier.block"; range: number; durationNs: number }
-  /** A copy-engine job: bytes moved, the time it waited for a channel and the time it ran. */
-  | { kind: "copy.job"; bytes: number; queuedNs: number; durationNs: number; dir: "to_device" | "from_device" }
+  | CopyEvent
   | VramEvent;
 
 export type PlatformEventKind = PlatformEvent["kind"];
@@ -75,20 +75,23 @@ export interface PlatformState {
   nextSvmRangeId: number;
   /** The VRAM allocator and LRU, from vram.init on (runs with a calibrated platform only). */
   vram: VramState | null;
+  /** The copy engine's queue, from copy.init on (runs with a calibrated platform only). */
+  copy: CopyEngineState | null;
 }
 
 /** The state a platform run event-sources: the model's plus the driver's ranges. */
 export type WorldState = ModelState & PlatformState;
 
 export function withPlatformState(model: ModelState): WorldState {
-  return Object.assign(model, { svmRanges: new Map<number, SvmRangeState>(), nextSvmRangeId: 0, vram: null });
+  return Object.assign(model, { svmRanges: new Map<number, SvmRangeState>(), nextSvmRangeId: 0, vram: null, copy: null });
 }
 
 // A record, so the compiler insists every platform kind is listed.
 const PLATFORM_KIND_LIST: Record<PlatformEventKind, true> = {
   "svm_range.insert": true, "svm_range.bind": true, "svm_range.notifier_seq": true, "svm_range.invalidate": true, "svm_range.remove": true,
-  "gpu_fault.begin": true, "gpu_fault.stage": true, "gpu_fault.end": true, "copy.job": true,
+  "gpu_fault.begin": true, "gpu_fault.stage": true, "gpu_fault.end": true,
   "gpu_fault.throttle": true, "mmu_notifier.block": true,
+  "copy.init": true, "copy.submit": true, "copy.start": true, "copy.job": true,
   "vram.init": true, "vram.alloc": true, "vram.touch": true, "vram.evict": true, "vram.free": true,
 };
 const PLATFORM_KINDS: ReadonlySet<string> = new Set(Object.keys(PLATFORM_KIND_LIST));
@@ -138,12 +141,17 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
     case "vram.free":
       applyVramEvent(state, ev);
       return;
+    case "copy.init":
+    case "copy.submit":
+    case "copy.start":
+    case "copy.job":
+      applyCopyEvent(state, ev);
+      return;
     case "gpu_fault.begin":
     case "gpu_fault.end":
     case "gpu_fault.stage":
     case "gpu_fault.throttle":
     case "mmu_notifier.block":
-    case "copy.job":
       return; // recorded stages and decisions: they change no state
     default: {
       const unknown: never = ev;

@@ -73,7 +73,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   if (profile === undefined) {
     dev = new SimpleDevice(p, options.device ?? {});
   } else {
-    copyEngine = new CopyEngine(engine, profile.copy, (job) => log.commit({ kind: "copy.job", ...job }));
+    copyEngine = new CopyEngine(engine, profile.copy, (ev) => log.commit(ev), log.state);
     // drm_buddy's layout: one root as large as VRAM allows, blocks taken from the top.
     const vramPages = Math.floor(profile.vram.sizeBytes / PAGE_SIZE);
     const vram = { sizeBytes: vramPages * PAGE_SIZE, maxOrder: Math.floor(Math.log2(vramPages)), placement: "high" as const };
