@@ -23,9 +23,10 @@ export type PlatformEvent =
   /**
    * The range's GPU page-table entries were written (xe_svm_range_bind) for its current pages:
    * folios, page by page, each the one its CPU page-table entry points to; writable false when a
-   * read found a copy-on-write page (the GPU maps the range read-only).
+   * read found a copy-on-write page (the GPU maps the range read-only); notifierSeq is the sequence
+   * mmu_interval_read_begin returned before get_pages, still the range's (else the bind retries).
    */
-  | { kind: "svm_range.bind"; range: number; memory: "system" | "device"; folios: number[]; writable: boolean }
+  | { kind: "svm_range.bind"; range: number; memory: "system" | "device"; folios: number[]; writable: boolean; notifierSeq: number }
   /** mmu_interval_set_seq: an invalidation overlapping the range stored its sequence in the range's notifier. */
   | { kind: "svm_range.notifier_seq"; range: number; notifierSeq: number }
   /** The GPU mapping is gone (invalidation found its pages moved); the next access faults. */
@@ -162,6 +163,8 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
 
 /** svm_range.bind: every folio bound must be the one its CPU page-table entry points to now, in the memory named. */
 function bindRange(state: WorldState, range: SvmRangeState, ev: Extract<PlatformEvent, { kind: "svm_range.bind" }>): void {
+  // mmu_interval_read_retry under the notifier lock: a bind happens only if no invalidation came since the read began.
+  if (ev.notifierSeq !== range.notifierSeq) throw new IllegalTransition(`svm range ${range.id} bound for notifier sequence ${ev.notifierSeq}, but its notifier is at ${range.notifierSeq}`);
   const problem = bindingProblem(state, range, ev.folios, ev.memory);
   if (problem !== null) throw new IllegalTransition(`svm range ${range.id} bound to ${problem}`);
   range.boundTo = ev.memory;

@@ -481,7 +481,7 @@ export class GpuSvm implements MmuNotifier {
     yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
     // Under the notifier lock, drm_gpusvm_range_pages_valid: the invalidation sequence moved since get_pages.
     if (mmuIntervalReadRetry(this.intervalSeq(r), seq)) return -Errno.EAGAIN;
-    this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory, folios: pages.folios, writable: pages.writable });
+    this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory, folios: pages.folios, writable: pages.writable, notifierSeq: seq });
     if (pages.devmem !== -1) this.dev.touch(pages.devmem);
     return 0;
   }
