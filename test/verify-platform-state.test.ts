@@ -109,4 +109,32 @@ describe("verify rebuilds the platform state from the log and names the event th
     const result = await verifyRun(dir);
     expect(result.divergence).toMatchObject({ seq: job.seq - 1, kind: "copy.job", what: "the model refuses this event: copy job 0 completes but never got a channel" });
   });
+
+  it("policy state altered or removed: a CPU nap that no policy hold asked for, or of another length, is refused at its seq", async () => {
+    // The ping-pong (4 round trips) under uvm with a 5 ms lapse: a CPU fault on the thrashing range naps.
+    const file = "workloads/atomic-ping-pong.yaml";
+    const workload = loadWorkload(file, { "policy.name": "uvm", "policy.uvm.lapseUs": 5000, "threads.cpu0.pattern.count": 4, "threads.gpu0.pattern.count": 4 });
+    const record2 = async () => {
+      const { dir } = await recordRun({ file, workload, outDir: mkdtempSync(join(tmpdir(), "pagesim-plat-")), sinks: ["arrow"] });
+      const rows: EventRow[] = [];
+      for await (const row of readEventRows(join(dir, "events.arrow"))) rows.push(row);
+      return { dir, rows };
+    };
+    const altered = await record2();
+    const nap = altered.rows.find((r) => r.kind === "fault.nap")!;
+    const hold = altered.rows.filter((r) => r.kind === "cpu_fault.policy_hold" && r.seq < nap.seq).at(-1)!;
+    expect(hold.values.duration_ns).toBe(nap.values.duration_ns);
+    expect(nap.values.nap_thread).toBe(nap.thread); // the faulting thread's own nap
+    expect((await verifyRun(altered.dir)).divergence).toBeNull();
+    const ns = nap.values.duration_ns as number;
+    await editArrowRow(altered.dir, (col, i) => {
+      col("duration_ns")[2 * i] = ns + 1000;
+      (col("check") as unknown as Uint32Array)[i] = rowChecksum({ ...nap.values, duration_ns: ns + 1000 });
+    }, nap.seq);
+    expect((await verifyRun(altered.dir)).divergence).toMatchObject({ seq: nap.seq, kind: "fault.nap", what: `the model refuses this event: thread ${nap.thread} naps ${ns + 1000} ns, but ${ns} ns were asked for` });
+
+    const removed = await record2();
+    await dropArrowRow(removed.dir, hold.seq);
+    expect((await verifyRun(removed.dir)).divergence).toMatchObject({ seq: nap.seq - 1, kind: "fault.nap", what: `the model refuses this event: thread ${nap.thread} naps ${ns} ns, but no nap was asked for` });
+  }, 120_000);
 });

@@ -196,12 +196,22 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       if (held !== ev.version) throw new IllegalTransition(`folio ${ev.folio} page ${ev.index}: a read saw version ${ev.version}, the page holds ${held}`);
       return;
     }
+    case "fault.nap": {
+      const asked = state.napsNs.get(ev.thread);
+      if (asked !== ev.durationNs) throw new IllegalTransition(`thread ${ev.thread} naps ${ev.durationNs} ns, but ${asked === undefined ? "no nap was asked for" : `${asked} ns were asked for`}`);
+      state.napsNs.delete(ev.thread);
+      return;
+    }
     case "handle_mm_fault.begin":
     case "handle_mm_fault.end":
     case "mm.fork":
     case "mm.unmap":
     case "mm.move":
       return; // recorded for analysis and the write-version check; no state changes
+    default: {
+      const unknown: never = ev;
+      throw new IllegalTransition(`unknown kernel event kind ${(unknown as { kind: string }).kind}`);
+    }
   }
 }
 

@@ -74,6 +74,11 @@ export interface KernelState {
    * Kept by the apply of pte.set and pte.clear, so a replay rebuilds it.
    */
   migrationSites: Map<number, { mm: number; vpn: number }[]>;
+  /**
+   * Thread uid → the sleep a driver asked for while handling its fault (a migration policy's CPU
+   * nap), taken once the fault handler has dropped its locks and before the access is retried.
+   */
+  napsNs: Map<number, number>;
 }
 
 export function createKernelState(): KernelState {
@@ -87,6 +92,7 @@ export function createKernelState(): KernelState {
     nextFolioId: 0,
     allocatedPages: { system: 0, device: 0 },
     migrationSites: new Map(),
+    napsNs: new Map(),
   };
 }
 
