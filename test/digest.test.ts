@@ -13,6 +13,8 @@ import { runWorkload } from "../src/workload/run.ts";
  */
 function referenceDigest(state: ModelState): string {
   const canonical = (value: unknown): unknown => {
+    // An object with its own canonical form (the VRAM allocator: its free-list heaps depend on history).
+    if (value !== null && typeof value === "object" && typeof (value as { canonical?: unknown }).canonical === "function") return canonical((value as { canonical(): unknown }).canonical());
     if (value instanceof PageTable) return value.entries().map(([vpn, pte]) => [vpn, canonical(pte)]);
     if (value instanceof Map) return [...value.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, v]) => [k, canonical(v)]);
     if (Array.isArray(value)) return value.map(canonical);
@@ -55,6 +57,23 @@ describe("stateDigest", () => {
     mm.ptes.set(vpn, pte.kind, pte.folio, pte.index);
     expect(stateDigest(state)).toBe(before);
     state.folios.setVersion(pte.folio, pte.index, state.folios.version(pte.folio, pte.index) + 1);
+    expect(stateDigest(state)).not.toBe(before);
+  });
+
+  it("covers the platform state: a GPU binding, the VRAM allocator and LRU (#16 item 2)", () => {
+    const run = runWorkload(loadWorkload("workloads/xe-2mib-fault-calibration.yaml"));
+    const state = run.world.log.state;
+    const before = stateDigest(state);
+    const range = [...state.svmRanges.values()].find((r) => r.boundTo !== null)!;
+    range.readOnly = true;
+    expect(stateDigest(state)).not.toBe(before);
+    range.readOnly = false;
+    expect(stateDigest(state)).toBe(before);
+    const [devmem, ns] = [...state.vram!.lastUseNs][0]!;
+    state.vram!.lastUseNs.set(devmem, ns + 1);
+    expect(stateDigest(state)).not.toBe(before);
+    state.vram!.lastUseNs.set(devmem, ns);
+    state.vram!.buddy.alloc(1, 9);
     expect(stateDigest(state)).not.toBe(before);
   });
 });

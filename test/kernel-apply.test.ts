@@ -71,6 +71,33 @@ describe("applyKernelEvent", () => {
   });
 });
 
+describe("migration sites (#16 item 2: the rmap of migration entries is applied from events, not kept beside the log)", () => {
+  const vpn = (4 * MB) / PAGE_SIZE;
+  const toMigration: KernelEvent[] = [
+    { kind: "pte.clear", mm: 0, vpn },
+    { kind: "pte.set", mm: 0, vpn, pteKind: "migration", folio: 0, index: 0 },
+  ];
+
+  it("a migration entry records its site; replacing or clearing it drops the site", () => {
+    const state = stateAfter([...setup, ...toMigration]);
+    expect(state.migrationSites.get(0)).toEqual([{ mm: 0, vpn }]);
+    expect(checkKernelInvariants(state)).toEqual([]);
+    applyKernelEvent(state, { kind: "pte.set", mm: 0, vpn, pteKind: "present", folio: 0, index: 0 }); // remove_migration_ptes
+    expect(state.migrationSites.has(0)).toBe(false);
+    const cleared = stateAfter([...setup, ...toMigration, { kind: "pte.clear", mm: 0, vpn }]);
+    expect(cleared.migrationSites.size).toBe(0);
+    expect(checkKernelInvariants(cleared)).toEqual([]);
+  });
+
+  it("the invariants name a site whose entry is gone, and an entry with no site", () => {
+    const state = stateAfter([...setup, ...toMigration]);
+    state.migrationSites.get(0)!.push({ mm: 0, vpn: vpn + 7 });
+    expect(checkKernelInvariants(state)).toEqual(expect.arrayContaining([`folio 0: a migration site at mm 0 vpn ${vpn + 7} holds no migration entry for it`, "1 migration entries, 2 migration sites recorded"]));
+    state.migrationSites.clear();
+    expect(checkKernelInvariants(state)).toContain("1 migration entries, 0 migration sites recorded");
+  });
+});
+
 describe("kernel invariants", () => {
   it("report a leaked folio, a stale mapping count and an entry outside every VMA", () => {
     const state = stateAfter(setup);

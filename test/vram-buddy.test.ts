@@ -504,3 +504,25 @@ describe("VramBuddy: properties", () => {
     );
   });
 });
+
+describe("VramBuddy: peek and canonical form (the apply allocates, the driver decides with peek)", () => {
+  it("peek returns exactly what alloc then gives, and leaves the free blocks as they were", () => {
+    const b = new VramBuddy(1024, { maxOrder: 10, placement: "high" });
+    b.alloc(3, 1);
+    const before = b.canonical();
+    const peeked = b.peek(37, 1);
+    expect(b.canonical()).toEqual(before);
+    expect(b.freePages).toBe(1024 - 3);
+    expect(b.alloc(37, 1)!.blocks).toEqual(peeked);
+    expect(b.canonical()).not.toEqual(before);
+  });
+
+  it("two allocators with the same blocks have the same canonical form whatever their history", () => {
+    const a = new VramBuddy(256);
+    const c = new VramBuddy(256);
+    for (let i = 0; i < 5; i++) c.peek(100, 1); // churns c's free-list heaps only
+    a.alloc(9, 2);
+    c.alloc(9, 2);
+    expect(c.canonical()).toEqual(a.canonical());
+  });
+});

@@ -12,6 +12,7 @@ export function checkKernelInvariants(state: KernelState): string[] {
   // Map keyed by a string per page (16 M pages would exceed a Map's size and cost ~100 B each).
   const mapped = new SparseCounter();
   const mappedPagesOfLarge = new Map<number, Int32Array>();
+  let migrationEntries = 0;
 
   for (const mm of state.mms.values()) {
     for (let i = 1; i < mm.vmas.length; i++) {
@@ -31,7 +32,8 @@ export function checkKernelInvariants(state: KernelState): string[] {
       if (index < 0 || index >= pages) problems.push(`${where}: page index ${index} outside folio ${folio}`);
       if (kind === "present" && memory !== "system") problems.push(`${where}: present entry maps device folio ${folio}`);
       if (kind === "device-private" && memory !== "device") problems.push(`${where}: device-private entry names system folio ${folio}`);
-      if (kind !== "migration") {
+      if (kind === "migration") migrationEntries++;
+      else {
         mapped.add(folio);
         if (pages > 1 && index < pages) {
           let perPage = mappedPagesOfLarge.get(folio);
@@ -80,6 +82,16 @@ export function checkKernelInvariants(state: KernelState): string[] {
       problems.push(`${memory} pages: counter says ${state.allocatedPages[memory]}, live folios hold ${allocated[memory]}`);
     }
   }
+  // Every migration entry is recorded where it is, once: what remove_migration_ptes walks.
+  let sites = 0;
+  for (const [folio, list] of state.migrationSites) {
+    for (const { mm, vpn } of list) {
+      sites++;
+      const ptes = state.mms.get(mm)?.ptes;
+      if (ptes?.kind(vpn) !== "migration" || ptes.folio(vpn) !== folio) problems.push(`folio ${folio}: a migration site at mm ${mm} vpn ${vpn} holds no migration entry for it`);
+    }
+  }
+  if (sites !== migrationEntries) problems.push(`${migrationEntries} migration entries, ${sites} migration sites recorded`);
   return problems;
 }
 

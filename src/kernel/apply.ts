@@ -153,7 +153,9 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
         throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: set over a live ${oldKind} entry`);
       }
       // An old entry here is a migration entry, which holds no mapping to undo.
+      if (oldKind === "migration") dropMigrationSite(state, mm.ptes.folio(ev.vpn), ev.mm, ev.vpn);
       mm.ptes.set(ev.vpn, ev.pteKind, ev.folio, ev.index);
+      if (ev.pteKind === "migration") addMigrationSite(state, ev.folio, ev.mm, ev.vpn);
       if (ev.pteKind !== "migration") {
         folios.addMapping(ev.folio, ev.mm, ev.vpn);
         folios.setMapcount(ev.folio, folios.mapcount(ev.folio) + 1);
@@ -166,6 +168,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       const kind = mm.ptes.kind(ev.vpn);
       if (kind === undefined) throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: clear of an empty entry`);
       unmapEntry(state, ev.mm, ev.vpn, kind, mm.ptes.folio(ev.vpn), mm.ptes.index(ev.vpn));
+      if (kind === "migration") dropMigrationSite(state, mm.ptes.folio(ev.vpn), ev.mm, ev.vpn);
       mm.ptes.delete(ev.vpn);
       return;
     }
@@ -191,6 +194,12 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       checkIndex(state.folios, ev.folio, ev.index);
       const held = state.folios.version(ev.folio, ev.index);
       if (held !== ev.version) throw new IllegalTransition(`folio ${ev.folio} page ${ev.index}: a read saw version ${ev.version}, the page holds ${held}`);
+      return;
+    }
+    case "fault.nap": {
+      const asked = state.napsNs.get(ev.thread);
+      if (asked !== ev.durationNs) throw new IllegalTransition(`thread ${ev.thread} naps ${ev.durationNs} ns, but ${asked === undefined ? "no nap was asked for" : `${asked} ns were asked for`}`);
+      state.napsNs.delete(ev.thread);
       return;
     }
     case "handle_mm_fault.begin":
@@ -261,6 +270,20 @@ function unmapEntry(state: KernelState, mm: number, vpn: number, kind: string, f
   if (!folios.removeMapping(folio, mm, vpn)) throw new IllegalTransition(`folio ${folio}: the rmap has no mapping at mm ${mm} vpn ${vpn}`);
   folios.setMapcount(folio, mapcount - 1);
   folios.setPageMapcount(folio, index, pageMapcount - 1);
+}
+
+function addMigrationSite(state: KernelState, folio: number, mm: number, vpn: number): void {
+  const sites = state.migrationSites.get(folio);
+  if (sites === undefined) state.migrationSites.set(folio, [{ mm, vpn }]);
+  else sites.push({ mm, vpn });
+}
+
+function dropMigrationSite(state: KernelState, folio: number, mm: number, vpn: number): void {
+  const sites = state.migrationSites.get(folio);
+  const at = sites?.findIndex((s) => s.mm === mm && s.vpn === vpn) ?? -1;
+  if (sites === undefined || at < 0) throw new IllegalTransition(`mm ${mm} vpn ${vpn}: a migration entry for folio ${folio} that was never written`);
+  if (sites.length === 1) state.migrationSites.delete(folio);
+  else sites.splice(at, 1);
 }
 
 function expectId(what: string, got: number, next: number): void {

@@ -71,7 +71,9 @@ export type KernelEvent =
   /** A CPU page fault enters handle_mm_fault (after the exception entry cost). Changes nothing. */
   | { kind: "handle_mm_fault.begin"; mm: number; addr: number; access: "read" | "write" }
   /** handle_mm_fault returns: "ok" means retry the access; otherwise the signal (or OOM). */
-  | { kind: "handle_mm_fault.end"; outcome: FaultOutcome };
+  | { kind: "handle_mm_fault.end"; outcome: FaultOutcome }
+  /** After its fault, with the fault handler's locks dropped, thread sleeps the durationNs a driver asked for. */
+  | { kind: "fault.nap"; thread: number; durationNs: number };
 
 /** What handle_mm_fault tells the faulting thread. */
 export type FaultOutcome = "ok" | "SIGSEGV" | "SIGBUS" | "OOM";

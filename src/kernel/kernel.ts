@@ -65,11 +65,6 @@ export class Kernel {
    * touch of an empty, 2 MiB aligned block inside a private anonymous VMA allocate a THP.
    */
   thp: "always" | "never" = "never";
-  /**
-   * Sleeps a driver asked for while handling a thread's fault, taken once the fault handler has
-   * dropped its locks and before the access is retried (a throttled fault: NVIDIA UVM's CPU nap).
-   */
-  private readonly napsNs = new Map<number, number>();
   private readonly mmapLocks = new Map<number, RwSemaphore>();
   private readonly folioWaitQueues = new Map<number, WaitQueueHead>();
   private readonly pagemapOps: DevPagemapOps[] = [];
@@ -97,15 +92,15 @@ export class Kernel {
     return this.engine.current?.uid ?? -1;
   }
 
-  /** The running thread sleeps `ns` after its current fault, outside every lock. */
-  requestNap(ns: number): void {
-    this.napsNs.set(this.currentThread, ns);
-  }
-
-  /** The nap requested by the running thread's last fault (0 if none), and forgets it. */
+  /**
+   * The nap a driver asked for during the running thread's last fault (0 if none; KernelState.napsNs,
+   * a throttled fault: NVIDIA UVM's CPU nap), taken now: the caller sleeps it outside every lock.
+   */
   takeNap(): number {
-    const ns = this.napsNs.get(this.currentThread) ?? 0;
-    this.napsNs.delete(this.currentThread);
+    const thread = this.currentThread;
+    const ns = this.state.napsNs.get(thread);
+    if (ns === undefined) return 0;
+    this.commit({ kind: "fault.nap", thread, durationNs: ns });
     return ns;
   }
 

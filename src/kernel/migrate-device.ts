@@ -5,7 +5,7 @@ import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange 
 import type { Kernel } from "./kernel.ts";
 import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate-types.ts";
 import { mmOf } from "./mm.ts";
-import { vmaIsAnonymous, vmaLookup, type KernelState, type MmState } from "./state.ts";
+import { vmaIsAnonymous, vmaLookup, type MmState } from "./state.ts";
 
 /**
  * The half of mm/migrate_device.c that works on src/dst arrays (migrate_device_unmap,
@@ -50,21 +50,13 @@ interface Site {
 }
 
 /**
- * Where migration entries naming each folio were written. The kernel finds them again through
- * the rmap (anon_vma and the folio's index); the model has no rmap, and scanning every page table
- * per page would make each migration cost the size of the whole address space. Only this module
- * writes migration entries, so the record is complete; a site is re-read before use, as
- * page_vma_mapped_walk does, because a zap may have cleared it since.
+ * Where migration entries naming each folio are (KernelState.migrationSites, kept by the apply of
+ * pte.set and pte.clear). The kernel finds them through the rmap (anon_vma and the folio's index);
+ * scanning every page table per page would make each migration cost the size of the whole
+ * address space. A site is still re-read before use, as page_vma_mapped_walk does.
  */
-const migrationSites = new WeakMap<KernelState, Map<number, Site[]>>();
-
 function sitesOf(k: Kernel): Map<number, Site[]> {
-  let sites = migrationSites.get(k.state);
-  if (sites === undefined) {
-    sites = new Map();
-    migrationSites.set(k.state, sites);
-  }
-  return sites;
+  return k.state.migrationSites;
 }
 
 /**
@@ -74,11 +66,7 @@ function sitesOf(k: Kernel): Map<number, Site[]> {
  */
 export function* setMigrationEntry(k: Kernel, mm: number, vpn: number, folio: number, index: number): ProcessBody<void> {
   k.commit({ kind: "pte.clear", mm, vpn });
-  k.commit({ kind: "pte.set", mm, vpn, pteKind: "migration", folio, index });
-  const sites = sitesOf(k);
-  const list = sites.get(folio);
-  if (list === undefined) sites.set(folio, [{ mm, vpn }]);
-  else list.push({ mm, vpn });
+  k.commit({ kind: "pte.set", mm, vpn, pteKind: "migration", folio, index }); // its apply records the site
   yield* folioPut(k, folio);
 }
 
@@ -87,9 +75,7 @@ export function* setMigrationEntry(k: Kernel, mm: number, vpn: number, folio: nu
  * (present for a system page, device-private for a device page), each holding a new reference.
  */
 export function removeMigrationPtes(k: Kernel, src: number, dst: number, dstIndex: number): void {
-  const sites = sitesOf(k);
-  const list = sites.get(src) ?? [];
-  sites.delete(src);
+  const list = [...(sitesOf(k).get(src) ?? [])]; // each pte.set below drops its site
   const pteKind = folioOf(k, dst).memory === "device" ? "device-private" : "present";
   for (const { mm, vpn } of list) {
     const pte = k.state.mms.get(mm)?.ptes.get(vpn);

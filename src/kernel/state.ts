@@ -68,6 +68,17 @@ export interface KernelState {
   devicePages: Map<number, number>;
   /** Pages of each memory kind currently allocated (not freed). */
   allocatedPages: { system: number; device: number };
+  /**
+   * Folio → where migration entries naming it are, in the order they were written: the model's
+   * rmap for migration entries (the kernel finds them through anon_vma and the folio's index).
+   * Kept by the apply of pte.set and pte.clear, so a replay rebuilds it.
+   */
+  migrationSites: Map<number, { mm: number; vpn: number }[]>;
+  /**
+   * Thread uid → the sleep a driver asked for while handling its fault (a migration policy's CPU
+   * nap), taken once the fault handler has dropped its locks and before the access is retried.
+   */
+  napsNs: Map<number, number>;
 }
 
 export function createKernelState(): KernelState {
@@ -80,6 +91,8 @@ export function createKernelState(): KernelState {
     nextVmaId: 0,
     nextFolioId: 0,
     allocatedPages: { system: 0, device: 0 },
+    migrationSites: new Map(),
+    napsNs: new Map(),
   };
 }
 

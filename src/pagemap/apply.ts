@@ -91,11 +91,14 @@ export function applyPagemapEvent(state: ModelState, ev: PagemapEvent): void {
       z.destroyed = true;
       return;
     }
+    case "cpu_fault.policy_hold":
+      // The faulting thread sleeps durationNs once its fault returns (fault.nap takes it).
+      if (ev.durationNs > 0) state.napsNs.set(ev.thread, ev.durationNs);
+      return;
     case "dma.map":
     case "dma.unmap":
     case "kernel.bug":
     case "cpu_fault.timeslice_spin":
-    case "cpu_fault.policy_hold":
       return; // recorded steps and decisions that change no state
     default: {
       // Only drm_pagemap call entries and returns are left (the compiler checks it): no state either.

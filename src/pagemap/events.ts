@@ -42,7 +42,7 @@ export type PagemapEvent =
    * Not a kernel step: the simulated migration policy held a CPU fault off (migrate_to_ram
    * returned 0); the thread faults again at once, or after sleeping durationNs.
    */
-  | { kind: "cpu_fault.policy_hold"; devmem: number; durationNs: number };
+  | { kind: "cpu_fault.policy_hold"; devmem: number; durationNs: number; thread: number };
 
 export type ZddHolder = "creator" | "page";
 

@@ -98,8 +98,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   const hold = p.cpuFaultPolicy?.({ devmem, mm: fault.mm, addr: fault.addr, start, end, nowNs: p.k.engine.nowNs });
   if (hold !== undefined && hold.kind !== "migrate") {
     const napNs = hold.kind === "sleep" ? hold.ns : 0;
-    p.commit({ kind: "cpu_fault.policy_hold", devmem, durationNs: napNs });
-    if (napNs > 0) p.k.requestNap(napNs);
+    p.commit({ kind: "cpu_fault.policy_hold", devmem, durationNs: napNs, thread: p.k.currentThread }); // its apply records the nap
     return 0;
   }
   const npages = npagesInRange(start, end);

@@ -1,4 +1,6 @@
 import { Server, sleep, type Engine, type ProcessBody } from "../engine/index.ts";
+import type { CopyDir } from "./copy-state.ts";
+import type { PlatformEvent, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
 
 /** One copy: a physically contiguous run of device memory and its bytes. */
@@ -7,12 +9,6 @@ export interface CopyRun {
   bytes: number;
 }
 
-export interface CopyJobRecord {
-  bytes: number;
-  queuedNs: number;
-  durationNs: number;
-  dir: "to_device" | "from_device";
-}
 
 /**
  * The GPU's copy engine as xe_svm_copy drives it: one job per physically contiguous run of
@@ -30,9 +26,11 @@ export class CopyEngine {
   constructor(
     engine: Engine,
     private readonly costs: PlatformProfile["copy"],
-    private readonly onJob: (job: CopyJobRecord) => void,
+    private readonly commit: (ev: PlatformEvent) => void,
+    private readonly state: WorldState,
   ) {
     this.channels = new Server(engine, "copy-engine", costs.channels);
+    commit({ kind: "copy.init", channels: costs.channels });
   }
 
   /** Time one job of `bytes` occupies a channel. */
@@ -50,10 +48,13 @@ export class CopyEngine {
   }
 
   /** Submits the copy and waits for the last fence. */
-  *copy(runs: CopyRun[], dir: CopyJobRecord["dir"], now: () => number): ProcessBody<void> {
+  *copy(runs: CopyRun[], dir: CopyDir, now: () => number): ProcessBody<void> {
     for (const bytes of this.jobsFor(runs)) {
+      const job = this.state.copy!.nextJob;
+      this.commit({ kind: "copy.submit", job, bytes, dir });
       const queuedAt = now();
       yield this.channels.acquire();
+      this.commit({ kind: "copy.start", job });
       const queuedNs = now() - queuedAt;
       const durationNs = this.jobNs(bytes);
       yield sleep(durationNs);
@@ -61,7 +62,7 @@ export class CopyEngine {
       this.busyNs += durationNs;
       this.jobs++;
       this.bytes += bytes;
-      this.onJob({ bytes, queuedNs, durationNs, dir });
+      this.commit({ kind: "copy.job", job, bytes, queuedNs, durationNs, dir });
     }
   }
 }

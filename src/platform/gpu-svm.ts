@@ -49,12 +49,6 @@ const HMM_TIMEOUT_NS = 1_000_000_000;
  */
 export class GpuSvm implements MmuNotifier {
   private readonly workers: Server;
-  /** Range → the folios its GPU mapping points at (what a notifier would have to invalidate). */
-  private readonly bound = new Map<number, number[]>();
-  /** Bound ranges whose GPU mapping is read-only: a read found a copy-on-write page (get_pages). */
-  private readonly readOnly = new Set<number>();
-  /** Range → its notifier sequence (mmu_interval_notifier's invalidate_seq): set to the mm's by every invalidation overlapping it, bound or not. */
-  private readonly notifierSeq = new Map<number, number>();
   faults = 0;
   accesses = 0;
   /** GPU accesses that found a bound range whose pages had moved: missed invalidations (model bugs). */
@@ -180,7 +174,7 @@ export class GpuSvm implements MmuNotifier {
       return false;
     }
     // A read-only GPU mapping (a copy-on-write page after fork) takes a write fault.
-    if (access !== "read" && this.readOnly.has(range.id)) return false;
+    if (access !== "read" && range.readOnly) return false;
     return access !== "atomic" || range.boundTo === "device";
   }
 
@@ -195,7 +189,7 @@ export class GpuSvm implements MmuNotifier {
     const overlapping = [...svmRangeIndexOf(this.state).overlapping(range.mm, range.start, range.end)];
     // mmu_interval_set_seq: a fault between its get_pages and its bind must see this (mmu_interval_read_retry),
     // and one beginning a read of the range waits until the invalidation ends (mmu_interval_read_begin).
-    for (const r of overlapping) this.notifierSeq.set(r.id, curSeq);
+    for (const r of overlapping) if (r.notifierSeq !== curSeq) this.commit({ kind: "svm_range.notifier_seq", range: r.id, notifierSeq: curSeq });
     for (const r of overlapping) if (r.boundTo !== null) yield* this.invalidateRange(r);
   }
 
@@ -222,26 +216,24 @@ export class GpuSvm implements MmuNotifier {
     yield spin(this.profile.gpu.invalidateNs); // zap the GPU PTEs, invalidate the GPU TLB
     if (r.boundTo === null || this.state.svmRanges.get(r.id) !== r) return; // another invalidation won the race
     this.commit({ kind: "svm_range.invalidate", range: r.id });
-    this.bound.delete(r.id);
-    this.readOnly.delete(r.id);
   }
 
-  /** The range's notifier sequence, set when findOrInsert made the range. */
+  /** The range's notifier sequence, set when findOrInsert made the range (0 once it is removed). */
   private intervalSeq(r: SvmRangeState): number {
-    return this.notifierSeq.get(r.id) ?? 0;
+    return r.notifierSeq;
   }
 
   /** The page at vpn is still the one the bind mapped. */
   private pageUnchanged(range: SvmRangeState, vpn: number): boolean {
-    const folio = this.bound.get(range.id)?.[vpn - range.start / PAGE_SIZE];
+    const folio = range.boundTo === null ? undefined : range.folios[vpn - range.start / PAGE_SIZE];
     const pte = this.state.mms.get(range.mm)?.ptes.get(vpn);
     return folio !== undefined && pte !== undefined && pte.kind !== "migration" && pte.folio === folio;
   }
 
   private pagesUnchanged(range: SvmRangeState): boolean {
-    const folios = this.bound.get(range.id);
+    const folios = range.folios;
     const ptes = this.state.mms.get(range.mm)?.ptes;
-    if (folios === undefined || ptes === undefined) return false;
+    if (range.boundTo === null || ptes === undefined) return false;
     const first = range.start / PAGE_SIZE;
     for (let i = 0; i < folios.length; i++) {
       const pte = ptes.get(first + i);
@@ -291,7 +283,7 @@ export class GpuSvm implements MmuNotifier {
     if (devmemOnly && !migratable) return end(-Errno.EACCES);
 
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
-      const writeOk = access === "read" || !this.readOnly.has(r.id);
+      const writeOk = access === "read" || !r.readOnly;
       if (r.boundTo !== null && writeOk && this.pagesUnchanged(r) && (!devmemOnly || r.boundTo === "device")) return end(0); // xe_svm_range_is_valid
       const wantVram = migratable && (devmemOnly || g.migrateNonAtomic) && decision?.kind !== "stay";
       if (wantVram && migrateTries > 0 && !this.inVram(r)) {
@@ -347,9 +339,6 @@ export class GpuSvm implements MmuNotifier {
       if (mmState !== undefined && this.coveredByVmas(mmState, r.start, r.end)) continue;
       if (mmState !== undefined && this.partlyMapped(mmState, r.start, r.end)) yield* this.evictRange(r);
       this.commit({ kind: "svm_range.remove", range: r.id });
-      this.bound.delete(r.id);
-      this.readOnly.delete(r.id);
-      this.notifierSeq.delete(r.id);
     }
     return 0;
   }
@@ -390,8 +379,8 @@ export class GpuSvm implements MmuNotifier {
       if (this.overlaps(mm, start, end)) continue;
       if (!last && size <= this.profile.gpu.checkPagesThresholdBytes && !this.allFaultedIn(mmState.ptes, start, end)) continue;
       const range = this.state.nextSvmRangeId;
-      this.commit({ kind: "svm_range.insert", range, mm, start, end });
-      this.notifierSeq.set(range, mmuIntervalNotifierInsertSeq(this.p.k, mm)); // mmu_interval_notifier_insert
+      // mmu_interval_notifier_insert: the range's notifier starts at the mm's sequence.
+      this.commit({ kind: "svm_range.insert", range, mm, start, end, notifierSeq: mmuIntervalNotifierInsertSeq(this.p.k, mm) });
       return this.state.svmRanges.get(range)!;
     }
     return -Errno.EINVAL;
@@ -496,10 +485,7 @@ export class GpuSvm implements MmuNotifier {
     yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
     // Under the notifier lock, drm_gpusvm_range_pages_valid: the invalidation sequence moved since get_pages.
     if (mmuIntervalReadRetry(this.intervalSeq(r), seq)) return -Errno.EAGAIN;
-    this.bound.set(r.id, pages.folios);
-    if (pages.writable) this.readOnly.delete(r.id);
-    else this.readOnly.add(r.id);
-    this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory });
+    this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory, folios: pages.folios, writable: pages.writable, notifierSeq: seq });
     if (pages.devmem !== -1) this.dev.touch(pages.devmem);
     return 0;
   }

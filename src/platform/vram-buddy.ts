@@ -317,6 +317,26 @@ export class VramBuddy {
   }
 
   /**
+   * The blocks alloc(npages, owner) would return now, or null, leaving the allocator as it was:
+   * freeing an allocation merges every split back, so the free blocks are the same set again.
+   * The driver side decides with it, then commits the allocation for the apply to make.
+   */
+  peek(npages: number, owner: number): VramBlock[] | null {
+    const got = this.alloc(npages, owner);
+    if (got !== null) this.free(got.blocks);
+    return got?.blocks ?? null;
+  }
+
+  /**
+   * The allocator's state in canonical form for the state digest: geometry, free blocks and
+   * allocated blocks with their owners, by pfn (the free lists' heaps depend on history, not state).
+   */
+  canonical(): unknown {
+    const allocated = [...this.allocOrder].sort((a, b) => a[0] - b[0]).map(([off, order]) => [this.pfnBase + off, order, this.allocOwner.get(off)!]);
+    return { totalPages: this.totalPages, maxOrder: this.maxOrder, pfnBase: this.pfnBase, placement: this.placement, free: this.freeBlocks().map((b) => [b.pfn, b.order]), allocated };
+  }
+
+  /**
    * Returns blocks to the free lists, merging each with its buddy as far up as possible. Every
    * block must be currently allocated with that exact order; otherwise nothing is freed and an
    * Error naming the pfn is thrown (a double free is a model bug).

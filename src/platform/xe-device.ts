@@ -9,21 +9,16 @@ import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
 import { contiguousRuns, type CopyEngine } from "./copy-engine.ts";
 import { unbindAndEvict } from "./unbind.ts";
 import { commitPageCopies, devmemOpsOf, releaseDevmem } from "./device-common.ts";
+import type { PlatformEvent, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
+import { pfnsOf } from "./vram-buddy.ts";
+import type { VramState } from "./vram-state.ts";
 
-/** A VRAM block: 2^order pages from pfn (what the buddy allocator hands out). */
-export interface VramBlock {
-  pfn: number;
-  order: number;
-}
-
-/** What the driver needs of its VRAM allocator (drm_buddy behind TTM's VRAM manager). */
-export interface VramAllocator {
-  alloc(npages: number, owner: number): { blocks: VramBlock[] } | null;
-  free(blocks: VramBlock[]): void;
-  pfnsOf(blocks: VramBlock[]): number[];
-  readonly freePages: number;
-  fragmentation(): number;
+/** The VRAM's geometry: drm_buddy's layout over sizeBytes (see VramBuddy). */
+export interface VramGeometry {
+  sizeBytes: number;
+  maxOrder: number;
+  placement: "low" | "high";
 }
 
 /**
@@ -34,31 +29,35 @@ export interface VramAllocator {
  */
 export class XeDevice {
   readonly dpagemap: number;
-  private readonly blocksOf = new Map<number, VramBlock[]>();
-  /** Allocation → when the GPU last used it (populate or bind): TTM's LRU order. */
-  private readonly lastUseNs = new Map<number, number>();
   evictions = 0;
   allocFailures = 0;
 
   constructor(
     private readonly p: PagemapContext,
     private readonly profile: PlatformProfile,
-    private readonly vram: VramAllocator,
+    vram: VramGeometry,
     private readonly copyEngine: CopyEngine,
+    private readonly commit: (ev: PlatformEvent) => void,
     readonly owner = 1,
   ) {
     const pagemap = p.k.registerPagemap(pagemapOpsGet(p), owner);
     this.dpagemap = p.state.nextDpagemapId;
     p.commit({ kind: "dpagemap.create", dpagemap: this.dpagemap, pagemap, owner });
     p.setDpagemapOps(this.dpagemap, this.dpagemapOps());
+    commit({ kind: "vram.init", ...vram }); // drm_buddy_init for the VRAM manager
+  }
+
+  /** The VRAM allocator and LRU, as the log built them. */
+  private get vram(): VramState {
+    return (this.p.state as WorldState).vram!;
   }
 
   get freeVramPages(): number {
-    return this.vram.freePages;
+    return this.vram.buddy.freePages;
   }
 
   get vramFragmentation(): number {
-    return this.vram.fragmentation();
+    return this.vram.buddy.fragmentation();
   }
 
   /** The device goes away: new populations fail with -ENODEV. */
@@ -73,7 +72,7 @@ export class XeDevice {
 
   /** The GPU used the allocation now: it moves to the LRU's tail. */
   touch(devmem: number): void {
-    if (this.lastUseNs.has(devmem)) this.lastUseNs.set(devmem, this.p.k.engine.nowNs);
+    if (this.vram.lastUseNs.has(devmem)) this.commit({ kind: "vram.touch", devmem, atNs: this.p.k.engine.nowNs });
   }
 
   private dpagemapOps(): DrmPagemapOps {
@@ -85,14 +84,12 @@ export class XeDevice {
         if (p.state.dpagemaps.get(dpagemap)!.unbound) return -Errno.ENODEV; // drm_dev_enter failed
         const npages = Math.floor((end - start) / PAGE_SIZE);
         yield spin(self.profile.vram.allocNs);
-        const blocks = yield* self.allocWithEviction(npages);
-        if (blocks === null) {
+        const pfns = yield* self.allocWithEviction(npages);
+        if (pfns === null) {
           self.allocFailures++;
           return -Errno.ENOMEM;
         }
-        const devmem = devmemInit(p, { dpagemap, mm, sizeBytes: end - start, pfns: self.vram.pfnsOf(blocks).slice(0, npages), ops: self.devmemOps() });
-        self.blocksOf.set(devmem, blocks);
-        self.lastUseNs.set(devmem, p.k.engine.nowNs);
+        const devmem = devmemInit(p, { dpagemap, mm, sizeBytes: end - start, pfns: pfns.slice(0, npages), ops: self.devmemOps() });
         const err = yield* migrateToDevmem(p, devmem, mm, start, end, timesliceMs, self.owner);
         // The seed leaves the allocation with the caller on error; Xe releases it.
         if (err !== 0 && p.options.variant === "seed") yield* self.release(devmem);
@@ -105,17 +102,22 @@ export class XeDevice {
    * xe_bo_create under TTM: allocate, and when VRAM is full evict the least recently used SVM
    * allocation (xe_svm_bo_evict → drm_pagemap_evict_to_ram) and try again; with nothing left to
    * evict, sleep and retry until the retry timeout (xe_vm_validate_should_retry), then -ENOMEM.
+   * Returns the pages allocated, for the allocation devmem_init makes next.
    */
-  private *allocWithEviction(npages: number): ProcessBody<VramBlock[] | null> {
+  private *allocWithEviction(npages: number): ProcessBody<number[] | null> {
     const engine = this.p.k.engine;
     const deadline = engine.nowNs + this.profile.vram.retryTimeoutNs;
     for (;;) {
       if (this.p.fail("vram_alloc")) return null;
-      const got = this.vram.alloc(npages, this.owner);
-      if (got !== null) return got.blocks;
+      const blocks = this.vram.buddy.peek(npages, this.owner);
+      if (blocks !== null) {
+        const pfns = pfnsOf(blocks);
+        this.commit({ kind: "vram.alloc", devmem: this.p.state.nextDevmemId, owner: this.owner, sizeBytes: npages * PAGE_SIZE, pfns, atNs: engine.nowNs });
+        return pfns;
+      }
       const victim = this.leastRecentlyUsed();
       if (victim !== -1) {
-        this.lastUseNs.delete(victim); // off the LRU while it is being evicted
+        this.commit({ kind: "vram.evict", devmem: victim }); // off the LRU while it is being evicted
         this.evictions++;
         yield* evictToRam(this.p, victim);
         continue;
@@ -129,7 +131,7 @@ export class XeDevice {
   private leastRecentlyUsed(): number {
     let best = -1;
     let bestNs = Infinity;
-    for (const [devmem, ns] of this.lastUseNs) {
+    for (const [devmem, ns] of this.vram.lastUseNs) {
       const d = this.p.state.devmems.get(devmem);
       if (d === undefined || d.detached || d.released) continue;
       if (ns < bestNs) {
@@ -157,10 +159,7 @@ export class XeDevice {
   release(devmem: number): ProcessBody<void> {
     return releaseDevmem(this.p, devmem, this.profile.vram.release, () => {
       this.p.commit({ kind: "devmem.release", devmem });
-      this.lastUseNs.delete(devmem);
-      const blocks = this.blocksOf.get(devmem);
-      this.blocksOf.delete(devmem);
-      if (blocks !== undefined) this.vram.free(blocks);
+      this.commit({ kind: "vram.free", devmem });
     });
   }
 }

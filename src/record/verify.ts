@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { checkModelInvariants } from "../check/pagemap-invariants.ts";
+import { checkPlatformInvariants } from "../check/platform-invariants.ts";
 import { stateDigest, stateSummary } from "../check/digest.ts";
 import { WriteVersionCheck } from "../check/write-versions.ts";
 import { IllegalTransition } from "../kernel/apply.ts";
@@ -118,10 +119,15 @@ class Replay {
     if (row.kind === "step.begin") this.inFlight++;
     if (row.kind === "step.end" && --this.inFlight === 0) {
       this.invariantChecks++;
-      const problems = checkModelInvariants(this.state, { deferredRelease: this.deferredRelease });
+      const problems = this.invariants();
       if (problems.length > 0) return { ...at, what: `invariants broken after this step (${problems.length}): ${problems.slice(0, 3).join("; ")}` };
     }
     return null;
+  }
+
+  /** The model's invariants and the platform's (GPU bindings, VRAM, copy engine), on the replayed state. */
+  private invariants(): string[] {
+    return [...checkModelInvariants(this.state, { deferredRelease: this.deferredRelease }), ...checkPlatformInvariants(this.state)];
   }
 
   /** After the last row: the log's length, the invariants at the end, the final state's digest. */
@@ -130,7 +136,7 @@ class Replay {
     if (this.expectedSeq !== m.events) return { seq: -1, kind: "(log)", what: "the log's length differs from run.json", expected: `${m.events} events`, found: `${this.expectedSeq} events` };
     if (m.status === "complete") {
       this.invariantChecks++;
-      const problems = checkModelInvariants(this.state, { deferredRelease: this.deferredRelease });
+      const problems = this.invariants();
       if (problems.length > 0) return { seq: -1, kind: "(end)", what: `invariants broken at the end (${problems.length}): ${problems.slice(0, 3).join("; ")}` };
     }
     const replayed = stateDigest(this.state);

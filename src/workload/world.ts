@@ -12,7 +12,6 @@ import { IommuDma } from "../platform/iommu-dma.ts";
 import type { PlatformProfile } from "../platform/profile.ts";
 import { SimpleDevice, type SimpleDeviceOptions } from "../platform/simple-device.ts";
 import { SimpleDma } from "../platform/simple-dma.ts";
-import { VramBuddy } from "../platform/vram-buddy.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
 import { applyRunEvent, type RunEvent } from "./events.ts";
@@ -74,11 +73,11 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   if (profile === undefined) {
     dev = new SimpleDevice(p, options.device ?? {});
   } else {
-    copyEngine = new CopyEngine(engine, profile.copy, (job) => log.commit({ kind: "copy.job", ...job }));
+    copyEngine = new CopyEngine(engine, profile.copy, (ev) => log.commit(ev), log.state);
     // drm_buddy's layout: one root as large as VRAM allows, blocks taken from the top.
     const vramPages = Math.floor(profile.vram.sizeBytes / PAGE_SIZE);
-    const vram = new VramBuddy(vramPages, { maxOrder: Math.floor(Math.log2(vramPages)), placement: "high" });
-    const xe = new XeDevice(p, profile, vram, copyEngine);
+    const vram = { sizeBytes: vramPages * PAGE_SIZE, maxOrder: Math.floor(Math.log2(vramPages)), placement: "high" as const };
+    const xe = new XeDevice(p, profile, vram, copyEngine, (ev) => log.commit(ev));
     dev = xe;
     policy = createPolicy(options.policy ?? { name: "xe", knobs: {} }, { engine, profile });
     const chosen = policy;
