@@ -23,9 +23,6 @@ export interface CopyJobRecord {
  */
 export class CopyEngine {
   private readonly channels: Server;
-  busyNs = 0;
-  jobs = 0;
-  bytes = 0;
 
   constructor(
     engine: Engine,
@@ -58,9 +55,6 @@ export class CopyEngine {
       const durationNs = this.jobNs(bytes);
       yield sleep(durationNs);
       this.channels.release();
-      this.busyNs += durationNs;
-      this.jobs++;
-      this.bytes += bytes;
       this.onJob({ bytes, queuedNs, durationNs, dir });
     }
   }

@@ -40,7 +40,9 @@ export type PlatformEvent =
    */
   | { kind: "mmu_notifier.block"; range: number; durationNs: number }
   /** A copy-engine job: bytes moved, the time it waited for a channel and the time it ran. */
-  | { kind: "copy.job"; bytes: number; queuedNs: number; durationNs: number; dir: "to_device" | "from_device" };
+  | { kind: "copy.job"; bytes: number; queuedNs: number; durationNs: number; dir: "to_device" | "from_device" }
+  /** The completion interrupt of a GPU access drops the device-page reference the access took (irqFrees). */
+  | { kind: "gpu.irq_put"; folio: number };
 
 export type PlatformEventKind = PlatformEvent["kind"];
 
@@ -71,7 +73,7 @@ export function withPlatformState(model: ModelState): WorldState {
 const PLATFORM_KIND_LIST: Record<PlatformEventKind, true> = {
   "svm_range.insert": true, "svm_range.bind": true, "svm_range.invalidate": true, "svm_range.remove": true,
   "gpu_fault.begin": true, "gpu_fault.stage": true, "gpu_fault.end": true, "copy.job": true,
-  "gpu_fault.throttle": true, "mmu_notifier.block": true,
+  "gpu_fault.throttle": true, "mmu_notifier.block": true, "gpu.irq_put": true,
 };
 const PLATFORM_KINDS: ReadonlySet<string> = new Set(Object.keys(PLATFORM_KIND_LIST));
 
@@ -113,6 +115,7 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
     case "gpu_fault.throttle":
     case "mmu_notifier.block":
     case "copy.job":
+    case "gpu.irq_put":
       return; // recorded stages and decisions: they change no state
     default: {
       const unknown: never = ev;

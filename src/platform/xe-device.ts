@@ -37,7 +37,6 @@ export class XeDevice {
   private readonly blocksOf = new Map<number, VramBlock[]>();
   /** Allocation → when the GPU last used it (populate or bind): TTM's LRU order. */
   private readonly lastUseNs = new Map<number, number>();
-  evictions = 0;
   allocFailures = 0;
 
   constructor(
@@ -116,7 +115,6 @@ export class XeDevice {
       const victim = this.leastRecentlyUsed();
       if (victim !== -1) {
         this.lastUseNs.delete(victim); // off the LRU while it is being evicted
-        this.evictions++;
         yield* evictToRam(this.p, victim);
         continue;
       }

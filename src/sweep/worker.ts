@@ -2,7 +2,6 @@ import { parentPort } from "node:worker_threads";
 import type { RunBudget } from "../record/budget.ts";
 import { recordRun, type SinkName } from "../record/run-dir.ts";
 import { loadWorkload } from "../workload/load.ts";
-import { runMetrics } from "./metrics.ts";
 import type { RunReport } from "../workload/run.ts";
 import type { PlannedRun } from "./plan.ts";
 
@@ -41,7 +40,7 @@ export async function executeRun(req: RunRequest): Promise<RunResult> {
   try {
     const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
     const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params, ...(req.budget === undefined ? {} : { budget: req.budget }) });
-    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report), series: runSeries(report) };
+    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: report.metrics, series: runSeries(report) };
   } catch (error) {
     return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {} };
   }
