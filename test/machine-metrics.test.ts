@@ -82,6 +82,16 @@ describe("the run's metrics, folded from its events (src/machine)", () => {
     expect(metricTable(r, noChecks).livelock).toBe(1);
   });
 
+  it("a side that fails and tries again at once is still trying: the livelock stretch goes on", () => {
+    const l = log();
+    l.add(0, CPU, { kind: "access.begin", mm: 0, addr: base, access: "atomic" });
+    for (let t = 0; t < 40; t++) access(l, GPU, t * 5_000_000, (t + 1) * 5_000_000, false); // each GPU atomic fails after 5 ms; the next starts at once
+    l.add(200_000_000, CPU, { kind: "access.end", ok: true, stallNs: 0 });
+    const r = l.fold(200_000_000);
+    expect(r.work.bothStuckNs).toBe(200_000_000);
+    expect(r.work.gpuFailures).toBe(40);
+  });
+
   it("CPU fault latency counts accesses with a handle_mm_fault; spinning is re-fault to re-fault; naps are the policy's holds", () => {
     const l = log();
     for (let i = 0; i < 99; i++) access(l, CPU, i * 10, i * 10 + 5); // no fault: not in the histogram
