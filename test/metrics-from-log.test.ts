@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { loadWorkload } from "../src/workload/load.ts";
 import { recordRun } from "../src/record/run-dir.ts";
 import { formatMetrics, metricsFromRunDir } from "../src/record/log-metrics.ts";
+import { readEventRows } from "../src/record/reader.ts";
+import { editArrowRow } from "./support/arrow-edit.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const BUNDLED = readdirSync(join(root, "workloads")).filter((f) => f.endsWith(".yaml")).sort().map((f) => `workloads/${f}`);
@@ -77,5 +79,19 @@ describe("pagesim metrics: a run's metrics recomputed from its events.arrow", ()
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.stderr).not.toMatch(/TypeError|ENOENT|Cannot read|at .*\.ts:\d+/);
     }
+  });
+
+  it("an altered row is refused, naming its seq (exit 2)", async () => {
+    const dir = join(tempDir(), "run");
+    const file = "workloads/irq-free-sync-release.yaml";
+    await recordRun({ file, workload: loadWorkload(file), outDir: dir, sinks: ["arrow"] });
+    let seq = -1;
+    for await (const row of readEventRows(join(dir, "events.arrow"))) if (row.kind === "access.end" && seq < 0) seq = row.seq;
+    expect(seq).toBeGreaterThan(0);
+    await editArrowRow(dir, (col, i) => void (col("thread")[i]! += 1), seq);
+    const r = pagesim("metrics", dir);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`events.arrow, event seq ${seq}: the row's values do not match its checksum`);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 });
