@@ -37,7 +37,6 @@ export class XeDevice {
   private readonly blocksOf = new Map<number, VramBlock[]>();
   /** Allocation → when the GPU last used it (populate or bind): TTM's LRU order. */
   private readonly lastUseNs = new Map<number, number>();
-  allocFailures = 0;
 
   constructor(
     private readonly p: PagemapContext,
@@ -85,10 +84,7 @@ export class XeDevice {
         const npages = Math.floor((end - start) / PAGE_SIZE);
         yield spin(self.profile.vram.allocNs);
         const blocks = yield* self.allocWithEviction(npages);
-        if (blocks === null) {
-          self.allocFailures++;
-          return -Errno.ENOMEM;
-        }
+        if (blocks === null) return -Errno.ENOMEM; // populate_mm.end says so in the log
         const devmem = devmemInit(p, { dpagemap, mm, sizeBytes: end - start, pfns: self.vram.pfnsOf(blocks).slice(0, npages), ops: self.devmemOps() });
         self.blocksOf.set(devmem, blocks);
         self.lastUseNs.set(devmem, p.k.engine.nowNs);
