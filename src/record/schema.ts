@@ -67,7 +67,7 @@ export const COLUMNS = [
   { name: "dir", type: "enum", doc: "DMA direction", values: ["to_device", "from_device"] },
   { name: "fn", type: "enum", doc: "the drm_pagemap function", values: PAGEMAP_FUNCTIONS },
   { name: "what", type: "text", doc: "what the modelled kernel would have done wrong" },
-  { name: "access", type: "enum", doc: "the faulting access", values: ["read", "write", "atomic"] },
+  { name: "access", type: "enum", doc: "the faulting access, or the one access.begin starts", values: ["read", "write", "atomic"] },
   { name: "range", type: "i32", doc: "GPU SVM range id" },
   { name: "stage", type: "enum", doc: "a stage of the GPU fault handler", values: GPU_FAULT_STAGES },
   { name: "duration_ns", type: "i64", doc: "how long it took, in simulated nanoseconds" },
