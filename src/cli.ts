@@ -31,6 +31,10 @@ Usage:
       final state with the one the run recorded; compare events.sqlite with it row by row (after
       filling it, if the run's fill was cut short) and run SQLite's integrity check. Exit 1 names
       the first event that disagrees.
+  pagesim metrics RUN_DIR [--json]
+      Recompute the run's metrics (docs/metrics.md) from its events.arrow alone, with the one
+      reader pagesim run and sweeps use, and print them (name and value; --json: an object). They
+      equal the "metrics" run.json stored. The run must have recorded the Arrow log.
   pagesim sqlite RUN_DIR
       Fill (or refill) the run's events.sqlite from its events.arrow, e.g. when run.json says
       "sqlite": "pending" because the fill after the run was interrupted.
@@ -157,6 +161,13 @@ async function main(argv: string[]): Promise<number> {
       const result = await verifyRun(dir);
       console.log(values.json === true ? JSON.stringify(result, null, 2) : formatVerify(result, dir));
       return result.divergence === null ? 0 : 1;
+    }
+    case "metrics": {
+      const { metricsFromRunDir, formatMetrics } = await import("./record/log-metrics.ts");
+      const dir = expectArgs(positionals, "metrics", "run directory");
+      const { metrics } = await metricsFromRunDir(dir);
+      console.log(values.json === true ? JSON.stringify(metrics, null, 2) : formatMetrics(metrics));
+      return 0;
     }
     case "sqlite": {
       const { fillSqliteCommand } = await import("./record/sqlite-fill.ts");

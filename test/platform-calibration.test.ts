@@ -132,7 +132,7 @@ describe("platform mechanisms", () => {
       `  - name: gpu0\n    ctx: gpu\n    steps:\n      - { op: write, addr: ${a}, at: 1ms }\n      - { op: write, addr: ${b} }\n      - { op: write, addr: ${a} }\n      - { op: write, addr: ${c} }\n      - { op: read, addr: ${b} }\n`;
     const file = join(dir, "w.yaml");
     writeFileSync(file, text);
-    const { report, world } = runWorkload(loadWorkload(file));
+    const { report } = runWorkload(loadWorkload(file));
     expect(report.invariants).toEqual([]);
     expect(report.lostWrites).toEqual([]);
     const where = (addr: number) => new Set(report.placement.filter((p) => p.addr >= addr && p.addr < addr + 0x200000).map((p) => p.where));
@@ -142,7 +142,7 @@ describe("platform mechanisms", () => {
     expect([...where(a)]).toEqual(["system"]);
     expect([...where(b)]).toEqual(["device"]);
     expect([...where(c)]).toEqual(["device"]);
-    expect((world.dev as { evictions: number }).evictions).toBe(1);
+    expect(report.platformStats!.vramEvictions).toBe(1);
     expect(report.gpuFaults.map((f) => f.ret)).toEqual(["0", "0", "0"]);
   });
 

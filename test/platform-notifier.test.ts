@@ -88,8 +88,8 @@ describe("IRQ-context frees", () => {
   }
 
   it("the last device-page reference dropped by an interrupt: a context violation with inline release and a synchronous BO put", () => {
-    const { report, world } = irqRun("sync", "inline");
-    expect(world.gpu!.irqPuts).toBe(1);
+    const { report } = irqRun("sync", "inline");
+    expect(report.platformStats!.irqPuts).toBe(1);
     expect(report.contextViolations.map((v) => [v.op, v.ctx])).toEqual([["xe_bo_put", "irq"]]);
     expect(report.invariants).toEqual([]);
   });
@@ -97,7 +97,7 @@ describe("IRQ-context frees", () => {
   it("none with deferred release (zdd destroyed from a worker), nor with Xe's asynchronous BO put", () => {
     for (const [release, zdd] of [["sync", "deferred"], ["async", "inline"]] as const) {
       const { report, world } = irqRun(release, zdd);
-      expect(world.gpu!.irqPuts, `${release}/${zdd}`).toBe(1);
+      expect(report.platformStats!.irqPuts, `${release}/${zdd}`).toBe(1);
       expect(report.contextViolations, `${release}/${zdd}`).toEqual([]);
       expect(report.invariants, `${release}/${zdd}`).toEqual([]);
       expect([...world.p.state.devmems.values()].every((d) => d.released), `${release}/${zdd}: VRAM returned`).toBe(true);

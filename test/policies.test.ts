@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import * as z from "zod";
 import { loadWorkload, parseWorkload, WorkloadError } from "../src/workload/load.ts";
 import { runWorkload, type RunReport } from "../src/workload/run.ts";
-import { runMetrics } from "../src/sweep/metrics.ts";
 import { definePolicy, ignore } from "../src/policies/policy-spec.ts";
 import { policyNames, registerPolicy } from "../src/policies/registry.ts";
 
@@ -14,7 +13,7 @@ function pingPong(overrides: Record<string, unknown>) {
   const { report } = runWorkload(loadWorkload(PING_PONG, overrides), undefined, {
     onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => kinds.set(ev.kind, (kinds.get(ev.kind) ?? 0) + 1) }),
   });
-  return { report, m: runMetrics(report), kinds };
+  return { report, m: report.metrics, kinds };
 }
 
 function sound(report: RunReport) {
@@ -98,7 +97,7 @@ describe("migration policies on the atomic ping-pong (the livelock the timeslice
   it("back-to-back atomics without a hold: neither side gets anything done (the livelock flag); xe breaks it", () => {
     const contention = (policy: string) => {
       const { report } = runWorkload(loadWorkload("workloads/atomic-contention.yaml", { "policy.name": policy }));
-      return { report, m: runMetrics(report) };
+      return { report, m: report.metrics };
     };
     const none = contention("none");
     sound(none.report);

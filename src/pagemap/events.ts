@@ -29,8 +29,8 @@ export type PagemapEvent =
   | { kind: `${PagemapFunction}.begin`; mm: number; start: number; end: number }
   | { kind: `${PagemapFunction}.end`; ret: number }
   /** dma_map_page / dma_unmap_page of a system folio for a migration copy. */
-  | { kind: "dma.map"; folio: number; order: number; dir: "to_device" | "from_device" }
-  | { kind: "dma.unmap"; folio: number; order: number; dir: "to_device" | "from_device" }
+  | { kind: "dma.map"; folio: number; order: number; dir: "to_device" | "from_device"; durationNs: number }
+  | { kind: "dma.unmap"; folio: number; order: number; dir: "to_device" | "from_device"; durationNs: number }
   /**
    * The model reached a step where the modelled kernel would oops or corrupt memory (e.g. the
    * seed unlocking and putting raw pfns as pages). Recorded, then the run goes on as if it had not.

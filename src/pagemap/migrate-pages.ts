@@ -50,8 +50,9 @@ export function* migrateMapPages(p: PagemapContext, addrs: PagemapAddr[], src: M
       const folio = p.state.folios.get(s.folio)!;
       if (folio.memory === "device") return -Errno.EFAULT;
       order = folio.order;
+      const t0 = p.k.engine.nowNs;
       if (!(yield* p.dma.mapPage(s.folio, order, dir))) return -Errno.EFAULT;
-      p.commit({ kind: "dma.map", folio: s.folio, order, dir });
+      p.commit({ kind: "dma.map", folio: s.folio, order, dir, durationNs: p.k.engine.nowNs - t0 });
       addrs[i] = { folio: s.folio, index: s.index, order, dir };
     }
     i += nrPages(order);
@@ -64,8 +65,9 @@ export function* migrateUnmapPages(p: PagemapContext, addrs: PagemapAddr[], npag
   for (let i = 0; i < npages; ) {
     const a = addrs[i]!;
     if (a.folio !== -1) {
+      const t0 = p.k.engine.nowNs;
       yield* p.dma.unmapPage(a.folio, a.order, dir);
-      p.commit({ kind: "dma.unmap", folio: a.folio, order: a.order, dir });
+      p.commit({ kind: "dma.unmap", folio: a.folio, order: a.order, dir, durationNs: p.k.engine.nowNs - t0 });
     }
     i += nrPages(a.order);
   }

@@ -9,7 +9,6 @@ export interface CopyRun {
   bytes: number;
 }
 
-
 /**
  * The GPU's copy engine as xe_svm_copy drives it: one job per physically contiguous run of
  * device memory, split every maxJobBytes (XE_MIGRATE_CHUNK_SIZE), each costing a fixed latency
@@ -19,9 +18,6 @@ export interface CopyRun {
  */
 export class CopyEngine {
   private readonly channels: Server;
-  busyNs = 0;
-  jobs = 0;
-  bytes = 0;
 
   constructor(
     engine: Engine,
@@ -59,9 +55,6 @@ export class CopyEngine {
       const durationNs = this.jobNs(bytes);
       yield sleep(durationNs);
       this.channels.release();
-      this.busyNs += durationNs;
-      this.jobs++;
-      this.bytes += bytes;
       this.commit({ kind: "copy.job", job, bytes, queuedNs, durationNs, dir });
     }
   }

@@ -55,7 +55,9 @@ export type PlatformEvent =
    */
   | { kind: "mmu_notifier.block"; range: number; durationNs: number }
   | CopyEvent
-  | VramEvent;
+  | VramEvent
+  /** The completion interrupt of a GPU access drops the device-page reference the access took (irqFrees). */
+  | { kind: "gpu.irq_put"; folio: number };
 
 export type PlatformEventKind = PlatformEvent["kind"];
 
@@ -96,7 +98,7 @@ export function withPlatformState(model: ModelState): WorldState {
 const PLATFORM_KIND_LIST: Record<PlatformEventKind, true> = {
   "svm_range.insert": true, "svm_range.bind": true, "svm_range.notifier_seq": true, "svm_range.invalidate": true, "svm_range.remove": true,
   "gpu_fault.begin": true, "gpu_fault.stage": true, "gpu_fault.end": true,
-  "gpu_fault.throttle": true, "mmu_notifier.block": true,
+  "gpu_fault.throttle": true, "mmu_notifier.block": true, "gpu.irq_put": true,
   "copy.init": true, "copy.submit": true, "copy.start": true, "copy.job": true,
   "vram.init": true, "vram.alloc": true, "vram.touch": true, "vram.evict": true, "vram.free": true,
 };
@@ -158,6 +160,7 @@ export function applyPlatformEvent(state: WorldState, ev: PlatformEvent): void {
     case "gpu_fault.stage":
     case "gpu_fault.throttle":
     case "mmu_notifier.block":
+    case "gpu.irq_put":
       return; // recorded stages and decisions: they change no state
     default: {
       const unknown: never = ev;

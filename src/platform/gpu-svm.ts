@@ -49,19 +49,8 @@ const HMM_TIMEOUT_NS = 1_000_000_000;
  */
 export class GpuSvm implements MmuNotifier {
   private readonly workers: Server;
-  faults = 0;
-  accesses = 0;
   /** GPU accesses that found a bound range whose pages had moved: missed invalidations (model bugs). */
   staleMappings = 0;
-  /** Device-page references dropped from interrupt context (see IrqFrees). */
-  irqPuts = 0;
-  /** GPU time in accesses that faulted: from the first fault to the access done (stalled). */
-  stallNs = 0;
-  /** Faults a migration policy throttled, and the time the GPU waited for them. */
-  throttles = 0;
-  throttleNs = 0;
-  /** Time the MMU notifier blocked migrations back (notifier-block). */
-  notifierBlockNs = 0;
   private readonly irqRandom: () => number;
 
   constructor(
@@ -86,15 +75,14 @@ export class GpuSvm implements MmuNotifier {
   /**
    * One GPU access by the running GPU thread: completes through a valid mapping, or faults and
    * replays. Returns 0 and the page's data version after the access, or an errno; and the GPU
-   * faults this access took (its own: other GPU threads fault concurrently).
+   * faults this access took (its own: other GPU threads fault concurrently), and how long it
+   * stalled: from its first fault to its end (0 if it did not fault).
    */
-  *access(mm: number, addr: number, access: GpuAccess): ProcessBody<{ ret: number; version: number; faults: number }> {
+  *access(mm: number, addr: number, access: GpuAccess): ProcessBody<{ ret: number; version: number; faults: number; stallNs: number }> {
     const g = this.profile.gpu;
     const engine = this.p.k.engine;
     let firstFaultNs = -1;
-    const stalled = () => {
-      if (firstFaultNs >= 0) this.stallNs += engine.nowNs - firstFaultNs;
-    };
+    const stalled = () => (firstFaultNs >= 0 ? engine.nowNs - firstFaultNs : 0);
     let throttles = 0;
     let faults = 0;
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
@@ -103,7 +91,6 @@ export class GpuSvm implements MmuNotifier {
         // The access takes effect through the translation just checked, then its latency passes:
         // an invalidation starting meanwhile completes only once the accesses in flight have
         // drained (its TLB flush), so what it protects (a fork's copy) comes after this one.
-        this.accesses++;
         const vpn = Math.floor(addr / PAGE_SIZE);
         const pte = this.state.mms.get(mm)!.ptes.get(vpn)!;
         const version = this.state.folios.version(pte.folio, pte.index);
@@ -112,8 +99,7 @@ export class GpuSvm implements MmuNotifier {
         if (access === "read") this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
         else this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: seen });
         yield sleep(g.accessNs);
-        stalled();
-        return { ret: 0, version: seen, faults };
+        return { ret: 0, version: seen, faults, stallNs: stalled() };
       }
       if (firstFaultNs < 0) firstFaultNs = engine.nowNs;
       yield sleep(g.faultDeliveryNs); // the fault message reaches the driver
@@ -123,8 +109,6 @@ export class GpuSvm implements MmuNotifier {
         // Not serviced: the worker moves on, the GPU replays the access later.
         this.workers.release();
         this.commit({ kind: "gpu_fault.throttle", mm, addr, durationNs: decision.delayNs });
-        this.throttles++;
-        this.throttleNs += decision.delayNs;
         if (++throttles > MAX_THROTTLES) break;
         yield sleep(decision.delayNs);
         attempt--; // a throttle is not a failed attempt
@@ -133,14 +117,10 @@ export class GpuSvm implements MmuNotifier {
       faults++;
       const ret = yield* this.handlePagefault(mm, addr, access, decision);
       this.workers.release();
-      if (ret !== 0) {
-        stalled();
-        return { ret, version: -1, faults };
-      }
+      if (ret !== 0) return { ret, version: -1, faults, stallNs: stalled() };
       yield sleep(g.faultReplayNs);
     }
-    stalled();
-    return { ret: -Errno.EAGAIN, version: -1, faults };
+    return { ret: -Errno.EAGAIN, version: -1, faults, stallNs: stalled() };
   }
 
   /**
@@ -155,7 +135,7 @@ export class GpuSvm implements MmuNotifier {
     const self = this;
     k.engine.spawn(`irq-timer:folio${folio}`, (function* (): ProcessBody<void> {
       yield sleep(self.irqFrees.delayNs);
-      self.irqPuts++;
+      self.commit({ kind: "gpu.irq_put", folio });
       k.engine.spawn(`irq:folio${folio}`, folioPut(k, folio), "irq");
     })());
   }
@@ -207,7 +187,6 @@ export class GpuSvm implements MmuNotifier {
       const blockNs = this.policy!.notifierBlockNs({ mm: r.mm, start: r.start, end: r.end, nowNs: this.p.k.engine.nowNs });
       if (blockNs <= 0) continue;
       this.commit({ kind: "mmu_notifier.block", range: r.id, durationNs: blockNs });
-      this.notifierBlockNs += blockNs;
       yield sleep(blockNs);
     }
   }
@@ -253,7 +232,6 @@ export class GpuSvm implements MmuNotifier {
    */
   *handlePagefault(mm: number, addr: number, access: GpuAccess, decision: GpuFaultDecision | null = null): ProcessBody<number> {
     const g = this.profile.gpu;
-    this.faults++;
     this.commit({ kind: "gpu_fault.begin", mm, addr, access });
     // need_vram: atomics on a discrete GPU without device atomics on system memory.
     const devmemOnly = access === "atomic";

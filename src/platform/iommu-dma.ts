@@ -6,15 +6,11 @@ import type { DmaCosts, IommuMode } from "./profile.ts";
 
 /**
  * dma_map_page / dma_unmap_page through an IOMMU (strict or lazy invalidation) or without one.
- * The mapping thread spins for the cost: both run on the CPU that migrates. Counts and time are
- * kept for the report; a mapping can be made to fail (dma_mapping_error) by fault injection.
+ * The mapping thread spins for the cost: both run on the CPU that migrates. The log's dma.map and
+ * dma.unmap carry the time; a mapping can be made to fail (dma_mapping_error) by fault injection.
  */
 export class IommuDma implements DmaOps {
   live = 0;
-  maps = 0;
-  unmaps = 0;
-  mapNs = 0;
-  unmapNs = 0;
   private readonly costs: DmaCosts;
 
   constructor(
@@ -28,9 +24,7 @@ export class IommuDma implements DmaOps {
   *mapPage(_folio: number, order: number, _dir: PagemapAddr["dir"]): ProcessBody<boolean> {
     const ns = Math.round(this.costs.mapNsPerPage * nrPages(order));
     yield spin(ns);
-    this.mapNs += ns;
     if (this.faults.fail("dma_map")) return false;
-    this.maps++;
     this.live++;
     return true;
   }
@@ -38,8 +32,6 @@ export class IommuDma implements DmaOps {
   *unmapPage(_folio: number, order: number, _dir: PagemapAddr["dir"]): ProcessBody<void> {
     const ns = Math.round(this.costs.unmapNsPerPage * nrPages(order));
     yield spin(ns);
-    this.unmapNs += ns;
-    this.unmaps++;
     this.live--;
   }
 }

@@ -29,8 +29,6 @@ export interface VramGeometry {
  */
 export class XeDevice {
   readonly dpagemap: number;
-  evictions = 0;
-  allocFailures = 0;
 
   constructor(
     private readonly p: PagemapContext,
@@ -85,10 +83,7 @@ export class XeDevice {
         const npages = Math.floor((end - start) / PAGE_SIZE);
         yield spin(self.profile.vram.allocNs);
         const pfns = yield* self.allocWithEviction(npages);
-        if (pfns === null) {
-          self.allocFailures++;
-          return -Errno.ENOMEM;
-        }
+        if (pfns === null) return -Errno.ENOMEM; // populate_mm.end says so in the log
         const devmem = devmemInit(p, { dpagemap, mm, sizeBytes: end - start, pfns: pfns.slice(0, npages), ops: self.devmemOps() });
         const err = yield* migrateToDevmem(p, devmem, mm, start, end, timesliceMs, self.owner);
         // The seed leaves the allocation with the caller on error; Xe releases it.
@@ -118,7 +113,6 @@ export class XeDevice {
       const victim = this.leastRecentlyUsed();
       if (victim !== -1) {
         this.commit({ kind: "vram.evict", devmem: victim }); // off the LRU while it is being evicted
-        this.evictions++;
         yield* evictToRam(this.p, victim);
         continue;
       }

@@ -15,7 +15,7 @@ export interface ObservableLog {
 }
 
 /**
- * Reports every completed migration (to a policy, to the run's statistics) by reading the log as it is written: a
+ * Reports every completed migration (to a policy, to the run's metrics in src/machine) by reading the log as it is written: a
  * migrate_to_devmem that stamped its timeslice (it does so only on success) moved its range to
  * the device (a GPU fault or a populate step asked), a migrate_to_ram that returned 0 moved it back (a CPU fault), an evict_to_ram an
  * eviction. The model's code stays free of policy calls; the policy sees what the log sees.

@@ -14,8 +14,8 @@ const SQLITE_TYPE: Record<string, string> = { i32: "INTEGER", u32: "INTEGER", i6
 
 /** Kinds grouped by the layer that emits them, for the reader's sake. */
 function group(kind: string): string {
-  if (kind.startsWith("step.")) return "Workload steps";
-  if (/^(svm_range|gpu_fault|copy)\./.test(kind)) return "The driver and GPU (Xe GPU SVM, copy engine)";
+  if (kind.startsWith("step.") || kind.startsWith("access.")) return "Workload steps and page accesses";
+  if (/^(svm_range|gpu_fault|gpu|copy)\./.test(kind)) return "The driver and GPU (Xe GPU SVM, copy engine)";
   if (/^(dpagemap|devmem|zdd|dma|kernel|cpu_fault)\.|^(migrate_to_devmem|migrate_to_ram|evict_to_ram|populate_mm)\./.test(kind)) return "drm_pagemap";
   return "Memory management (mm)";
 }

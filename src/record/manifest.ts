@@ -33,6 +33,8 @@ export interface RunManifest {
   objects: string[];
   files: Record<string, { bytes: number }>;
   result: { steps: number; invariantsBroken: string[]; lostWrites: string[]; kernelBugs: string[]; failedSteps: string[]; contextViolations: number };
+  /** The run's metrics by name (docs/metrics.md), as `pagesim metrics` recomputes them from events.arrow. */
+  metrics: Record<string, number>;
   /** Only when status is "stopped: budget". */
   budget?: BudgetStop;
   reproduce: string;

@@ -2,7 +2,8 @@ import { open, type FileHandle } from "node:fs/promises";
 import { basename } from "node:path";
 import { RecordBatchReader, type RecordBatch } from "apache-arrow";
 import { rowHashStep } from "./batch.ts";
-import { COLUMNS, EVENT_KINDS, type ColumnName } from "./schema.ts";
+import { COLUMNS, EVENT_KINDS, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
+import type { RunEvent } from "../workload/events.ts";
 
 /** One row of events.arrow, decoded: the header, and every non-null column by name. */
 export interface EventRow {
@@ -16,6 +17,18 @@ export interface EventRow {
   /** The checksum recorded with the row, and the one its values give now. */
   recordedCheck: number;
   computedCheck: number;
+}
+
+/** Rebuilds a run event from its row; null when the row lacks a field its kind needs. */
+export function decodeEvent(row: EventRow): { ev: RunEvent } | { missing: string } {
+  const spec = RUN_EVENT_SPECS[row.kind as RunEvent["kind"]];
+  const ev: Record<string, unknown> = { kind: row.kind };
+  for (const [field, column] of Object.entries(spec.fields as Record<string, ColumnName>)) {
+    const value = row.values[column];
+    if (value === undefined) return { missing: `${field} (column ${column})` };
+    ev[field] = value;
+  }
+  return { ev: ev as RunEvent };
 }
 
 /** Thrown when a file is not an events log pagesim can read. */

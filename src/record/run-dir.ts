@@ -183,6 +183,7 @@ function runManifest(o: RecordOptions, dir: string, seed: number, run: WorkloadR
       failedSteps: report.failedSteps,
       contextViolations: report.contextViolations.length,
     },
+    metrics: report.metrics,
     reproduce: [`pagesim run ${join(dir, "workload.yaml")}`, ...Object.entries(o.overrides ?? {}).filter(([k]) => k !== "seed").map(([k, v]) => `--set ${k}=${JSON.stringify(v)}`), `--seed ${seed} --out ${dir}`].join(" "),
   };
 }

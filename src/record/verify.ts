@@ -6,14 +6,14 @@ import { WriteVersionCheck } from "../check/write-versions.ts";
 import { IllegalTransition } from "../kernel/apply.ts";
 import { createModelState } from "../pagemap/state.ts";
 import { withPlatformState } from "../platform/events.ts";
-import { applyRunEvent, type RunEvent } from "../workload/events.ts";
-import { checkArrowFile, readEventRows, type EventRow } from "./reader.ts";
+import { applyRunEvent } from "../workload/events.ts";
+import { checkArrowFile, decodeEvent, readEventRows, type EventRow } from "./reader.ts";
 import { RunDirError, runDirFiles, type RunManifest } from "./run-dir.ts";
 import { readManifest } from "./run-files.ts";
 import { dropIntermediateArrow, fillRunSqlite, sqlitePending } from "./sqlite-fill.ts";
 import type { Divergence } from "./divergence.ts";
 import { SqliteLogCheck } from "./verify-sqlite.ts";
-import { isEngineKind, refcountAfter, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
+import { isEngineKind, refcountAfter, RUN_EVENT_SPECS } from "./schema.ts";
 
 export type { Divergence } from "./divergence.ts";
 
@@ -25,18 +25,6 @@ export interface VerifyResult {
   /** events.sqlite, when the run directory has one: its rows compared with the log's; filled when verify had to fill it first. */
   sqlite: { rows: number; filled: boolean } | null;
   divergence: Divergence | null;
-}
-
-/** Rebuilds a run event from its row; null when the row lacks a field its kind needs. */
-function decodeEvent(row: EventRow): { ev: RunEvent } | { missing: string } {
-  const spec = RUN_EVENT_SPECS[row.kind as RunEvent["kind"]];
-  const ev: Record<string, unknown> = { kind: row.kind };
-  for (const [field, column] of Object.entries(spec.fields as Record<string, ColumnName>)) {
-    const value = row.values[column];
-    if (value === undefined) return { missing: `${field} (column ${column})` };
-    ev[field] = value;
-  }
-  return { ev: ev as RunEvent };
 }
 
 /**

@@ -24,8 +24,8 @@ export interface RunInputs {
  * imports, directly or not (test/sweep-resume-inputs.test.ts checks the list against the imports).
  * analysis/, cli/ and the sweep's planning do not change what a run computes.
  */
-export const MODEL_DIRS = ["engine", "kernel", "pagemap", "platform", "policies", "faults", "check", "workload", "record"] as const;
-export const MODEL_SWEEP_FILES = ["worker", "metrics"] as const;
+export const MODEL_DIRS = ["engine", "kernel", "pagemap", "platform", "policies", "machine", "faults", "check", "workload", "record"] as const;
+export const MODEL_SWEEP_FILES = ["worker"] as const;
 
 let modelHashCache: string | undefined;
 

@@ -3,7 +3,6 @@ import type { RunBudget } from "../record/budget.ts";
 import { recordRun, type SinkName } from "../record/run-dir.ts";
 import { loadWorkload } from "../workload/load.ts";
 import { runTimeslice, type RunTimesliceParams } from "../workload/run-timeslice.ts";
-import { runMetrics } from "./metrics.ts";
 import type { RunReport } from "../workload/run.ts";
 import type { PlannedRun } from "./plan.ts";
 
@@ -46,7 +45,7 @@ export async function executeRun(req: RunRequest): Promise<RunResult> {
     const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
     parameters = runTimeslice(workload);
     const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params, ...(req.budget === undefined ? {} : { budget: req.budget }) });
-    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: runMetrics(report), series: runSeries(report), parameters: manifest.parameters ?? parameters };
+    return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: report.metrics, series: runSeries(report), parameters: manifest.parameters ?? parameters };
   } catch (error) {
     return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {}, parameters };
   }

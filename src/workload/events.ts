@@ -1,6 +1,7 @@
 import { applyModelEvent } from "../pagemap/apply.ts";
 import type { ModelEvent } from "../pagemap/events.ts";
 import { applyPlatformEvent, isPlatformEvent, type PlatformEvent, type WorldState } from "../platform/events.ts";
+import type { AccessEvent } from "../machine/events.ts";
 import type { WorkloadStep } from "./schema.ts";
 
 export type StepOp = WorkloadStep["op"];
@@ -25,12 +26,12 @@ export type WorkloadEvent =
   | { kind: "step.end"; op: StepOp; step: number; result: string };
 
 /** Everything a run's log holds besides the engine's own events. */
-export type RunEvent = ModelEvent | PlatformEvent | WorkloadEvent;
+export type RunEvent = ModelEvent | PlatformEvent | AccessEvent | WorkloadEvent;
 export type RunEventKind = RunEvent["kind"];
 
-/** The apply function of a run's log: the model's, the platform's, and workload markers (no change). */
+/** The apply function of a run's log: the model's, the platform's, and workload and access markers (no change). */
 export function applyRunEvent(state: WorldState, ev: RunEvent): void {
-  if (ev.kind === "step.begin" || ev.kind === "step.end") return;
+  if (ev.kind === "step.begin" || ev.kind === "step.end" || ev.kind === "access.begin" || ev.kind === "access.end") return;
   if (isPlatformEvent(ev)) applyPlatformEvent(state, ev);
   else applyModelEvent(state, ev as ModelEvent);
 }

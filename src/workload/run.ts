@@ -11,11 +11,12 @@ import { populateMm } from "../pagemap/populate-mm.ts";
 import { returnMatches, type Workload, type WorkloadStep } from "./schema.ts";
 import { createWorld, type World } from "./world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
-import { IommuDma } from "../platform/iommu-dma.ts";
 import { policyChoice } from "../policies/registry.ts";
 import type { PteKind } from "../kernel/page-table.ts";
-import { WriteVersionCheck } from "../check/write-versions.ts";
-import { RunStats, type WorkStats } from "./run-stats.ts";
+import { RunMetrics, type RunFigures } from "../machine/run-metrics.ts";
+import { metricTable } from "../machine/metric-table.ts";
+import type { GpuFaultReport, PlatformStats } from "../machine/platform-figures.ts";
+import type { WorkStats } from "../machine/work-figures.ts";
 
 /** What one step did: its thread, when it ran, and what it returned. */
 export interface StepResult {
@@ -37,56 +38,18 @@ export interface PagePlacement {
   version: number;
 }
 
-/** One GPU fault's service, stage by stage (µs figures are derived from these ns). */
-export interface GpuFaultReport {
-  thread: string;
-  startNs: number;
-  access: string;
-  ret: string;
-  /** gpu_fault.begin to gpu_fault.end. */
-  totalNs: number;
-  /** Time in each stage, summed over the handler's retries. */
-  migrateNs: number;
-  /** Copy-engine time (waiting for a channel included) inside the migration. */
-  copyNs: number;
-  getPagesNs: number;
-  bindNs: number;
-  attempts: number;
-  /** The timeslice the fault asked for, and the one its successful migration stamped (-1: none). */
-  askedTimesliceMs: number;
-  stampedTimesliceMs: number;
-}
+export type { GpuFaultReport, PlatformStats, WorkStats };
 
-/** What the platform's parts did over the run (platform runs only). */
-export interface PlatformStats {
-  dmaMaps: number;
-  dmaMapNs: number;
-  dmaUnmapNs: number;
-  copyJobs: number;
-  copyBytes: number;
-  /** Copy-engine busy time over the run's length, per channel. */
-  copyUtilisation: number;
-  vramEvictions: number;
+/** The platform's figures from the log, and its VRAM allocator's state at the end. */
+export type PlatformReport = PlatformStats & {
   vramFreePages: number;
   /** 1 − largest free block ÷ free pages (0: one free block). */
   vramFragmentation: number;
-  gpuAccesses: number;
-  /** Device-page references dropped from interrupt context. */
-  irqPuts: number;
-  /** For each released allocation: from its last device page going (detach) to its VRAM returned. */
-  releaseDelaysNs: number[];
-  /** GPU time in accesses that faulted, from the first fault to the access done. */
-  gpuStallNs: number;
-  /** GPU faults the policy throttled, and the replay delays they cost. */
-  gpuThrottles: number;
-  gpuThrottleNs: number;
-  /** Time migrations back waited in the GPU's MMU notifier (notifier-block). */
-  notifierBlockNs: number;
-}
+};
 
 export interface RunReport {
   description: string;
-  platformStats: PlatformStats | null;
+  platformStats: PlatformReport | null;
   /** The platform profile's name, or "simple" for the flat-cost device. */
   platform: string;
   gpuFaults: GpuFaultReport[];
@@ -119,6 +82,8 @@ export interface RunReport {
   policy: string | null;
   /** Work done per side, fault latencies, migrations and ping-pongs (docs/metrics.md). */
   work: WorkStats;
+  /** Every metric by name, as run.json, results.sqlite and `pagesim metrics` hold them (src/machine/metric-table.ts). */
+  metrics: Record<string, number>;
 }
 
 /** What a caller may attach to a run before its first event. */
@@ -135,14 +100,11 @@ export class WorkloadRun {
   readonly world: World;
   readonly seed: number;
   private readonly steps: StepResult[] = [];
-  private readonly lostWrites: string[] = [];
-  private readonly kernelBugs: string[] = [];
   private readonly failedSteps: string[] = [];
-  private readonly gpuFaults: GpuFaultReport[] = [];
-  private readonly releaseDelaysNs: number[] = [];
   private blocked = 0;
   private done = false;
-  private readonly stats: RunStats;
+  /** The run's metrics, read from its log as it is written (src/machine/run-metrics.ts). */
+  private readonly metrics: RunMetrics;
   private readonly hung: HungFaultCheck;
 
   constructor(private readonly workload: Workload, seedOverride?: number, hooks: RunHooks = {}) {
@@ -162,63 +124,14 @@ export class WorkloadRun {
       },
       hooks.onLog,
     ));
-    const stats = (this.stats = new RunStats(w.log, w.migrationListeners));
-    const writeCheck = new WriteVersionCheck();
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
     const holders = new Map<number, RefHolder[]>(); // folio -> pin and get steps still holding it
     const threadNames = new Map<number, string>();
-    const openFaults = new Map<number, GpuFaultReport>();
-    const detachedAt = new Map<number, number>();
-    const gpuFaults = this.gpuFaults;
+    const metrics = (this.metrics = new RunMetrics({ threadName: (uid) => threadNames.get(uid) ?? String(uid), platform: w.profile === null ? null : { copyChannels: w.profile.copy.channels } }));
     w.log.subscribe({
       onSpawn: (uid, name) => threadNames.set(uid, name),
-      onModelEvent: (seq, tNs, thread, _ctx, ev) => {
-        const lost = writeCheck.event(ev);
-        if (lost !== null) this.lostWrites.push(`seq ${seq}, ${threadNames.get(thread) ?? String(thread)}: ${lost.what}: expected ${lost.expected}, found ${lost.found}`);
-        switch (ev.kind) {
-          case "kernel.bug":
-            this.kernelBugs.push(`${tNs} ns, ${ev.fn}: ${ev.what}`);
-            break;
-          case "devmem.detach":
-            detachedAt.set(ev.devmem, tNs);
-            break;
-          case "devmem.release": {
-            const at = detachedAt.get(ev.devmem);
-            if (at !== undefined) this.releaseDelaysNs.push(tNs - at);
-            detachedAt.delete(ev.devmem);
-            break;
-          }
-          case "gpu_fault.begin":
-            openFaults.set(thread, { thread: threadNames.get(thread) ?? String(thread), startNs: tNs, access: ev.access, ret: "", totalNs: 0, migrateNs: 0, copyNs: 0, getPagesNs: 0, bindNs: 0, attempts: 0, askedTimesliceMs: 0, stampedTimesliceMs: -1 });
-            break;
-          case "gpu_fault.stage": {
-            const f = openFaults.get(thread);
-            if (f === undefined) break;
-            if (ev.stage === "migrate") f.migrateNs += ev.durationNs;
-            else if (ev.stage === "get_pages") f.getPagesNs += ev.durationNs;
-            else if (ev.stage === "bind") f.bindNs += ev.durationNs;
-            f.attempts = Math.max(f.attempts, ev.attempt + 1);
-            break;
-          }
-          case "copy.job": {
-            const f = openFaults.get(thread);
-            if (f !== undefined) f.copyNs += ev.queuedNs + ev.durationNs;
-            break;
-          }
-          case "gpu_fault.end": {
-            const f = openFaults.get(thread);
-            if (f === undefined) break;
-            openFaults.delete(thread);
-            f.totalNs = tNs - f.startNs;
-            f.ret = errnoName(ev.ret);
-            f.askedTimesliceMs = ev.askedTimesliceMs;
-            f.stampedTimesliceMs = ev.stampedTimesliceMs;
-            gpuFaults.push(f);
-            break;
-          }
-        }
-      },
+      onModelEvent: (seq, tNs, thread, ctx, ev) => metrics.event(seq, tNs, thread, ctx, ev),
     });
     this.hung = new HungFaultCheck(w.engine, () => w.k.state, { threadName: (uid) => threadNames.get(uid) ?? String(uid), holders: (folio) => holders.get(folio) ?? [] });
     w.log.subscribe(this.hung);
@@ -244,7 +157,7 @@ export class WorkloadRun {
             for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
             out = { ret: "0" };
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
-          else out = yield* runStep(w, step, { mm, mms, heldRefs, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu", stats });
+          else out = yield* runStep(w, step, { mm, mms, heldRefs, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           if (step.expect !== undefined && !returnMatches(out.ret, step.expect)) failedSteps.push(`${thread.name}[${index}] ${step.op} returned ${out.ret}, expected ${step.expect}`);
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
@@ -278,52 +191,38 @@ export class WorkloadRun {
     if (this.hung.found !== null) invariants.push(this.hung.found.message);
     else if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
     if (w.gpu !== null && w.gpu.staleMappings > 0) invariants.push(`the GPU used ${w.gpu.staleMappings} stale mappings (an MMU notifier invalidation was missed)`);
+    const figures = this.metrics.result(w.engine.nowNs, w.log.length);
+    const contextViolations = w.engine.contextViolations.map((v) => ({ op: v.op, thread: v.procName, ctx: v.ctx, tNs: v.tNs }));
     const report: Omit<RunReport, "placement"> = {
       description: this.workload.description,
-      platformStats: this.platformStats(),
+      platformStats: this.platformReport(figures),
       platform: this.workload.platformProfile?.name ?? "simple",
-      gpuFaults: this.gpuFaults,
+      gpuFaults: figures.gpuFaults,
       seed: this.seed,
       endNs: w.engine.nowNs,
       events: w.log.length,
       steps: this.steps,
       ...pageCounts(w, this.workload),
-      contextViolations: w.engine.contextViolations.map((v) => ({ op: v.op, thread: v.procName, ctx: v.ctx, tNs: v.tNs })),
+      contextViolations,
       faults: w.faults.counts(),
       invariants,
-      lostWrites: this.lostWrites,
-      kernelBugs: this.kernelBugs,
+      lostWrites: figures.lostWrites,
+      kernelBugs: figures.kernelBugs,
       failedSteps: this.failedSteps,
       hang: this.hung.found,
       policy: w.policy?.name ?? null,
-      work: this.stats.result(w.engine.nowNs),
+      work: figures.work,
+      metrics: metricTable(figures, { contextViolations: contextViolations.length, invariantsBroken: invariants.length, failedSteps: this.failedSteps.length }),
     };
     let pages: PagePlacement[] | undefined;
     return Object.defineProperty(report, "placement", { enumerable: true, get: () => (pages ??= placement(w)) }) as RunReport;
   }
 
-  private platformStats(): PlatformStats | null {
-    const w = this.world;
-    if (w.gpu === null || w.copyEngine === null || !(w.dev instanceof XeDevice) || !(w.dma instanceof IommuDma)) return null;
-    const channels = w.profile?.copy.channels ?? 1;
-    return {
-      dmaMaps: w.dma.maps,
-      dmaMapNs: w.dma.mapNs,
-      dmaUnmapNs: w.dma.unmapNs,
-      copyJobs: w.copyEngine.jobs,
-      copyBytes: w.copyEngine.bytes,
-      copyUtilisation: w.engine.nowNs === 0 ? 0 : w.copyEngine.busyNs / (w.engine.nowNs * channels),
-      vramEvictions: w.dev.evictions,
-      vramFreePages: w.dev.freeVramPages,
-      vramFragmentation: w.dev.vramFragmentation,
-      gpuAccesses: w.gpu.accesses,
-      irqPuts: w.gpu.irqPuts,
-      releaseDelaysNs: this.releaseDelaysNs,
-      gpuStallNs: w.gpu.stallNs,
-      gpuThrottles: w.gpu.throttles,
-      gpuThrottleNs: w.gpu.throttleNs,
-      notifierBlockNs: w.gpu.notifierBlockNs,
-    };
+  /** The platform's figures from the log, with the VRAM allocator's state now (platform runs only). */
+  private platformReport(figures: RunFigures): PlatformReport | null {
+    const dev = this.world.dev;
+    if (figures.platformStats === null || !(dev instanceof XeDevice)) return null;
+    return { ...figures.platformStats, vramFreePages: dev.freeVramPages, vramFragmentation: dev.vramFragmentation };
   }
 }
 
@@ -362,7 +261,6 @@ interface StepState {
   where: string;
   /** The step runs on a GPU thread: its accesses are GPU accesses. */
   gpu: boolean;
-  stats: RunStats;
 }
 
 function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
@@ -376,10 +274,9 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       let ret = "ok";
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
-        const startNs = w.engine.nowNs;
-        s.stats.accessBegin("cpu", startNs);
+        w.log.commit({ kind: "access.begin", mm: s.mm, addr, access: step.op });
         const r = yield* cpuAccess(w.k, s.mm, addr, access);
-        s.stats.cpuAccessEnd(r.outcome === "ok", startNs, w.engine.nowNs, r.faults, r.napNs);
+        w.log.commit({ kind: "access.end", ok: r.outcome === "ok", stallNs: 0 });
         faults += r.faults;
         if (r.outcome !== "ok") {
           ret = r.outcome;
@@ -458,13 +355,13 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
 /** A GPU thread's accesses, page by page, through GPU SVM (faulting where nothing is mapped). */
 function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, pages: number, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
   if (w.gpu === null) return { ret: "no GPU: GPU accesses need a platform (set platform: in the workload)" };
-  let faults = 0; // this thread's own: w.gpu.faults counts every GPU thread's
+  let faults = 0; // this thread's own GPU faults
   let ret = "0";
   for (let i = 0; i < pages; i++) {
     const page = addr + i * PAGE_SIZE;
-    s.stats.accessBegin("gpu", w.engine.nowNs);
+    w.log.commit({ kind: "access.begin", mm: s.mm, addr: page, access });
     const r = yield* w.gpu.access(s.mm, page, access);
-    s.stats.gpuAccessEnd(r.ret === 0, s.mm, page, w.engine.nowNs);
+    w.log.commit({ kind: "access.end", ok: r.ret === 0, stallNs: r.stallNs });
     faults += r.faults;
     if (r.ret !== 0) return { ret: errnoName(r.ret), faults };
     ret = `ok v${r.version}`;

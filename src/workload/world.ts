@@ -65,7 +65,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   let gpu: GpuSvm | null = null;
   let copyEngine: CopyEngine | null = null;
   let policy: MigrationPolicy | null = null;
-  // One reader of the log's migrations per run; the policy and the run's statistics listen to it.
+  // One reader of the log's migrations per run for the policy (the run's metrics fold the same observer over the log: src/machine).
   const migrationListeners: ((note: MigrationNote) => void)[] = [];
   observeMigrations(log, (note) => {
     for (const listen of migrationListeners) listen(note);

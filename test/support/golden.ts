@@ -3,7 +3,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { stateDigest } from "../../src/check/digest.ts";
-import { runMetrics } from "../../src/sweep/metrics.ts";
 import { loadWorkload } from "../../src/workload/load.ts";
 import { runWorkload } from "../../src/workload/run.ts";
 
@@ -53,12 +52,12 @@ export const goldenLabel = (name: string): string => `test/golden/${name}.json`;
 
 /**
  * Runs workloads/NAME.yaml in-process at its own seed with no sink (the digest and metrics need
- * none) and reads what the sweep would store for it: the digest, events, end time and runMetrics.
+ * none) and reads what the sweep would store for it: the digest, events, end time and its metric table.
  */
 export function goldenRecord(name: string): GoldenRecord {
   const workload = loadWorkload(`${WORKLOADS_DIR}/${name}.yaml`);
   const { report, world } = runWorkload(workload);
-  return { workload: `workloads/${name}.yaml`, seed: report.seed, digest: stateDigest(world.p.state), events: report.events, endNs: report.endNs, metrics: runMetrics(report) };
+  return { workload: `workloads/${name}.yaml`, seed: report.seed, digest: stateDigest(world.p.state), events: report.events, endNs: report.endNs, metrics: report.metrics };
 }
 
 /**

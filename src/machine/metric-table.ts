@@ -1,31 +1,38 @@
-import type { RunReport } from "../workload/run.ts";
+import type { RunFigures } from "./run-metrics.ts";
 
 /** Both sides with accesses in flight and neither completing one for this long flags a livelock. */
 export const LIVELOCK_WINDOW_NS = 10_000_000;
+
+/** What the run's checks found that the log does not say: they are run.json's `result`. */
+export interface RunChecks {
+  contextViolations: number;
+  invariantsBroken: number;
+  failedSteps: number;
+}
 
 const us = (ns: number) => ns / 1000;
 const ms = (ns: number) => ns / 1e6;
 
 /**
- * The per-run figures a sweep tabulates (results.sqlite `metrics`), read from a run's report;
- * docs/metrics.md defines each. Latency percentiles come from HdrHistograms (3 significant digits).
+ * A run's metrics by name (results.sqlite `metrics`, run.json `metrics`, `pagesim metrics`);
+ * docs/metrics.md defines each and names the events it comes from. Latency percentiles come from
+ * HdrHistograms (3 significant digits).
  */
-export function runMetrics(r: RunReport): Record<string, number> {
+export function metricTable(r: RunFigures, checks: RunChecks): Record<string, number> {
   const w = r.work;
   const seconds = r.endNs / 1e9;
   const perSecond = (n: number) => (seconds > 0 ? n / seconds : 0);
-  const cpuFaults = r.steps.reduce((n, s) => n + (s.faults ?? 0), 0);
   const m: Record<string, number> = {
     sim_end_ms: ms(r.endNs),
     events: r.events,
-    steps: r.steps.length,
+    steps: r.steps,
     cpu_accesses: w.cpuAccesses,
     gpu_accesses: w.gpuAccesses,
     cpu_access_failures: w.cpuFailures,
     gpu_access_failures: w.gpuFailures,
     cpu_work_per_s: perSecond(w.cpuAccesses),
     gpu_work_per_s: perSecond(w.gpuAccesses),
-    faults_in_steps: cpuFaults,
+    faults_in_steps: w.accessFaults,
     gpu_faults: r.gpuFaults.length,
     gpu_fault_errors: r.gpuFaults.filter((f) => f.ret !== "0").length,
     gpu_fault_p50_us: us(w.gpuFaultLatency.p50),
@@ -53,11 +60,11 @@ export function runMetrics(r: RunReport): Record<string, number> {
     both_stuck_ms: ms(w.bothStuckNs),
     livelock: w.bothStuckNs >= LIVELOCK_WINDOW_NS ? 1 : 0,
     vram_peak_bytes: w.vramPeakBytes,
-    context_violations: r.contextViolations.length,
-    invariants_broken: r.invariants.length,
+    context_violations: checks.contextViolations,
+    invariants_broken: checks.invariantsBroken,
     lost_writes: r.lostWrites.length,
     kernel_bugs: r.kernelBugs.length,
-    failed_steps: r.failedSteps.length,
+    failed_steps: checks.failedSteps,
   };
   const p = r.platformStats;
   if (p !== null) {
