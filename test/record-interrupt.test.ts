@@ -6,7 +6,12 @@ import { tableFromIPC } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { verifyRun } from "../src/record/verify.ts";
 
-/** A workload long enough (a few seconds) to be stopped in the middle. */
+/**
+ * A workload long enough (a few seconds) to be stopped in the middle. Each page write logs three
+ * events since the accesses are in the log (access.begin, page.write, access.end), so the ~1.5 M
+ * events recorded before the signal lands take ~15 s to fill into SQLite and as long to verify
+ * under tsx: hence the 120 s limits.
+ */
 function longWorkload(dir: string): string {
   const steps = Array.from({ length: 4000 }, () => "      - { op: write, addr: 0x4000000, pages: 512, after: 1us }").join("\n");
   const file = join(dir, "long.yaml");
@@ -49,7 +54,7 @@ describe("an interrupted run", () => {
     expect(existsSync(join(out, "events.sqlite"))).toBe(true);
     const result = await verifyRun(out);
     expect(result.divergence).toBeNull();
-  }, 60_000);
+  }, 120_000);
 
   it("killed with SIGKILL, leaves the previous run's complete files under the final names", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pagesim-kill-"));
@@ -67,5 +72,5 @@ describe("an interrupted run", () => {
     await second.exited;
     for (const [name, bytes] of Object.entries(before)) expect(readFileSync(join(out, name)).equals(bytes), name).toBe(true);
     expect((await verifyRun(out)).divergence).toBeNull();
-  }, 60_000);
+  }, 120_000);
 });

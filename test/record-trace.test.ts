@@ -7,7 +7,7 @@ import { ArrowEventWriter } from "../src/record/arrow-file.ts";
 import { EventRecorder } from "../src/record/recorder.ts";
 import { writeTrace } from "../src/record/trace.ts";
 import { createModelState, type ModelState } from "../src/pagemap/state.ts";
-import type { RunEvent } from "../src/workload/events.ts";
+import type { RunEvent } from "../src/machine/run-events.ts";
 import { loadWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
 

@@ -1,5 +1,5 @@
 import { TIMESLICE_KEY } from "../platform/timeslice.ts";
-import type { Timeslice } from "./settings.ts";
+import type { Timeslice } from "./format.ts";
 import { hasTable, type SqlSource } from "./sql-source.ts";
 
 /** Bad input to the report: a missing results file or one that is not a sweep's (exit status 2). */

@@ -1,4 +1,5 @@
-import type { GpuAccess } from "../platform/events.ts";
+import type { ModelEvent } from "../pagemap/events.ts";
+import type { GpuAccess, PlatformEvent } from "../platform/events.ts";
 
 /**
  * A workload thread's page accesses, one begin and one end each (CPU or GPU: the thread's
@@ -15,3 +16,6 @@ export type AccessEvent =
   | { kind: "access.end"; ok: boolean; stallNs: number };
 
 export type AccessEventKind = AccessEvent["kind"];
+
+/** The events the metrics read: the model's, the platform's, accesses, and workload step markers. */
+export type MetricEvent = ModelEvent | PlatformEvent | AccessEvent | { kind: "step.begin" | "step.end" };

@@ -1,5 +1,5 @@
 import { errnoName } from "../kernel/constants.ts";
-import type { MetricEvent } from "./run-metrics.ts";
+import type { MetricEvent } from "./events.ts";
 
 /** One GPU fault's service, stage by stage (µs figures are derived from these ns). */
 export interface GpuFaultReport {

@@ -1,12 +1,10 @@
 import { WriteVersionCheck } from "../check/write-versions.ts";
 import type { ModelEvent } from "../pagemap/events.ts";
-import type { PlatformEvent } from "../platform/events.ts";
-import type { AccessEvent } from "./events.ts";
+import type { MetricEvent } from "./events.ts";
 import { PlatformFold, type GpuFaultReport, type PlatformStats } from "./platform-figures.ts";
 import { WorkFold, type WorkStats } from "./work-figures.ts";
 
-/** The events the metrics read: the model's, the platform's, accesses, and workload step markers. */
-export type MetricEvent = ModelEvent | PlatformEvent | AccessEvent | { kind: "step.begin" | "step.end" };
+export type { MetricEvent } from "./events.ts";
 
 /** What a run's log says it did: every figure of docs/metrics.md that comes from events. */
 export interface RunFigures {

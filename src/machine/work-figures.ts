@@ -1,8 +1,8 @@
-import { observeMigrations } from "../policies/observer.ts";
+import { observeMigrations } from "./migration-observer.ts";
 import { blockKey } from "../policies/policy-spec.ts";
 import type { MigrationNote } from "../platform/policy.ts";
 import { BothStuckWatch, histogram, percentiles, ProgressWatch, ratePerSecond, type Percentiles } from "./progress.ts";
-import type { MetricEvent } from "./run-metrics.ts";
+import type { MetricEvent } from "./events.ts";
 
 /** What the two sides got done, what it cost them, and what moved between them (docs/metrics.md). */
 export interface WorkStats {
@@ -55,7 +55,7 @@ type Counts = Pick<WorkStats, "cpuAccesses" | "cpuFailures" | "gpuAccesses" | "g
 
 /**
  * The work figures, folded from the log: accesses from access.begin / access.end, their faults
- * from the fault events between them on the same thread, migrations as src/policies/observer.ts
+ * from the fault events between them on the same thread, migrations as src/machine/migration-observer.ts
  * reads them, device memory from devmem.init / devmem.release.
  */
 export class WorkFold {

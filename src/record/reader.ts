@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import { RecordBatchReader, type RecordBatch } from "apache-arrow";
 import { rowHashStep } from "./batch.ts";
 import { COLUMNS, EVENT_KINDS, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
-import type { RunEvent } from "../workload/events.ts";
+import type { RunEvent } from "../machine/run-events.ts";
 
 /** One row of events.arrow, decoded: the header, and every non-null column by name. */
 export interface EventRow {

@@ -1,7 +1,7 @@
 import { EXEC_CONTEXTS, type EngineEventKind, type ExecContext } from "../engine/index.ts";
 import type { ModelEventListener } from "../kernel/event-log.ts";
 import type { ModelState } from "../pagemap/state.ts";
-import type { RunEvent } from "../workload/events.ts";
+import type { RunEvent } from "../machine/run-events.ts";
 import { EventBatch } from "./batch.ts";
 import { COLUMN_INDEX, COLUMNS, ENGINE_KIND_FIELDS, EVENT_KINDS, KIND_INDEX, RUN_EVENT_SPECS, refcountAfter, type ColumnType } from "./schema.ts";
 

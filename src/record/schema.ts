@@ -2,7 +2,7 @@ import { ENGINE_EVENT_KINDS, EXEC_CONTEXTS, type EngineEventKind } from "../engi
 import { PAGEMAP_FUNCTIONS } from "../pagemap/events.ts";
 import type { ModelState } from "../pagemap/state.ts";
 import { GPU_FAULT_STAGES } from "../platform/events.ts";
-import { STEP_OPS, type RunEvent, type RunEventKind } from "../workload/events.ts";
+import { STEP_OPS, type RunEvent, type RunEventKind } from "../machine/run-events.ts";
 
 /**
  * The event log's one table. Every event is a row: five columns every row has (seq, t_ns, kind,

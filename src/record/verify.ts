@@ -6,7 +6,7 @@ import { WriteVersionCheck } from "../check/write-versions.ts";
 import { IllegalTransition } from "../kernel/apply.ts";
 import { createModelState } from "../pagemap/state.ts";
 import { withPlatformState } from "../platform/events.ts";
-import { applyRunEvent } from "../workload/events.ts";
+import { applyRunEvent } from "../machine/run-events.ts";
 import { checkArrowFile, decodeEvent, readEventRows, type EventRow } from "./reader.ts";
 import { RunDirError, runDirFiles, type RunManifest } from "./run-dir.ts";
 import { readManifest } from "./run-files.ts";

@@ -9,7 +9,7 @@ import { HungFaultCheck, type HungFault, type RefHolder } from "../check/hung-fa
 import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { populateMm } from "../pagemap/populate-mm.ts";
 import { returnMatches, type Workload, type WorkloadStep } from "./schema.ts";
-import { createWorld, type World } from "./world.ts";
+import { createWorld, type World } from "../machine/world.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { policyChoice } from "../policies/registry.ts";
 import type { PteKind } from "../kernel/page-table.ts";

@@ -5,6 +5,7 @@ import { Errno, errnoName, PAGE_SIZE } from "../kernel/constants.ts";
 import { parseAddress, parseDurationNs, parseSizeBytes } from "./units.ts";
 import type { PlatformProfile } from "../platform/profile.ts";
 import { NO_TIMESLICE_MS, timesliceMsSchema } from "../platform/timeslice.ts";
+import type { StepOp } from "../machine/run-events.ts";
 
 const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ns = parseDurationNs(v);
@@ -185,3 +186,8 @@ export const WorkloadSchema = z.strictObject({
  */
 export type Workload = z.infer<typeof WorkloadSchema> & { platformProfile?: PlatformProfile; threadGroups?: Record<string, string[]>; overrideKeys?: Record<string, string> };
 export type WorkloadStep = Workload["threads"][number]["steps"][number];
+
+// The log records a step's op from machine's STEP_OPS: fails to compile when the two lists differ.
+type SchemaOp = WorkloadStep["op"];
+const opsMatchTheLog: [Exclude<SchemaOp, StepOp>, Exclude<StepOp, SchemaOp>] extends [never, never] ? true : false = true;
+void opsMatchTheLog;

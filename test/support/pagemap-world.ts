@@ -3,8 +3,8 @@ import { mmap } from "../../src/kernel/mm.ts";
 import type { FaultPlan } from "../../src/faults/injector.ts";
 import type { ModelVariant, ZddReleaseMode } from "../../src/pagemap/context.ts";
 import type { PlatformProfile } from "../../src/platform/profile.ts";
-import type { RunEvent } from "../../src/workload/events.ts";
-import { createWorld } from "../../src/workload/world.ts";
+import type { RunEvent } from "../../src/machine/run-events.ts";
+import { createWorld } from "../../src/machine/world.ts";
 
 export const MB = 1 << 20;
 /** Where tests map their anonymous memory: 2 MiB aligned, as THP and Xe ranges like. */

@@ -14,10 +14,10 @@ import { SimpleDevice, type SimpleDeviceOptions } from "../platform/simple-devic
 import { SimpleDma } from "../platform/simple-dma.ts";
 import { XeDevice } from "../platform/xe-device.ts";
 import { PAGE_SIZE } from "../kernel/constants.ts";
-import { applyRunEvent, type RunEvent } from "./events.ts";
+import { applyRunEvent, type RunEvent } from "./run-events.ts";
 import type { MigrationNote, MigrationPolicy } from "../platform/policy.ts";
 import { createPolicy, type PolicyChoice } from "../policies/registry.ts";
-import { observeMigrations } from "../policies/observer.ts";
+import { observeMigrations } from "./migration-observer.ts";
 
 export interface WorldOptions {
   seed?: number;
