@@ -130,14 +130,17 @@ describe("the run's metrics, folded from its events (src/machine)", () => {
     expect([noMap.dmaMaps, noMap.dmaMapNs]).toEqual([1, 300]);
   });
 
-  it("VRAM evictions are evict_to_ram calls made inside populate_mm (TTM making room), not evict steps", () => {
+  it("VRAM evictions are the allocations TTM chose to evict (vram.evict), not evict steps", () => {
     const l = log();
     l.add(0, GPU, { kind: "populate_mm.begin", mm: 0, start: base, end: base + MiB2 });
+    l.add(5, GPU, { kind: "vram.evict", devmem: 0 });
     l.add(10, GPU, { kind: "evict_to_ram.begin", mm: 0, start: base + MiB2, end: base + 2 * MiB2 });
     l.add(20, GPU, { kind: "evict_to_ram.end", ret: 0 });
     l.add(30, GPU, { kind: "populate_mm.end", ret: 0 });
     l.add(40, CPU, { kind: "evict_to_ram.begin", mm: 0, start: base, end: base + MiB2 }); // an evict step
     l.add(50, CPU, { kind: "evict_to_ram.end", ret: 0 });
     expect(l.fold(100).platformStats!.vramEvictions).toBe(1);
+    const withoutIt = l.fold(100, (ev) => ev.kind !== "vram.evict");
+    expect(withoutIt.platformStats!.vramEvictions).toBe(0);
   });
 });

@@ -54,7 +54,6 @@ export class PlatformFold {
   private readonly openFaults = new Map<number, GpuFaultReport>(); // thread → its GPU fault in service
   private readonly detachedAt = new Map<number, number>(); // devmem → devmem.detach time
   private readonly releaseDelaysNs: number[] = [];
-  private readonly populating = new Map<number, number>(); // thread → populate_mm calls open
   private copyBusyNs = 0;
   private readonly c: Counts = {
     dmaMaps: 0, dmaMapNs: 0, dmaUnmapNs: 0, copyJobs: 0, copyBytes: 0, vramEvictions: 0, gpuAccesses: 0,
@@ -87,15 +86,9 @@ export class PlatformFold {
         if (f !== undefined) f.copyNs += ev.queuedNs + ev.durationNs;
         return;
       }
-      case "populate_mm.begin":
-        this.populating.set(thread, (this.populating.get(thread) ?? 0) + 1);
-        return;
-      case "populate_mm.end":
-        this.populating.set(thread, (this.populating.get(thread) ?? 1) - 1);
-        return;
-      case "evict_to_ram.begin":
-        // TTM evicting the least recently used allocation to make room for a new one.
-        if ((this.populating.get(thread) ?? 0) > 0) this.c.vramEvictions++;
+      case "vram.evict":
+        // TTM chose the least recently used allocation to evict, to make room for a new one.
+        this.c.vramEvictions++;
         return;
       case "gpu.irq_put":
         this.c.irqPuts++;
