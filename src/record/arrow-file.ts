@@ -69,6 +69,8 @@ interface ZeroMap {
  */
 class FdSink extends AsyncByteQueue {
   bytes = 0;
+  /** Of `bytes`, those left unwritten because they are zero. */
+  skipped = 0;
   /** The current batch's buffers that may hold zeros, by their ArrayBuffer. */
   zeroMaps: Map<ArrayBufferLike, ZeroMap> | null = null;
   private readonly stage = new Uint8Array(STAGE_BYTES);
@@ -121,6 +123,7 @@ class FdSink extends AsyncByteQueue {
         this.writeAt(chunk, runStart, at - runStart, this.bytes + runStart);
         runStart = -1;
       }
+      if (empty) this.skipped += end - at;
     }
     if (runStart >= 0) this.writeAt(chunk, runStart, chunk.byteLength - runStart, this.bytes + runStart);
     this.endsInHole = runStart < 0;
@@ -240,6 +243,11 @@ export class ArrowEventWriter {
   /** Bytes of the file so far (whole batches: a batch is written when it is full; skipped zeros count). */
   get bytesWritten(): number {
     return this.sink.bytes;
+  }
+
+  /** Of bytesWritten, those never written because they are zero (the file reads zeros there). */
+  get bytesSkipped(): number {
+    return this.sink.skipped;
   }
 
   get tmpPath(): string {
