@@ -69,10 +69,9 @@ export class ColumnBuffer {
 
   /** Sets offsets[offsetsFilled + 1 .. row] to the heap's end: rows since the last value added nothing. */
   fillOffsets(row: number): void {
-    const offsets = this.offsets!;
-    const end = this.heapEnd;
-    for (let r = this.offsetsFilled + 1; r <= row; r++) offsets[r] = end;
-    if (row > this.offsetsFilled) this.offsetsFilled = row;
+    if (row <= this.offsetsFilled) return;
+    this.offsets!.fill(this.heapEnd, this.offsetsFilled + 1, row + 1);
+    this.offsetsFilled = row;
   }
 
   /**
@@ -84,15 +83,30 @@ export class ColumnBuffer {
     this.setCount = 0;
     this.offsetsFilled = 0;
     if (!touched) return;
-    this.validity.fill(0, 0, Math.ceil(rows / 8));
     const t = this.def.type;
-    if (t === "i64") this.values.fill(0, 0, rows * 2);
-    else if (t === "bool") this.values.fill(0, 0, Math.ceil(rows / 8));
-    else if (t !== "text" && t !== "i64list") this.values.fill(0, 0, rows);
-    if (this.offsets !== null) {
-      this.offsets.fill(0, 0, rows + 1);
+    if (t === "text" || t === "i64list") {
+      this.offsets!.fill(0, 0, rows + 1);
       this.heap!.fill(0, 0, this.heapUsed);
       this.heapUsed = 0;
+    } else if (t === "bool") this.values.fill(0, 0, Math.ceil(rows / 8));
+    else this.zeroValuesWhereSet(rows, t === "i64" ? 2 : 1);
+    this.validity.fill(0, 0, Math.ceil(rows / 8));
+  }
+
+  /**
+   * Zeroes the values of the 32-row groups that hold a value, a run of groups at a time: a
+   * column most rows leave null is cleared in a few small fills instead of a whole one.
+   */
+  private zeroValuesWhereSet(rows: number, slotsPerRow: number): void {
+    const words = new Int32Array(this.validity.buffer, this.validity.byteOffset, Math.ceil(rows / 32));
+    let runStart = -1;
+    for (let w = 0; w <= words.length; w++) {
+      const set = w < words.length && words[w] !== 0;
+      if (set && runStart < 0) runStart = w;
+      else if (!set && runStart >= 0) {
+        this.values.fill(0, runStart * 32 * slotsPerRow, Math.min(w * 32, rows) * slotsPerRow);
+        runStart = -1;
+      }
     }
   }
 }

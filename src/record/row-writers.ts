@@ -94,8 +94,8 @@ function closure(batch: EventBatch, state: ModelState | null): [string[], unknow
   return [names, values];
 }
 
-function compile<W>(batch: EventBatch, state: ModelState | null, params: string, body: string): W {
-  const [names, values] = closure(batch, state);
+function compile<W>(scope: [string[], unknown[]], params: string, body: string): W {
+  const [names, values] = scope;
   const factory = new Function(...names, `return function (${params}) {\n${ROW_START}\n${body}\n${ROW_END}\n};`) as (...args: unknown[]) => W;
   return factory(...values);
 }
@@ -103,6 +103,7 @@ function compile<W>(batch: EventBatch, state: ModelState | null, params: string,
 /** One writer per run event kind, by kind name. */
 export function modelRowWriters(batch: EventBatch, state: ModelState): Record<string, ModelRowWriter> {
   const writers: Record<string, ModelRowWriter> = Object.create(null) as Record<string, ModelRowWriter>;
+  const scope = closure(batch, state);
   for (const [kind, spec] of Object.entries(RUN_EVENT_SPECS)) {
     const fields = Object.entries(spec.fields as Record<string, keyof typeof C>)
       .map(([field, column]) => ({ field, col: C[column] }))
@@ -114,7 +115,7 @@ export function modelRowWriters(batch: EventBatch, state: ModelState): Record<st
       `v = refcountAfter(state, ev); if (v !== null) { ${storeSource(COLUMNS[C.refcount]!, C.refcount)} b.extraSets[${C.refcount}]++; }`,
       `b.kindRows[${EVENT_KINDS.indexOf(kind)}]++;`,
     ].join("\n");
-    writers[kind] = compile<ModelRowWriter>(batch, state, "ev, seq, tNs, thread, ctxIndex", body);
+    writers[kind] = compile<ModelRowWriter>(scope, "ev, seq, tNs, thread, ctxIndex", body);
   }
   return writers;
 }
@@ -127,5 +128,5 @@ export function engineRowWriter(batch: EventBatch): EngineRowWriter {
     `v = arg; ${storeSource(COLUMNS[C.arg]!, C.arg)}`,
     "b.kindRows[kindIndex]++;",
   ].join("\n");
-  return compile<EngineRowWriter>(batch, null, "kindIndex, seq, tNs, thread, ctxIndex, objectId, arg", body);
+  return compile<EngineRowWriter>(closure(batch, null), "kindIndex, seq, tNs, thread, ctxIndex, objectId, arg", body);
 }
