@@ -4,6 +4,9 @@
  * (start-up excluded), peak RSS and file sizes.
  *
  *   node dist/bench/record-child.js WORKLOAD.yaml none|arrow|sqlite|arrow,sqlite [OVERRIDES_JSON]
+ *
+ * With PAGESIM_BENCH_NO_FSYNC=1 in the environment, events.arrow is not synced at close
+ * (`pagesim run --no-fsync`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +23,7 @@ try {
   const workload = loadWorkload(file, overrides);
   const start = performance.now();
   // No run budget: the memory figure is taken at 50 M events and more, past the default.
-  const { manifest } = await recordRun({ file, workload, outDir, sinks, overrides, budget: { maxEvents: Infinity, maxBytes: Infinity } });
+  const { manifest } = await recordRun({ file, workload, outDir, sinks, overrides, budget: { maxEvents: Infinity, maxBytes: Infinity }, fsync: process.env["PAGESIM_BENCH_NO_FSYNC"] !== "1" });
   const wallMs = performance.now() - start;
   const bytes = Object.fromEntries(Object.entries(manifest.files).map(([k, v]) => [k, v.bytes]));
   console.log(JSON.stringify({ events: manifest.events, wallMs, maxRssMb: process.resourceUsage().maxRSS / 1024, bytes }));
