@@ -7,6 +7,9 @@
  *   arrow           events.arrow written and synced at close (the default)
  *   arrow no-fsync  events.arrow written, not synced (--no-fsync)
  * Every sample is interleaved run by run, and each figure is the median of --runs (default 5).
+ * Marginal costs are given in wall time and in CPU time (user + system of the child): on a
+ * shared machine the CPU figure is the steadier one, but only wall time sees waiting for the
+ * disk (the sync).
  * With --baseline DIR (another commit's checkout, built), its dist/bench/record-child.js runs
  * interleaved with ours, so before and after are measured under the same load; its no-fsync
  * runs set PAGESIM_BENCH_NO_FSYNC=1, which that commit's record-child must honour.
@@ -66,6 +69,8 @@ const CONFIGS = [
 interface Sample {
   events: number;
   wallMs: number;
+  /** User + system CPU time of the run (every thread): less sensitive than wall time to other work on the machine. */
+  cpuMs: number;
 }
 
 function runChild(child: string, size: Size, sinks: string, noFsync: boolean): Sample {
@@ -97,22 +102,27 @@ for (const bench of BENCHES.filter((b) => only === undefined || b.name === only)
     );
   }
   console.log(`\n${bench.name}: load average now ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  console.log("| build | sink | short run | long run | marginal ns/event | × none (marginal) | × none (whole run, long) |");
-  console.log("|---|---|---|---|---|---|---|");
+  console.log("| build | sink | short run | long run | marginal ns/event, wall | × none | marginal ns/event, CPU | × none | × none (whole run, long, wall) |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   builds.forEach((b, bi) => {
+    // Without a recorder the engine's events are not numbered: count events as a recorded run holds them.
+    const shortEvents = Math.max(...samples[bi]!.map((x) => x.short[0]!.events));
+    const longEvents = Math.max(...samples[bi]!.map((x) => x.long[0]!.events));
     const figures = CONFIGS.map((c, ci) => {
       const s = samples[bi]![ci]!;
       const shortMs = median(s.short.map((x) => x.wallMs));
       const longMs = median(s.long.map((x) => x.wallMs));
-      // Without a recorder the engine's events are not numbered: count events as a recorded run holds them.
-      const shortEvents = Math.max(...samples[bi]!.map((x) => x.short[0]!.events));
-      const longEvents = Math.max(...samples[bi]!.map((x) => x.long[0]!.events));
-      return { config: c.name, shortMs, longMs, shortEvents, longEvents, marginalNs: ((longMs - shortMs) * 1e6) / (longEvents - shortEvents) };
+      const shortCpuMs = median(s.short.map((x) => x.cpuMs));
+      const longCpuMs = median(s.long.map((x) => x.cpuMs));
+      const perEvent = (long: number, short: number) => ((long - short) * 1e6) / (longEvents - shortEvents);
+      return { config: c.name, shortMs, longMs, shortCpuMs, longCpuMs, shortEvents, longEvents, marginalNs: perEvent(longMs, shortMs), marginalCpuNs: perEvent(longCpuMs, shortCpuMs) };
     });
+    const none = figures[0]!;
     for (const f of figures) {
-      const none = figures[0]!;
-      console.log(`| ${b.name} | ${f.config} | ${(f.shortMs / 1000).toFixed(2)} s (${f.shortEvents.toLocaleString("en")} ev) | ${(f.longMs / 1000).toFixed(2)} s (${f.longEvents.toLocaleString("en")} ev) | ${f.marginalNs.toFixed(0)} | ${(f.marginalNs / none.marginalNs).toFixed(2)}× | ${(f.longMs / none.longMs).toFixed(2)}× |`);
-      results.push({ workload: bench.name, build: b.name, ...f, xNoneMarginal: f.marginalNs / none.marginalNs, xNoneWhole: f.longMs / none.longMs });
+      console.log(
+        `| ${b.name} | ${f.config} | ${(f.shortMs / 1000).toFixed(2)} s (${f.shortEvents.toLocaleString("en")} ev) | ${(f.longMs / 1000).toFixed(2)} s (${f.longEvents.toLocaleString("en")} ev) | ${f.marginalNs.toFixed(0)} | ${(f.marginalNs / none.marginalNs).toFixed(2)}× | ${f.marginalCpuNs.toFixed(0)} | ${(f.marginalCpuNs / none.marginalCpuNs).toFixed(2)}× | ${(f.longMs / none.longMs).toFixed(2)}× |`,
+      );
+      results.push({ workload: bench.name, build: b.name, ...f, xNoneMarginal: f.marginalNs / none.marginalNs, xNoneMarginalCpu: f.marginalCpuNs / none.marginalCpuNs, xNoneWhole: f.longMs / none.longMs });
     }
   });
 }
