@@ -133,11 +133,16 @@ export class EventBatch {
   readonly kindRows: Int32Array;
   /** Values written outside a kind's fixed fields (the refcount, an engine event's object), by column. */
   readonly extraSets: Int32Array;
+  /** Each column's values and validity bitmap, by column: what the compiled row writers store into. */
+  readonly valueArrays: ColumnBuffer["values"][];
+  readonly validityArrays: Uint8Array[];
 
   constructor(readonly capacity: number, readonly kindDictionary: readonly string[], private readonly kindColumns: readonly (readonly number[])[]) {
     this.columns = COLUMNS.map((def, i) => new ColumnBuffer(def.name === "kind" ? { ...def, values: kindDictionary } : def, i, capacity, DENSE_COLUMNS.has(def.name)));
     this.kindRows = new Int32Array(kindDictionary.length);
     this.extraSets = new Int32Array(COLUMNS.length);
+    this.valueArrays = this.columns.map((c) => c.values);
+    this.validityArrays = this.columns.map((c) => c.validity);
   }
 
   get full(): boolean {

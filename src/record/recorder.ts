@@ -3,7 +3,7 @@ import type { ModelEventListener } from "../kernel/event-log.ts";
 import type { ModelState } from "../pagemap/state.ts";
 import type { RunEvent } from "../workload/events.ts";
 import { EventBatch } from "./batch.ts";
-import { ctxIndex, engineRowWriter, kindColumns, modelRowWriters, type EngineRowWriter, type ModelRowWriter } from "./row-writers.ts";
+import { ctxIndex, ENGINE_ROW_WRITER, kindColumns, MODEL_ROW_WRITERS } from "./row-writers.ts";
 import { EVENT_KINDS } from "./schema.ts";
 
 /** Where full batches go: the Arrow file, or a test. A sink must be done with the batch when write returns. */
@@ -33,18 +33,14 @@ export class EventRecorder implements ModelEventListener<RunEvent> {
   readonly threads: ThreadInfo[] = [];
   private readonly ctxIndexByUid: number[] = [];
   private readonly batch: EventBatch;
-  private readonly writers: Record<string, ModelRowWriter>;
-  private readonly writeEngine: EngineRowWriter;
   rowsWritten = 0;
 
   constructor(
-    state: ModelState,
+    private readonly state: ModelState,
     private readonly sinks: BatchSink[],
     batchRows = 65536,
   ) {
     this.batch = new EventBatch(batchRows, EVENT_KINDS, kindColumns());
-    this.writers = modelRowWriters(this.batch, state);
-    this.writeEngine = engineRowWriter(this.batch);
   }
 
   onSpawn(uid: number, name: string, ctx: ExecContext): void {
@@ -53,14 +49,14 @@ export class EventRecorder implements ModelEventListener<RunEvent> {
   }
 
   onModelEvent(seq: number, tNs: number, thread: number, ctx: ExecContext, ev: RunEvent): void {
-    const write = this.writers[ev.kind];
+    const write = MODEL_ROW_WRITERS[ev.kind];
     if (write === undefined) throw new Error(`recorder: no column writer for event kind "${ev.kind}"`);
-    write(ev, seq, tNs, thread, CTX_INDEX[ctx]!);
+    write(this.batch, this.state, ev, seq, tNs, thread, CTX_INDEX[ctx]!);
     this.endRow();
   }
 
   onEngineEvent(seq: number, kind: EngineEventKind, tNs: number, procUid: number, objectId: number, arg: number): void {
-    this.writeEngine(ENGINE_KIND_INDEX[kind]!, seq, tNs, procUid, this.ctxIndexByUid[procUid] ?? CTX_INDEX.process!, objectId, arg);
+    ENGINE_ROW_WRITER(this.batch, ENGINE_KIND_INDEX[kind]!, seq, tNs, procUid, this.ctxIndexByUid[procUid] ?? CTX_INDEX.process!, objectId, arg);
     this.endRow();
   }
 

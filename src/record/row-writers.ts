@@ -1,7 +1,7 @@
 import { EXEC_CONTEXTS, type ExecContext } from "../engine/index.ts";
 import type { ModelState } from "../pagemap/state.ts";
 import type { RunEvent } from "../workload/events.ts";
-import { hashKey, rowHashKeyed, type ColumnBuffer, type EventBatch } from "./batch.ts";
+import { hashKey, rowHashKeyed, type EventBatch } from "./batch.ts";
 import { COLUMN_INDEX, COLUMNS, EVENT_KINDS, RUN_EVENT_SPECS, refcountAfter, type ColumnDef } from "./schema.ts";
 
 /**
@@ -12,8 +12,8 @@ import { COLUMN_INDEX, COLUMNS, EVENT_KINDS, RUN_EVENT_SPECS, refcountAfter, typ
  * kind keeps every property read monomorphic and leaves no Map lookup or per-field switch on the
  * path of an event. The code is generated from the schema's own names only.
  */
-export type ModelRowWriter = (ev: RunEvent, seq: number, tNs: number, thread: number, ctxIndex: number) => void;
-export type EngineRowWriter = (kindIndex: number, seq: number, tNs: number, thread: number, ctxIndex: number, objectId: number, arg: number) => void;
+export type ModelRowWriter = (b: EventBatch, state: ModelState, ev: RunEvent, seq: number, tNs: number, thread: number, ctxIndex: number) => void;
+export type EngineRowWriter = (b: EventBatch, kindIndex: number, seq: number, tNs: number, thread: number, ctxIndex: number, objectId: number, arg: number) => void;
 
 const C = COLUMN_INDEX;
 
@@ -36,8 +36,8 @@ function specColumns(kind: string): number[] {
 
 /** Generated source: what stores a value of column `col` (read as `v`), and folds it into `h`. */
 function storeSource(def: ColumnDef, col: number): string {
-  const V = `V${col}`;
-  const U = `U${col}[byte] |= bit;`;
+  const V = `V[${col}]`;
+  const U = `U[${col}][byte] |= bit;`;
   const K = hashKey(col);
   switch (def.type) {
     case "i32":
@@ -47,7 +47,7 @@ function storeSource(def: ColumnDef, col: number): string {
     case "bool":
       return `if (v) ${V}[byte] |= bit; ${U} h = H(h, ${K}, v ? 1 : 0);`;
     case "enum":
-      return `v = E${col}(v); ${V}[r] = v; ${U} h = H(h, ${K}, v);`;
+      return `v = E[${col}](v); ${V}[r] = v; ${U} h = H(h, ${K}, v);`;
     case "text":
       return `h = b.setText(${col}, ${K}, r, v, h);`;
     case "i64list":
@@ -61,16 +61,16 @@ function storeSource(def: ColumnDef, col: number): string {
 function headerSource(kindExpr: string): string {
   const k = (name: keyof typeof C): number => hashKey(C[name]);
   return [
-    `lo = seq >>> 0; hi = Math.floor(seq / 4294967296) | 0; V${C.seq}[2 * r] = lo; V${C.seq}[2 * r + 1] = hi; h = H(H(h, ${k("seq")}, lo | 0), ${k("seq")}, hi);`,
-    `lo = tNs >>> 0; hi = Math.floor(tNs / 4294967296) | 0; V${C.t_ns}[2 * r] = lo; V${C.t_ns}[2 * r + 1] = hi; h = H(H(h, ${k("t_ns")}, lo | 0), ${k("t_ns")}, hi);`,
-    `V${C.kind}[r] = ${kindExpr}; h = H(h, ${k("kind")}, ${kindExpr});`,
-    `V${C.thread}[r] = thread; h = H(h, ${k("thread")}, thread | 0);`,
-    `V${C.ctx}[r] = ctxIndex; h = H(h, ${k("ctx")}, ctxIndex);`,
+    `lo = seq >>> 0; hi = Math.floor(seq / 4294967296) | 0; V[${C.seq}][2 * r] = lo; V[${C.seq}][2 * r + 1] = hi; h = H(H(h, ${k("seq")}, lo | 0), ${k("seq")}, hi);`,
+    `lo = tNs >>> 0; hi = Math.floor(tNs / 4294967296) | 0; V[${C.t_ns}][2 * r] = lo; V[${C.t_ns}][2 * r + 1] = hi; h = H(H(h, ${k("t_ns")}, lo | 0), ${k("t_ns")}, hi);`,
+    `V[${C.kind}][r] = ${kindExpr}; h = H(h, ${k("kind")}, ${kindExpr});`,
+    `V[${C.thread}][r] = thread; h = H(h, ${k("thread")}, thread | 0);`,
+    `V[${C.ctx}][r] = ctxIndex; h = H(h, ${k("ctx")}, ctxIndex);`,
   ].join("\n");
 }
 
-const ROW_START = "const r = b.rows; const byte = r >> 3; const bit = 1 << (r & 7); let h = 0, v, lo, hi;";
-const ROW_END = `V${C.check}[r] = h >>> 0; b.rows = r + 1;`;
+const ROW_START = "const V = b.valueArrays; const U = b.validityArrays; const r = b.rows; const byte = r >> 3; const bit = 1 << (r & 7); let h = 0, v, lo, hi;";
+const ROW_END = `V[${C.check}][r] = h >>> 0; b.rows = r + 1;`;
 
 /** An enum column's value → dictionary index, as a switch; a value outside the dictionary is a bug. */
 function enumIndexer(def: ColumnDef): (value: string) => number {
@@ -79,31 +79,17 @@ function enumIndexer(def: ColumnDef): (value: string) => number {
   return new Function("value", `switch (value) { ${cases} default: ${fail} }`) as (value: string) => number;
 }
 
-/** The names and values a generated writer closes over: every column's arrays and enum indexers. */
-function closure(batch: EventBatch, state: ModelState | null): [string[], unknown[]] {
-  const names = ["b", "H", "state", "refcountAfter"];
-  const values: unknown[] = [batch, rowHashKeyed, state, refcountAfter];
-  batch.columns.forEach((c: ColumnBuffer, col) => {
-    names.push(`V${col}`, `U${col}`);
-    values.push(c.values, c.validity);
-    if (c.def.type === "enum") {
-      names.push(`E${col}`);
-      values.push(enumIndexer(c.def));
-    }
-  });
-  return [names, values];
+/** Every enum column's indexer, by column (null for the others and for `kind`, written as a constant). */
+const ENUM_INDEXERS = COLUMNS.map((def: ColumnDef) => (def.values === undefined ? null : enumIndexer(def)));
+
+/** Compiles one writer; it closes over only module-level constants, so one set serves every batch and stays warm across runs. */
+function compile<W>(params: string, body: string): W {
+  const factory = new Function("H", "refcountAfter", "E", `return function (${params}) {\n${ROW_START}\n${body}\n${ROW_END}\n};`) as (...args: unknown[]) => W;
+  return factory(rowHashKeyed, refcountAfter, ENUM_INDEXERS);
 }
 
-function compile<W>(scope: [string[], unknown[]], params: string, body: string): W {
-  const [names, values] = scope;
-  const factory = new Function(...names, `return function (${params}) {\n${ROW_START}\n${body}\n${ROW_END}\n};`) as (...args: unknown[]) => W;
-  return factory(...values);
-}
-
-/** One writer per run event kind, by kind name. */
-export function modelRowWriters(batch: EventBatch, state: ModelState): Record<string, ModelRowWriter> {
-  const writers: Record<string, ModelRowWriter> = Object.create(null) as Record<string, ModelRowWriter>;
-  const scope = closure(batch, state);
+function compileModelWriters(): Record<string, ModelRowWriter> {
+  const writers: Record<string, ModelRowWriter> = {};
   for (const [kind, spec] of Object.entries(RUN_EVENT_SPECS)) {
     const fields = Object.entries(spec.fields as Record<string, keyof typeof C>)
       .map(([field, column]) => ({ field, col: C[column] }))
@@ -115,18 +101,22 @@ export function modelRowWriters(batch: EventBatch, state: ModelState): Record<st
       `v = refcountAfter(state, ev); if (v !== null) { ${storeSource(COLUMNS[C.refcount]!, C.refcount)} b.extraSets[${C.refcount}]++; }`,
       `b.kindRows[${EVENT_KINDS.indexOf(kind)}]++;`,
     ].join("\n");
-    writers[kind] = compile<ModelRowWriter>(scope, "ev, seq, tNs, thread, ctxIndex", body);
+    writers[kind] = compile<ModelRowWriter>("b, state, ev, seq, tNs, thread, ctxIndex", body);
   }
   return writers;
 }
 
-/** The writer of engine events (all kinds share their two fields: object, when there is one, and arg). */
-export function engineRowWriter(batch: EventBatch): EngineRowWriter {
+function compileEngineWriter(): EngineRowWriter {
   const body = [
     headerSource("kindIndex"),
     `if (objectId >= 0) { v = objectId; ${storeSource(COLUMNS[C.object]!, C.object)} b.extraSets[${C.object}]++; }`,
     `v = arg; ${storeSource(COLUMNS[C.arg]!, C.arg)}`,
     "b.kindRows[kindIndex]++;",
   ].join("\n");
-  return compile<EngineRowWriter>(closure(batch, null), "kindIndex, seq, tNs, thread, ctxIndex, objectId, arg", body);
+  return compile<EngineRowWriter>("b, kindIndex, seq, tNs, thread, ctxIndex, objectId, arg", body);
 }
+
+/** One writer per run event kind, by kind name (compiled once per process). */
+export const MODEL_ROW_WRITERS: Readonly<Record<string, ModelRowWriter>> = compileModelWriters();
+/** The writer of engine events (all kinds share their two fields: object, when there is one, and arg). */
+export const ENGINE_ROW_WRITER: EngineRowWriter = compileEngineWriter();
