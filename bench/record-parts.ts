@@ -2,6 +2,8 @@
  * Where the event log's time goes, warm and in one process: the ping-pong (×--count atomics a
  * side) run again and again in one process, each configuration in turn, median of --runs:
  *   none           no recorder (the null sink)
+ *   events         a listener that does nothing with each event: the engine's events are now
+ *                  numbered and delivered (what any recorder costs before it does anything)
  *   rows           the recorder builds its batches (rows, seal, reset) but no sink takes them
  *   arrow no-fsync + the Arrow file written (encoding and writes), not synced
  *   arrow          + the sync at close
@@ -36,6 +38,10 @@ async function loadBuild(name: string, root: string, count: number): Promise<Bui
     const run = new WorkloadRun(workload, 1, {
       onLog: (log: any) => {
         if (mode === "none") return;
+        if (mode === "events") {
+          log.subscribe({ onModelEvent: () => {}, onEngineEvent: () => {}, onSpawn: () => {} });
+          return;
+        }
         writer = mode === "rows" ? null : new ArrowEventWriter(path, { fsync: mode === "arrow" });
         recorder = new EventRecorder(log.state, writer === null ? [] : [writer]);
         log.subscribe(recorder);
@@ -57,7 +63,7 @@ const here = fileURLToPath(new URL("../..", import.meta.url));
 const builds = [await loadBuild("this commit", here, count)];
 const at = process.argv.indexOf("--baseline");
 if (at >= 0) builds.unshift(await loadBuild(`baseline ${process.argv[at + 1]!}`, process.argv[at + 1]!, count));
-const MODES = ["none", "rows", "arrow no-fsync", "arrow"];
+const MODES = ["none", "events", "rows", "arrow no-fsync", "arrow"];
 const dir = mkdtempSync(join(tmpdir(), "pagesim-bench-parts-"));
 let file = 0;
 const measure = (b: Build, mode: string) => {
