@@ -14,7 +14,7 @@ shared-virtual-memory pages between system RAM and device memory.
 Usage:
   pagesim run WORKLOAD.yaml [--out RUN_DIR] [--seed N] [--platform NAME] [--set KEY=VALUE]...
                             [--sink arrow,sqlite|arrow|sqlite|none] [--max-events N]
-                            [--max-bytes SIZE] [--json]
+                            [--max-bytes SIZE] [--no-fsync] [--json]
       Run a workload on the drm_pagemap model and write its run directory (default
       results/<workload>/seed-<N>): the event log (events.arrow, events.sqlite), a copy of the
       workload and run.json. --seed is a whole number from 0 to 2^53 - 1. --set overrides any key of the workload (model.hz=1000,
@@ -25,7 +25,9 @@ Usage:
       keeps what it has; a second Ctrl-C while events.sqlite is filled leaves it to pagesim sqlite.
       The run stops (exit 1, keeping what it wrote) past --max-events (default 20M) events or
       --max-bytes (default 4GiB; 512MiB, 10GB...) of Arrow log; 0 lifts a limit. Sweep runs
-      have the same default limits.
+      have the same default limits. events.arrow is synced to disk before it is renamed into
+      place; --no-fsync skips that (faster for throw-away runs; a crash of the machine may then
+      leave a file that is not whole).
   pagesim verify RUN_DIR [--json]
       Replay the run's log from an empty state, check the invariants as it goes and compare the
       final state with the one the run recorded; compare events.sqlite with it row by row (after
@@ -42,7 +44,7 @@ Usage:
       Write the log as a Chrome trace-event JSON file (default RUN_DIR/trace.json) that
       Perfetto UI (ui.perfetto.dev) opens: one track per simulated thread.
   pagesim sweep SWEEP.yaml [--out DIR] [--jobs N] [--resume] [--shard K/N] [--report] [--yes]
-                            [--max-events N] [--max-bytes SIZE]
+                            [--max-events N] [--max-bytes SIZE] [--no-fsync]
       Run a parameter study (workloads/sweeps/): every run on a worker thread, its run directory
       under DIR/runs/, its parameters and figures in DIR/results.sqlite (default
       results/sweeps/<sweep>). First it prints its plan: runs, and an estimate of their events and
@@ -52,6 +54,7 @@ Usage:
       changed ones re-run, ones no longer planned removed; --shard runs a slice; --report writes
       DIR/report.html at the end (as pagesim report does). Each run has the budgets of pagesim run
       (--max-events, --max-bytes); a run past them is recorded as failed, with its files kept.
+      --no-fsync: as for pagesim run, each run's events.arrow is not synced (throw-away sweeps).
   pagesim merge OUT_DIR SHARD_DIR...
       Join the results of sweep shards into one directory.
   pagesim report RESULTS_DIR [--out FILE]
@@ -93,6 +96,7 @@ const OPTIONS = {
   yes: { type: "boolean" },
   "max-events": { type: "string" },
   "max-bytes": { type: "string" },
+  "no-fsync": { type: "boolean" },
 } as const;
 const STRING_OPTIONS = Object.entries(OPTIONS).filter(([, o]) => o.type === "string").map(([name]) => `--${name}`);
 
@@ -145,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
       process.on("SIGTERM", onSignal);
       const { formatBytes } = await import("./record/budget.ts");
       const { dir, report, manifest } = await recordRun({
-        file, workload, ...(seed === undefined ? {} : { seed }), outDir, sinks, overrides, budget,
+        file, workload, ...(seed === undefined ? {} : { seed }), outDir, sinks, overrides, budget, fsync: values["no-fsync"] !== true,
         shouldStop: () => signal !== null,
         onStaleRemoved: (path, bytes) => console.error(`pagesim: removed ${path} (${formatBytes(bytes)}), left by a killed run`),
         onSqliteFill: (d) => (filling = d),
@@ -207,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const progress = sweepProgress();
       const summary = await runSweep({
-        file, outDir, budget, resume: values.resume === true, yes: values.yes === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
+        file, outDir, budget, fsync: values["no-fsync"] !== true, resume: values.resume === true, yes: values.yes === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
         onPlan: (plan) => console.log(formatPlan(plan)), onProgress: progress.update, shouldStop: () => stop,
       });
       progress.stop();

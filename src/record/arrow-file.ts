@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import {
   AsyncByteQueue, Bool, Data, Dictionary, Field, Int8, Int16, Int32, Int64, List, makeData, RecordBatch,
   RecordBatchFileWriter, Schema, Struct, Uint32, Utf8, vectorFromArray, type DataType, type Vector,
@@ -43,19 +43,121 @@ export const EVENTS_SCHEMA = new Schema(DEFS.map((def, i) => new Field(def.name,
 /** Each enum column's dictionary, built once and shared by every batch (written once per file). */
 const DICTIONARIES: (Vector | null)[] = DEFS.map((def) => (def.type === "enum" ? vectorFromArray([...def.values!], new Utf8()) : null));
 
-/** An AsyncByteQueue that writes straight to a file descriptor, so the writer never buffers a run. */
+/** Bytes of a body buffer looked at as one: a run of them with no value is left as a hole. */
+const GRANULE_BYTES = 4096;
+/** Small pieces (messages, padding, the header columns' tails) are gathered up to this before a write. */
+const STAGE_BYTES = 1 << 20;
+
+/**
+ * Where a body buffer of the current batch may be zero: a column's values or validity bitmap,
+ * which hold zeros wherever the column has no value (batch.ts keeps null slots zero).
+ */
+interface ZeroMap {
+  /** The column's validity bitmap, as 32-row words. */
+  validityWords: Int32Array;
+  /** Rows per byte of the buffer: 1/8 for an i64 column's values, 8 for a bitmap. */
+  rowsPerByte: number;
+}
+
+/**
+ * An AsyncByteQueue that writes the Arrow writer's output straight to a file descriptor, so the
+ * writer never buffers a run. Small pieces are gathered into one write; the body buffers of
+ * nullable columns are written granule by granule, skipping every 4 KiB that holds no value:
+ * those bytes are zero, and a file reads zeros where nothing was written, so the file's bytes
+ * are the same while most of a wide, mostly-null batch is never copied to the page cache nor
+ * synced. `bytes` counts every byte of the file, written or skipped.
+ */
 class FdSink extends AsyncByteQueue {
   bytes = 0;
+  /** Of `bytes`, those left unwritten because they are zero. */
+  skipped = 0;
+  /** The current batch's buffers that may hold zeros, by their ArrayBuffer. */
+  zeroMaps: Map<ArrayBufferLike, ZeroMap> | null = null;
+  private readonly stage = new Uint8Array(STAGE_BYTES);
+  private staged = 0;
+  /** The file ends at `bytes`, but the last bytes were skipped (a hole at the end must be made by truncating). */
+  private endsInHole = false;
+
   constructor(private readonly fd: number) {
     super();
   }
 
   override write(value: unknown): void {
     const chunk = value as Uint8Array;
-    let done = 0;
-    while (done < chunk.byteLength) done += writeSync(this.fd, chunk, done, chunk.byteLength - done);
+    const zeros = this.zeroMaps?.get(chunk.buffer);
+    if (zeros !== undefined && chunk.byteLength >= 2 * GRANULE_BYTES) this.writeSparse(chunk, zeros);
+    else if (chunk.byteLength > STAGE_BYTES / 4) {
+      this.flushStage();
+      this.writeAt(chunk, 0, chunk.byteLength, this.bytes);
+      this.endsInHole = false;
+    } else {
+      if (this.staged + chunk.byteLength > STAGE_BYTES) this.flushStage();
+      this.stage.set(chunk, this.staged);
+      this.staged += chunk.byteLength;
+      this.endsInHole = false;
+    }
     this.bytes += chunk.byteLength;
   }
+
+  /** Writes what is gathered (it ends at `bytes`). */
+  flushStage(): void {
+    if (this.staged === 0) return;
+    this.writeAt(this.stage, 0, this.staged, this.bytes - this.staged);
+    this.staged = 0;
+  }
+
+  /** Makes the file `bytes` long when its last bytes were skipped. */
+  finish(): void {
+    this.flushStage();
+    if (this.endsInHole) ftruncateSync(this.fd, this.bytes);
+  }
+
+  private writeSparse(chunk: Uint8Array, zeros: ZeroMap): void {
+    this.flushStage();
+    let runStart = -1;
+    for (let at = 0; at < chunk.byteLength; at += GRANULE_BYTES) {
+      const end = Math.min(at + GRANULE_BYTES, chunk.byteLength);
+      const empty = noValueIn(zeros, chunk.byteOffset + at, chunk.byteOffset + end);
+      if (!empty && runStart < 0) runStart = at;
+      if (empty && runStart >= 0) {
+        this.writeAt(chunk, runStart, at - runStart, this.bytes + runStart);
+        runStart = -1;
+      }
+      if (empty) this.skipped += end - at;
+    }
+    if (runStart >= 0) this.writeAt(chunk, runStart, chunk.byteLength - runStart, this.bytes + runStart);
+    this.endsInHole = runStart < 0;
+  }
+
+  private writeAt(buf: Uint8Array, offset: number, length: number, position: number): void {
+    let done = 0;
+    while (done < length) done += writeSync(this.fd, buf, offset + done, length - done, position + done);
+  }
+}
+
+/** True when bytes [from, to) of a column buffer cover no row with a value (so they are all zero). */
+function noValueIn(z: ZeroMap, from: number, to: number): boolean {
+  const words = z.validityWords;
+  const firstWord = Math.floor((from * z.rowsPerByte) / 32);
+  const endWord = Math.min(words.length, Math.ceil((to * z.rowsPerByte) / 32));
+  for (let w = firstWord; w < endWord; w++) if (words[w] !== 0) return false;
+  return true;
+}
+
+/** The buffers of a batch's nullable fixed-width columns, with what says where they are zero. */
+function zeroMapsOf(batch: EventBatch): Map<ArrayBufferLike, ZeroMap> {
+  const maps = new Map<ArrayBufferLike, ZeroMap>();
+  for (const c of batch.columns) {
+    if (c.dense || c.offsets !== null) continue;
+    const validityWords = new Int32Array(c.validity.buffer, c.validity.byteOffset, c.validity.byteLength >> 2);
+    maps.set(c.validity.buffer, { validityWords, rowsPerByte: 8 });
+    maps.set(c.values.buffer, { validityWords, rowsPerByte: c.def.type === "bool" ? 8 : 1 / valueBytes(c) });
+  }
+  return maps;
+}
+
+function valueBytes(c: ColumnBuffer): number {
+  return c.def.type === "i64" ? 8 : c.values.BYTES_PER_ELEMENT;
 }
 
 /** A column's rows as Arrow data, viewing the batch's buffers (no copy). */
@@ -98,9 +200,13 @@ export class ArrowEventWriter {
   private readonly sink: FdSink;
   private readonly writer: RecordBatchFileWriter;
   private closed = false;
+  private readonly fsync: boolean;
+  private zeroMapsFor: EventBatch | null = null;
   batches = 0;
 
-  constructor(readonly path: string) {
+  /** `fsync: false` skips the sync at close (--no-fsync: throw-away sweeps need no durability). */
+  constructor(readonly path: string, options: { fsync?: boolean } = {}) {
+    this.fsync = options.fsync ?? true;
     this.fd = openSync(`${path}.tmp`, "w");
     this.sink = new FdSink(this.fd);
     this.writer = new RecordBatchFileWriter();
@@ -111,27 +217,37 @@ export class ArrowEventWriter {
     const rows = batch.rows;
     const children = batch.columns.map((c, i) => columnData(c, rows, i));
     const data = makeData({ type: new Struct(EVENTS_SCHEMA.fields), length: rows, nullCount: 0, children });
+    if (this.zeroMapsFor !== batch) {
+      this.sink.zeroMaps = zeroMapsOf(batch);
+      this.zeroMapsFor = batch;
+    }
     this.writer.write(new RecordBatch(EVENTS_SCHEMA, data));
     this.batches++;
   }
 
   /**
-   * Writes the footer, syncs, and (unless `rename` is false) moves the file to its final name.
+   * Writes the footer, syncs (unless the writer was made with `fsync: false`), and (unless `rename` is false) moves the file to its final name.
    * Returns the file's size. With rename false, the caller renames `tmpPath` when it is ready.
    */
   close(rename = true): number {
     if (this.closed) return this.sink.bytes;
     this.closed = true;
     this.writer.finish();
-    fsyncSync(this.fd);
+    this.sink.finish();
+    if (this.fsync) fsyncSync(this.fd);
     closeSync(this.fd);
     if (rename) renameSync(this.tmpPath, this.path);
     return this.sink.bytes;
   }
 
-  /** Bytes written so far (whole batches: a batch reaches the file when it is full). */
+  /** Bytes of the file so far (whole batches: a batch is written when it is full; skipped zeros count). */
   get bytesWritten(): number {
     return this.sink.bytes;
+  }
+
+  /** Of bytesWritten, those never written because they are zero (the file reads zeros there). */
+  get bytesSkipped(): number {
+    return this.sink.skipped;
   }
 
   get tmpPath(): string {

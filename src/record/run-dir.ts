@@ -32,6 +32,8 @@ export interface RecordOptions {
   shouldStop?: () => boolean;
   /** Default DEFAULT_BUDGET (for every caller: `pagesim run` and each sweep run alike). */
   budget?: Partial<RunBudget>;
+  /** Sync events.arrow before it is renamed into place (default true; --no-fsync skips it). */
+  fsync?: boolean;
   /** Told the path of each temporary file a killed run left in the directory, as it is removed. */
   onStaleRemoved?: (path: string, bytes: number) => void;
   /** Called once run.json and events.arrow have their final names, before SQLite is filled. */
@@ -70,7 +72,7 @@ export async function recordRun(o: RecordOptions): Promise<RecordResult> {
   const run = new WorkloadRun(o.workload, seed, {
     onLog: (log) => {
       if (!wantLog) return;
-      writer = new ArrowEventWriter(arrowPath);
+      writer = new ArrowEventWriter(arrowPath, { fsync: o.fsync ?? true });
       recorder = new EventRecorder(log.state, [writer]);
       log.subscribe(recorder);
     },

@@ -27,6 +27,8 @@ export interface SweepOptions {
   resume?: boolean;
   /** Each run's --max-events / --max-bytes (recordRun's defaults when absent). */
   budget?: RunBudget;
+  /** Sync each run's events.arrow at close (default true; --no-fsync: false). Not an input of a run: its files are the same. */
+  fsync?: boolean;
   /** Run a plan past PLAN_LIMITS. */
   yes?: boolean;
   /** Called once the plan is known, before anything runs. */
@@ -195,7 +197,7 @@ async function runQueue(o: SweepOptions, queue: LongestFirstQueue, results: Swee
           return;
         }
         const run = queue.next()!;
-        const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks, ...(o.budget === undefined ? {} : { budget: o.budget }) };
+        const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks, ...(o.budget === undefined ? {} : { budget: o.budget }), ...(o.fsync === false ? { fsync: false } : {}) };
         worker.once("message", (result: RunResult) => {
           try {
             results.record(run, result, inputsOf.get(run.id));

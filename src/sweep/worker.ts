@@ -13,6 +13,8 @@ export interface RunRequest {
   sinks: SinkName[];
   /** --max-events / --max-bytes of `pagesim sweep`; recordRun's defaults when absent. */
   budget?: RunBudget;
+  /** false: skip the sync of events.arrow at close (--no-fsync). */
+  fsync?: boolean;
 }
 
 export interface RunResult {
@@ -44,7 +46,7 @@ export async function executeRun(req: RunRequest): Promise<RunResult> {
   try {
     const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
     parameters = runTimeslice(workload);
-    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params, ...(req.budget === undefined ? {} : { budget: req.budget }) });
+    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params, ...(req.budget === undefined ? {} : { budget: req.budget }), ...(req.fsync === undefined ? {} : { fsync: req.fsync }) });
     return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: report.metrics, series: runSeries(report), parameters: manifest.parameters ?? parameters };
   } catch (error) {
     return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {}, parameters };
