@@ -83,7 +83,9 @@ describe("results.sqlite values", () => {
     // 130 from the CLI's own handler; or, when the second SIGINT lands while Node is already
     // exiting (the first made the sweep stop and return, its handlers are gone), the signal itself.
     const exited = new Promise<number | string | null>((r) => child.once("exit", (code, signal) => r(code ?? signal)));
-    const recorded = (): number => (existsSync(join(out, "results.sqlite")) ? query<{ n: number }>(out, "SELECT count(*) AS n FROM runs")[0]!.n : 0);
+    // results.sqlite can exist a moment before its tables do (seen in CI): count nothing until then.
+    const hasRuns = (): boolean => existsSync(join(out, "results.sqlite")) && query<{ n: number }>(out, "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'runs'")[0]!.n === 1;
+    const recorded = (): number => (hasRuns() ? query<{ n: number }>(out, "SELECT count(*) AS n FROM runs")[0]!.n : 0);
     while (child.exitCode === null && recorded() < 2) await new Promise((r) => setTimeout(r, 20));
     child.kill("SIGINT");
     await new Promise((r) => setTimeout(r, 100));
