@@ -271,20 +271,17 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       if (s.gpu) return yield* gpuSteps(w, step.op, step.addr, step.pages, s);
       const access = step.op === "read" ? "read" : "write";
       let faults = 0;
-      let ret = "ok";
+      let version = -1; // the last page's, formatted once the step is done
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
         w.log.commit({ kind: "access.begin", mm: s.mm, addr, access: step.op });
         const r = yield* cpuAccess(w.k, s.mm, addr, access);
         w.log.commit({ kind: "access.end", ok: r.outcome === "ok", stallNs: 0 });
         faults += r.faults;
-        if (r.outcome !== "ok") {
-          ret = r.outcome;
-          break;
-        }
-        ret = `ok v${r.version}`;
+        if (r.outcome !== "ok") return { ret: r.outcome, faults };
+        version = r.version;
       }
-      return { ret, faults };
+      return { ret: version < 0 ? "ok" : `ok v${version}`, faults };
     }
     case "populate":
       return { ret: errnoName(yield* populateMm(w.p, w.dev.dpagemap, step.start, step.end, s.mm, step.timesliceMs)) };
@@ -356,7 +353,7 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
 function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, pages: number, s: StepState): ProcessBody<{ ret: string; faults?: number }> {
   if (w.gpu === null) return { ret: "no GPU: GPU accesses need a platform (set platform: in the workload)" };
   let faults = 0; // this thread's own GPU faults
-  let ret = "0";
+  let version = -1; // the last page's, formatted once the step is done
   for (let i = 0; i < pages; i++) {
     const page = addr + i * PAGE_SIZE;
     w.log.commit({ kind: "access.begin", mm: s.mm, addr: page, access });
@@ -364,9 +361,9 @@ function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, 
     w.log.commit({ kind: "access.end", ok: r.ret === 0, stallNs: r.stallNs });
     faults += r.faults;
     if (r.ret !== 0) return { ret: errnoName(r.ret), faults };
-    ret = `ok v${r.version}`;
+    version = r.version;
   }
-  return { ret, faults };
+  return { ret: version < 0 ? "0" : `ok v${version}`, faults };
 }
 
 /**
