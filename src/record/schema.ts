@@ -221,3 +221,37 @@ export function refcountAfter(state: ModelState, ev: RunEvent): number | null {
       return null;
   }
 }
+
+/** Kinds whose rows carry the refcount after the event (refcountAfter gives null when the object is gone). */
+export const REFCOUNT_KINDS: ReadonlySet<string> = new Set(["folio.alloc", "folio.get", "folio.put", "folio.pin", "folio.unpin", "zdd.alloc", "zdd.get", "zdd.put", "mm.create", "mmget", "mmput"]);
+
+/**
+ * One member of the `fields` union: the columns one kind's rows hold (every engine kind shares
+ * the member `engine`), in column order, which is the order the row checksum folds them in.
+ */
+export interface FieldsMember {
+  /** The union member's name: the run event kind, or "engine". */
+  readonly name: string;
+  /** Its Arrow type id in the union (the member's position). */
+  readonly typeId: number;
+  /** Column indices (into COLUMNS), ascending. */
+  readonly columns: readonly number[];
+  /** Of those, the ones that may be null in a row of this member (refcount, an engine event's object). */
+  readonly nullable: ReadonlySet<number>;
+}
+
+/**
+ * The on-disk layout of events.arrow: the header columns every row has, then `fields`, a dense
+ * union with one member per kind, so a row stores only its own kind's values (no null columns).
+ */
+export const HEADER_COLUMNS = ["seq", "t_ns", "kind", "thread", "ctx"] as const satisfies readonly ColumnName[];
+export const FIELDS_MEMBERS: readonly FieldsMember[] = [
+  ...Object.entries(RUN_EVENT_SPECS).map(([kind, spec], typeId): FieldsMember => {
+    const columns = Object.values(spec.fields as Record<string, ColumnName>).map((c) => COLUMN_INDEX[c]);
+    if (REFCOUNT_KINDS.has(kind)) columns.push(COLUMN_INDEX.refcount);
+    return { name: kind, typeId, columns: columns.sort((a, b) => a - b), nullable: new Set(REFCOUNT_KINDS.has(kind) ? [COLUMN_INDEX.refcount] : []) };
+  }),
+  { name: "engine", typeId: Object.keys(RUN_EVENT_SPECS).length, columns: [COLUMN_INDEX.object, COLUMN_INDEX.arg], nullable: new Set([COLUMN_INDEX.object]) },
+];
+/** Kind index (in EVENT_KINDS) → its union member's type id. */
+export const MEMBER_OF_KIND: readonly number[] = EVENT_KINDS.map((kind) => (kind in RUN_EVENT_SPECS ? FIELDS_MEMBERS.findIndex((m) => m.name === kind) : FIELDS_MEMBERS.length - 1));
