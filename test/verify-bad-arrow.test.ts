@@ -94,6 +94,23 @@ describe("an events.arrow of another layout", () => {
     });
     refused(dir, /events\.arrow: event seq 10 is a [\w.]+ but holds the fields of [\w.]+/);
   });
+
+  it("two rows of one kind whose union slots were swapped are named by the seq their member row carries", () => {
+    let swapped = -1;
+    const dir = damaged((p) => {
+      const table = tableFromIPC(readFileSync(p));
+      const fields = table.batches[0]!.getChild("fields")!.data[0]!;
+      const typeIds = fields.typeIds as Int8Array;
+      const offsets = fields.valueOffsets as Int32Array;
+      // The first two rows of one kind after row 100: their fields trade places.
+      const a = 101;
+      const b = typeIds.findIndex((t, i) => i > a && t === typeIds[a]);
+      [offsets[a], offsets[b]] = [offsets[b]!, offsets[a]!];
+      swapped = a;
+      writeFileSync(p, tableToIPC(table, "file"));
+    });
+    refused(dir, new RegExp(`events\\.arrow: event seq ${swapped}'s fields are row \\d+ of [\\w.]+, which says seq \\d+`));
+  });
 });
 
 /** The length up to and including the last non-zero byte at or before `at`. */

@@ -35,7 +35,9 @@ const TYPES: DataType[] = DEFS.map(arrowType);
 const C = COLUMN_INDEX;
 
 /** Each union member's struct type: its columns, named as in COLUMNS, null only where the member allows. */
-const MEMBER_TYPES: Struct[] = FIELDS_MEMBERS.map((m) => new Struct(m.columns.map((col) => new Field(DEFS[col]!.name, TYPES[col]!, m.nullable.has(col)))));
+const MEMBER_TYPES: Struct[] = FIELDS_MEMBERS.map(
+  (m) => new Struct([new Field("seq", TYPES[C.seq]!, false), ...m.columns.map((col) => new Field(DEFS[col]!.name, TYPES[col]!, m.nullable.has(col)))]),
+);
 const FIELDS_TYPE = new DenseUnion(
   FIELDS_MEMBERS.map((m) => m.typeId),
   FIELDS_MEMBERS.map((m, i) => new Field(m.name, MEMBER_TYPES[i]!, false)),
@@ -123,7 +125,8 @@ function fieldData(f: FieldBuffer, rows: number): Data {
 }
 
 function memberData(m: MemberBuffer, i: number): Data {
-  return makeData({ type: MEMBER_TYPES[i]!, length: m.rows, nullCount: 0, children: m.fields.map((f) => fieldData(f, m.rows)) });
+  const seq = makeData({ type: TYPES[C.seq] as Int64, length: m.rows, nullCount: 0, data: i64Data(m.seq, m.rows) });
+  return makeData({ type: MEMBER_TYPES[i]!, length: m.rows, nullCount: 0, children: [seq, ...m.fields.map((f) => fieldData(f, m.rows))] });
 }
 
 /** A batch as Arrow data: the header, the union and the checksum, in FILE_COLUMNS order. */

@@ -93,6 +93,8 @@ export class FieldBuffer {
 export class MemberBuffer {
   rows = 0;
   capacity: number;
+  /** Each row's seq (two Int32 words a row): a member read alone is a table of its kind, joinable to the header by seq. */
+  seq: Int32Array;
   readonly fields: FieldBuffer[];
   /** fields[k].values and fields[k].validity, refreshed on growth: what the writers index. */
   values: Values[];
@@ -100,6 +102,7 @@ export class MemberBuffer {
 
   constructor(readonly member: FieldsMember, capacity: number) {
     this.capacity = capacity;
+    this.seq = new Int32Array(capacity * 2);
     this.fields = member.columns.map((col) => new FieldBuffer(COLUMNS[col]!, col, member.nullable.has(col), capacity));
     this.values = this.fields.map((f) => f.values);
     this.validity = this.fields.map((f) => f.validity);
@@ -108,6 +111,9 @@ export class MemberBuffer {
   /** Doubles the room (called by a writer that finds the member full). */
   grow(): void {
     this.capacity *= 2;
+    const seq = new Int32Array(this.capacity * 2);
+    seq.set(this.seq);
+    this.seq = seq;
     for (const f of this.fields) f.grow(this.capacity, this.rows);
     this.values = this.fields.map((f) => f.values);
     this.validity = this.fields.map((f) => f.validity);

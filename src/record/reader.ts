@@ -128,6 +128,8 @@ export interface BatchLayout {
   offsets: Int32Array;
   /** By type id: the member's column views, in column order. */
   members: ColumnView[][];
+  /** By type id: the member's own seq column (its rows' seqs, which must be the header's). */
+  memberSeqs: ColumnView[];
 }
 
 /**
@@ -149,15 +151,16 @@ export function batchLayout(batch: RecordBatch, path: string): BatchLayout {
   const members = FIELDS_MEMBERS.map((m, typeId) => {
     const struct = union.children[typeId]!;
     const field = (union.type as { children: { name: string }[] }).children[typeId]!;
-    if (field.name !== m.name || struct.children.length !== m.columns.length) throw new LogFormatError(`${basename(path)}: union member ${typeId} is "${field.name}", expected "${m.name}" with ${m.columns.length} columns (${path})`);
-    return m.columns.map((col, k) => columnView(col, struct.children[k]!));
+    if (field.name !== m.name || struct.children.length !== m.columns.length + 1) throw new LogFormatError(`${basename(path)}: union member ${typeId} is "${field.name}", expected "${m.name}" with seq and ${m.columns.length} columns (${path})`);
+    return [columnView(COLUMN_INDEX.seq, struct.children[0]!), ...m.columns.map((col, k) => columnView(col, struct.children[k + 1]!))];
   });
   return {
     header: HEADER_COLUMNS.map((name) => columnView(COLUMN_INDEX[name], at(name))),
     check: columnView(COLUMN_INDEX.check, at("check")),
     typeIds: union.typeIds as Int8Array,
     offsets: union.valueOffsets as Int32Array,
-    members,
+    members: members.map((views) => views.slice(1)),
+    memberSeqs: members.map((views) => views[0]!),
   };
 }
 
@@ -194,7 +197,7 @@ async function decoded<T>(next: Promise<T>, path: string, index: number, batches
 
 function* batchRows(batch: RecordBatch, path: string): Generator<EventRow> {
   const layout = batchLayout(batch, path);
-  const { header, check, typeIds, offsets, members } = layout;
+  const { header, check, typeIds, offsets, members, memberSeqs } = layout;
   for (let i = 0; i < batch.numRows; i++) {
     const values: EventRow["values"] = {};
     let h = 0;
@@ -206,6 +209,7 @@ function* batchRows(batch: RecordBatch, path: string): Generator<EventRow> {
     const typeId = typeIds[i]!;
     if (typeId !== MEMBER_OF_KIND[KIND_INDEX.get(kind)!]) throw new LogFormatError(`${basename(path)}: event seq ${String(values.seq)} is a ${kind} but holds the fields of ${FIELDS_MEMBERS[typeId]?.name ?? `union member ${typeId}`} (${path})`);
     const j = offsets[i]!;
+    if (memberSeqs[typeId]!.get(j) !== values.seq) throw new LogFormatError(`${basename(path)}: event seq ${String(values.seq)}'s fields are row ${j} of ${kind}, which says seq ${String(memberSeqs[typeId]!.get(j))} (${path})`);
     for (const v of members[typeId]!) {
       if (!v.valid(j)) continue;
       values[v.name] = v.get(j);

@@ -68,6 +68,7 @@ function headerSource(kindExpr: string): string {
 function memberSource(typeId: number): string {
   return [
     `const m = b.members[${typeId}]; const j = m.rows; if (j === m.capacity) m.grow();`,
+    "m.seq[2 * j] = seq >>> 0; m.seq[2 * j + 1] = Math.floor(seq / 4294967296) | 0;",
     "const F = m.values; const N = m.validity; const byte = j >> 3; const bit = 1 << (j & 7);",
   ].join("\n");
 }

@@ -25,6 +25,7 @@ function appendRow(b: EventBatch, values: EventRow["values"], check: number): vo
   const m = b.members[typeId]!;
   const j = m.rows;
   if (j === m.capacity) m.grow();
+  i64(m.seq, j, values.seq as number);
   m.member.columns.forEach((col, k) => {
     const def = COLUMNS[col]!;
     const f = m.fields[k]!;
