@@ -18,8 +18,8 @@
  *
  *   node dist/bench/record-marginal.js [--runs N] [--baseline DIR] [--only ping-pong|refault|streaming] [--quick] [--json]
  *
- * --quick: every workload at a quarter of its sizes (a smoke test that the benchmark runs, not
- * figures to quote); with --only, that workload alone.
+ * --quick: every workload smaller (a smoke test that the benchmark runs, not figures to quote);
+ * with --only, that workload alone.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -57,10 +57,10 @@ const streaming = (mib: number): Size => ({
 });
 
 const quick = process.argv.includes("--quick");
-// Each workload short and 4× long; --quick: smaller (the ping-pong and streaming a quarter, refault a half).
+// Each workload short and 4× long; --quick: smaller (the ping-pong half, refault a half, streaming a quarter).
 const BENCHES: Bench[] = quick
   ? [
-      { name: "ping-pong", short: pingPong(3), long: pingPong(12) },
+      { name: "ping-pong", short: pingPong(5), long: pingPong(20) },
       { name: "refault", short: refault(1), long: refault(4) },
       { name: "streaming", short: streaming(4), long: streaming(16) },
     ]
