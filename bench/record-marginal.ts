@@ -22,7 +22,7 @@
  * with --only, that workload alone.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,6 +42,7 @@ interface Bench {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "pagesim-bench-marginal-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true })); // the generated workload files
 const workloads = (rel: string): string => projectFile(`workloads/${rel}`, import.meta.url);
 
 function refault(cycles: number): Size {
