@@ -210,8 +210,10 @@ export function hashKey(col: number): number {
 }
 
 /**
- * One step of the row checksum: folds a column index and a 32-bit value into the hash
- * (a murmur-style multiply and shift; it detects changed rows, it is not cryptographic).
+ * One step of the row checksum: folds a column index and a 32-bit value into the hash. For a
+ * fixed hash and key the step is one-to-one in the value, and for a fixed key and value it is
+ * one-to-one in the hash (xor and add, then a multiply by an odd constant), so a row with any one
+ * value changed always gets another checksum. It detects altered rows; it is not cryptographic.
  */
 export function rowHashStep(hash: number, col: number, value: number): number {
   return rowHashKeyed(hash, hashKey(col), value);
@@ -219,8 +221,5 @@ export function rowHashStep(hash: number, col: number, value: number): number {
 
 /** rowHashStep with the column's key already computed (the recorder's writers inline this). */
 export function rowHashKeyed(hash: number, key: number, value: number): number {
-  let h = Math.imul(hash ^ key, 0x5bd1e995);
-  h ^= h >>> 13;
-  h = Math.imul(h ^ value, 0x5bd1e995);
-  return h ^ (h >>> 15);
+  return Math.imul(((hash + key) | 0) ^ value, 0x5bd1e995);
 }

@@ -39,7 +39,7 @@ export function eventsMarkdown(): string {
     "`kind`, `thread`, `ctx`), the row's checksum (`check`), and `fields`, an Arrow dense union with",
     "one member per kind (all engine kinds share the member `engine`). A member is a table of its",
     "kind's rows: `seq`, then the kind's own columns below, typed and never null (but `refcount` and",
-    "an engine event's `object`), so a row stores only what its kind has: about 45 bytes an event",
+    "an engine event's `object`), so a row stores only what its kind has: about 52 bytes an event",
     "over the bundled workloads. The columns keep the names and meanings of the table below.",
     "`events.sqlite`'s `events` table is one wide table: every column below, null where the kind",
     "has no such column, so one `select` reads every event in order.",

@@ -56,8 +56,9 @@ function storeSource(def: ColumnDef, col: number, k: number, nullable: boolean):
 function headerSource(kindExpr: string): string {
   const k = (name: keyof typeof C): number => hashKey(C[name]);
   return [
-    `lo = seq >>> 0; hi = Math.floor(seq / 4294967296) | 0; b.seq[2 * r] = lo; b.seq[2 * r + 1] = hi; h = H(H(h, ${k("seq")}, lo | 0), ${k("seq")}, hi);`,
-    `lo = tNs >>> 0; hi = Math.floor(tNs / 4294967296) | 0; b.tNs[2 * r] = lo; b.tNs[2 * r + 1] = hi; h = H(H(h, ${k("t_ns")}, lo | 0), ${k("t_ns")}, hi);`,
+    // seq and t_ns are never negative: the high word is the quotient truncated.
+    `const seqLo = seq >>> 0, seqHi = (seq / 4294967296) | 0; b.seq[2 * r] = seqLo; b.seq[2 * r + 1] = seqHi; h = H(H(h, ${k("seq")}, seqLo | 0), ${k("seq")}, seqHi);`,
+    `lo = tNs >>> 0; hi = (tNs / 4294967296) | 0; b.tNs[2 * r] = lo; b.tNs[2 * r + 1] = hi; h = H(H(h, ${k("t_ns")}, lo | 0), ${k("t_ns")}, hi);`,
     `b.kind[r] = ${kindExpr}; h = H(h, ${k("kind")}, ${kindExpr});`,
     `b.thread[r] = thread; h = H(h, ${k("thread")}, thread | 0);`,
     `b.ctx[r] = ctxIndex; h = H(h, ${k("ctx")}, ctxIndex);`,
@@ -67,14 +68,14 @@ function headerSource(kindExpr: string): string {
 /** Finds row j of union member `typeId`, growing the member when it is full. */
 function memberSource(typeId: number): string {
   return [
-    `const m = b.members[${typeId}]; const j = m.rows; if (j === m.capacity) m.grow();`,
-    "m.seq[2 * j] = seq >>> 0; m.seq[2 * j + 1] = Math.floor(seq / 4294967296) | 0;",
+    `const T = ${typeId}; const m = b.members[T]; const j = m.rows; if (j === m.capacity) m.grow();`,
+    "m.seq[2 * j] = seqLo; m.seq[2 * j + 1] = seqHi;",
     "const F = m.values; const N = m.validity; const byte = j >> 3; const bit = 1 << (j & 7);",
   ].join("\n");
 }
 
 const ROW_START = "const r = b.rows; let h = 0, v, lo, hi;";
-const ROW_END = "b.typeIds[r] = m.member.typeId; b.offsets[r] = j; m.rows = j + 1; b.check[r] = h >>> 0; b.rows = r + 1;";
+const ROW_END = "b.typeIds[r] = T; b.offsets[r] = j; m.rows = j + 1; b.check[r] = h >>> 0; b.rows = r + 1;";
 
 /** An enum column's value → dictionary index, as a switch; a value outside the dictionary is a bug. */
 function enumIndexer(def: ColumnDef): (value: string) => number {

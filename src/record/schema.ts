@@ -5,9 +5,10 @@ import { GPU_FAULT_STAGES } from "../platform/events.ts";
 import { STEP_OPS, type RunEvent, type RunEventKind } from "../machine/run-events.ts";
 
 /**
- * The event log's one table. Every event is a row: five columns every row has (seq, t_ns, kind,
- * thread, ctx), the fields its kind needs (null elsewhere), and two the recorder adds: the
- * refcount after the change, and a checksum of the row. docs/events.md is generated from here.
+ * The event log's columns. Every event has five (seq, t_ns, kind, thread, ctx), the fields its
+ * kind needs, and two the recorder adds: the refcount after the change (kinds that move one), and
+ * a checksum of the row. events.arrow stores each kind's fields in its own union member
+ * (FIELDS_MEMBERS below); events.sqlite keeps one wide table. docs/events.md is generated from here.
  */
 export type ColumnType = "i32" | "u32" | "i64" | "bool" | "enum" | "text" | "i64list";
 
