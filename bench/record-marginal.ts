@@ -86,10 +86,16 @@ interface Sample {
   processMs: number;
 }
 
-function runChild(child: string, size: Size, sinks: string, noFsync: boolean): Sample {
+/** A bundled workload as the build at `root` has it (a baseline reads its own workloads and platforms, in its own format). */
+function workloadFor(root: string | undefined, file: string): string {
+  const ours = workloads("");
+  return root !== undefined && file.startsWith(ours) ? join(root, "workloads", file.slice(ours.length)) : file;
+}
+
+function runChild(child: string, size: Size, sinks: string, noFsync: boolean, root?: string): Sample {
   const env = { ...process.env, PAGESIM_BENCH_NO_FSYNC: noFsync ? "1" : "0" };
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [child, size.file, sinks, JSON.stringify(size.overrides)], { encoding: "utf8", env, maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [child, workloadFor(root, size.file), sinks, JSON.stringify(size.overrides)], { encoding: "utf8", env, maxBuffer: 1 << 20 });
   const processMs = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`bench record-marginal ${child} ${sinks}: exit ${r.status}\n${r.stderr}`);
   return { ...(JSON.parse(r.stdout.trim().split("\n").pop()!) as Omit<Sample, "processMs">), processMs };
@@ -98,8 +104,8 @@ function runChild(child: string, size: Size, sinks: string, noFsync: boolean): S
 const runs = option("runs", 5);
 const baselineAt = process.argv.indexOf("--baseline");
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
-const builds = [{ name: "this commit", child: fileURLToPath(new URL("./record-child.js", import.meta.url)) }];
-if (baselineAt >= 0) builds.unshift({ name: `baseline ${process.argv[baselineAt + 1]!}`, child: join(process.argv[baselineAt + 1]!, "dist/bench/record-child.js") });
+const builds: { name: string; child: string; root?: string }[] = [{ name: "this commit", child: fileURLToPath(new URL("./record-child.js", import.meta.url)) }];
+if (baselineAt >= 0) builds.unshift({ name: `baseline ${process.argv[baselineAt + 1]!}`, child: join(process.argv[baselineAt + 1]!, "dist/bench/record-child.js"), root: process.argv[baselineAt + 1]! });
 
 const cpu = cpus();
 console.log(`machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores; node ${process.version}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
@@ -111,8 +117,8 @@ for (const bench of BENCHES.filter((b) => only === undefined || b.name === only)
   for (let i = 0; i < runs; i++) {
     builds.forEach((b, bi) =>
       CONFIGS.forEach((c, ci) => {
-        samples[bi]![ci]!.short.push(runChild(b.child, bench.short, c.sinks, c.noFsync));
-        samples[bi]![ci]!.long.push(runChild(b.child, bench.long, c.sinks, c.noFsync));
+        samples[bi]![ci]!.short.push(runChild(b.child, bench.short, c.sinks, c.noFsync, b.root));
+        samples[bi]![ci]!.long.push(runChild(b.child, bench.long, c.sinks, c.noFsync, b.root));
       }),
     );
   }
