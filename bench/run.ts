@@ -211,7 +211,7 @@ for (const [script, args] of [
   ["record.js", ["--runs", String(runs), "--cycles", quick ? "2" : "14"]],
   ["record.js", ["--runs", String(runs), "--workload", `${workloadsDir}atomic-ping-pong.yaml`, ...pingPongScale]],
   ["record.js", ["--runs", String(runs), "--workload", `${workloadsDir}gpu-streaming.yaml`, ...streamingScale]],
-  ["record-marginal.js", quick ? ["--quick", "--runs", "1"] : ["--runs", String(runs)]],
+  ["record-marginal.js", quick ? ["--quick", "--only", "ping-pong", "--runs", "1"] : ["--runs", String(runs)]],
   ["sqlite.js", [quick ? "2" : "15", String(runs)]],
   ["scaling.js", quick ? ["--quick"] : ["--runs", String(runs)]],
   ["memory.js", quick ? ["--quick"] : ["--runs", String(runs)]],

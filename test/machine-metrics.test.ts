@@ -130,6 +130,59 @@ describe("the run's metrics, folded from its events (src/machine)", () => {
     expect([noMap.dmaMaps, noMap.dmaMapNs]).toEqual([1, 300]);
   });
 
+  it("a page event outside an access is a whole ok access with no fault, at its time: a CPU one ends at once, a GPU one at its thread's next event", () => {
+    const CPU2 = 3;
+    const write = (vpn: number) => ({ kind: "page.write", mm: 0, vpn, folio: 1, index: 0, version: 1 }) as const;
+    const l = log();
+    l.add(0, CPU, { kind: "access.begin", mm: 0, addr: base, access: "write" }); // in flight until 10 µs
+    l.add(0, CPU, { kind: "handle_mm_fault.begin", mm: 0, addr: base, access: "write" });
+    l.add(4_000, CPU2, write(base / 4096 + 1)); // a bare CPU access: done at 4 µs
+    l.add(10_000, CPU, write(base / 4096)); // inside the marked access: not another access
+    l.add(10_000, CPU, { kind: "access.end", ok: true, stallNs: 0 });
+    l.add(20_000, GPU, { kind: "page.read", mm: 0, vpn: base / 4096, folio: 1, index: 0, version: 1 }); // a bare GPU access...
+    l.add(25_000, GPU, { kind: "step.end" }); // ...in flight until its thread's next event
+    l.add(30_000, GPU, { kind: "page.read", mm: 0, vpn: base / 4096, folio: 1, index: 0, version: 1 }); // never ended: in flight at the end
+    const r = l.fold(33_000);
+    expect([r.work.cpuAccesses, r.work.gpuAccesses, r.work.accessFaults, r.work.cpuFaultLatency.count]).toEqual([2, 1, 1, 1]);
+    expect(r.work.cpuNoProgressNs).toBe(6_000); // 0 → 4 µs → 10 µs: the bare access completed in between
+    expect(r.work.gpuNoProgressNs).toBe(5_000); // 20 → 25 µs, then 30 → 33 µs (still in flight)
+    expect(r.platformStats!.gpuAccesses).toBe(2); // the platform table counts GPU page events that took effect
+  });
+
+  it("a log whose no-fault accesses are their page events alone folds to the same metrics as one with every access marked", () => {
+    const marked = log();
+    const bare = log();
+    const page = (vpn: number) => ({ kind: "page.write", mm: 0, vpn, folio: 1, index: 0, version: 1 }) as const;
+    const both = (tNs: number, thread: number, ev: MetricEvent) => {
+      marked.add(tNs, thread, ev);
+      bare.add(tNs, thread, ev);
+    };
+    // A CPU access that faults for 50 µs, with no-fault CPU and GPU accesses (10 ns each on the GPU) around it.
+    both(0, CPU, { kind: "access.begin", mm: 0, addr: base, access: "write" });
+    both(0, CPU, { kind: "handle_mm_fault.begin", mm: 0, addr: base, access: "write" });
+    for (let i = 0; i < 5; i++) {
+      const t = 1_000 + i * 10;
+      marked.add(t, GPU, { kind: "access.begin", mm: 0, addr: base + 4096, access: "write" });
+      both(t, GPU, page(base / 4096 + 1));
+      marked.add(t + 10, GPU, { kind: "access.end", ok: true, stallNs: 0 });
+    }
+    both(1_050, GPU, { kind: "step.end" });
+    toSystem(marked, 2_000);
+    toSystem(bare, 2_000);
+    both(50_000, CPU, page(base / 4096));
+    both(50_000, CPU, { kind: "access.end", ok: true, stallNs: 0 });
+    for (const t of [60_000, 60_000, 70_000]) {
+      marked.add(t, CPU, { kind: "access.begin", mm: 0, addr: base, access: "write" });
+      both(t, CPU, page(base / 4096));
+      marked.add(t, CPU, { kind: "access.end", ok: true, stallNs: 0 });
+    }
+    const fromMarked = metricTable(marked.fold(80_000), noChecks);
+    const fromBare = metricTable(bare.fold(80_000), noChecks);
+    expect(fromBare.events).toBe(fromMarked.events! - 16); // the only figure that moves: the log is shorter
+    expect({ ...fromBare, events: fromMarked.events }).toEqual(fromMarked);
+    expect([fromMarked.cpu_accesses, fromMarked.gpu_accesses, fromMarked.gpu_no_progress_ms]).toEqual([4, 5, 10 / 1e6]);
+  });
+
   it("VRAM evictions are the allocations TTM chose to evict (vram.evict), not evict steps", () => {
     const l = log();
     l.add(0, GPU, { kind: "populate_mm.begin", mm: 0, start: base, end: base + MiB2 });

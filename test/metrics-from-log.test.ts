@@ -88,7 +88,7 @@ describe("pagesim metrics: a run's metrics recomputed from its events.arrow", ()
     let seq = -1;
     for await (const row of readEventRows(join(dir, "events.arrow"))) if (row.kind === "access.end" && seq < 0) seq = row.seq;
     expect(seq).toBeGreaterThan(0);
-    await editArrowRow(dir, (col, i) => void (col("thread")[i]! += 1), seq);
+    await editArrowRow(dir, seq, (row) => void (row.thread = (row.thread as number) + 1));
     const r = pagesim("metrics", dir);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toContain(`events.arrow, event seq ${seq}: the row's values do not match its checksum`);

@@ -6,7 +6,7 @@ import { tableFromIPC } from "apache-arrow";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 
-/** ~200k events: the SQLite fill after the run takes about a second, long enough to be hit. */
+/** ~210k events (one per page write once the pages are present): the SQLite fill after the run takes over a second, long enough to be hit. */
 function longWorkload(dir: string): string {
   const steps = Array.from({ length: 400 }, () => "      - { op: write, addr: 0x4000000, pages: 512, after: 1us }").join("\n");
   const file = join(dir, "long.yaml");

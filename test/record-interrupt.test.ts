@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
@@ -7,10 +7,11 @@ import { describe, expect, it } from "vitest";
 import { verifyRun } from "../src/record/verify.ts";
 
 /**
- * A workload long enough (a few seconds) to be stopped in the middle. Each page write logs three
- * events since the accesses are in the log (access.begin, page.write, access.end), so the ~1.5 M
- * events recorded before the signal lands take ~15 s to fill into SQLite and as long to verify
- * under tsx: hence the 120 s limits.
+ * A workload long enough (a few seconds) to be stopped in the middle. Once its pages are present
+ * each page write is one event (page.write: only accesses that fault are marked with
+ * access.begin/access.end), and ~1 M events are recorded before the signal lands (~3 M when every
+ * access was marked); filling them into SQLite and verifying them under tsx takes ~10–25 s on a
+ * loaded machine: hence the 120 s limits. Each case removes its directory (hundreds of MB).
  */
 function longWorkload(dir: string): string {
   const steps = Array.from({ length: 4000 }, () => "      - { op: write, addr: 0x4000000, pages: 512, after: 1us }").join("\n");
@@ -54,6 +55,7 @@ describe("an interrupted run", () => {
     expect(existsSync(join(out, "events.sqlite"))).toBe(true);
     const result = await verifyRun(out);
     expect(result.divergence).toBeNull();
+    rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
   it("killed with SIGKILL, leaves the previous run's complete files under the final names", async () => {
@@ -72,5 +74,6 @@ describe("an interrupted run", () => {
     await second.exited;
     for (const [name, bytes] of Object.entries(before)) expect(readFileSync(join(out, name)).equals(bytes), name).toBe(true);
     expect((await verifyRun(out)).divergence).toBeNull();
+    rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 });

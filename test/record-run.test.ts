@@ -87,9 +87,7 @@ describe("pagesim verify on a corrupted log", () => {
   it("names the event whose value was changed (its checksum no longer matches)", async () => {
     const { dir } = await record("workloads/pinned-page-ebusy.yaml");
     const put = await firstFolioPut(dir);
-    await corrupt(dir, (col, i) => {
-      col("folio")[i] = (put.values.folio as number) + 1;
-    }, put.seq);
+    await corrupt(dir, put.seq, (row) => { row.folio = (put.values.folio as number) + 1; });
     const result = await verifyRun(dir);
     expect(result.divergence).toMatchObject({ seq: put.seq, kind: "folio.put" });
     expect(result.divergence!.what).toMatch(/checksum/);
@@ -101,10 +99,7 @@ describe("pagesim verify on a corrupted log", () => {
     // Make the put name a different live folio, and re-sign the row as a forger would.
     const other = (put.values.folio as number) === 0 ? 1 : 0;
     expect(rowChecksum(put.values)).toBe(put.recordedCheck);
-    await corrupt(dir, (col, i) => {
-      col("folio")[i] = other;
-      (col("check") as unknown as Uint32Array)[i] = rowChecksum({ ...put.values, folio: other });
-    }, put.seq);
+    await corrupt(dir, put.seq, (row) => { row.folio = other; }, { resign: true });
     const result = await verifyRun(dir);
     expect(result.divergence?.seq).toBe(put.seq);
     expect(result.divergence?.what).toMatch(/refcount|refuses/);

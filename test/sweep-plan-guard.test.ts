@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadWorkload } from "../src/workload/load.ts";
-import { countedPages, EVENTS_PER_PAGE, estimateRun } from "../src/sweep/estimate.ts";
+import { countedPages, estimateRun, EVENTS_PER_PAGE, LOG_BYTES_PER_EVENT } from "../src/sweep/estimate.ts";
 
 // Before anything runs, a sweep prints its plan and refuses an absurd one (issue #14 item 5).
 
@@ -49,18 +49,18 @@ describe("a sweep's plan", () => {
 
   it("past the event-log bytes limit is refused (exit 2); under it, the plan line is printed first", () => {
     const dir = tempDir();
-    // 50,000 runs that keep their Arrow logs: an estimated 1025 pages × 12 × 260 B ≈ 3.2 MB each, 160 GB in all.
-    const big = sweep(dir, "repetitions: 50000\nsinks: [arrow]\n");
+    // 50,000 runs that keep both logs: an estimated 1025 pages × 12 × (53 + 139) B ≈ 2.4 MB each, 118 GB in all.
+    const big = sweep(dir, "repetitions: 50000\nsinks: [arrow, sqlite]\n");
     const r = cli(["sweep", big, "--out", join(dir, "big")]);
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/: the plan has an estimated 160 GB of event logs to write, over the limit of 50 GB; nothing was run or written \(pass --yes/);
+    expect(r.stderr).toMatch(/: the plan has an estimated 118 GB of event logs to write, over the limit of 50 GB; nothing was run or written \(pass --yes/);
     expect(existsSync(join(dir, "big"))).toBe(false);
     const small = join(dir, "small.yaml");
     writeFileSync(small, `description: guard test\nworkloads: [${workload}]\nparameters:\n  model.hz: [100, 1000]\nsinks: [arrow]\n`);
     const ok = cli(["sweep", small, "--out", join(dir, "small")]);
     expect(ok.status, ok.stderr).toBe(0);
     const perRun = 1025 * EVENTS_PER_PAGE;
-    expect(ok.stdout.split("\n")[0]).toBe(`plan: 2 runs; estimated ${Number((2 * perRun / 1000).toPrecision(3))} K events and ${Number(((2 * perRun * 260) / 1e6).toPrecision(3))} MB of event logs to write (an estimate from the workloads' pages, docs/metrics.md)`);
+    expect(ok.stdout.split("\n")[0]).toBe(`plan: 2 runs; estimated ${Number((2 * perRun / 1000).toPrecision(3))} K events and ${Number(((2 * perRun * LOG_BYTES_PER_EVENT.arrow) / 1e6).toPrecision(3))} MB of event logs to write (an estimate from the workloads' pages, docs/metrics.md)`);
     const again = cli(["sweep", small, "--out", join(dir, "small"), "--resume"]);
     expect(again.stdout.split("\n")[0]).toMatch(/^plan: 2 runs \(0 to run, 2 kept\); estimated 0 events and 0 B/);
   }, 120_000);
@@ -84,7 +84,7 @@ describe("a sweep's plan", () => {
     // cpu0 writes 512 pages and reads 1; gpu0 populates 2 MiB (512 pages); no platform, so no chunk rounding.
     expect(countedPages(w)).toBe(1025);
     expect(estimateRun(w, [])).toEqual({ events: 1025 * EVENTS_PER_PAGE, logBytes: 0 });
-    expect(estimateRun(w, ["arrow", "sqlite"]).logBytes).toBe(1025 * EVENTS_PER_PAGE * (260 + 127));
+    expect(estimateRun(w, ["arrow", "sqlite"]).logBytes).toBe(1025 * EVENTS_PER_PAGE * (LOG_BYTES_PER_EVENT.arrow + LOG_BYTES_PER_EVENT.sqlite));
     const onPlatform = loadWorkload(join(root, "workloads", "xe-2mib-fault-calibration.yaml"));
     // The GPU's 1-page write counts the platform's 2 MiB chunk.
     expect(countedPages(onPlatform)).toBe(1024);

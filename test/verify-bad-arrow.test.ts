@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RecordBatchFileReader } from "apache-arrow";
+import { RecordBatchFileReader, tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
+import { COLUMNS } from "../src/record/schema.ts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { recordRun } from "../src/record/run-dir.ts";
 import { loadWorkload } from "../src/workload/load.ts";
@@ -61,6 +62,54 @@ describe("a damaged events.arrow given to verify and trace", () => {
     expect(r.status, r.stdout + r.stderr).toBe(2);
     expect(r.stderr).toMatch(/events\.arrow: damaged: record batch 2 of 2 cannot be (read|decoded)/);
     expect(r.stderr.replace(join(dir, "events.arrow"), "")).not.toMatch(JS_MESSAGE);
+  });
+});
+
+describe("an events.arrow of another layout", () => {
+  const refused = (dir: string, message: RegExp) => {
+    for (const command of ["verify", "trace", "metrics"]) {
+      const r = cli(command, dir);
+      expect(r.status, `${command}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr, command).toMatch(message);
+      expect(r.stderr.replace(join(dir, "events.arrow"), ""), command).not.toMatch(JS_MESSAGE);
+      expect(r.stderr.trim().split("\n"), command).toHaveLength(1);
+    }
+  };
+
+  it("the old one-wide-table log (a column per field) is named as written by an older pagesim", () => {
+    const dir = damaged((p) => writeFileSync(p, tableToIPC(tableFromArrays(Object.fromEntries(COLUMNS.map((c) => [c.name, new Int32Array(3)]))), "file")));
+    refused(dir, /events\.arrow: written by an older pagesim \(one column per field, before the per-kind layout\); run it again to read it/);
+  });
+
+  it("a row whose union slot holds another kind's fields is named by its seq", () => {
+    const dir = damaged((p) => {
+      const table = tableFromIPC(readFileSync(p));
+      const fields = table.batches[0]!.getChild("fields")!.data[0]!;
+      const typeIds = fields.typeIds as Int8Array;
+      // Row 10 now claims the member of row 0's kind (a different kind: mm.create starts every log).
+      expect(typeIds[10]).not.toBe(typeIds[0]);
+      typeIds[10] = typeIds[0]!;
+      (fields.valueOffsets as Int32Array)[10] = 0;
+      writeFileSync(p, tableToIPC(table, "file"));
+    });
+    refused(dir, /events\.arrow: event seq 10 is a [\w.]+ but holds the fields of [\w.]+/);
+  });
+
+  it("two rows of one kind whose union slots were swapped are named by the seq their member row carries", () => {
+    let swapped = -1;
+    const dir = damaged((p) => {
+      const table = tableFromIPC(readFileSync(p));
+      const fields = table.batches[0]!.getChild("fields")!.data[0]!;
+      const typeIds = fields.typeIds as Int8Array;
+      const offsets = fields.valueOffsets as Int32Array;
+      // The first two rows of one kind after row 100: their fields trade places.
+      const a = 101;
+      const b = typeIds.findIndex((t, i) => i > a && t === typeIds[a]);
+      [offsets[a], offsets[b]] = [offsets[b]!, offsets[a]!];
+      swapped = a;
+      writeFileSync(p, tableToIPC(table, "file"));
+    });
+    refused(dir, new RegExp(`events\\.arrow: event seq ${swapped}'s fields are row \\d+ of [\\w.]+, which says seq \\d+`));
   });
 });
 

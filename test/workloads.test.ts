@@ -153,3 +153,55 @@ describe("fork-gpu-write", () => {
     expect(count(r, "system")).toBe(512);
   });
 });
+
+describe("how a page access is logged (src/machine/events.ts)", () => {
+  // The CPU writes 4 pages twice (faults, then present); the GPU reads them twice (its first
+  // access faults and binds the range, the rest go through the mapping).
+  const workload = parseWorkload(`description: accesses with and without faults
+seed: 1
+platform: xe-pcie4x8-iommu
+mappings:
+  - { addr: 0x40000000, size: 2MiB }
+threads:
+  - name: cpu0
+    steps:
+      - { op: write, addr: 0x40000000, pages: 4 }
+      - { op: write, addr: 0x40000000, pages: 4 }
+  - name: gpu0
+    ctx: gpu
+    steps:
+      - { op: read, addr: 0x40000000, pages: 4, at: 1ms }
+      - { op: read, addr: 0x40000000, pages: 4 }
+`, "accesses.yaml");
+
+  it("an access that needs no fault is its page event alone; one that faults keeps access.begin/access.end; the metrics count both", () => {
+    const events: { tNs: number; thread: number; ctx: string; kind: string }[] = [];
+    const { report } = runWorkload(workload, undefined, { onLog: (log) => log.subscribe({ onModelEvent: (_seq, tNs, thread, ctx, ev) => void events.push({ tNs, thread, ctx, kind: ev.kind }) }) });
+    const marked = { cpu: 0, gpu: 0 };
+    const bare = { cpu: 0, gpu: 0 };
+    const open = new Map<number, { faulted: boolean }>();
+    for (const [i, e] of events.entries()) {
+      const side = e.ctx === "gpu" ? "gpu" : "cpu";
+      if (e.kind === "access.begin") {
+        open.set(e.thread, { faulted: false });
+        marked[side]++;
+      } else if (e.kind === "handle_mm_fault.begin" || e.kind === "gpu_fault.begin") {
+        const a = open.get(e.thread);
+        if (a !== undefined) a.faulted = true;
+      } else if (e.kind === "access.end") {
+        expect(open.get(e.thread)?.faulted, `event ${i}: a marked access without a fault`).toBe(true);
+        open.delete(e.thread);
+      } else if ((e.kind === "page.read" || e.kind === "page.write") && !open.has(e.thread)) {
+        bare[side]++;
+        if (side === "gpu") {
+          // A bare GPU access ends after the GPU's access latency, at its thread's next event.
+          const next = events.slice(i + 1).find((n) => n.thread === e.thread)!;
+          expect(next.tNs - e.tNs).toBe(workload.platformProfile!.gpu.accessNs);
+        }
+      }
+    }
+    expect(marked).toEqual({ cpu: 4, gpu: 1 });
+    expect(bare).toEqual({ cpu: 4, gpu: 7 });
+    expect([report.metrics.cpu_accesses, report.metrics.gpu_accesses, report.metrics.faults_in_steps]).toEqual([8, 8, 5]);
+  });
+});

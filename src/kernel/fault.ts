@@ -29,23 +29,10 @@ export interface AccessResult {
  * takes. An access that can never complete is the run's to notice (src/check/hung-fault.ts).
  */
 export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKind): ProcessBody<AccessResult> {
-  const vpn = Math.floor(addr / PAGE_SIZE);
   let napNs = 0;
   for (let faults = 0; ; faults++) {
-    const state = mmOf(k, mm);
-    const vma = vmaLookup(state, addr);
-    // The entry read field by field in place: every access of every thread comes through here.
-    const folio = state.ptes.folio(vpn);
-    const index = state.ptes.index(vpn);
-    if (state.ptes.kind(vpn) === "present" && vma !== undefined && (access === "read" ? vma.read : vma.write) && !(access === "write" && mustCopyOnWrite(k, vma.kind, folio, index))) {
-      const current = k.state.folios.version(folio, index);
-      if (access === "read") {
-        k.commit({ kind: "page.read", mm, vpn, folio, index, version: current });
-        return { outcome: "ok", version: current, faults, napNs };
-      }
-      k.commit({ kind: "page.write", mm, vpn, folio, index, version: current + 1 });
-      return { outcome: "ok", version: current + 1, faults, napNs };
-    }
+    const version = accessPresent(k, mm, addr, access);
+    if (version >= 0) return { outcome: "ok", version, faults, napNs };
     const outcome = yield* handleMmFault(k, mm, addr, access);
     if (outcome !== "ok") return { outcome, version: -1, faults: faults + 1, napNs };
     // A driver that throttled this fault sleeps now, its locks dropped, before the retry.
@@ -55,6 +42,29 @@ export function* cpuAccess(k: Kernel, mm: number, addr: number, access: AccessKi
       yield sleep(nap);
     }
   }
+}
+
+/**
+ * The access as the MMU completes it without a fault, through a present entry that permits it
+ * (a write, one that needs no copy-on-write): it takes effect at once and returns the data version
+ * read or written. -1 when it must fault, with nothing done, so that a caller may ask first and
+ * only then go through cpuAccess (the workload marks only accesses that fault: src/machine/events.ts).
+ */
+export function accessPresent(k: Kernel, mm: number, addr: number, access: AccessKind): number {
+  const vpn = Math.floor(addr / PAGE_SIZE);
+  const state = mmOf(k, mm);
+  const vma = vmaLookup(state, addr);
+  // The entry read field by field in place: every access of every thread comes through here.
+  const folio = state.ptes.folio(vpn);
+  const index = state.ptes.index(vpn);
+  if (state.ptes.kind(vpn) !== "present" || vma === undefined || !(access === "read" ? vma.read : vma.write) || (access === "write" && mustCopyOnWrite(k, vma.kind, folio, index))) return -1;
+  const current = k.state.folios.version(folio, index);
+  if (access === "read") {
+    k.commit({ kind: "page.read", mm, vpn, folio, index, version: current });
+    return current;
+  }
+  k.commit({ kind: "page.write", mm, vpn, folio, index, version: current + 1 });
+  return current + 1;
 }
 
 /**

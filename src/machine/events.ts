@@ -2,9 +2,16 @@ import type { ModelEvent } from "../pagemap/events.ts";
 import type { GpuAccess, PlatformEvent } from "../platform/events.ts";
 
 /**
- * A workload thread's page accesses, one begin and one end each (CPU or GPU: the thread's
- * context says which). They change no state; they are in the log so that the run's work,
- * progress and fault latencies can be computed from it (src/machine/run-metrics.ts).
+ * A workload thread's page accesses (CPU or GPU: the thread's context says which). They change no
+ * state; they are in the log so that the run's work, progress and fault latencies can be computed
+ * from it (src/machine/run-metrics.ts). Only an access that faults is marked, with a begin before
+ * its first event and an end after its last. One that needs no fault (a present CPU entry, a valid
+ * GPU mapping) is logged as its page.read or page.write alone, which says all the pair would: the
+ * access is complete and ok, took no fault, and began at the page event's time, at its page (mm,
+ * vpn); the kind (read, write, atomic) is its step's op (step.begin). A CPU one ends at that same
+ * time; a GPU one ends after the GPU's access latency (platform.gpu.accessNs), when its thread
+ * logs its next event (the next access or step.end), so its end is that event's time. Leaving
+ * the pair out of such accesses makes a write-heavy log a third as long.
  */
 export type AccessEvent =
   /** A page access starts: a CPU load or store, or a GPU access through GPU SVM. */

@@ -1,3 +1,4 @@
+import { PAGE_SIZE } from "../kernel/constants.ts";
 import { observeMigrations } from "./migration-observer.ts";
 import { blockKey } from "../policies/policy-spec.ts";
 import type { MigrationNote } from "../platform/policy.ts";
@@ -49,14 +50,17 @@ interface OpenAccess {
   faults: number;
   /** Throttling naps a policy asked of this access's CPU faults. */
   napNs: number;
+  /** A GPU access logged as its page event alone: it ends, ok, at its thread's next event. */
+  bare: boolean;
 }
 
 type Counts = Pick<WorkStats, "cpuAccesses" | "cpuFailures" | "gpuAccesses" | "gpuFailures" | "cpuSpinNs" | "cpuSleepNs" | "accessFaults" | "migrationsToDevice" | "migrationsToSystem" | "bytesToDevice" | "bytesToSystem" | "pingPongs" | "vramPeakBytes">;
 
 /**
  * The work figures, folded from the log: accesses from access.begin / access.end, their faults
- * from the fault events between them on the same thread, migrations as src/machine/migration-observer.ts
- * reads them, device memory from devmem.init / devmem.release.
+ * from the fault events between them on the same thread, and accesses that needed no fault from
+ * their page.read / page.write alone (src/machine/events.ts); migrations as
+ * src/machine/migration-observer.ts reads them, device memory from devmem.init / devmem.release.
  */
 export class WorkFold {
   private readonly cpuFault = histogram();
@@ -66,6 +70,7 @@ export class WorkFold {
   private readonly cpu = new ProgressWatch();
   private readonly bothStuck = new BothStuckWatch();
   private readonly open = new Map<number, OpenAccess>(); // thread → its access in flight
+  private bareOpen = 0; // GPU accesses in `open` logged as their page event alone
   private readonly gpuWorkSinceToDevice = new Map<number, number>(); // block → GPU accesses since it moved to the device
   private readonly devmemBytes = new Map<number, number>();
   private vramBytes = 0;
@@ -85,18 +90,23 @@ export class WorkFold {
   }
 
   event(seq: number, tNs: number, thread: number, ctx: string, ev: MetricEvent): void {
+    // Where the unlogged access.end of a bare GPU access would have been: just before its thread's next event.
+    if (this.bareOpen > 0 && this.open.get(thread)?.bare === true) this.accessEnd(thread, tNs, true);
     this.migrations!.onModelEvent(seq, tNs, thread, ctx, ev);
     switch (ev.kind) {
-      case "access.begin": {
-        const side = ctx === "gpu" ? "gpu" : "cpu";
-        this.open.set(thread, { side, startNs: tNs, mm: ev.mm, addr: ev.addr, faults: 0, napNs: 0 });
-        this.both.begin(tNs);
-        this.bothStuck.begin(side, tNs);
-        (side === "gpu" ? this.gpu : this.cpu).begin(tNs);
-        return;
-      }
+      case "access.begin":
+        return this.accessBegin(thread, tNs, ctx, ev.mm, ev.addr, false);
       case "access.end":
         return this.accessEnd(thread, tNs, ev.ok);
+      case "page.read":
+      case "page.write": {
+        if (this.open.has(thread)) return; // inside a marked access: the access it completes
+        // An access that needed no fault, logged as its page event alone: a CPU one begins and
+        // completes now; a GPU one began now and ends (ok) at its thread's next event.
+        this.accessBegin(thread, tNs, ctx, ev.mm, ev.vpn * PAGE_SIZE, ctx === "gpu");
+        if (ctx !== "gpu") this.accessEnd(thread, tNs, true);
+        return;
+      }
       case "handle_mm_fault.begin": {
         if (this.turnedAway.delete(thread)) this.c.cpuSpinNs += tNs - this.cpuFaultBegin.get(thread)!;
         this.cpuFaultBegin.set(thread, tNs);
@@ -137,10 +147,20 @@ export class WorkFold {
     }
   }
 
+  private accessBegin(thread: number, nowNs: number, ctx: string, mm: number, addr: number, bare: boolean): void {
+    const side = ctx === "gpu" ? "gpu" : "cpu";
+    this.open.set(thread, { side, startNs: nowNs, mm, addr, faults: 0, napNs: 0, bare });
+    if (bare) this.bareOpen++;
+    this.both.begin(nowNs);
+    this.bothStuck.begin(side, nowNs);
+    (side === "gpu" ? this.gpu : this.cpu).begin(nowNs);
+  }
+
   private accessEnd(thread: number, nowNs: number, ok: boolean): void {
     const a = this.open.get(thread);
     if (a === undefined) return;
     this.open.delete(thread);
+    if (a.bare) this.bareOpen--;
     this.both.end(nowNs, ok);
     this.bothStuck.end(a.side, nowNs, ok);
     (a.side === "gpu" ? this.gpu : this.cpu).end(nowNs, ok);

@@ -88,17 +88,7 @@ export class GpuSvm implements MmuNotifier {
     for (let attempt = 0; attempt < MAX_FAULT_ATTEMPTS; attempt++) {
       const range = this.rangeAt(mm, addr);
       if (range !== undefined && (yield* this.mappingUsable(range, access, addr))) {
-        // The access takes effect through the translation just checked, then its latency passes:
-        // an invalidation starting meanwhile completes only once the accesses in flight have
-        // drained (its TLB flush), so what it protects (a fork's copy) comes after this one.
-        const vpn = Math.floor(addr / PAGE_SIZE);
-        const pte = this.state.mms.get(mm)!.ptes.get(vpn)!;
-        const version = this.state.folios.version(pte.folio, pte.index);
-        if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
-        const seen = access === "read" ? version : version + 1;
-        if (access === "read") this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
-        else this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: seen });
-        yield sleep(g.accessNs);
+        const seen = yield* this.accessThrough(mm, addr, access);
         return { ret: 0, version: seen, faults, stallNs: stalled() };
       }
       if (firstFaultNs < 0) firstFaultNs = engine.nowNs;
@@ -124,6 +114,36 @@ export class GpuSvm implements MmuNotifier {
   }
 
   /**
+   * The access through a bound mapping that needs no fault, if there is one now: as access()
+   * does it on its first try, without the fault path. Returns the data version after it, or -1
+   * with nothing done (not even a stale mapping's invalidation), so that a caller may ask first
+   * and only then go through access() (the workload marks only accesses that fault:
+   * src/machine/events.ts).
+   */
+  *accessMapped(mm: number, addr: number, access: GpuAccess): ProcessBody<number> {
+    const range = this.rangeAt(mm, addr);
+    if (range === undefined || this.mappingState(range, access, addr) !== "usable") return -1;
+    return yield* this.accessThrough(mm, addr, access);
+  }
+
+  /**
+   * The access takes effect through the translation just checked, then its latency passes: an
+   * invalidation starting meanwhile completes only once the accesses in flight have drained (its
+   * TLB flush), so what it protects (a fork's copy) comes after this one. Returns the version seen.
+   */
+  private *accessThrough(mm: number, addr: number, access: GpuAccess): ProcessBody<number> {
+    const vpn = Math.floor(addr / PAGE_SIZE);
+    const pte = this.state.mms.get(mm)!.ptes.get(vpn)!;
+    const version = this.state.folios.version(pte.folio, pte.index);
+    if (pte.kind === "device-private") this.maybeIrqFree(pte.folio);
+    const seen = access === "read" ? version : version + 1;
+    if (access === "read") this.p.commit({ kind: "page.read", mm, vpn, folio: pte.folio, index: pte.index, version });
+    else this.p.commit({ kind: "page.write", mm, vpn, folio: pte.folio, index: pte.index, version: seen });
+    yield sleep(this.profile.gpu.accessNs);
+    return seen;
+  }
+
+  /**
    * With probability irqFrees.probability, the access holds a reference to the device page that
    * a completion interrupt drops irqFrees.delayNs later. If everything else let go of the page
    * meanwhile (an munmap, say), that put is the last one and page_free runs in IRQ context.
@@ -146,16 +166,22 @@ export class GpuSvm implements MmuNotifier {
    * pages moved is a missed invalidation, a model bug, counted in staleMappings and reported.
    */
   private *mappingUsable(range: SvmRangeState, access: GpuAccess, addr: number): ProcessBody<boolean> {
-    if (range.boundTo === null) return false;
-    // Only the accessed page is checked: this runs on every GPU access.
-    if (!this.pageUnchanged(range, Math.floor(addr / PAGE_SIZE))) {
+    const state = this.mappingState(range, access, addr);
+    if (state === "stale") {
       this.staleMappings++;
       yield* this.invalidateRange(range);
-      return false;
     }
+    return state === "usable";
+  }
+
+  /** Whether `range`'s mapping serves the access, or is stale (a model bug), or must fault; changes nothing. */
+  private mappingState(range: SvmRangeState, access: GpuAccess, addr: number): "usable" | "stale" | "fault" {
+    if (range.boundTo === null) return "fault";
+    // Only the accessed page is checked: this runs on every GPU access.
+    if (!this.pageUnchanged(range, Math.floor(addr / PAGE_SIZE))) return "stale";
     // A read-only GPU mapping (a copy-on-write page after fork) takes a write fault.
-    if (access !== "read" && range.readOnly) return false;
-    return access !== "atomic" || range.boundTo === "device";
+    if (access !== "read" && range.readOnly) return "fault";
+    return access !== "atomic" || range.boundTo === "device" ? "usable" : "fault";
   }
 
   /**

@@ -1,53 +1,67 @@
-import { COLUMNS, type ColumnDef } from "./schema.ts";
+import { COLUMNS, FIELDS_MEMBERS, type ColumnDef, type FieldsMember } from "./schema.ts";
+
+type Values = Int32Array | Uint32Array | Int8Array | Int16Array | Uint8Array;
+
+/** A typed array of `slots` for one column type: i64 takes two Int32 words a row, bool one bit. */
+function valuesFor(def: ColumnDef, rows: number): Values {
+  switch (def.type) {
+    case "i32":
+      return new Int32Array(rows);
+    case "u32":
+      return new Uint32Array(rows);
+    case "i64":
+      return new Int32Array(rows * 2);
+    case "bool":
+      return new Uint8Array(Math.ceil(rows / 8));
+    case "enum":
+      return dictionarySize(def) <= 127 ? new Int8Array(rows) : new Int16Array(rows);
+    case "text":
+    case "i64list":
+      return new Uint8Array(0); // their values live in the heap
+  }
+}
+
+const textEncoder = new TextEncoder();
 
 /**
- * One column of a batch: typed-array buffers laid out as Arrow lays them out, so a batch becomes
- * an Arrow record batch without copying. Null slots hold zeros (bytes must not depend on what a
- * buffer held before: same seed, same bytes).
+ * One column of one union member: typed-array buffers laid out as Arrow lays them out, so a
+ * batch becomes an Arrow record batch without copying. Every row of the member writes it (a
+ * nullable column writes a zero and a clear validity bit), so nothing is ever zero-filled.
  */
-export class ColumnBuffer {
-  /**
-   * Arrow validity bitmap: bit r set when row r has a value. Allocated to a whole number of
-   * 32-bit words so arrow-file.ts can look at it word by word (only ceil(rows / 8) bytes are written).
-   */
-  readonly validity: Uint8Array;
-  /** Rows of this batch with a value; the recorder fills it in at flush (see EventBatch.seal). */
-  setCount = 0;
-  /** i32, u32, enum: one value per row. i64: two Int32 words per row (little-endian lo, hi). bool: bits. */
-  readonly values: Int32Array | Uint32Array | Int8Array | Int16Array | Uint8Array;
-  /** text and i64list: Arrow offsets (row r spans offsets[r] .. offsets[r + 1]). */
-  readonly offsets: Int32Array | null;
+export class FieldBuffer {
+  values: Values;
+  /** Arrow validity bitmap (nullable columns only): bit j set when row j has a value. */
+  validity: Uint8Array | null;
+  /** Rows of this batch with no value (nullable columns only). */
+  nulls = 0;
+  /** text and i64list: Arrow offsets (row j spans offsets[j] .. offsets[j + 1]). */
+  offsets: Int32Array | null;
   /** text: UTF-8 bytes; i64list: Int32 word pairs. Grown as needed. */
   heap: Uint8Array | Int32Array | null;
   heapUsed = 0;
-  /** text and i64list: offsets[0 .. offsetsFilled] are written; rows after it have added nothing yet. */
-  offsetsFilled = 0;
-  /** Every row writes this column (the header and `check`): no validity bits, no zero-filling. */
-  readonly dense: boolean;
 
-  constructor(readonly def: ColumnDef, readonly index: number, capacity: number, dense = false) {
-    this.dense = dense;
-    this.validity = new Uint8Array(Math.ceil(capacity / 32) * 4);
-    this.offsets = def.type === "text" || def.type === "i64list" ? new Int32Array(capacity + 1) : null;
-    this.heap = def.type === "text" ? new Uint8Array(4096) : def.type === "i64list" ? new Int32Array(4096) : null;
-    switch (def.type) {
-      case "i32":
-        this.values = new Int32Array(capacity);
-        break;
-      case "u32":
-        this.values = new Uint32Array(capacity);
-        break;
-      case "i64":
-        this.values = new Int32Array(capacity * 2);
-        break;
-      case "bool":
-        this.values = new Uint8Array(Math.ceil(capacity / 32) * 4);
-        break;
-      case "enum":
-        this.values = dictionarySize(def) <= 127 ? new Int8Array(capacity) : new Int16Array(capacity);
-        break;
-      default:
-        this.values = new Uint8Array(0);
+  constructor(readonly def: ColumnDef, readonly col: number, nullable: boolean, capacity: number) {
+    this.values = valuesFor(def, capacity);
+    this.validity = nullable ? new Uint8Array(Math.ceil(capacity / 8)) : null;
+    const varying = def.type === "text" || def.type === "i64list";
+    this.offsets = varying ? new Int32Array(capacity + 1) : null;
+    this.heap = def.type === "text" ? new Uint8Array(1024) : def.type === "i64list" ? new Int32Array(1024) : null;
+  }
+
+  /** Room for `capacity` rows, keeping the first `rows`. */
+  grow(capacity: number, rows: number): void {
+    const values = valuesFor(this.def, capacity);
+    values.set(this.values.subarray(0, this.values.length) as never);
+    this.values = values;
+    if (this.validity !== null) {
+      const validity = new Uint8Array(Math.ceil(capacity / 8));
+      validity.set(this.validity);
+      this.validity = validity;
+    }
+    if (this.offsets !== null) {
+      const offsets = new Int32Array(capacity + 1);
+      offsets.set(this.offsets.subarray(0, rows + 1));
+      this.offsets = offsets;
     }
   }
 
@@ -62,146 +76,132 @@ export class ColumnBuffer {
     this.heap = grown;
   }
 
-  /** The end offset of the heap so far, in Arrow's units (bytes for text, items for a list). */
-  get heapEnd(): number {
-    return this.def.type === "i64list" ? this.heapUsed / 2 : this.heapUsed;
-  }
-
-  /** Sets offsets[offsetsFilled + 1 .. row] to the heap's end: rows since the last value added nothing. */
-  fillOffsets(row: number): void {
-    if (row <= this.offsetsFilled) return;
-    this.offsets!.fill(this.heapEnd, this.offsetsFilled + 1, row + 1);
-    this.offsetsFilled = row;
-  }
-
-  /**
-   * Clears the first `rows` rows for the next batch. A column no row of the batch wrote is
-   * still all zeros, and a dense column is overwritten row by row: neither is touched.
-   */
+  /** Clears what the rows so far left in bit-packed buffers (their last byte's spare bits are written too). */
   reset(rows: number): void {
-    const touched = this.setCount > 0 && !this.dense;
-    this.setCount = 0;
-    this.offsetsFilled = 0;
-    if (!touched) return;
-    const t = this.def.type;
-    if (t === "text" || t === "i64list") {
-      this.offsets!.fill(0, 0, rows + 1);
-      this.heap!.fill(0, 0, this.heapUsed);
-      this.heapUsed = 0;
-    } else if (t === "bool") this.values.fill(0, 0, Math.ceil(rows / 8));
-    else this.zeroValuesWhereSet(rows, t === "i64" ? 2 : 1);
-    this.validity.fill(0, 0, Math.ceil(rows / 8));
-  }
-
-  /**
-   * Zeroes the values of the 32-row groups that hold a value, a run of groups at a time: a
-   * column most rows leave null is cleared in a few small fills instead of a whole one.
-   */
-  private zeroValuesWhereSet(rows: number, slotsPerRow: number): void {
-    const words = new Int32Array(this.validity.buffer, this.validity.byteOffset, Math.ceil(rows / 32));
-    let runStart = -1;
-    for (let w = 0; w <= words.length; w++) {
-      const set = w < words.length && words[w] !== 0;
-      if (set && runStart < 0) runStart = w;
-      else if (!set && runStart >= 0) {
-        this.values.fill(0, runStart * 32 * slotsPerRow, Math.min(w * 32, rows) * slotsPerRow);
-        runStart = -1;
-      }
-    }
+    const bytes = Math.ceil(rows / 8);
+    if (this.def.type === "bool") this.values.fill(0, 0, bytes);
+    this.validity?.fill(0, 0, bytes);
+    this.nulls = 0;
+    this.heapUsed = 0;
   }
 }
-
-export function dictionarySize(def: ColumnDef): number {
-  return def.values?.length ?? 0;
-}
-
-/** Columns every row has a value in: the header and the checksum. */
-const DENSE_COLUMNS = new Set(["seq", "t_ns", "kind", "thread", "ctx", "check"]);
-
-const textEncoder = new TextEncoder();
 
 /**
- * A batch of event rows being filled. The recorder's per-kind writers (recorder.ts) store
- * values straight into the columns' typed arrays and fold each into the row's checksum (the
- * `check` column); the helpers here take the rare variable-length values. Per row they count
- * only the row's kind; seal() turns those counts into each column's number of values.
+ * The rows one union member (one kind, or all engine kinds) has in the current batch. The
+ * recorder's compiled writers store into `values[k][row]`; `validity` runs beside it.
+ */
+export class MemberBuffer {
+  rows = 0;
+  capacity: number;
+  /** Each row's seq (two Int32 words a row): a member read alone is a table of its kind, joinable to the header by seq. */
+  seq: Int32Array;
+  readonly fields: FieldBuffer[];
+  /** fields[k].values and fields[k].validity, refreshed on growth: what the writers index. */
+  values: Values[];
+  validity: (Uint8Array | null)[];
+
+  constructor(readonly member: FieldsMember, capacity: number) {
+    this.capacity = capacity;
+    this.seq = new Int32Array(capacity * 2);
+    this.fields = member.columns.map((col) => new FieldBuffer(COLUMNS[col]!, col, member.nullable.has(col), capacity));
+    this.values = this.fields.map((f) => f.values);
+    this.validity = this.fields.map((f) => f.validity);
+  }
+
+  /** Doubles the room (called by a writer that finds the member full). */
+  grow(): void {
+    this.capacity *= 2;
+    const seq = new Int32Array(this.capacity * 2);
+    seq.set(this.seq);
+    this.seq = seq;
+    for (const f of this.fields) f.grow(this.capacity, this.rows);
+    this.values = this.fields.map((f) => f.values);
+    this.validity = this.fields.map((f) => f.validity);
+  }
+
+  /** A text value of row `j` in field k: returns the checksum with it folded in (-1, then each UTF-8 byte). */
+  setText(k: number, hashKey: number, j: number, value: string, hash: number): number {
+    const f = this.fields[k]!;
+    const bytes = textEncoder.encode(value);
+    f.reserve(bytes.length);
+    (f.heap as Uint8Array).set(bytes, f.heapUsed);
+    f.heapUsed += bytes.length;
+    f.offsets![j + 1] = f.heapUsed;
+    let h = rowHashKeyed(hash, hashKey, -1);
+    for (const b of bytes) h = rowHashKeyed(h, hashKey, b);
+    return h;
+  }
+
+  /** An i64 list value of row `j` in field k: returns the checksum with it folded in (-1, then each value's lo and hi words). */
+  setI64List(k: number, hashKey: number, j: number, values: readonly number[], hash: number): number {
+    const f = this.fields[k]!;
+    f.reserve(values.length * 2);
+    const heap = f.heap as Int32Array;
+    let h = rowHashKeyed(hash, hashKey, -1);
+    for (const v of values) {
+      const lo = v >>> 0;
+      const hi = Math.floor(v / 4294967296) | 0;
+      heap[f.heapUsed++] = lo;
+      heap[f.heapUsed++] = hi;
+      h = rowHashKeyed(rowHashKeyed(h, hashKey, lo | 0), hashKey, hi);
+    }
+    f.offsets![j + 1] = f.heapUsed / 2;
+    return h;
+  }
+
+  reset(): void {
+    for (const f of this.fields) f.reset(this.rows);
+    this.rows = 0;
+  }
+}
+
+/** A member's buffers start this small and double: most kinds have few rows in a batch. */
+const MEMBER_START_ROWS = 256;
+
+/**
+ * A batch of event rows being filled: the header columns (seq, t_ns, kind, thread, ctx), the
+ * row checksum, and the `fields` union (each row's type id and its row in its member). The
+ * recorder's per-kind writers (row-writers.ts) store straight into these typed arrays.
  */
 export class EventBatch {
-  readonly columns: ColumnBuffer[];
   rows = 0;
-  /** Rows of each kind in this batch (by kind index). */
-  readonly kindRows: Int32Array;
-  /** Values written outside a kind's fixed fields (the refcount, an engine event's object), by column. */
-  readonly extraSets: Int32Array;
-  /** Each column's values and validity bitmap, by column: what the compiled row writers store into. */
-  readonly valueArrays: ColumnBuffer["values"][];
-  readonly validityArrays: Uint8Array[];
+  /** seq and t_ns: two Int32 words a row (little-endian lo, hi), as Arrow's int64 lays them out. */
+  readonly seq: Int32Array;
+  readonly tNs: Int32Array;
+  readonly kind: Int8Array;
+  readonly thread: Int32Array;
+  readonly ctx: Int8Array;
+  readonly check: Uint32Array;
+  /** The union's type ids and each row's offset in its member. */
+  readonly typeIds: Int8Array;
+  readonly offsets: Int32Array;
+  readonly members: MemberBuffer[];
 
-  constructor(readonly capacity: number, readonly kindDictionary: readonly string[], private readonly kindColumns: readonly (readonly number[])[]) {
-    this.columns = COLUMNS.map((def, i) => new ColumnBuffer(def.name === "kind" ? { ...def, values: kindDictionary } : def, i, capacity, DENSE_COLUMNS.has(def.name)));
-    this.kindRows = new Int32Array(kindDictionary.length);
-    this.extraSets = new Int32Array(COLUMNS.length);
-    this.valueArrays = this.columns.map((c) => c.values);
-    this.validityArrays = this.columns.map((c) => c.validity);
+  constructor(readonly capacity: number) {
+    this.seq = new Int32Array(capacity * 2);
+    this.tNs = new Int32Array(capacity * 2);
+    this.kind = new Int8Array(capacity);
+    this.thread = new Int32Array(capacity);
+    this.ctx = new Int8Array(capacity);
+    this.check = new Uint32Array(capacity);
+    this.typeIds = new Int8Array(capacity);
+    this.offsets = new Int32Array(capacity);
+    this.members = FIELDS_MEMBERS.map((m) => new MemberBuffer(m, Math.min(capacity, MEMBER_START_ROWS)));
   }
 
   get full(): boolean {
     return this.rows === this.capacity;
   }
 
-  /** A text value of row `row`: returns the checksum with it folded in (-1, then each UTF-8 byte). */
-  setText(col: number, hashKey: number, row: number, value: string, hash: number): number {
-    const c = this.columns[col]!;
-    c.fillOffsets(row);
-    const bytes = textEncoder.encode(value);
-    c.reserve(bytes.length);
-    (c.heap as Uint8Array).set(bytes, c.heapUsed);
-    c.heapUsed += bytes.length;
-    c.offsets![row + 1] = c.heapUsed;
-    c.offsetsFilled = row + 1;
-    c.validity[row >> 3]! |= 1 << (row & 7);
-    let h = rowHashKeyed(hash, hashKey, -1);
-    for (const b of bytes) h = rowHashKeyed(h, hashKey, b);
-    return h;
-  }
-
-  /** An i64 list value of row `row`: returns the checksum with it folded in (-1, then each value's lo and hi words). */
-  setI64List(col: number, hashKey: number, row: number, values: readonly number[], hash: number): number {
-    const c = this.columns[col]!;
-    c.fillOffsets(row);
-    c.reserve(values.length * 2);
-    const heap = c.heap as Int32Array;
-    let h = rowHashKeyed(hash, hashKey, -1);
-    for (const v of values) {
-      const lo = v >>> 0;
-      const hi = Math.floor(v / 4294967296) | 0;
-      heap[c.heapUsed++] = lo;
-      heap[c.heapUsed++] = hi;
-      h = rowHashKeyed(rowHashKeyed(h, hashKey, lo | 0), hashKey, hi);
-    }
-    c.offsets![row + 1] = c.heapUsed / 2;
-    c.offsetsFilled = row + 1;
-    c.validity[row >> 3]! |= 1 << (row & 7);
-    return h;
-  }
-
-  /** Before the batch is written: each column's count of values, and the offsets of the last rows. */
-  seal(): void {
-    const rows = this.rows;
-    for (const c of this.columns) c.setCount = c.dense ? rows : this.extraSets[c.index]!;
-    this.kindRows.forEach((n, kind) => {
-      if (n > 0) for (const col of this.kindColumns[kind]!) this.columns[col]!.setCount += n;
-    });
-    for (const c of this.columns) if (c.offsets !== null) c.fillOffsets(rows);
-  }
-
   /** Empties the batch for reuse. */
   reset(): void {
-    for (const c of this.columns) c.reset(this.rows);
+    for (const m of this.members) if (m.rows > 0) m.reset();
     this.rows = 0;
-    this.kindRows.fill(0);
-    this.extraSets.fill(0);
   }
+}
+
+export function dictionarySize(def: ColumnDef): number {
+  return def.values?.length ?? 0;
 }
 
 /** The constant a column folds into the checksum before each value (see rowHashStep). */
@@ -210,8 +210,10 @@ export function hashKey(col: number): number {
 }
 
 /**
- * One step of the row checksum: folds a column index and a 32-bit value into the hash
- * (a murmur-style multiply and shift; it detects changed rows, it is not cryptographic).
+ * One step of the row checksum: folds a column index and a 32-bit value into the hash. For a
+ * fixed hash and key the step is one-to-one in the value, and for a fixed key and value it is
+ * one-to-one in the hash (xor and add, then a multiply by an odd constant), so a row with any one
+ * value changed always gets another checksum. It detects altered rows; it is not cryptographic.
  */
 export function rowHashStep(hash: number, col: number, value: number): number {
   return rowHashKeyed(hash, hashKey(col), value);
@@ -219,8 +221,5 @@ export function rowHashStep(hash: number, col: number, value: number): number {
 
 /** rowHashStep with the column's key already computed (the recorder's writers inline this). */
 export function rowHashKeyed(hash: number, key: number, value: number): number {
-  let h = Math.imul(hash ^ key, 0x5bd1e995);
-  h ^= h >>> 13;
-  h = Math.imul(h ^ value, 0x5bd1e995);
-  return h ^ (h >>> 15);
+  return Math.imul(((hash + key) | 0) ^ value, 0x5bd1e995);
 }

@@ -10,7 +10,7 @@ export interface RunBudget {
   maxBytes: number;
 }
 
-/** At ~260 bytes an event, 4 GiB of Arrow log is ~16.5 M events: the two limits meet near there. */
+/** At ~52 bytes an event, 4 GiB of Arrow log is ~80 M events: the event limit comes first unless a run's events are unusually wide. */
 export const DEFAULT_BUDGET: RunBudget = { maxEvents: 20_000_000, maxBytes: 4 * 1024 ** 3 };
 
 /** Where a run stood when it passed its budget (run.json `budget`). */

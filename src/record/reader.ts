@@ -1,8 +1,9 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { basename } from "node:path";
-import { RecordBatchReader, type RecordBatch } from "apache-arrow";
+import { RecordBatchReader, type Data, type RecordBatch } from "apache-arrow";
 import { rowHashStep } from "./batch.ts";
-import { COLUMNS, EVENT_KINDS, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
+import { FILE_COLUMNS } from "./arrow-file.ts";
+import { COLUMN_INDEX, COLUMNS, EVENT_KINDS, FIELDS_MEMBERS, HEADER_COLUMNS, KIND_INDEX, MEMBER_OF_KIND, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
 import type { RunEvent } from "../machine/run-events.ts";
 
 /** One row of events.arrow, decoded: the header, and every non-null column by name. */
@@ -36,7 +37,7 @@ export class LogFormatError extends Error {
   override name = "LogFormatError";
 }
 
-interface ColumnView {
+export interface ColumnView {
   name: ColumnName;
   type: string;
   valid: (i: number) => boolean;
@@ -45,71 +46,122 @@ interface ColumnView {
   mix: (h: number, i: number) => number;
 }
 
-/** Typed-array views of a batch's columns; reading a value allocates nothing but its result. */
-function columnViews(batch: RecordBatch): ColumnView[] {
-  return COLUMNS.map((def, col): ColumnView => {
-    const child = batch.getChildAt(col);
-    if (child === null || batch.schema.fields[col]?.name !== def.name) throw new LogFormatError(`column ${col} should be "${def.name}"`);
-    const data = child.data[0]!;
-    const bitmap = data.nullBitmap;
-    const offset = data.offset;
-    const valid = data.nullCount === 0 || bitmap === undefined || bitmap.length === 0 ? () => true : (i: number) => ((bitmap[(i + offset) >> 3]! >> ((i + offset) & 7)) & 1) === 1;
-    const base = { name: def.name as ColumnName, type: def.type, valid };
-    switch (def.type) {
-      case "i32":
-      case "u32": {
-        const values = data.values as Int32Array | Uint32Array;
-        return { ...base, get: (i) => values[i + offset]!, mix: (h, i) => rowHashStep(h, col, values[i + offset]! | 0) };
-      }
-      case "i64": {
-        const values = data.values as unknown as BigInt64Array;
-        const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
-        return {
-          ...base,
-          get: (i) => Number(values[i + offset]!),
-          mix: (h, i) => rowHashStep(rowHashStep(h, col, words[2 * (i + offset)]!), col, words[2 * (i + offset) + 1]!),
-        };
-      }
-      case "bool": {
-        const bits = data.values as Uint8Array;
-        const bit = (i: number) => ((bits[(i + offset) >> 3]! >> ((i + offset) & 7)) & 1) === 1;
-        return { ...base, get: bit, mix: (h, i) => rowHashStep(h, col, bit(i) ? 1 : 0) };
-      }
-      case "enum": {
-        const indices = data.values as Int8Array | Int16Array;
-        const dictionary = data.dictionary!.toArray() as string[];
-        return { ...base, get: (i) => dictionary[indices[i + offset]!]!, mix: (h, i) => rowHashStep(h, col, indices[i + offset]!) };
-      }
-      case "text": {
-        const offsets = data.valueOffsets as Int32Array;
-        const bytes = data.values as Uint8Array;
-        const decoder = new TextDecoder();
-        return {
-          ...base,
-          get: (i) => decoder.decode(bytes.subarray(offsets[i + offset]!, offsets[i + offset + 1]!)),
-          mix: (h, i) => {
-            let x = rowHashStep(h, col, -1);
-            for (let b = offsets[i + offset]!; b < offsets[i + offset + 1]!; b++) x = rowHashStep(x, col, bytes[b]!);
-            return x;
-          },
-        };
-      }
-      case "i64list": {
-        const offsets = data.valueOffsets as Int32Array;
-        const items = data.children[0]!.values as unknown as BigInt64Array;
-        const words = new Int32Array(items.buffer, items.byteOffset, items.length * 2);
-        return {
-          ...base,
-          get: (i) => Array.from(items.subarray(offsets[i + offset]!, offsets[i + offset + 1]!), Number),
-          mix: (h, i) => {
-            let x = rowHashStep(h, col, -1);
-            for (let k = offsets[i + offset]!; k < offsets[i + offset + 1]!; k++) x = rowHashStep(rowHashStep(x, col, words[2 * k]!), col, words[2 * k + 1]!);
-            return x;
-          },
-        };
-      }
+/** A typed-array view of one column's Arrow data (col: its index in COLUMNS); reading a value allocates nothing but its result. */
+export function columnView(col: number, data: Data): ColumnView {
+  const def = COLUMNS[col]!;
+  const bitmap = data.nullBitmap;
+  const offset = data.offset;
+  const valid = data.nullCount === 0 || bitmap === undefined || bitmap.length === 0 ? () => true : (i: number) => ((bitmap[(i + offset) >> 3]! >> ((i + offset) & 7)) & 1) === 1;
+  const base = { name: def.name as ColumnName, type: def.type, valid };
+  switch (def.type) {
+    case "i32":
+    case "u32": {
+      const values = data.values as Int32Array | Uint32Array;
+      return { ...base, get: (i) => values[i + offset]!, mix: (h, i) => rowHashStep(h, col, values[i + offset]! | 0) };
     }
+    case "i64": {
+      const values = data.values as unknown as BigInt64Array;
+      const words = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+      return {
+        ...base,
+        get: (i) => int64At(words, values, i + offset),
+        mix: (h, i) => rowHashStep(rowHashStep(h, col, words[2 * (i + offset)]!), col, words[2 * (i + offset) + 1]!),
+      };
+    }
+    case "bool": {
+      const bits = data.values as Uint8Array;
+      const bit = (i: number) => ((bits[(i + offset) >> 3]! >> ((i + offset) & 7)) & 1) === 1;
+      return { ...base, get: bit, mix: (h, i) => rowHashStep(h, col, bit(i) ? 1 : 0) };
+    }
+    case "enum": {
+      const indices = data.values as Int8Array | Int16Array;
+      const dictionary = data.dictionary!.toArray() as string[];
+      return { ...base, get: (i) => dictionary[indices[i + offset]!]!, mix: (h, i) => rowHashStep(h, col, indices[i + offset]!) };
+    }
+    case "text": {
+      const offsets = data.valueOffsets as Int32Array;
+      const bytes = data.values as Uint8Array;
+      const decoder = new TextDecoder();
+      return {
+        ...base,
+        get: (i) => decoder.decode(bytes.subarray(offsets[i + offset]!, offsets[i + offset + 1]!)),
+        mix: (h, i) => {
+          let x = rowHashStep(h, col, -1);
+          for (let b = offsets[i + offset]!; b < offsets[i + offset + 1]!; b++) x = rowHashStep(x, col, bytes[b]!);
+          return x;
+        },
+      };
+    }
+    case "i64list": {
+      const offsets = data.valueOffsets as Int32Array;
+      const items = data.children[0]!.values as unknown as BigInt64Array;
+      const words = new Int32Array(items.buffer, items.byteOffset, items.length * 2);
+      return {
+        ...base,
+        get: (i) => Array.from(items.subarray(offsets[i + offset]!, offsets[i + offset + 1]!), Number),
+        mix: (h, i) => {
+          let x = rowHashStep(h, col, -1);
+          for (let k = offsets[i + offset]!; k < offsets[i + offset + 1]!; k++) x = rowHashStep(rowHashStep(x, col, words[2 * k]!), col, words[2 * k + 1]!);
+          return x;
+        },
+      };
+    }
+  }
+}
+
+/**
+ * The int64 at i as a number, from its two Int32 halves: reading the BigInt64Array would allocate
+ * a BigInt per value. Outside ±2^53 (never seen in a log so far) it is read exactly as a BigInt and
+ * converted.
+ */
+export function int64At(words: Int32Array, big: BigInt64Array, i: number): number {
+  const hi = words[2 * i + 1]!;
+  return hi >= -0x200000 && hi < 0x200000 ? hi * 4294967296 + (words[2 * i]! >>> 0) : Number(big[i]!);
+}
+
+/** A batch of events.arrow taken apart: the header and checksum columns, and the `fields` union. */
+export interface BatchLayout {
+  header: ColumnView[];
+  check: ColumnView;
+  /** Each row's union type id and its row in that member. */
+  typeIds: Int8Array;
+  offsets: Int32Array;
+  /** By type id: the member's column views, in column order. */
+  members: ColumnView[][];
+  /** By type id: the member's own seq column (its rows' seqs, which must be the header's). */
+  memberSeqs: ColumnView[];
+}
+
+/**
+ * Checks a batch has events.arrow's layout (the header, a `fields` union whose members are
+ * those of FIELDS_MEMBERS with their columns, `check`) and returns views of it. A file of the
+ * old wide layout (one column per field) is named as such.
+ */
+export function batchLayout(batch: RecordBatch, path: string): BatchLayout {
+  const fields = batch.schema.fields;
+  const names = fields.map((f) => f.name).join(", ");
+  const expected = FILE_COLUMNS.join(", ");
+  if (names !== expected) {
+    const wide = fields.length === COLUMNS.length;
+    throw new LogFormatError(`${basename(path)}: ${wide ? "written by an older pagesim (one column per field, before the per-kind layout); run it again to read it" : `columns (${names}), expected (${expected})`} (${path})`);
+  }
+  const at = (name: (typeof FILE_COLUMNS)[number]) => batch.getChildAt(FILE_COLUMNS.indexOf(name))!.data[0]!;
+  const union = at("fields");
+  if (union.children.length !== FIELDS_MEMBERS.length) throw new LogFormatError(`${basename(path)}: its fields union has ${union.children.length} members, expected ${FIELDS_MEMBERS.length} (${path})`);
+  const members = FIELDS_MEMBERS.map((m, typeId) => {
+    const struct = union.children[typeId]!;
+    const field = (union.type as { children: { name: string }[] }).children[typeId]!;
+    if (field.name !== m.name || struct.children.length !== m.columns.length + 1) throw new LogFormatError(`${basename(path)}: union member ${typeId} is "${field.name}", expected "${m.name}" with seq and ${m.columns.length} columns (${path})`);
+    return [columnView(COLUMN_INDEX.seq, struct.children[0]!), ...m.columns.map((col, k) => columnView(col, struct.children[k + 1]!))];
   });
+  return {
+    header: HEADER_COLUMNS.map((name) => columnView(COLUMN_INDEX[name], at(name))),
+    check: columnView(COLUMN_INDEX.check, at("check")),
+    typeIds: union.typeIds as Int8Array,
+    offsets: union.valueOffsets as Int32Array,
+    members: members.map((views) => views.slice(1)),
+    memberSeqs: members.map((views) => views[0]!),
+  };
 }
 
 /** Reads events.arrow batch by batch (never the whole file in memory) and yields its rows in order. */
@@ -144,25 +196,33 @@ async function decoded<T>(next: Promise<T>, path: string, index: number, batches
 }
 
 function* batchRows(batch: RecordBatch, path: string): Generator<EventRow> {
-  if (batch.schema.fields.length !== COLUMNS.length) throw new LogFormatError(`${path}: ${batch.schema.fields.length} columns, expected ${COLUMNS.length}`);
-  const views = columnViews(batch);
-  const checkView = views.find((v) => v.name === "check")!;
+  const layout = batchLayout(batch, path);
+  const { header, check, typeIds, offsets, members, memberSeqs } = layout;
   for (let i = 0; i < batch.numRows; i++) {
     const values: EventRow["values"] = {};
     let h = 0;
-    for (const v of views) {
-      if (v === checkView || !v.valid(i)) continue;
+    for (const v of header) {
       values[v.name] = v.get(i);
       h = v.mix(h, i);
+    }
+    const kind = values.kind as string;
+    const typeId = typeIds[i]!;
+    if (typeId !== MEMBER_OF_KIND[KIND_INDEX.get(kind)!]) throw new LogFormatError(`${basename(path)}: event seq ${String(values.seq)} is a ${kind} but holds the fields of ${FIELDS_MEMBERS[typeId]?.name ?? `union member ${typeId}`} (${path})`);
+    const j = offsets[i]!;
+    if (memberSeqs[typeId]!.get(j) !== values.seq) throw new LogFormatError(`${basename(path)}: event seq ${String(values.seq)}'s fields are row ${j} of ${kind}, which says seq ${String(memberSeqs[typeId]!.get(j))} (${path})`);
+    for (const v of members[typeId]!) {
+      if (!v.valid(j)) continue;
+      values[v.name] = v.get(j);
+      h = v.mix(h, j);
     }
     yield {
       seq: values.seq as number,
       tNs: values.t_ns as number,
-      kind: values.kind as string,
+      kind,
       thread: values.thread as number,
       ctx: values.ctx as string,
       values,
-      recordedCheck: checkView.get(i) as number,
+      recordedCheck: check.get(i) as number,
       computedCheck: h >>> 0,
     };
   }

@@ -3,7 +3,7 @@ import type { ModelEventListener } from "../kernel/event-log.ts";
 import type { ModelState } from "../pagemap/state.ts";
 import type { RunEvent } from "../machine/run-events.ts";
 import { EventBatch } from "./batch.ts";
-import { ctxIndex, ENGINE_ROW_WRITER, kindColumns, MODEL_ROW_WRITERS } from "./row-writers.ts";
+import { ctxIndex, ENGINE_ROW_WRITER, MODEL_ROW_WRITERS } from "./row-writers.ts";
 import { EVENT_KINDS } from "./schema.ts";
 
 /** Where full batches go: the Arrow file, or a test. A sink must be done with the batch when write returns. */
@@ -40,7 +40,7 @@ export class EventRecorder implements ModelEventListener<RunEvent> {
     private readonly sinks: BatchSink[],
     batchRows = 65536,
   ) {
-    this.batch = new EventBatch(batchRows, EVENT_KINDS, kindColumns());
+    this.batch = new EventBatch(batchRows);
   }
 
   onSpawn(uid: number, name: string, ctx: ExecContext): void {
@@ -68,7 +68,6 @@ export class EventRecorder implements ModelEventListener<RunEvent> {
   /** Hands the rows so far to the sinks (at the end of a run, or when it is interrupted). */
   flush(): void {
     if (this.batch.rows === 0) return;
-    this.batch.seal();
     for (const sink of this.sinks) sink.write(this.batch);
     this.rowsWritten += this.batch.rows;
     this.batch.reset();

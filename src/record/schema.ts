@@ -5,9 +5,10 @@ import { GPU_FAULT_STAGES } from "../platform/events.ts";
 import { STEP_OPS, type RunEvent, type RunEventKind } from "../machine/run-events.ts";
 
 /**
- * The event log's one table. Every event is a row: five columns every row has (seq, t_ns, kind,
- * thread, ctx), the fields its kind needs (null elsewhere), and two the recorder adds: the
- * refcount after the change, and a checksum of the row. docs/events.md is generated from here.
+ * The event log's columns. Every event has five (seq, t_ns, kind, thread, ctx), the fields its
+ * kind needs, and two the recorder adds: the refcount after the change (kinds that move one), and
+ * a checksum of the row. events.arrow stores each kind's fields in its own union member
+ * (FIELDS_MEMBERS below); events.sqlite keeps one wide table. docs/events.md is generated from here.
  */
 export type ColumnType = "i32" | "u32" | "i64" | "bool" | "enum" | "text" | "i64list";
 
@@ -129,8 +130,8 @@ export const RUN_EVENT_SPECS: { readonly [K in RunEventKind]: { readonly doc: st
   "folio.set_zdd": { doc: "a device page's zone_device_data is set (drm_pagemap_get_devmem_page)", fields: { folio: "folio", zdd: "zdd" } },
   "pte.set": { doc: "a page table entry is written", fields: { mm: "mm", vpn: "vpn", pteKind: "pte_kind", folio: "folio", index: "index" } },
   "pte.clear": { doc: "a page table entry is cleared", fields: { mm: "mm", vpn: "vpn" } },
-  "page.write": { doc: "a write by process mm at page vpn through a mapping: the page's data version advances to version", fields: { mm: "mm", vpn: "vpn", folio: "folio", index: "index", version: "version" } },
-  "page.read": { doc: "a read by process mm at page vpn through a mapping saw data version version (changes nothing)", fields: { mm: "mm", vpn: "vpn", folio: "folio", index: "index", version: "version" } },
+  "page.write": { doc: "a write by process mm at page vpn through a mapping: the page's data version advances to version. Outside an access.begin/access.end pair of its thread it is a whole access of its own that needed no fault (a write or atomic, as its step's op says): ok, begun now, and ended now on a CPU thread, at the thread's next event on a GPU thread", fields: { mm: "mm", vpn: "vpn", folio: "folio", index: "index", version: "version" } },
+  "page.read": { doc: "a read by process mm at page vpn through a mapping saw data version version (changes nothing). Outside an access.begin/access.end pair of its thread it is a whole access of its own that needed no fault: ok, begun now, and ended now on a CPU thread, at the thread's next event on a GPU thread", fields: { mm: "mm", vpn: "vpn", folio: "folio", index: "index", version: "version" } },
   "mm.fork": { doc: "dup_mmap: the child mm starts with what parent_mm sees at this event; afterwards each sees its own writes, except through shared mappings (changes nothing)", fields: { mm: "mm", parent: "parent_mm" } },
   "mm.unmap": { doc: "[start, end) of mm is unmapped (munmap, or mremap clearing its target): its data is gone (changes nothing)", fields: { mm: "mm", start: "start", end: "end" } },
   "mm.move": { doc: "mremap's move_page_tables: the data of [start, end) of mm is now at new_start (changes nothing)", fields: { mm: "mm", start: "start", end: "end", newStart: "new_start" } },
@@ -182,8 +183,8 @@ export const RUN_EVENT_SPECS: { readonly [K in RunEventKind]: { readonly doc: st
   "copy.start": { doc: "the job at the head of the copy engine's queue got a channel and runs", fields: { job: "job" } },
   "copy.job": { doc: "a copy-engine job completed: its bytes, its wait for a channel and its run time; its channel is free", fields: { job: "job", bytes: "bytes", queuedNs: "queued_ns", durationNs: "duration_ns", dir: "dir" } },
   "gpu.irq_put": { doc: "not a kernel step: a GPU access's completion interrupt drops the device-page reference the access took (irqFrees); the put itself follows from an IRQ thread", fields: { folio: "folio" } },
-  "access.begin": { doc: "not a kernel step: a workload thread's page access starts (a CPU load or store, or a GPU access when ctx is gpu) at address start of mm", fields: { mm: "mm", addr: "start", access: "access" } },
-  "access.end": { doc: "not a kernel step: the thread's page access ends, completed (ok) or failed; duration_ns: a GPU access's time from its first fault to its end (0 if it did not fault, and for a CPU access)", fields: { ok: "ok", stallNs: "duration_ns" } },
+  "access.begin": { doc: "not a kernel step: a workload thread's page access that faults starts (a CPU load or store, or a GPU access when ctx is gpu) at address start of mm; an access that needs no fault has no markers, only its page.read or page.write", fields: { mm: "mm", addr: "start", access: "access" } },
+  "access.end": { doc: "not a kernel step: the thread's marked page access ends, completed (ok) or failed; duration_ns: a GPU access's time from its first fault (its first translation that failed) to its end; 0 for a CPU access", fields: { ok: "ok", stallNs: "duration_ns" } },
   "step.begin": { doc: "a workload step starts", fields: { op: "op", step: "step" } },
   "step.end": { doc: "a workload step returns", fields: { op: "op", step: "step", result: "result" } },
 };
@@ -221,3 +222,37 @@ export function refcountAfter(state: ModelState, ev: RunEvent): number | null {
       return null;
   }
 }
+
+/** Kinds whose rows carry the refcount after the event (refcountAfter gives null when the object is gone). */
+export const REFCOUNT_KINDS: ReadonlySet<string> = new Set(["folio.alloc", "folio.get", "folio.put", "folio.pin", "folio.unpin", "zdd.alloc", "zdd.get", "zdd.put", "mm.create", "mmget", "mmput"]);
+
+/**
+ * One member of the `fields` union: the columns one kind's rows hold (every engine kind shares
+ * the member `engine`), in column order, which is the order the row checksum folds them in.
+ */
+export interface FieldsMember {
+  /** The union member's name: the run event kind, or "engine". */
+  readonly name: string;
+  /** Its Arrow type id in the union (the member's position). */
+  readonly typeId: number;
+  /** Column indices (into COLUMNS), ascending. */
+  readonly columns: readonly number[];
+  /** Of those, the ones that may be null in a row of this member (refcount, an engine event's object). */
+  readonly nullable: ReadonlySet<number>;
+}
+
+/**
+ * The on-disk layout of events.arrow: the header columns every row has, then `fields`, a dense
+ * union with one member per kind, so a row stores only its own kind's values (no null columns).
+ */
+export const HEADER_COLUMNS = ["seq", "t_ns", "kind", "thread", "ctx"] as const satisfies readonly ColumnName[];
+export const FIELDS_MEMBERS: readonly FieldsMember[] = [
+  ...Object.entries(RUN_EVENT_SPECS).map(([kind, spec], typeId): FieldsMember => {
+    const columns = Object.values(spec.fields as Record<string, ColumnName>).map((c) => COLUMN_INDEX[c]);
+    if (REFCOUNT_KINDS.has(kind)) columns.push(COLUMN_INDEX.refcount);
+    return { name: kind, typeId, columns: columns.sort((a, b) => a - b), nullable: new Set(REFCOUNT_KINDS.has(kind) ? [COLUMN_INDEX.refcount] : []) };
+  }),
+  { name: "engine", typeId: Object.keys(RUN_EVENT_SPECS).length, columns: [COLUMN_INDEX.object, COLUMN_INDEX.arg], nullable: new Set([COLUMN_INDEX.object]) },
+];
+/** Kind index (in EVENT_KINDS) → its union member's type id. */
+export const MEMBER_OF_KIND: readonly number[] = EVENT_KINDS.map((kind) => (kind in RUN_EVENT_SPECS ? FIELDS_MEMBERS.findIndex((m) => m.name === kind) : FIELDS_MEMBERS.length - 1));

@@ -1,10 +1,10 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { Message, RecordBatchReader, type Data, type RecordBatch } from "apache-arrow";
+import { Message, RecordBatchReader, type RecordBatch } from "apache-arrow";
 import Database from "better-sqlite3";
 import { ENGINE_EVENT_KINDS, type EngineEventKind } from "../engine/index.ts";
-import { LogFormatError } from "./reader.ts";
-import { COLUMNS, EVENT_KINDS, RUN_EVENT_SPECS, isEngineKind, type ColumnDef } from "./schema.ts";
+import { batchLayout, LogFormatError, type BatchLayout, type ColumnView } from "./reader.ts";
+import { COLUMN_INDEX, COLUMNS, EVENT_KINDS, FIELDS_MEMBERS, HEADER_COLUMNS, RUN_EVENT_SPECS, isEngineKind, type ColumnDef } from "./schema.ts";
 
 /** What the SQLite file says about the run besides its events (run.json holds the same). */
 export interface SqliteMeta {
@@ -65,92 +65,48 @@ export function finishLoad(db: Database.Database): void {
   db.close();
 }
 
-/** Writes params[r * NCOL + col] for rows first .. first + count - 1 of one column of a batch. */
+/** Writes params[r * NCOL + col] for rows first .. first + count - 1 of a batch (one column, or all the fields). */
 type Fill = (params: unknown[], first: number, count: number) => void;
 
-/**
- * One loop per column type (a shared loop calling a per-type getter would make the call
- * megamorphic). Indices are absolute in the Arrow buffers; a null bit gives SQL NULL.
- */
-function columnFill(def: ColumnDef, col: number, data: Data): Fill {
-  const off = data.offset;
-  const bits = data.nullCount > 0 && data.nullBitmap !== undefined && data.nullBitmap.length > 0 ? data.nullBitmap : null;
-  const isNull = (i: number) => bits !== null && ((bits[i >> 3]! >> (i & 7)) & 1) === 0;
-  switch (def.type) {
-    case "i32":
-    case "u32": {
-      const values = data.values as Int32Array | Uint32Array;
-      return (p, first, count) => {
-        for (let r = 0, i = first + off, at = col; r < count; r++, i++, at += NCOL) p[at] = isNull(i) ? null : values[i]!;
-      };
-    }
-    case "i64": {
-      const big = data.values as unknown as BigInt64Array;
-      const words = new Int32Array(big.buffer, big.byteOffset, big.length * 2);
-      return (p, first, count) => {
-        for (let r = 0, i = first + off, at = col; r < count; r++, i++, at += NCOL) p[at] = isNull(i) ? null : int64At(words, big, i);
-      };
-    }
-    case "bool": {
-      const values = data.values as Uint8Array;
-      return (p, first, count) => {
-        for (let r = 0, i = first + off, at = col; r < count; r++, i++, at += NCOL) p[at] = isNull(i) ? null : (values[i >> 3]! >> (i & 7)) & 1;
-      };
-    }
-    case "enum": {
-      const indices = data.values as Int8Array | Int16Array;
-      const dictionary = data.dictionary!.toArray() as string[];
-      return (p, first, count) => {
-        for (let r = 0, i = first + off, at = col; r < count; r++, i++, at += NCOL) p[at] = isNull(i) ? null : dictionary[indices[i]!]!;
-      };
-    }
-    case "text": {
-      const offsets = data.valueOffsets as Int32Array;
-      const bytes = data.values as Uint8Array;
-      const decoder = new TextDecoder();
-      return (p, first, count) => {
-        for (let r = 0, i = first + off, at = col; r < count; r++, i++, at += NCOL) p[at] = isNull(i) ? null : decoder.decode(bytes.subarray(offsets[i]!, offsets[i + 1]!));
-      };
-    }
-    case "i64list": {
-      const offsets = data.valueOffsets as Int32Array;
-      const child = data.children[0]!;
-      const big = child.values as unknown as BigInt64Array;
-      const words = new Int32Array(big.buffer, big.byteOffset, big.length * 2);
-      const base = child.offset;
-      // A JSON array, so SQLite's json_each() can take it apart.
-      return (p, first, count) => {
-        for (let r = 0, i = first + off, at = col; r < count; r++, i++, at += NCOL) {
-          if (isNull(i)) {
-            p[at] = null;
-            continue;
-          }
-          let s = "[";
-          for (let k = offsets[i]!; k < offsets[i + 1]!; k++) s += (k > offsets[i]! ? "," : "") + String(int64At(words, big, k + base));
-          p[at] = s + "]";
-        }
-      };
-    }
-  }
+/** A value as SQLite stores it: booleans 0/1, an int64 list as a JSON array (SQLite's json_each() takes it apart). */
+function sqlValue(type: ColumnDef["type"], value: number | boolean | string | number[]): unknown {
+  if (type === "bool") return value === true ? 1 : 0;
+  if (type === "i64list") return `[${(value as number[]).join(",")}]`;
+  return value;
 }
 
-/**
- * The int64 at i as a number, from its two Int32 halves: reading the BigInt64Array would allocate
- * a BigInt per value. Outside ±2^53 (never seen in a log so far) it stays a BigInt, which
- * better-sqlite3 binds exactly.
- */
-function int64At(words: Int32Array, big: BigInt64Array, i: number): number | bigint {
-  const hi = words[2 * i + 1]!;
-  return hi >= -0x200000 && hi < 0x200000 ? hi * 4294967296 + (words[2 * i]! >>> 0) : big[i]!;
+/** A header or checksum column, filled column by column. */
+function headerFill(view: ColumnView): Fill {
+  const col = COLUMN_INDEX[view.name];
+  return (p, first, count) => {
+    for (let r = 0, i = first, at = col; r < count; r++, i++, at += NCOL) p[at] = sqlValue(view.type as ColumnDef["type"], view.get(i));
+  };
+}
+
+/** Every field column of the wide table: null, except the columns of the row's own union member. */
+function fieldsFill(layout: BatchLayout): Fill {
+  const header = new Set<number>([...HEADER_COLUMNS.map((n) => COLUMN_INDEX[n]), COLUMN_INDEX.check]);
+  const fieldColumns = COLUMNS.map((_, col) => col).filter((col) => !header.has(col));
+  const { typeIds, offsets, members } = layout;
+  return (p, first, count) => {
+    for (let r = 0, i = first; r < count; r++, i++) {
+      const base = r * NCOL;
+      for (const col of fieldColumns) p[base + col] = null;
+      const typeId = typeIds[i]!;
+      const j = offsets[i]!;
+      const columns = FIELDS_MEMBERS[typeId]!.columns;
+      const views = members[typeId]!;
+      for (let k = 0; k < views.length; k++) {
+        const v = views[k]!;
+        if (v.valid(j)) p[base + columns[k]!] = sqlValue(v.type as ColumnDef["type"], v.get(j));
+      }
+    }
+  };
 }
 
 function batchFills(batch: RecordBatch, path: string): Fill[] {
-  if (batch.schema.fields.length !== NCOL) throw new LogFormatError(`${path}: ${batch.schema.fields.length} columns, expected ${NCOL}`);
-  return COLUMNS.map((def, col) => {
-    const child = batch.getChildAt(col);
-    if (child === null || child.data.length !== 1 || batch.schema.fields[col]!.name !== def.name) throw new LogFormatError(`${path}: column ${col} should be "${def.name}"`);
-    return columnFill(def, col, child.data[0]!);
-  });
+  const layout = batchLayout(batch, path);
+  return [...layout.header.map(headerFill), headerFill(layout.check), fieldsFill(layout)];
 }
 
 /** One IPC stream message: continuation marker, metadata length, metadata padded to 8 bytes. */

@@ -13,13 +13,13 @@ import type { Workload } from "../workload/schema.ts";
  * EVENTS_PER_PAGE, measured on the 26 bundled workloads (pagesim run, both sinks, 2026-12-05):
  * events / counted pages has median 11.8, from 0.2 (irq-frees-under-load, many accesses to pages
  * already in place) to 74 (timeslice-refault, the CPU re-faulting through a 5 ms timeslice). Log
- * bytes per event, measured on the 27 bundled workloads (both sinks, 2026-12-06, after issue #15
- * added vma.insert's pgoff/file/anon_vma and the parent_mm/new_start columns): median 259.5 for
- * events.arrow (259.0 to 260.6; 278.8 for the smallest run, 605 events) and 127.2 for events.sqlite
- * (230.5 and 129.6 before those columns).
+ * bytes per event, measured on the 27 bundled workloads (both sinks, 2026-12-06, after issue #16
+ * gave events.arrow its per-kind layout and logged an access that needs no fault as its page
+ * event alone): median 53.1 for events.arrow (49.8 to 55.9; 114.7 for the smallest run, 637
+ * events, where the schema and footer count) and 138.6 for events.sqlite (one wide table).
  */
 export const EVENTS_PER_PAGE = 12;
-export const LOG_BYTES_PER_EVENT: Record<SinkName, number> = { arrow: 260, sqlite: 127 };
+export const LOG_BYTES_PER_EVENT: Record<SinkName, number> = { arrow: 53, sqlite: 139 };
 
 export interface RunEstimate {
   events: number;

@@ -1,6 +1,6 @@
 import { Completion, sleep, type ProcessBody } from "../engine/index.ts";
 import { errnoName, PAGE_SIZE } from "../kernel/constants.ts";
-import { cpuAccess } from "../kernel/fault.ts";
+import { accessPresent, cpuAccess } from "../kernel/fault.ts";
 import { folioPut } from "../kernel/folio.ts";
 import { mmap, mmput, mprotect, mremap, munmap } from "../kernel/mm.ts";
 import { fork } from "../kernel/fork.ts";
@@ -274,6 +274,9 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       let version = -1; // the last page's, formatted once the step is done
       for (let i = 0; i < step.pages; i++) {
         const addr = step.addr + i * PAGE_SIZE;
+        // An access that needs no fault is its page event alone; one that faults is marked.
+        version = accessPresent(w.k, s.mm, addr, access);
+        if (version >= 0) continue;
         w.log.commit({ kind: "access.begin", mm: s.mm, addr, access: step.op });
         const r = yield* cpuAccess(w.k, s.mm, addr, access);
         w.log.commit({ kind: "access.end", ok: r.outcome === "ok", stallNs: 0 });
@@ -356,6 +359,9 @@ function* gpuSteps(w: World, access: "read" | "write" | "atomic", addr: number, 
   let version = -1; // the last page's, formatted once the step is done
   for (let i = 0; i < pages; i++) {
     const page = addr + i * PAGE_SIZE;
+    // An access through a valid mapping is its page event alone; one that faults is marked.
+    version = yield* w.gpu.accessMapped(s.mm, page, access);
+    if (version >= 0) continue;
     w.log.commit({ kind: "access.begin", mm: s.mm, addr: page, access });
     const r = yield* w.gpu.access(s.mm, page, access);
     w.log.commit({ kind: "access.end", ok: r.ret === 0, stallNs: r.stallNs });
