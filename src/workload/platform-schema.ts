@@ -32,6 +32,7 @@ const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, c
   return b;
 });
 const dmaCosts = z.strictObject({ mapNsPerPage: ns, unmapNsPerPage: ns });
+const iovaCosts = z.strictObject({ allocNs: ns, linkNs: ns, syncNs: ns, unlinkNs: ns, unlinkNsPerLink: ns, freeNs: ns });
 
 /** The YAML shape of workloads/platforms/*.yaml; see src/platform/profile.ts for each field. */
 export const PlatformSchema = z.strictObject({
@@ -45,7 +46,7 @@ export const PlatformSchema = z.strictObject({
     migrateFinalizeNsPerPage: ns,
     systemRamBytes: z.union([z.literal(0), bytes]).default(0),
   }),
-  dma: z.strictObject({ iommu: z.enum(["strict", "lazy", "off"]), costs: z.strictObject({ strict: dmaCosts, lazy: dmaCosts, off: dmaCosts }) }),
+  dma: z.strictObject({ iommu: z.enum(["strict", "lazy", "off", "iova"]), costs: z.strictObject({ strict: dmaCosts, lazy: dmaCosts, off: dmaCosts, iova: iovaCosts }) }),
   copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, bandwidthGBps: z.number().positive(), maxJobBytes: bytes }),
   vram: z.strictObject({ sizeBytes: bytes, allocNs: ns, retrySleepNs: ns, retryTimeoutNs: ns, release: z.enum(["sync", "async"]) }),
   gpu: z.strictObject({
