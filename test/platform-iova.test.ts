@@ -123,3 +123,20 @@ describe("the per-page modes are as they were", () => {
     });
   }
 });
+
+describe("a profile of Brost's machine reproduces his 2 MiB migrate CPU time with and without the link API", () => {
+  /** "Average migrate 2M cpu time", µs (M. Brost, RFC PATCH v2 0/3, dri-devel, 23 Jan 2026). */
+  const MEASURED = { strict: 552.36, iova: 224.82 };
+  for (const [mode, want] of Object.entries(MEASURED)) {
+    it(`${mode}: migrate − copy within 15 % of ${want} µs`, () => {
+      const { seen, report } = dmaEvents(loadWorkload("workloads/xe-2mib-fault-calibration.yaml", { platform: "xe-pcie4x8-iommu-brost2026", "platform.dma.iommu": mode }));
+      expect(report.invariants).toEqual([]);
+      expect(report.platform).toBe("xe-pcie4x8-iommu-brost2026");
+      // The path taken: page by page in strict mode, one IOVA range in iova mode.
+      expect(count(seen, mode === "iova" ? "dma.iova_link" : "dma.map")).toBe(512);
+      const f = report.gpuFaults[0]!;
+      const have = (f.migrateNs - f.copyNs) / 1000;
+      expect(Math.abs(have - want) / want, `${have.toFixed(1)} µs against ${want} µs`).toBeLessThanOrEqual(0.15);
+    });
+  }
+});
