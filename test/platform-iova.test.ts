@@ -79,6 +79,17 @@ describe("IOMMU mode iova: the IOVA link API (dma_iova_try_alloc / link / sync /
     expect(costOf("dma.iova_free")).toEqual([500]);
   });
 
+  it("a link that fails ends the loop with its errno: no sync, and the unmap still unlinks what was linked and frees the range", () => {
+    const text = ROUND_TRIP.replace("seed: 1", "seed: 1\nfaults: { dma_map: { nth: [3] } }");
+    const { seen, report } = dmaEvents(parseWorkload(text, "workloads/inline.yaml", { "platform.dma.iommu": "iova" }));
+    expect(report.invariants).toEqual([]);
+    const first = seen.slice(0, seen.findIndex((e) => e.kind === "dma.iova_free") + 1);
+    expect(first.map((e) => e.kind)).toEqual(["dma.iova_alloc", "dma.iova_link", "dma.iova_link", "dma.iova_unlink", "dma.iova_free"]);
+    expect(first[3]!.bytes).toBe(2 * 4096);
+    expect(first[3]!.durationNs).toBe(2000 + 2 * 50);
+    expect(report.gpuFaults[0]!.ret).toBe("0"); // the handler falls back and retries; the GPU write completes
+  });
+
   it("the migrate stage of the 2 MiB fault shrinks by the per-page map+unmap it no longer pays", () => {
     const strict = runWorkload(loadWorkload("workloads/xe-2mib-fault-calibration.yaml")).report.gpuFaults[0]!;
     const iova = runWorkload(loadWorkload("workloads/xe-2mib-fault-calibration.yaml", { "platform.dma.iommu": "iova" })).report.gpuFaults[0]!;
