@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -118,6 +118,7 @@ describe("an iova run is recorded and replayed", () => {
     const result = await verifyRun(dir);
     expect(result.divergence).toBeNull();
     expect(result.sqlite?.rows).toBe(result.events);
+    rmSync(tmp, { recursive: true, force: true });
   });
 });
 
@@ -150,4 +151,30 @@ describe("a profile of Brost's machine reproduces his 2 MiB migrate CPU time wit
       expect(Math.abs(have - want) / want, `${have.toFixed(1)} µs against ${want} µs`).toBeLessThanOrEqual(0.15);
     });
   }
+});
+
+describe("a profile without the link API's costs", () => {
+  const profileWithout = () => {
+    const tmp = mkdtempSync(join(tmpdir(), "pagesim-iova-profile-"));
+    const text = readFileSync("workloads/platforms/xe-pcie4x8-iommu.yaml", "utf8");
+    const cut = text.replace(/\n    # iova: the link API[\s\S]*?freeNs: 500[^\n]*/, "");
+    expect(cut).not.toContain("linkNs");
+    const profile = join(tmp, "no-iova.yaml");
+    writeFileSync(profile, cut.replace("name: xe-pcie4x8-iommu", "name: no-iova"));
+    const workload = join(tmp, "w.yaml");
+    writeFileSync(workload, ROUND_TRIP.replace("platform: xe-pcie4x8-iommu", `platform: ${profile}`));
+    return { profile, workload };
+  };
+
+  it("still loads and runs in the per-page modes (profiles written before the iova mode)", () => {
+    const { workload } = profileWithout();
+    expect(runWorkload(loadWorkload(workload)).report.gpuFaults[0]!.ret).toBe("0");
+  });
+
+  it("is refused in iova mode with one sentence naming the file and the key", () => {
+    const { profile, workload } = profileWithout();
+    expect(() => loadWorkload(workload, { "platform.dma.iommu": "iova" })).toThrow(
+      new RegExp(`^${profile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: dma\\.costs\\.iova: iommu: iova needs the link API's costs here`),
+    );
+  });
 });

@@ -14,7 +14,7 @@ import type { DmaCosts, IommuMode, IovaCosts, PlatformProfile } from "./profile.
 export class IommuDma implements DmaOps {
   live = 0;
   private readonly perPage: DmaCosts;
-  private readonly iova: IovaCosts;
+  private readonly iova: IovaCosts | null;
 
   constructor(
     private readonly faults: FaultInjector,
@@ -23,7 +23,13 @@ export class IommuDma implements DmaOps {
   ) {
     // With the link API, a mapping that cannot use an IOVA range falls back to strict dma_map_page.
     this.perPage = costs[mode === "iova" ? "strict" : mode];
-    this.iova = costs.iova;
+    this.iova = costs.iova ?? null;
+    if (mode === "iova" && this.iova === null) throw new Error("IOMMU mode iova without the link API's costs (the profile schema requires them)");
+  }
+
+  /** The link API's costs: only asked for in iova mode, where the constructor made sure of them. */
+  private get iovaCosts(): IovaCosts {
+    return this.iova!;
   }
 
   /** dma_map_page (dma_map_page_attrs). */
@@ -43,7 +49,7 @@ export class IommuDma implements DmaOps {
   /** dma_iova_try_alloc: only the iova mode hands out an IOVA range; the others map page by page. */
   *iovaTryAlloc(state: IovaState, sizeBytes: number): ProcessBody<boolean> {
     if (this.mode !== "iova") return false;
-    yield spin(this.iova.allocNs);
+    yield spin(this.iovaCosts.allocNs);
     state.used = true;
     state.sizeBytes = sizeBytes;
     this.live++;
@@ -52,7 +58,7 @@ export class IommuDma implements DmaOps {
 
   /** dma_iova_link: one physically contiguous piece (a folio) at the state's offset. */
   *iovaLink(state: IovaState, _folio: number, order: number, _dir: PagemapAddr["dir"]): ProcessBody<number> {
-    yield spin(this.iova.linkNs);
+    yield spin(this.iovaCosts.linkNs);
     if (this.faults.fail("dma_map")) return -Errno.ENOMEM;
     state.offsetBytes += nrPages(order) * PAGE_SIZE;
     state.links++;
@@ -61,18 +67,18 @@ export class IommuDma implements DmaOps {
 
   /** dma_iova_sync: one IOTLB sync for the whole linked range. */
   *iovaSync(_state: IovaState): ProcessBody<number> {
-    yield spin(this.iova.syncNs);
+    yield spin(this.iovaCosts.syncNs);
     return 0;
   }
 
   /** dma_iova_unlink of everything linked: the entries cleared, one IOTLB invalidation. */
   *iovaUnlink(state: IovaState, _dir: PagemapAddr["dir"]): ProcessBody<void> {
-    yield spin(this.iova.unlinkNs + this.iova.unlinkNsPerLink * state.links);
+    yield spin(this.iovaCosts.unlinkNs + this.iovaCosts.unlinkNsPerLink * state.links);
   }
 
   /** dma_iova_free. */
   *iovaFree(state: IovaState): ProcessBody<void> {
-    yield spin(this.iova.freeNs);
+    yield spin(this.iovaCosts.freeNs);
     state.used = false;
     this.live--;
   }

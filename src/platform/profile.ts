@@ -52,7 +52,8 @@ export interface PlatformProfile {
   };
   dma: {
     iommu: IommuMode;
-    costs: Record<PerPageIommuMode, DmaCosts> & { iova: IovaCosts };
+    /** `iova` may be missing from a profile whose mode is not iova (the schema checks it). */
+    costs: Record<PerPageIommuMode, DmaCosts> & { iova?: IovaCosts | undefined };
   };
   copy: {
     /** Copy-engine channels that run jobs in parallel. */
