@@ -7,5 +7,7 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, "test/cluster/**"],
     environment: "node",
     testTimeout: 120_000,
+    // One temporary directory per run, removed at its end (test/support/temp-root.ts).
+    globalSetup: ["test/support/temp-root.ts"],
   },
 });

@@ -16,7 +16,7 @@ export function formatRunReport(r: RunReport, file: string): string {
     const p = r.platformStats;
     const delays = p.releaseDelaysNs.length === 0 ? "none" : `${p.releaseDelaysNs.length}, max ${fmtNs(Math.max(...p.releaseDelaysNs))}`;
     lines.push(
-      `platform: ${p.gpuAccesses} GPU accesses; DMA ${p.dmaMaps} maps (${fmtNs(p.dmaMapNs)} map, ${fmtNs(p.dmaUnmapNs)} unmap); copy engine ${p.copyJobs} jobs, ${(p.copyBytes / 1048576).toFixed(1)} MiB, ${(100 * p.copyUtilisation).toFixed(1)} % busy`,
+      `platform: ${p.gpuAccesses} GPU accesses; DMA ${p.dmaMaps} maps${p.dmaIovaAllocs > 0 ? ` + ${p.dmaIovaAllocs} IOVA ranges, ${p.dmaIovaLinks} links` : ""} (${fmtNs(p.dmaMapNs)} map, ${fmtNs(p.dmaUnmapNs)} unmap); copy engine ${p.copyJobs} jobs, ${(p.copyBytes / 1048576).toFixed(1)} MiB, ${(100 * p.copyUtilisation).toFixed(1)} % busy`,
       `  VRAM ${p.vramFreePages} pages free, fragmentation ${p.vramFragmentation.toFixed(3)}, ${p.vramEvictions} evictions; IRQ-context puts ${p.irqPuts}; release delays (detach → VRAM returned): ${delays}`,
     );
   }

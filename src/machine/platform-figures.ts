@@ -24,8 +24,13 @@ export interface GpuFaultReport {
 /** What the platform's parts did over the run (platform runs only), from the log (docs/metrics.md). */
 export interface PlatformStats {
   dmaMaps: number;
+  /** Mapping time: dma_map_page, or (iova mode) dma_iova_try_alloc, _link and _sync. */
   dmaMapNs: number;
+  /** Unmapping time: dma_unmap_page, or (iova mode) dma_iova_unlink and _free. */
   dmaUnmapNs: number;
+  /** iova mode: IOVA ranges allocated (one per migration) and pieces linked into them. */
+  dmaIovaAllocs: number;
+  dmaIovaLinks: number;
   copyJobs: number;
   copyBytes: number;
   /** Copy-engine busy time over the run's length, per channel. */
@@ -56,7 +61,7 @@ export class PlatformFold {
   private readonly releaseDelaysNs: number[] = [];
   private copyBusyNs = 0;
   private readonly c: Counts = {
-    dmaMaps: 0, dmaMapNs: 0, dmaUnmapNs: 0, copyJobs: 0, copyBytes: 0, vramEvictions: 0, gpuAccesses: 0,
+    dmaMaps: 0, dmaMapNs: 0, dmaUnmapNs: 0, dmaIovaAllocs: 0, dmaIovaLinks: 0, copyJobs: 0, copyBytes: 0, vramEvictions: 0, gpuAccesses: 0,
     irqPuts: 0, gpuStallNs: 0, gpuThrottles: 0, gpuThrottleNs: 0, notifierBlockNs: 0,
   };
 
@@ -76,6 +81,21 @@ export class PlatformFold {
         this.c.dmaMapNs += ev.durationNs;
         return;
       case "dma.unmap":
+        this.c.dmaUnmapNs += ev.durationNs;
+        return;
+      case "dma.iova_alloc":
+        this.c.dmaIovaAllocs++;
+        this.c.dmaMapNs += ev.durationNs;
+        return;
+      case "dma.iova_link":
+        this.c.dmaIovaLinks++;
+        this.c.dmaMapNs += ev.durationNs;
+        return;
+      case "dma.iova_sync":
+        this.c.dmaMapNs += ev.durationNs;
+        return;
+      case "dma.iova_unlink":
+      case "dma.iova_free":
         this.c.dmaUnmapNs += ev.durationNs;
         return;
       case "copy.job": {

@@ -97,6 +97,11 @@ export function applyPagemapEvent(state: ModelState, ev: PagemapEvent): void {
       return;
     case "dma.map":
     case "dma.unmap":
+    case "dma.iova_alloc":
+    case "dma.iova_link":
+    case "dma.iova_sync":
+    case "dma.iova_unlink":
+    case "dma.iova_free":
     case "kernel.bug":
     case "cpu_fault.timeslice_spin":
       return; // recorded steps and decisions that change no state

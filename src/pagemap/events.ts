@@ -31,6 +31,12 @@ export type PagemapEvent =
   /** dma_map_page / dma_unmap_page of a system folio for a migration copy. */
   | { kind: "dma.map"; folio: number; order: number; dir: "to_device" | "from_device"; durationNs: number }
   | { kind: "dma.unmap"; folio: number; order: number; dir: "to_device" | "from_device"; durationNs: number }
+  /** The IOVA link API (iova mode): one range per migration, a link per folio, one sync; unlink and free at unmap. */
+  | { kind: "dma.iova_alloc"; sizeBytes: number; dir: "to_device" | "from_device"; durationNs: number }
+  | { kind: "dma.iova_link"; folio: number; order: number; dir: "to_device" | "from_device"; durationNs: number }
+  | { kind: "dma.iova_sync"; sizeBytes: number; dir: "to_device" | "from_device"; durationNs: number }
+  | { kind: "dma.iova_unlink"; sizeBytes: number; dir: "to_device" | "from_device"; durationNs: number }
+  | { kind: "dma.iova_free"; sizeBytes: number; dir: "to_device" | "from_device"; durationNs: number }
   /**
    * The model reached a step where the modelled kernel would oops or corrupt memory (e.g. the
    * seed unlocking and putting raw pfns as pages). Recorded, then the run goes on as if it had not.

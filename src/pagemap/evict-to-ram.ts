@@ -5,7 +5,7 @@ import { mmgetNotZero, mmput } from "../kernel/mm.ts";
 import type { PagemapContext } from "./context.ts";
 import { dstAsSrc, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
 import { migratePopulateRamPfn } from "./migrate-to-ram.ts";
-import type { DevicePage, PagemapAddr } from "./ops.ts";
+import { newIovaState, type DevicePage, type PagemapAddr } from "./ops.ts";
 
 /** Eviction tries this many times more after the first attempt (retry_count). */
 const EVICT_RETRIES = 2;
@@ -39,6 +39,7 @@ function* evictAttempt(p: PagemapContext, devmem: number, npages: number): Proce
   const src: MigrateSrc[] = [];
   const dst: MigrateDst[] = Array.from({ length: npages }, () => ({ folio: -1, index: 0 }));
   const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
+  const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
   const pages: DevicePage[] = [];
 
   let err = yield* ops.populateDevmemPfn!(devmem, npages, pfns);
@@ -54,7 +55,7 @@ function* evictAttempt(p: PagemapContext, devmem: number, npages: number): Proce
     const mpages = { value: 0 };
     err = yield* migratePopulateRamPfn(p, -1, -1, npages, mpages, src, dst);
     if (err !== 0 || mpages.value === 0) break unwind;
-    err = yield* migrateMapPages(p, addrs, dstAsSrc(dst), npages, "from_device");
+    err = yield* migrateMapPages(p, addrs, dstAsSrc(dst), npages, "from_device", iova);
     if (err !== 0) break unwind;
     for (let i = 0; i < npages; i++) pages.push({ folio: src[i]!.folio, index: src[i]!.index });
     err = yield* ops.copyToRam!(pages, addrs, npages);
@@ -63,7 +64,7 @@ function* evictAttempt(p: PagemapContext, devmem: number, npages: number): Proce
   if (err !== 0) yield* migrationUnlockPutPages(p, npages, dst);
   yield* migrateDevicePages(p.k, src, dst);
   yield* migrateDeviceFinalize(p.k, src, dst);
-  yield* migrateUnmapPages(p, addrs, npages, "from_device");
+  yield* migrateUnmapPages(p, addrs, npages, "from_device", iova);
   return err;
 }
 

@@ -5,7 +5,7 @@ import { mmOf } from "../kernel/mm.ts";
 import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
 import type { PagemapContext } from "./context.ts";
 import { getDevmemPage, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
-import type { DevicePage, PagemapAddr } from "./ops.ts";
+import { newIovaState, type DevicePage, type PagemapAddr } from "./ops.ts";
 import { zddAlloc, zddPut } from "./zdd.ts";
 
 /** npages_in_range. */
@@ -68,6 +68,7 @@ function* migrateToDevmemSteps(
   // kvcalloc of src, dst, pagemap_addr and pages.
   if (p.fail("kvcalloc")) return yield* errOut(-Errno.ENOMEM);
   const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
+  const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
   const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
   const pfns: number[] = new Array<number>(npages).fill(-1);
 
@@ -100,7 +101,7 @@ function* migrateToDevmemSteps(
       err = yield* ops.populateDevmemPfn(devmem, npages, pfns);
       dstRawPfns = pfns.some((pfn) => pfn !== -1);
       if (err !== 0) break unwind;
-      err = yield* migrateMapPages(p, addrs, migrate.src, npages, "to_device");
+      err = yield* migrateMapPages(p, addrs, migrate.src, npages, "to_device", iova);
       if (err !== 0) break unwind;
       dstRawPfns = false;
 
@@ -128,7 +129,7 @@ function* migrateToDevmemSteps(
     yield* migrateVmaPages(p.k, migrate);
     if (newest && err === 0) err = racedWhileFinalizing(migrate);
     yield* migrateVmaFinalize(p.k, migrate);
-    yield* migrateUnmapPages(p, addrs, npages, "to_device");
+    yield* migrateUnmapPages(p, addrs, npages, "to_device", iova);
   }
   // err_free
   if (zdd !== null) yield* zddPut(p, zdd, "creator");

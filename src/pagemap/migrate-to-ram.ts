@@ -16,7 +16,7 @@ import { timeBefore64 } from "../engine/index.ts";
 import type { PagemapContext } from "./context.ts";
 import { dstAsSrc, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
 import { npagesInRange } from "./migrate-to-devmem.ts";
-import type { DevicePage, PagemapAddr } from "./ops.ts";
+import { newIovaState, type DevicePage, type PagemapAddr } from "./ops.ts";
 
 /**
  * drm_pagemap_migrate_populate_ram_pfn: a system folio of the same order for every collected
@@ -106,6 +106,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   p.commit({ kind: "migrate_to_ram.begin", mm: fault.mm, start, end });
   if (p.fail("kvcalloc")) return end_(p, -Errno.ENOMEM);
   const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
+  const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
   const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
   const flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | MIGRATE_VMA_SELECT_DEVICE_COHERENT;
   const migrate = newMigrateVma(fault.mm, fault.vma, start, end, flags, owner, fault.folio);
@@ -120,7 +121,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
     const mpages = { value: 0 };
     err = yield* migratePopulateRamPfn(p, fault.vma, fault.folio, npages, mpages, migrate.src, migrate.dst);
     if (err !== 0) break unwind;
-    err = yield* migrateMapPages(p, addrs, dstAsSrc(migrate.dst), npages, "from_device");
+    err = yield* migrateMapPages(p, addrs, dstAsSrc(migrate.dst), npages, "from_device", iova);
     if (err !== 0) break unwind;
     for (let i = 0; i < npages; i++) pages[i] = { folio: migrate.src[i]!.folio, index: migrate.src[i]!.index };
     const ops = p.devmemOps(devmem);
@@ -130,7 +131,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   if (err !== 0) yield* migrationUnlockPutPages(p, npages, migrate.dst);
   yield* migrateVmaPages(p.k, migrate);
   yield* migrateVmaFinalize(p.k, migrate);
-  yield* migrateUnmapPages(p, addrs, npages, "from_device"); // `dev` is always known here
+  yield* migrateUnmapPages(p, addrs, npages, "from_device", iova); // `dev` is always known here
   return end_(p, err);
 }
 

@@ -40,9 +40,39 @@ export interface DrmPagemapOps {
   populateMm(dpagemap: number, start: number, end: number, mm: number, timesliceMs: number): ProcessBody<number>;
 }
 
+/**
+ * struct drm_pagemap_iova_state (M. Brost's IOVA series, 2026): one migration's IOVA range
+ * (struct dma_iova_state) and how far into it the pieces linked so far reach.
+ */
+export interface IovaState {
+  /** dma_use_iova: dma_iova_try_alloc gave this migration an IOVA range. */
+  used: boolean;
+  /** The range's size, in bytes. */
+  sizeBytes: number;
+  /** Bytes linked so far (the offset of the next piece). */
+  offsetBytes: number;
+  /** Pieces linked so far. */
+  links: number;
+}
+
+/** An IOVA state before dma_iova_try_alloc (`= {}` in C). */
+export function newIovaState(): IovaState {
+  return { used: false, sizeBytes: 0, offsetBytes: 0, links: 0 };
+}
+
 /** The DMA layer the pagemap maps pages through (a platform part; failures can be injected). */
 export interface DmaOps {
   /** dma_map_page for a folio of `order`: true on success, false for dma_mapping_error. */
   mapPage(folio: number, order: number, dir: PagemapAddr["dir"]): ProcessBody<boolean>;
   unmapPage(folio: number, order: number, dir: PagemapAddr["dir"]): ProcessBody<void>;
+  /** dma_iova_try_alloc: false (state unused) where the device does not translate through an IOVA range. */
+  iovaTryAlloc(state: IovaState, sizeBytes: number): ProcessBody<boolean>;
+  /** dma_iova_link of a folio of `order` at the state's offset: 0 or -errno. */
+  iovaLink(state: IovaState, folio: number, order: number, dir: PagemapAddr["dir"]): ProcessBody<number>;
+  /** dma_iova_sync over what is linked: 0 or -errno. */
+  iovaSync(state: IovaState): ProcessBody<number>;
+  /** dma_iova_unlink of [0, offset): the IOMMU entries go, with their IOTLB invalidation. */
+  iovaUnlink(state: IovaState, dir: PagemapAddr["dir"]): ProcessBody<void>;
+  /** dma_iova_free: the IOVA range goes back. */
+  iovaFree(state: IovaState): ProcessBody<void>;
 }

@@ -3,13 +3,34 @@
  * Profiles live in workloads/platforms/*.yaml with each value's source beside it; this is their
  * resolved shape. Times are nanoseconds, sizes bytes, bandwidths bytes per second.
  */
-export type IommuMode = "strict" | "lazy" | "off";
+export type IommuMode = "strict" | "lazy" | "off" | "iova";
+/** The modes where drm_pagemap maps page by page with dma_map_page / dma_unmap_page. */
+export type PerPageIommuMode = Exclude<IommuMode, "iova">;
 
 export interface DmaCosts {
   /** dma_map_page of one 4 KiB page (IOVA allocation and IOMMU page-table write when on). */
   mapNsPerPage: number;
   /** dma_unmap_page of one 4 KiB page (with the IOTLB invalidation in strict mode). */
   unmapNsPerPage: number;
+}
+
+/**
+ * The IOVA link API (kernel/dma/mapping.c, drivers/iommu/dma-iommu.c), which drm_pagemap uses
+ * from M. Brost's series (2026) on: one IOVA range per migration, its pieces linked into it.
+ */
+export interface IovaCosts {
+  /** dma_iova_try_alloc: one IOVA range for the whole migration. */
+  allocNs: number;
+  /** dma_iova_link of one physically contiguous piece (a folio): its IOMMU page-table entries. */
+  linkNs: number;
+  /** dma_iova_sync: one IOTLB sync for everything linked. */
+  syncNs: number;
+  /** dma_iova_unlink: fixed part (the one IOTLB invalidation) ... */
+  unlinkNs: number;
+  /** ... and per piece linked (clearing its IOMMU page-table entries). */
+  unlinkNsPerLink: number;
+  /** dma_iova_free: the IOVA range goes back to the allocator. */
+  freeNs: number;
 }
 
 export interface PlatformProfile {
@@ -31,7 +52,8 @@ export interface PlatformProfile {
   };
   dma: {
     iommu: IommuMode;
-    costs: Record<IommuMode, DmaCosts>;
+    /** `iova` may be missing from a profile whose mode is not iova (the schema checks it). */
+    costs: Record<PerPageIommuMode, DmaCosts> & { iova?: IovaCosts | undefined };
   };
   copy: {
     /** Copy-engine channels that run jobs in parallel. */

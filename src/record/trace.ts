@@ -19,7 +19,7 @@ import { RunDirError, runDirFiles } from "./run-dir.ts";
  * - Lock and device-channel holds (mutex, spinlock, rwsem, server) are async slices (b/e), one
  *   async track per (object, thread): holds overlap across threads and need not nest.
  * - Instants for the events worth a mark (INSTANTS below); runs of page.copy / dma.map /
- *   dma.unmap of one thread at one timestamp are one instant with `count` (a migration copies
+ *   dma.unmap / dma.iova_link of one thread at one timestamp are one instant with `count` (a migration copies
  *   512 pages at once).
  * - Counters: device and system pages in use, live zdds, live devmem allocations, and the
  *   refcount of the zdd touched last; a sample only when the value changes.
@@ -39,13 +39,13 @@ interface RunInfo {
 }
 
 const INSTANTS = new Set([
-  "cpu_fault.timeslice_spin", "kernel.bug", "ctx.violation", "dma.map", "dma.unmap", "devmem.timeslice", "zdd.destroy",
+  "cpu_fault.timeslice_spin", "kernel.bug", "ctx.violation", "dma.map", "dma.unmap", "dma.iova_alloc", "dma.iova_link", "dma.iova_sync", "dma.iova_unlink", "dma.iova_free", "devmem.timeslice", "zdd.destroy",
   "devmem.release", "page.copy", "devmem.init", "devmem.detach", "zdd.alloc", "zdd.bind", "dpagemap.create",
   "dpagemap.unbind", "folio.split", "folio.pin", "folio.unpin", "mm.create", "mmget", "mmput", "vma.insert", "vma.remove",
   "proc.spawn", "proc.exit", "work.queue", "completion.complete", "completion.complete_all", "completion.consume", "completion.reinit",
 ]);
 /** Instants repeated per page or folio: consecutive ones of a thread at one time become one. */
-const COALESCE = new Set(["page.copy", "dma.map", "dma.unmap"]);
+const COALESCE = new Set(["page.copy", "dma.map", "dma.unmap", "dma.iova_link"]);
 const HOLD = /^(mutex|spinlock|rwsem|server)\.(acquire|release)(?:_(read|write))?$/;
 const HEADER = new Set(["seq", "t_ns", "kind", "thread", "ctx", "check"]);
 

@@ -32,6 +32,7 @@ const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, c
   return b;
 });
 const dmaCosts = z.strictObject({ mapNsPerPage: ns, unmapNsPerPage: ns });
+const iovaCosts = z.strictObject({ allocNs: ns, linkNs: ns, syncNs: ns, unlinkNs: ns, unlinkNsPerLink: ns, freeNs: ns });
 
 /** The YAML shape of workloads/platforms/*.yaml; see src/platform/profile.ts for each field. */
 export const PlatformSchema = z.strictObject({
@@ -45,7 +46,14 @@ export const PlatformSchema = z.strictObject({
     migrateFinalizeNsPerPage: ns,
     systemRamBytes: z.union([z.literal(0), bytes]).default(0),
   }),
-  dma: z.strictObject({ iommu: z.enum(["strict", "lazy", "off"]), costs: z.strictObject({ strict: dmaCosts, lazy: dmaCosts, off: dmaCosts }) }),
+  // The link API's costs may be left out of a profile that never runs in iova mode.
+  dma: z
+    .strictObject({ iommu: z.enum(["strict", "lazy", "off", "iova"]), costs: z.strictObject({ strict: dmaCosts, lazy: dmaCosts, off: dmaCosts, iova: iovaCosts.optional() }) })
+    .superRefine((dma, ctx) => {
+      if (dma.iommu === "iova" && dma.costs.iova === undefined) {
+        ctx.addIssue({ code: "custom", path: ["costs", "iova"], message: "iommu: iova needs the link API's costs here (allocNs, linkNs, syncNs, unlinkNs, unlinkNsPerLink, freeNs)" });
+      }
+    }),
   copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, bandwidthGBps: z.number().positive(), maxJobBytes: bytes }),
   vram: z.strictObject({ sizeBytes: bytes, allocNs: ns, retrySleepNs: ns, retryTimeoutNs: ns, release: z.enum(["sync", "async"]) }),
   gpu: z.strictObject({
