@@ -31,7 +31,8 @@ const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, c
   }
   return b;
 });
-const dmaCosts = z.strictObject({ mapNsPerPage: ns, unmapNsPerPage: ns });
+// The per-mapping parts may be left out: a profile written before them charged everything per page.
+const dmaCosts = z.strictObject({ mapNs: ns.default(0), mapNsPerPage: ns, unmapNs: ns.default(0), unmapNsPerPage: ns });
 const iovaCosts = z.strictObject({ allocNs: ns, linkNs: ns, syncNs: ns, unlinkNs: ns, unlinkNsPerLink: ns, freeNs: ns });
 
 /** The YAML shape of workloads/platforms/*.yaml; see src/platform/profile.ts for each field. */
