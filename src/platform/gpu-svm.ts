@@ -10,6 +10,7 @@ import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
 import { svmRangeIndexOf } from "./svm-range-index.ts";
+import { hmmEntryOrders, xePtLeaves, type RangePage } from "./pt-entries.ts";
 import type { GpuFaultDecision, MigrationPolicy } from "./policy.ts";
 import type { XeDevice } from "./xe-device.ts";
 import { NO_TIMESLICE_MS, xeRetryTimesliceMs } from "./timeslice.ts";
@@ -17,6 +18,8 @@ import { NO_TIMESLICE_MS, xeRetryTimesliceMs } from "./timeslice.ts";
 /** What get_pages found: every page's folio, and where the range lives. */
 interface RangePages {
   folios: number[];
+  /** The order of each entry hmm_range_fault returned, in address order (hmmEntryOrders). */
+  entryOrders: number[];
   memory: "system" | "device";
   devmem: number;
   /** Every page was writable (HMM_PFN_WRITE): false when a read found a copy-on-write page. */
@@ -433,6 +436,7 @@ export class GpuSvm implements MmuNotifier {
     const faulted = yield* this.hmmRangeFault(r, access);
     if (faulted !== 0) return faulted;
     const folios: number[] = [];
+    const seen: RangePage[] = [];
     let memory: "system" | "device" | null = null;
     let zdd = -1;
     let writable = true;
@@ -454,9 +458,11 @@ export class GpuSvm implements MmuNotifier {
       if (devmemOnly && where === "system") return -Errno.EFAULT;
       memory = where;
       folios.push(pte.folio);
+      seen.push({ folio: pte.folio, index: pte.index });
     }
     const devmem = zdd === -1 ? -1 : this.state.zdds.get(zdd)?.devmem ?? -1;
-    return { folios, memory: memory ?? "system", devmem, writable };
+    const entryOrders = hmmEntryOrders(r.start, seen, (folio) => this.state.folios.get(folio)!.order);
+    return { folios, entryOrders, memory: memory ?? "system", devmem, writable };
   }
 
   /**
@@ -483,10 +489,10 @@ export class GpuSvm implements MmuNotifier {
     return 0;
   }
 
-  /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found. */
+  /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found (a 2 MiB PTE where an entry allows). */
   private *bind(r: SvmRangeState, pages: RangePages, seq: number): ProcessBody<number> {
     const g = this.profile.gpu;
-    yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
+    yield spin(Math.round(g.bindNs + xePtLeaves(pages.entryOrders) * g.bindNsPerPte));
     // Under the notifier lock, drm_gpusvm_range_pages_valid: the invalidation sequence moved since get_pages.
     if (mmuIntervalReadRetry(this.intervalSeq(r), seq)) return -Errno.EAGAIN;
     this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory, folios: pages.folios, writable: pages.writable, notifierSeq: seq });

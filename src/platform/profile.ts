@@ -96,8 +96,8 @@ export interface PlatformProfile {
     getPagesNsPerPage: number;
     /** Binding: fixed part (job submission) ... */
     bindNs: number;
-    /** ... and per 4 KiB page of GPU page-table entries written. */
-    bindNsPerPage: number;
+    /** ... and per GPU page-table entry written, at whatever level (a 4 KiB PTE, or one 2 MiB PTE for a 2 MiB entry). */
+    bindNsPerPte: number;
     /** Zapping a range's GPU PTEs and invalidating the GPU TLB. */
     invalidateNs: number;
     /** One GPU access to a page that is mapped. */

@@ -63,7 +63,7 @@ export const PlatformSchema = z.strictObject({
     findRangeNs: ns,
     getPagesNsPerPage: ns,
     bindNs: ns,
-    bindNsPerPage: ns,
+    bindNsPerPte: ns,
     invalidateNs: ns,
     accessNs: ns,
     faultWorkers: z.number().int().positive(),
