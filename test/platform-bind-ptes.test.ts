@@ -49,3 +49,16 @@ describe("the GPU bind charges per PTE written (xe_pt_stage_bind)", () => {
     expect(fault.bindNs).toBe(2000 + 512 * 15.625);
   });
 });
+
+describe("get_pages charges per entry hmm_range_fault returns", () => {
+  it("a PMD-mapped THP is one entry: one getPagesNsPerEntry instead of 512", () => {
+    const { fault } = gpuReadOfSystemRange("always");
+    // workloads/platforms/xe-pcie4x8-iommu.yaml: getPagesNsPerEntry 17.58
+    expect(fault.getPagesNs).toBe(Math.round(17.58));
+  });
+
+  it("512 4 KiB folios are 512 entries, as before", () => {
+    const { fault } = gpuReadOfSystemRange("never");
+    expect(fault.getPagesNs).toBe(Math.round(512 * 17.58));
+  });
+});

@@ -432,11 +432,11 @@ export class GpuSvm implements MmuNotifier {
   private *getPages(r: SvmRangeState, devmemOnly: boolean, access: GpuAccess): ProcessBody<RangePages | number> {
     const k = this.p.k;
     const npages = (r.end - r.start) / PAGE_SIZE;
-    yield spin(Math.round(npages * this.profile.gpu.getPagesNsPerPage));
+    // The walk costs per entry: one for a PMD-mapped THP, one per page elsewhere.
+    yield spin(Math.round(this.hmmEntries(r, npages).length * this.profile.gpu.getPagesNsPerEntry));
     const faulted = yield* this.hmmRangeFault(r, access);
     if (faulted !== 0) return faulted;
     const folios: number[] = [];
-    const seen: RangePage[] = [];
     let memory: "system" | "device" | null = null;
     let zdd = -1;
     let writable = true;
@@ -458,11 +458,20 @@ export class GpuSvm implements MmuNotifier {
       if (devmemOnly && where === "system") return -Errno.EFAULT;
       memory = where;
       folios.push(pte.folio);
-      seen.push({ folio: pte.folio, index: pte.index });
     }
     const devmem = zdd === -1 ? -1 : this.state.zdds.get(zdd)?.devmem ?? -1;
-    const entryOrders = hmmEntryOrders(r.start, seen, (folio) => this.state.folios.get(folio)!.order);
-    return { folios, entryOrders, memory: memory ?? "system", devmem, writable };
+    return { folios, entryOrders: this.hmmEntries(r, npages), memory: memory ?? "system", devmem, writable };
+  }
+
+  /** The entries hmm_range_fault finds over the range as it is mapped now (hmmEntryOrders). */
+  private hmmEntries(r: SvmRangeState, npages: number): number[] {
+    const ptes = this.state.mms.get(r.mm)!.ptes;
+    const seen: RangePage[] = [];
+    for (let i = 0; i < npages; i++) {
+      const pte = ptes.get(r.start / PAGE_SIZE + i);
+      seen.push(pte === undefined ? { folio: -1, index: 0 } : { folio: pte.folio, index: pte.index });
+    }
+    return hmmEntryOrders(r.start, seen, (folio) => this.state.folios.get(folio)!.order);
   }
 
   /**

@@ -92,8 +92,8 @@ export interface PlatformProfile {
     faultReplayNs: number;
     /** Range lookup or insertion in the handler (drm_gpusvm_range_find_or_insert, notifier locks). */
     findRangeNs: number;
-    /** drm_gpusvm_range_get_pages per page (hmm_range_fault walk and device address lookup). */
-    getPagesNsPerPage: number;
+    /** drm_gpusvm_range_get_pages per entry hmm_range_fault returns (a 4 KiB page, or one PMD-mapped THP): the walk and the address lookup. */
+    getPagesNsPerEntry: number;
     /** Binding: fixed part (job submission) ... */
     bindNs: number;
     /** ... and per GPU page-table entry written, at whatever level (a 4 KiB PTE, or one 2 MiB PTE for a 2 MiB entry). */

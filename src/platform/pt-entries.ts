@@ -3,7 +3,7 @@ import { HPAGE_PMD_ORDER, PAGE_SIZE } from "../kernel/constants.ts";
 /** Pages a 2 MiB (PMD-level) entry covers. */
 const PMD_PAGES = 1 << HPAGE_PMD_ORDER;
 
-/** One page of a range as get_pages saw it: which folio, and which page of that folio. */
+/** One page of a range as get_pages saw it: which folio (-1: nothing mapped yet), and which page of that folio. */
 export interface RangePage {
   folio: number;
   index: number;
@@ -13,7 +13,8 @@ export interface RangePage {
  * The entries hmm_range_fault hands drm_gpusvm_range_get_pages, each as its order
  * (drm_gpusvm_hmm_pfn_to_order: the hmm order clipped to the range): a 2 MiB-aligned block of
  * the range mapped wholly by one order-9 folio, page i at offset i (a PMD-mapped THP), is one
- * order-9 entry; every other page is its own order-0 entry. `orderOf` gives a folio's order.
+ * order-9 entry; every other page (an unmapped one too: hmm faults it in as such) is its own
+ * order-0 entry. `orderOf` gives a folio's order.
  */
 export function hmmEntryOrders(startAddr: number, pages: readonly RangePage[], orderOf: (folio: number) => number): number[] {
   const orders: number[] = [];
@@ -33,7 +34,7 @@ export function hmmEntryOrders(startAddr: number, pages: readonly RangePage[], o
 function pmdMapped(addr: number, pages: readonly RangePage[], i: number, orderOf: (folio: number) => number): boolean {
   if (addr % (PMD_PAGES * PAGE_SIZE) !== 0 || i + PMD_PAGES > pages.length) return false;
   const head = pages[i]!.folio;
-  if (orderOf(head) !== HPAGE_PMD_ORDER) return false;
+  if (head === -1 || orderOf(head) !== HPAGE_PMD_ORDER) return false;
   for (let j = 0; j < PMD_PAGES; j++) {
     const p = pages[i + j]!;
     if (p.folio !== head || p.index !== j) return false;

@@ -61,7 +61,7 @@ export const PlatformSchema = z.strictObject({
     faultDeliveryNs: ns,
     faultReplayNs: ns,
     findRangeNs: ns,
-    getPagesNsPerPage: ns,
+    getPagesNsPerEntry: ns,
     bindNs: ns,
     bindNsPerPte: ns,
     invalidateNs: ns,
