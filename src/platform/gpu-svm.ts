@@ -10,7 +10,7 @@ import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
 import { svmRangeIndexOf } from "./svm-range-index.ts";
-import { hmmEntryOrders, xePtLeaves, type RangePage } from "./pt-entries.ts";
+import { hmmEntryOrders, xePtLeaves } from "./pt-entries.ts";
 import type { GpuFaultDecision, MigrationPolicy } from "./policy.ts";
 import type { XeDevice } from "./xe-device.ts";
 import { NO_TIMESLICE_MS, xeRetryTimesliceMs } from "./timeslice.ts";
@@ -466,12 +466,13 @@ export class GpuSvm implements MmuNotifier {
   /** The entries hmm_range_fault finds over the range as it is mapped now (hmmEntryOrders). */
   private hmmEntries(r: SvmRangeState, npages: number): number[] {
     const ptes = this.state.mms.get(r.mm)!.ptes;
-    const seen: RangePage[] = [];
-    for (let i = 0; i < npages; i++) {
-      const pte = ptes.get(r.start / PAGE_SIZE + i);
-      seen.push(pte === undefined ? { folio: -1, index: 0 } : { folio: pte.folio, index: pte.index });
-    }
-    return hmmEntryOrders(r.start, seen, (folio) => this.state.folios.get(folio)!.order);
+    const first = r.start / PAGE_SIZE;
+    return hmmEntryOrders(r.start, {
+      count: npages,
+      folioAt: (i) => ptes.folio(first + i), // -1 where nothing is mapped
+      indexAt: (i) => ptes.index(first + i),
+      orderOf: (folio) => this.state.folios.get(folio)!.order,
+    });
   }
 
   /**

@@ -3,10 +3,12 @@ import { HPAGE_PMD_ORDER, PAGE_SIZE } from "../kernel/constants.ts";
 /** Pages a 2 MiB (PMD-level) entry covers. */
 const PMD_PAGES = 1 << HPAGE_PMD_ORDER;
 
-/** One page of a range as get_pages saw it: which folio (-1: nothing mapped yet), and which page of that folio. */
-export interface RangePage {
-  folio: number;
-  index: number;
+/** A range's pages as get_pages sees them: page i's folio (-1: nothing mapped yet) and its page within that folio. */
+export interface PagesView {
+  count: number;
+  folioAt(i: number): number;
+  indexAt(i: number): number;
+  orderOf(folio: number): number;
 }
 
 /**
@@ -14,12 +16,12 @@ export interface RangePage {
  * (drm_gpusvm_hmm_pfn_to_order: the hmm order clipped to the range): a 2 MiB-aligned block of
  * the range mapped wholly by one order-9 folio, page i at offset i (a PMD-mapped THP), is one
  * order-9 entry; every other page (an unmapped one too: hmm faults it in as such) is its own
- * order-0 entry. `orderOf` gives a folio's order.
+ * order-0 entry.
  */
-export function hmmEntryOrders(startAddr: number, pages: readonly RangePage[], orderOf: (folio: number) => number): number[] {
+export function hmmEntryOrders(startAddr: number, pages: PagesView): number[] {
   const orders: number[] = [];
-  for (let i = 0; i < pages.length; ) {
-    if (pmdMapped(startAddr + i * PAGE_SIZE, pages, i, orderOf)) {
+  for (let i = 0; i < pages.count; ) {
+    if (pmdMapped(startAddr + i * PAGE_SIZE, pages, i)) {
       orders.push(HPAGE_PMD_ORDER);
       i += PMD_PAGES;
     } else {
@@ -31,13 +33,12 @@ export function hmmEntryOrders(startAddr: number, pages: readonly RangePage[], o
 }
 
 /** Pages [i, i + 512) start at a 2 MiB boundary and are pages 0..511 of one order-9 folio. */
-function pmdMapped(addr: number, pages: readonly RangePage[], i: number, orderOf: (folio: number) => number): boolean {
-  if (addr % (PMD_PAGES * PAGE_SIZE) !== 0 || i + PMD_PAGES > pages.length) return false;
-  const head = pages[i]!.folio;
-  if (head === -1 || orderOf(head) !== HPAGE_PMD_ORDER) return false;
+function pmdMapped(addr: number, pages: PagesView, i: number): boolean {
+  if (addr % (PMD_PAGES * PAGE_SIZE) !== 0 || i + PMD_PAGES > pages.count) return false;
+  const head = pages.folioAt(i);
+  if (head === -1 || pages.orderOf(head) !== HPAGE_PMD_ORDER) return false;
   for (let j = 0; j < PMD_PAGES; j++) {
-    const p = pages[i + j]!;
-    if (p.folio !== head || p.index !== j) return false;
+    if (pages.folioAt(i + j) !== head || pages.indexAt(i + j) !== j) return false;
   }
   return true;
 }
