@@ -1,6 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
+import { loadPlatform } from "../src/workload/platform-schema.ts";
 
 /**
  * A GPU read of a 2 MiB range that stays in system memory (ordinary faults do not migrate here),
@@ -60,5 +64,37 @@ describe("get_pages charges per entry hmm_range_fault returns", () => {
   it("512 4 KiB folios are 512 entries, as before", () => {
     const { fault } = gpuReadOfSystemRange("never");
     expect(fault.getPagesNs).toBe(Math.round(512 * 17.58));
+  });
+});
+
+describe("a profile written before per-entry get_pages and per-PTE bind", () => {
+  it("loads its getPagesNsPerPage and bindNsPerPage as the per-entry and per-PTE costs (a 4 KiB page is one of each)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pagesim-pte-"));
+    try {
+      const text = readFileSync("workloads/platforms/xe-pcie4x8-iommu.yaml", "utf8")
+        .replace(/getPagesNsPerEntry: 17\.58/, "getPagesNsPerPage: 20")
+        .replace(/bindNsPerPte: 15\.625/, "bindNsPerPage: 16");
+      expect(text).toContain("getPagesNsPerPage: 20");
+      expect(text).toContain("bindNsPerPage: 16");
+      const file = join(dir, "old.yaml");
+      writeFileSync(file, text);
+      const gpu = loadPlatform(file).gpu;
+      expect([gpu.getPagesNsPerEntry, gpu.bindNsPerPte]).toEqual([20, 16]);
+      expect(Object.keys(gpu)).not.toContain("bindNsPerPage");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses both names at once, naming the key", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pagesim-pte-"));
+    try {
+      const text = readFileSync("workloads/platforms/xe-pcie4x8-iommu.yaml", "utf8").replace(/bindNsPerPte: 15\.625/, "bindNsPerPte: 15.625\n  bindNsPerPage: 16");
+      const file = join(dir, "both.yaml");
+      writeFileSync(file, text);
+      expect(() => loadPlatform(file)).toThrow(/both\.yaml.*gpu.*bindNsPerPage/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
