@@ -92,7 +92,7 @@ describe("verify rebuilds the platform state from the log and names the event th
 
   it("MMU notifier removed: an invalidation's end without its start is refused at the end's seq", async () => {
     const { dir, rows } = await record();
-    const start = rows.find((r) => r.kind === "mmu_notifier.start")!;
+    const start = rows.find((r) => r.kind === "mmu_notifier.begin")!;
     const end = rows.find((r) => r.kind === "mmu_notifier.end" && r.seq > start.seq)!;
     expect(end.values.mm).toBe(start.values.mm);
     await dropArrowRow(dir, start.seq);

@@ -202,7 +202,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       state.napsNs.delete(ev.thread);
       return;
     }
-    case "mmu_notifier.start": {
+    case "mmu_notifier.begin": {
       const mm = getMm(state, ev.mm);
       mm.activeInvalidations++;
       mm.notifierSeq |= 1;

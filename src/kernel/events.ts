@@ -66,7 +66,7 @@ export type KernelEvent =
    * mmu_notifier_invalidate_range_start (mn_itree_inv_start_range): one more invalidation of mm in
    * progress; the mm's notifier sequence turns odd.
    */
-  | { kind: "mmu_notifier.start"; mm: number }
+  | { kind: "mmu_notifier.begin"; mm: number }
   /**
    * mmu_notifier_invalidate_range_end (mn_itree_inv_end): one invalidation fewer; when none is left
    * the sequence turns even again (and readers waiting to begin wake up).

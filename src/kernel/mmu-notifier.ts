@@ -63,7 +63,7 @@ function mmOf(k: MmuNotifierHost, mm: number): MmState {
  * Every call must be paired with mmuNotifierInvalidateEnd once the page tables are changed.
  */
 export function* mmuNotifierInvalidate(k: MmuNotifierHost, range: MmuNotifierRange): ProcessBody<void> {
-  k.commit({ kind: "mmu_notifier.start", mm: range.mm });
+  k.commit({ kind: "mmu_notifier.begin", mm: range.mm });
   const curSeq = mmOf(k, range.mm).notifierSeq;
   for (const notifier of k.mmuNotifiers) yield* notifier.invalidate(range, curSeq);
 }

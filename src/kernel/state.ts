@@ -53,7 +53,7 @@ export interface MmState {
   ptes: PageTable;
   /**
    * mm->notifier_subscriptions: invalidate_seq (odd while invalidations are in progress) and
-   * active_invalidate_ranges, applied from mmu_notifier.start / .end.
+   * active_invalidate_ranges, applied from mmu_notifier.begin / .end.
    */
   notifierSeq: number;
   activeInvalidations: number;
