@@ -13,7 +13,8 @@ function log() {
   const events: [number, number, string, MetricEvent][] = [];
   const add = (tNs: number, thread: number, ev: MetricEvent) => void events.push([tNs, thread, thread === GPU ? "gpu" : "process", ev]);
   const fold = (endNs: number, keep: (ev: MetricEvent, i: number) => boolean = () => true) => {
-    const m = new RunMetrics({ threadName: (uid) => `t${uid}`, platform: { copyChannels: 1 } });
+    const m = new RunMetrics({ threadName: (uid) => `t${uid}` });
+    m.event(-1, 0, -1, "process", { kind: "copy.init", channels: 1 }); // a platform run: its copy engine comes first
     events.forEach(([t, thread, ctx, ev], seq) => {
       if (keep(ev, seq)) m.event(seq, t, thread, ctx, ev);
     });
@@ -195,5 +196,18 @@ describe("the run's metrics, folded from its events (src/machine)", () => {
     expect(l.fold(100).platformStats!.vramEvictions).toBe(1);
     const withoutIt = l.fold(100, (ev) => ev.kind !== "vram.evict");
     expect(withoutIt.platformStats!.vramEvictions).toBe(0);
+  });
+
+  it("the copy engine's channels come from the log's copy.init: no copy.init, no platform figures", () => {
+    const job = { kind: "copy.job", job: 0, bytes: 4096, queuedNs: 0, durationNs: 500, dir: "to_device" } as const;
+    const fold = (channels: number | null) => {
+      const m = new RunMetrics({ threadName: (uid) => `t${uid}` });
+      if (channels !== null) m.event(0, 0, -1, "process", { kind: "copy.init", channels });
+      m.event(1, 500, CPU, "process", job);
+      return m.result(1_000, 2).platformStats;
+    };
+    expect(fold(null)).toBeNull();
+    expect(fold(1)!.copyUtilisation).toBe(0.5);
+    expect(fold(2)!.copyUtilisation).toBe(0.25); // busy 500 ns of 1,000 ns on one of two channels
   });
 });

@@ -90,6 +90,16 @@ describe("verify rebuilds the platform state from the log and names the event th
     expect(result.divergence).toMatchObject({ seq: job.seq, kind: "copy.job", what: `the model refuses this event: copy job 0 completes as ${bytes - 4096} bytes to_device, submitted as ${bytes} bytes to_device` });
   });
 
+  it("MMU notifier removed: an invalidation's end without its start is refused at the end's seq", async () => {
+    const { dir, rows } = await record();
+    const start = rows.find((r) => r.kind === "mmu_notifier.begin")!;
+    const end = rows.find((r) => r.kind === "mmu_notifier.end" && r.seq > start.seq)!;
+    expect(end.values.mm).toBe(start.values.mm);
+    await dropArrowRow(dir, start.seq);
+    const result = await verifyRun(dir);
+    expect(result.divergence).toMatchObject({ seq: end.seq - 1, kind: "mmu_notifier.end", what: `the model refuses this event: mmu notifier: invalidate_range_end of mm ${String(start.values.mm)} without a start` });
+  });
+
   it("copy engine removed: a job that never got a channel cannot complete; refused at the completion's seq", async () => {
     const { dir, rows } = await record();
     const start = only(rows, "copy.start");

@@ -18,7 +18,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
   switch (ev.kind) {
     case "mm.create": {
       expectId("mm", ev.mm, state.nextMmId);
-      state.mms.set(ev.mm, { id: ev.mm, users: 1, vmas: [], ptes: new PageTable() });
+      state.mms.set(ev.mm, { id: ev.mm, users: 1, vmas: [], ptes: new PageTable(), notifierSeq: 2, activeInvalidations: 0 });
       state.nextMmId++;
       return;
     }
@@ -200,6 +200,19 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       const asked = state.napsNs.get(ev.thread);
       if (asked !== ev.durationNs) throw new IllegalTransition(`thread ${ev.thread} naps ${ev.durationNs} ns, but ${asked === undefined ? "no nap was asked for" : `${asked} ns were asked for`}`);
       state.napsNs.delete(ev.thread);
+      return;
+    }
+    case "mmu_notifier.begin": {
+      const mm = getMm(state, ev.mm);
+      mm.activeInvalidations++;
+      mm.notifierSeq |= 1;
+      return;
+    }
+    case "mmu_notifier.end": {
+      const mm = getMm(state, ev.mm);
+      if (mm.activeInvalidations === 0) throw new IllegalTransition(`mmu notifier: invalidate_range_end of mm ${ev.mm} without a start`);
+      mm.activeInvalidations--;
+      if (mm.activeInvalidations === 0 && (mm.notifierSeq & 1) === 1) mm.notifierSeq++;
       return;
     }
     case "handle_mm_fault.begin":

@@ -62,6 +62,16 @@ export type KernelEvent =
    * parent saw, and afterwards each sees its own writes (shared mappings excepted). Changes nothing.
    */
   | { kind: "mm.fork"; mm: number; parent: number }
+  /**
+   * mmu_notifier_invalidate_range_start (mn_itree_inv_start_range): one more invalidation of mm in
+   * progress; the mm's notifier sequence turns odd.
+   */
+  | { kind: "mmu_notifier.begin"; mm: number }
+  /**
+   * mmu_notifier_invalidate_range_end (mn_itree_inv_end): one invalidation fewer; when none is left
+   * the sequence turns even again (and readers waiting to begin wake up).
+   */
+  | { kind: "mmu_notifier.end"; mm: number }
   /** [start, end) of mm is unmapped (do_vmi_munmap): whatever was there is gone. Changes nothing. */
   | { kind: "mm.unmap"; mm: number; start: number; end: number }
   /** mremap's move_page_tables: the data of [start, end) of mm is now at newStart. Changes nothing. */

@@ -1,4 +1,6 @@
 import { WaitQueueHead, type Engine, type ProcessBody } from "../engine/index.ts";
+import type { KernelEvent } from "./events.ts";
+import type { KernelState, MmState } from "./state.ts";
 
 /** Why a range's mappings change (enum mmu_notifier_event, the values the model raises). */
 export type MmuNotifyEvent = "unmap" | "clear" | "protection" | "migrate";
@@ -23,32 +25,33 @@ export interface MmuNotifier {
   invalidate(range: MmuNotifierRange, curSeq: number): ProcessBody<void>;
 }
 
-/**
- * struct mmu_notifier_subscriptions, the interval-tree part: one per mm. invalidate_seq is odd
- * while invalidations are in progress (active_invalidate_ranges > 0); readers sleep on wq.
- */
-interface MmuNotifierSubscriptions {
-  invalidateSeq: number;
-  activeInvalidateRanges: number;
-  wq: WaitQueueHead;
-}
-
-/** The kernel fields this module needs (the Kernel class, or a test's stand-in). */
+/** The kernel fields this module needs (the Kernel class). */
 export interface MmuNotifierHost {
   readonly engine: Engine;
   readonly mmuNotifiers: readonly MmuNotifier[];
+  /** The mm's notifier sequence lives in its state (MmState.notifierSeq), applied from the log. */
+  readonly state: KernelState;
+  commit(ev: KernelEvent): void;
 }
 
-const subscriptionsByHost = new WeakMap<MmuNotifierHost, Map<number, MmuNotifierSubscriptions>>();
+/**
+ * Each mm's wait queue for readers waiting out an invalidation (notifier_subscriptions->wq): an
+ * engine object, not state; its waits and wake-ups are engine events.
+ */
+const waitQueues = new WeakMap<MmuNotifierHost, Map<number, WaitQueueHead>>();
 
-/** mm->notifier_subscriptions, made on first use (mmu_notifier_register allocates it). */
-function subscriptionsOf(k: MmuNotifierHost, mm: number): MmuNotifierSubscriptions {
-  let byMm = subscriptionsByHost.get(k);
-  if (byMm === undefined) subscriptionsByHost.set(k, (byMm = new Map()));
-  let subs = byMm.get(mm);
-  // __mmu_notifier_register starts the sequence at 2 (even: nothing in progress).
-  if (subs === undefined) byMm.set(mm, (subs = { invalidateSeq: 2, activeInvalidateRanges: 0, wq: new WaitQueueHead(k.engine, `mmu_notifier:${mm}`) }));
-  return subs;
+function waitQueueOf(k: MmuNotifierHost, mm: number): WaitQueueHead {
+  let byMm = waitQueues.get(k);
+  if (byMm === undefined) waitQueues.set(k, (byMm = new Map()));
+  let wq = byMm.get(mm);
+  if (wq === undefined) byMm.set(mm, (wq = new WaitQueueHead(k.engine, `mmu_notifier:${mm}`)));
+  return wq;
+}
+
+function mmOf(k: MmuNotifierHost, mm: number): MmState {
+  const state = k.state.mms.get(mm);
+  if (state === undefined) throw new Error(`mmu notifier: no mm ${mm}`);
+  return state;
 }
 
 /**
@@ -60,10 +63,8 @@ function subscriptionsOf(k: MmuNotifierHost, mm: number): MmuNotifierSubscriptio
  * Every call must be paired with mmuNotifierInvalidateEnd once the page tables are changed.
  */
 export function* mmuNotifierInvalidate(k: MmuNotifierHost, range: MmuNotifierRange): ProcessBody<void> {
-  const subs = subscriptionsOf(k, range.mm);
-  subs.activeInvalidateRanges++;
-  subs.invalidateSeq |= 1;
-  const curSeq = subs.invalidateSeq;
+  k.commit({ kind: "mmu_notifier.begin", mm: range.mm });
+  const curSeq = mmOf(k, range.mm).notifierSeq;
   for (const notifier of k.mmuNotifiers) yield* notifier.invalidate(range, curSeq);
 }
 
@@ -72,12 +73,10 @@ export function* mmuNotifierInvalidate(k: MmuNotifierHost, range: MmuNotifierRan
  * of the mm ends, its sequence turns even again and readers waiting to begin wake up.
  */
 export function mmuNotifierInvalidateEnd(k: MmuNotifierHost, range: MmuNotifierRange): void {
-  const subs = subscriptionsOf(k, range.mm);
-  if (subs.activeInvalidateRanges === 0) throw new Error(`mmu notifier: invalidate_range_end of mm ${range.mm} without a start`);
-  subs.activeInvalidateRanges--;
-  if (subs.activeInvalidateRanges > 0 || (subs.invalidateSeq & 1) === 0) return;
-  subs.invalidateSeq++;
-  subs.wq.wakeUpAll();
+  const mm = mmOf(k, range.mm);
+  const wasOdd = (mm.notifierSeq & 1) === 1;
+  k.commit({ kind: "mmu_notifier.end", mm: range.mm }); // the apply refuses an end without a start
+  if (wasOdd && (mm.notifierSeq & 1) === 0) waitQueueOf(k, range.mm).wakeUpAll();
 }
 
 /**
@@ -85,8 +84,8 @@ export function mmuNotifierInvalidateEnd(k: MmuNotifierHost, range: MmuNotifierR
  * odd one if an invalidation is in progress (a reader then waits for it to end), else one behind.
  */
 export function mmuIntervalNotifierInsertSeq(k: MmuNotifierHost, mm: number): number {
-  const subs = subscriptionsOf(k, mm);
-  return (subs.invalidateSeq & 1) === 1 ? subs.invalidateSeq : subs.invalidateSeq - 1;
+  const seq = mmOf(k, mm).notifierSeq;
+  return (seq & 1) === 1 ? seq : seq - 1;
 }
 
 /**
@@ -95,9 +94,9 @@ export function mmuIntervalNotifierInsertSeq(k: MmuNotifierHost, mm: number): nu
  * mmu_interval_read_retry later compares.
  */
 export function* mmuIntervalReadBegin(k: MmuNotifierHost, mm: number, intervalSeq: () => number): ProcessBody<number> {
-  const subs = subscriptionsOf(k, mm);
+  const state = mmOf(k, mm);
   const seq = intervalSeq();
-  while (subs.invalidateSeq === seq) yield subs.wq.wait();
+  while (state.notifierSeq === seq) yield waitQueueOf(k, mm).wait();
   return seq;
 }
 

@@ -51,6 +51,12 @@ export interface MmState {
   vmas: VmaState[];
   /** Virtual page number (Math.floor(addr / PAGE_SIZE)) to its entry; absent means none. */
   ptes: PageTable;
+  /**
+   * mm->notifier_subscriptions: invalidate_seq (odd while invalidations are in progress) and
+   * active_invalidate_ranges, applied from mmu_notifier.begin / .end.
+   */
+  notifierSeq: number;
+  activeInvalidations: number;
 }
 
 /** A folio as model code reads it (folio-table.ts): live, read-only. */

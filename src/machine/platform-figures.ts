@@ -60,6 +60,8 @@ export class PlatformFold {
   private readonly detachedAt = new Map<number, number>(); // devmem → devmem.detach time
   private readonly releaseDelaysNs: number[] = [];
   private copyBusyNs = 0;
+  /** The copy engine's channels, from copy.init (a run without a platform has none: no platform figures). */
+  private copyChannels: number | null = null;
   private readonly c: Counts = {
     dmaMaps: 0, dmaMapNs: 0, dmaUnmapNs: 0, dmaIovaAllocs: 0, dmaIovaLinks: 0, copyJobs: 0, copyBytes: 0, vramEvictions: 0, gpuAccesses: 0,
     irqPuts: 0, gpuStallNs: 0, gpuThrottles: 0, gpuThrottleNs: 0, notifierBlockNs: 0,
@@ -69,6 +71,9 @@ export class PlatformFold {
 
   event(tNs: number, thread: number, ctx: string, ev: MetricEvent): void {
     switch (ev.kind) {
+      case "copy.init":
+        this.copyChannels = ev.channels;
+        return;
       case "page.read":
       case "page.write":
         if (ctx === "gpu") this.c.gpuAccesses++;
@@ -157,8 +162,13 @@ export class PlatformFold {
     }
   }
 
-  /** The figures at `endNs`; copy-engine utilisation is busy time over the run's length per channel. */
-  result(endNs: number, copyChannels: number): PlatformStats {
-    return { ...this.c, copyUtilisation: endNs === 0 ? 0 : this.copyBusyNs / (endNs * copyChannels), releaseDelaysNs: this.releaseDelaysNs };
+  /**
+   * The figures at `endNs`, or null for a run without a platform (no copy.init in its log);
+   * copy-engine utilisation is busy time over the run's length per channel.
+   */
+  result(endNs: number): PlatformStats | null {
+    const channels = this.copyChannels;
+    if (channels === null) return null;
+    return { ...this.c, copyUtilisation: endNs === 0 ? 0 : this.copyBusyNs / (endNs * channels), releaseDelaysNs: this.releaseDelaysNs };
   }
 }

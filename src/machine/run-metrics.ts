@@ -14,7 +14,7 @@ export interface RunFigures {
   steps: number;
   work: WorkStats;
   gpuFaults: GpuFaultReport[];
-  /** Platform runs only. */
+  /** Platform runs only (the log has copy.init). */
   platformStats: PlatformStats | null;
   /** Reads that did not see the last write to their page (and writes on top of data their process never saw). */
   lostWrites: string[];
@@ -25,8 +25,6 @@ export interface RunFigures {
 export interface RunMetricsOptions {
   /** A thread's name, for the GPU fault table and the lost-write messages. */
   threadName: (uid: number) => string;
-  /** The copy engine's channels on a platform run (the copy engine's utilisation is per channel); null: no platform. */
-  platform: { copyChannels: number } | null;
 }
 
 /**
@@ -58,12 +56,11 @@ export class RunMetrics {
 
   /** The figures of a log of `events` events (engine events included) whose run ended at `endNs`. */
   result(endNs: number, events: number): RunFigures {
-    const p = this.options.platform;
     return {
       endNs, events, steps: this.steps,
       work: this.work.result(endNs),
       gpuFaults: this.platform.gpuFaults,
-      platformStats: p === null ? null : this.platform.result(endNs, p.copyChannels),
+      platformStats: this.platform.result(endNs),
       lostWrites: this.lostWrites,
       kernelBugs: this.kernelBugs,
     };

@@ -10,6 +10,7 @@ import { populateMm } from "../pagemap/populate-mm.ts";
 import type { GpuAccess, GpuFaultStage, PlatformEvent, SvmRangeState, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
 import { svmRangeIndexOf } from "./svm-range-index.ts";
+import { hmmEntryOrders, xePtLeaves } from "./pt-entries.ts";
 import type { GpuFaultDecision, MigrationPolicy } from "./policy.ts";
 import type { XeDevice } from "./xe-device.ts";
 import { NO_TIMESLICE_MS, xeRetryTimesliceMs } from "./timeslice.ts";
@@ -17,6 +18,8 @@ import { NO_TIMESLICE_MS, xeRetryTimesliceMs } from "./timeslice.ts";
 /** What get_pages found: every page's folio, and where the range lives. */
 interface RangePages {
   folios: number[];
+  /** The order of each entry hmm_range_fault returned, in address order (hmmEntryOrders). */
+  entryOrders: number[];
   memory: "system" | "device";
   devmem: number;
   /** Every page was writable (HMM_PFN_WRITE): false when a read found a copy-on-write page. */
@@ -429,7 +432,8 @@ export class GpuSvm implements MmuNotifier {
   private *getPages(r: SvmRangeState, devmemOnly: boolean, access: GpuAccess): ProcessBody<RangePages | number> {
     const k = this.p.k;
     const npages = (r.end - r.start) / PAGE_SIZE;
-    yield spin(Math.round(npages * this.profile.gpu.getPagesNsPerPage));
+    // The walk costs per entry: one for a PMD-mapped THP, one per page elsewhere.
+    yield spin(Math.round(this.hmmEntries(r, npages).length * this.profile.gpu.getPagesNsPerEntry));
     const faulted = yield* this.hmmRangeFault(r, access);
     if (faulted !== 0) return faulted;
     const folios: number[] = [];
@@ -456,7 +460,19 @@ export class GpuSvm implements MmuNotifier {
       folios.push(pte.folio);
     }
     const devmem = zdd === -1 ? -1 : this.state.zdds.get(zdd)?.devmem ?? -1;
-    return { folios, memory: memory ?? "system", devmem, writable };
+    return { folios, entryOrders: this.hmmEntries(r, npages), memory: memory ?? "system", devmem, writable };
+  }
+
+  /** The entries hmm_range_fault finds over the range as it is mapped now (hmmEntryOrders). */
+  private hmmEntries(r: SvmRangeState, npages: number): number[] {
+    const ptes = this.state.mms.get(r.mm)!.ptes;
+    const first = r.start / PAGE_SIZE;
+    return hmmEntryOrders(r.start, {
+      count: npages,
+      folioAt: (i) => ptes.folio(first + i), // -1 where nothing is mapped
+      indexAt: (i) => ptes.index(first + i),
+      orderOf: (folio) => this.state.folios.get(folio)!.order,
+    });
   }
 
   /**
@@ -483,10 +499,10 @@ export class GpuSvm implements MmuNotifier {
     return 0;
   }
 
-  /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found. */
+  /** xe_svm_range_bind: write the GPU page-table entries for the pages get_pages found (a 2 MiB PTE where an entry allows). */
   private *bind(r: SvmRangeState, pages: RangePages, seq: number): ProcessBody<number> {
     const g = this.profile.gpu;
-    yield spin(Math.round(g.bindNs + pages.folios.length * g.bindNsPerPage));
+    yield spin(Math.round(g.bindNs + xePtLeaves(pages.entryOrders) * g.bindNsPerPte));
     // Under the notifier lock, drm_gpusvm_range_pages_valid: the invalidation sequence moved since get_pages.
     if (mmuIntervalReadRetry(this.intervalSeq(r), seq)) return -Errno.EAGAIN;
     this.commit({ kind: "svm_range.bind", range: r.id, memory: pages.memory, folios: pages.folios, writable: pages.writable, notifierSeq: seq });

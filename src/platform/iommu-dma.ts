@@ -32,17 +32,17 @@ export class IommuDma implements DmaOps {
     return this.iova!;
   }
 
-  /** dma_map_page (dma_map_page_attrs). */
+  /** dma_map_page (dma_map_page_attrs): one IOVA and one sync for the folio, an IOMMU entry per 4 KiB page. */
   *mapPage(_folio: number, order: number, _dir: PagemapAddr["dir"]): ProcessBody<boolean> {
-    yield spin(Math.round(this.perPage.mapNsPerPage * nrPages(order)));
+    yield spin(Math.round(this.perPage.mapNs + this.perPage.mapNsPerPage * nrPages(order)));
     if (this.faults.fail("dma_map")) return false;
     this.live++;
     return true;
   }
 
-  /** dma_unmap_page (dma_unmap_page_attrs). */
+  /** dma_unmap_page (dma_unmap_page_attrs): the entries cleared page by page, one IOTLB invalidation and IOVA free for the folio. */
   *unmapPage(_folio: number, order: number, _dir: PagemapAddr["dir"]): ProcessBody<void> {
-    yield spin(Math.round(this.perPage.unmapNsPerPage * nrPages(order)));
+    yield spin(Math.round(this.perPage.unmapNs + this.perPage.unmapNsPerPage * nrPages(order)));
     this.live--;
   }
 

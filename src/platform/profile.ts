@@ -7,10 +7,19 @@ export type IommuMode = "strict" | "lazy" | "off" | "iova";
 /** The modes where drm_pagemap maps page by page with dma_map_page / dma_unmap_page. */
 export type PerPageIommuMode = Exclude<IommuMode, "iova">;
 
+/**
+ * dma_map_page / dma_unmap_page of one folio (drivers/iommu/dma-iommu.c): a fixed part per
+ * mapping, whatever its size, and a part per 4 KiB IOMMU page-table entry it writes or clears.
+ * A 4 KiB page costs the sum of the two; a 2 MiB THP one fixed part and 512 entries.
+ */
 export interface DmaCosts {
-  /** dma_map_page of one 4 KiB page (IOVA allocation and IOMMU page-table write when on). */
+  /** dma_map_page, per mapping: the IOVA allocation and the one iotlb_sync_map. */
+  mapNs: number;
+  /** ... and per 4 KiB page: its IOMMU page-table entry (iommu_map). */
   mapNsPerPage: number;
-  /** dma_unmap_page of one 4 KiB page (with the IOTLB invalidation in strict mode). */
+  /** dma_unmap_page, per mapping: the IOTLB invalidation and its wait (strict) or the flush-queue entry (lazy), and the IOVA's free. */
+  unmapNs: number;
+  /** ... and per 4 KiB page: clearing its IOMMU page-table entry (iommu_unmap_fast). */
   unmapNsPerPage: number;
 }
 
@@ -83,12 +92,12 @@ export interface PlatformProfile {
     faultReplayNs: number;
     /** Range lookup or insertion in the handler (drm_gpusvm_range_find_or_insert, notifier locks). */
     findRangeNs: number;
-    /** drm_gpusvm_range_get_pages per page (hmm_range_fault walk and device address lookup). */
-    getPagesNsPerPage: number;
+    /** drm_gpusvm_range_get_pages per entry hmm_range_fault returns (a 4 KiB page, or one PMD-mapped THP): the walk and the address lookup. */
+    getPagesNsPerEntry: number;
     /** Binding: fixed part (job submission) ... */
     bindNs: number;
-    /** ... and per 4 KiB page of GPU page-table entries written. */
-    bindNsPerPage: number;
+    /** ... and per GPU page-table entry written, at whatever level (a 4 KiB PTE, or one 2 MiB PTE for a 2 MiB entry). */
+    bindNsPerPte: number;
     /** Zapping a range's GPU PTEs and invalidating the GPU TLB. */
     invalidateNs: number;
     /** One GPU access to a page that is mapped. */

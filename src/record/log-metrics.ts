@@ -17,7 +17,7 @@ export interface LogMetrics {
 /**
  * `pagesim metrics`: folds a run directory's events.arrow through the one metrics reader
  * (src/machine/run-metrics.ts), with what the log does not hold taken from run.json: the run's
- * end time, its threads' names, the copy engine's channels and the checks' verdicts.
+ * end time, its threads' names and the checks' verdicts.
  */
 export async function metricsFromRunDir(dir: string): Promise<LogMetrics> {
   const files = runDirFiles(dir);
@@ -25,8 +25,7 @@ export async function metricsFromRunDir(dir: string): Promise<LogMetrics> {
   if (typeof manifest.result !== "object" || manifest.result === null || typeof manifest.endNs !== "number" || typeof manifest.events !== "number") throw new RunDirError(`${files.manifest}: not a run's run.json (expected "events", "endNs" and "result")`);
   if (!existsSync(files.arrow)) throw new RunDirError(`${dir}: no events.arrow (the run recorded with --sink ${manifest.sinks.join(",") || "none"}); pagesim metrics reads the Arrow log`);
   const names = new Map((manifest.threads ?? []).map((t) => [t.uid, t.name]));
-  const channels = manifest.workload?.resolved?.platformProfile?.copy.channels;
-  const fold = new RunMetrics({ threadName: (uid) => names.get(uid) ?? String(uid), platform: channels === undefined ? null : { copyChannels: channels } });
+  const fold = new RunMetrics({ threadName: (uid) => names.get(uid) ?? String(uid) });
   const where = (seq: number) => `events.arrow, event seq ${seq}`;
   let events = 0;
   for await (const row of readEventRows(files.arrow)) {

@@ -31,8 +31,25 @@ const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, c
   }
   return b;
 });
-const dmaCosts = z.strictObject({ mapNsPerPage: ns, unmapNsPerPage: ns });
+// The per-mapping parts may be left out: a profile written before them charged everything per page.
+const dmaCosts = z.strictObject({ mapNs: ns.default(0), mapNsPerPage: ns, unmapNs: ns.default(0), unmapNsPerPage: ns });
 const iovaCosts = z.strictObject({ allocNs: ns, linkNs: ns, syncNs: ns, unlinkNs: ns, unlinkNsPerLink: ns, freeNs: ns });
+
+/** Keys profiles used before get_pages was charged per entry and the bind per PTE (a 4 KiB page is one of each). */
+const OLD_GPU_KEYS: Record<string, string> = { getPagesNsPerPage: "getPagesNsPerEntry", bindNsPerPage: "bindNsPerPte" };
+
+/** An old key is read as its new name, unless the new name is there too (then the old one is refused as unknown). */
+function renameOldGpuKeys(gpu: unknown): unknown {
+  if (typeof gpu !== "object" || gpu === null || Array.isArray(gpu)) return gpu;
+  const out: Record<string, unknown> = { ...(gpu as Record<string, unknown>) };
+  for (const [old, now] of Object.entries(OLD_GPU_KEYS)) {
+    if (old in out && !(now in out)) {
+      out[now] = out[old];
+      delete out[old];
+    }
+  }
+  return out;
+}
 
 /** The YAML shape of workloads/platforms/*.yaml; see src/platform/profile.ts for each field. */
 export const PlatformSchema = z.strictObject({
@@ -56,13 +73,13 @@ export const PlatformSchema = z.strictObject({
     }),
   copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, bandwidthGBps: z.number().positive(), maxJobBytes: bytes }),
   vram: z.strictObject({ sizeBytes: bytes, allocNs: ns, retrySleepNs: ns, retryTimeoutNs: ns, release: z.enum(["sync", "async"]) }),
-  gpu: z.strictObject({
+  gpu: z.preprocess(renameOldGpuKeys, z.strictObject({
     faultDeliveryNs: ns,
     faultReplayNs: ns,
     findRangeNs: ns,
-    getPagesNsPerPage: ns,
+    getPagesNsPerEntry: ns,
     bindNs: ns,
-    bindNsPerPage: ns,
+    bindNsPerPte: ns,
     invalidateNs: ns,
     accessNs: ns,
     faultWorkers: z.number().int().positive(),
@@ -72,7 +89,7 @@ export const PlatformSchema = z.strictObject({
     atomicMigrateTries: z.number().int().positive(),
     migrateNonAtomic: z.boolean(),
     minMigrateBytes: bytes,
-  }),
+  })),
 });
 
 /** Where the bundled platforms are: workloads/platforms/ of the package (src/ or dist/src/ up). */

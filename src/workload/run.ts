@@ -109,6 +109,17 @@ export class WorkloadRun {
 
   constructor(private readonly workload: Workload, seedOverride?: number, hooks: RunHooks = {}) {
     const seed = (this.seed = seedOverride ?? workload.seed);
+    const threadNames = new Map<number, string>();
+    const metrics = (this.metrics = new RunMetrics({ threadName: (uid) => threadNames.get(uid) ?? String(uid) }));
+    // The metrics fold attaches with the recorder, before the first event: it reads the world's
+    // own set-up (the copy engine's copy.init) from the log like the rest.
+    const onLog = (log: Parameters<NonNullable<RunHooks["onLog"]>>[0]): void => {
+      hooks.onLog?.(log);
+      log.subscribe({
+        onSpawn: (uid, name) => threadNames.set(uid, name),
+        onModelEvent: (seq, tNs, thread, ctx, ev) => metrics.event(seq, tNs, thread, ctx, ev),
+      });
+    };
     const w = (this.world = createWorld(
       {
         seed,
@@ -122,17 +133,11 @@ export class WorkloadRun {
         ...(workload.irqFrees === undefined ? {} : { irqFrees: { probability: workload.irqFrees.probability, delayNs: workload.irqFrees.delay } }),
         ...(workload.policy === undefined ? {} : { policy: policyChoice(workload.policy) }),
       },
-      hooks.onLog,
+      onLog,
     ));
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
     const holders = new Map<number, RefHolder[]>(); // folio -> pin and get steps still holding it
-    const threadNames = new Map<number, string>();
-    const metrics = (this.metrics = new RunMetrics({ threadName: (uid) => threadNames.get(uid) ?? String(uid), platform: w.profile === null ? null : { copyChannels: w.profile.copy.channels } }));
-    w.log.subscribe({
-      onSpawn: (uid, name) => threadNames.set(uid, name),
-      onModelEvent: (seq, tNs, thread, ctx, ev) => metrics.event(seq, tNs, thread, ctx, ev),
-    });
     this.hung = new HungFaultCheck(w.engine, () => w.k.state, { threadName: (uid) => threadNames.get(uid) ?? String(uid), holders: (folio) => holders.get(folio) ?? [] });
     w.log.subscribe(this.hung);
 
