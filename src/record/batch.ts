@@ -51,7 +51,7 @@ export class FieldBuffer {
   /** Room for `capacity` rows, keeping the first `rows`. */
   grow(capacity: number, rows: number): void {
     const values = valuesFor(this.def, capacity);
-    values.set(this.values.subarray(0, this.values.length) as never);
+    values.set(this.values as never);
     this.values = values;
     if (this.validity !== null) {
       const validity = new Uint8Array(Math.ceil(capacity / 8));

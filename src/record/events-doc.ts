@@ -1,5 +1,5 @@
 import { ENGINE_EVENT_KINDS } from "../engine/index.ts";
-import { COLUMNS, ENGINE_KIND_FIELDS, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
+import { COLUMNS, ENGINE_KIND_FIELDS, REFCOUNT_KINDS, RUN_EVENT_SPECS, type ColumnName } from "./schema.ts";
 
 const ARROW_TYPE: Record<string, string> = {
   i32: "int32",
@@ -119,7 +119,7 @@ export function eventsMarkdown(): string {
   }
   for (const [name, rows] of groups) out.push(`## ${name}`, "", "| kind | columns | what it records |", "|---|---|---|", ...rows, "");
   out.push(
-    "Kinds `folio.alloc`, `folio.get`, `folio.put`, `folio.pin`, `folio.unpin`, `zdd.alloc`, `zdd.get`, `zdd.put`, `mm.create`, `mmget` and `mmput` also carry `refcount`: the count after the change.",
+    `Kinds ${listed([...REFCOUNT_KINDS])} also carry \`refcount\`: the count after the change.`,
     "",
     "## Engine events",
     "",
@@ -134,3 +134,6 @@ export function eventsMarkdown(): string {
 }
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** `a`, `b` and `c`. */
+const listed = (names: string[]) => names.map((n) => `\`${n}\``).join(", ").replace(/, ([^,]*)$/, " and $1");

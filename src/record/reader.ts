@@ -114,7 +114,7 @@ export function columnView(col: number, data: Data): ColumnView {
  * a BigInt per value. Outside ±2^53 (never seen in a log so far) it is read exactly as a BigInt and
  * converted.
  */
-export function int64At(words: Int32Array, big: BigInt64Array, i: number): number {
+function int64At(words: Int32Array, big: BigInt64Array, i: number): number {
   const hi = words[2 * i + 1]!;
   return hi >= -0x200000 && hi < 0x200000 ? hi * 4294967296 + (words[2 * i]! >>> 0) : Number(big[i]!);
 }

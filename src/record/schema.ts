@@ -102,12 +102,6 @@ export const COLUMN_INDEX: Readonly<Record<ColumnName, number>> = Object.fromEnt
 /** The fields of the run event of kind K (its union member, minus `kind`). */
 type FieldsOf<K extends RunEventKind> = RunEvent extends infer E ? (E extends { kind: infer Q } ? (K extends Q ? Omit<E, "kind"> : never) : never) : never;
 
-export interface KindSpec {
-  readonly doc: string;
-  /** Event field → the column it is stored in. */
-  readonly fields: Readonly<Record<string, ColumnName>>;
-}
-
 /**
  * Every model and workload event kind: what it records and where each field goes. The mapped
  * type makes the compiler insist on every kind and every field.
@@ -259,7 +253,7 @@ export const FIELDS_MEMBERS: readonly FieldsMember[] = [
     if (REFCOUNT_KINDS.has(kind)) columns.push(COLUMN_INDEX.refcount);
     return { name: kind, typeId, columns: columns.sort((a, b) => a - b), nullable: new Set(REFCOUNT_KINDS.has(kind) ? [COLUMN_INDEX.refcount] : []) };
   }),
-  { name: "engine", typeId: Object.keys(RUN_EVENT_SPECS).length, columns: [COLUMN_INDEX.object, COLUMN_INDEX.arg], nullable: new Set([COLUMN_INDEX.object]) },
+  { name: "engine", typeId: Object.keys(RUN_EVENT_SPECS).length, columns: [COLUMN_INDEX[ENGINE_KIND_FIELDS.object], COLUMN_INDEX[ENGINE_KIND_FIELDS.arg]], nullable: new Set([COLUMN_INDEX[ENGINE_KIND_FIELDS.object]]) },
 ];
 /** Kind index (in EVENT_KINDS) → its union member's type id. */
 export const MEMBER_OF_KIND: readonly number[] = EVENT_KINDS.map((kind) => (kind in RUN_EVENT_SPECS ? FIELDS_MEMBERS.findIndex((m) => m.name === kind) : FIELDS_MEMBERS.length - 1));

@@ -62,10 +62,10 @@ function appendRow(b: EventBatch, values: EventRow["values"], check: number): vo
 }
 
 /** Rewrites a run directory's events.arrow from rows (each with the checksum to store). */
-async function rewrite(dir: string, rows: AsyncIterable<{ values: EventRow["values"]; check: number }>): Promise<void> {
+function rewrite(dir: string, rows: readonly { values: EventRow["values"]; check: number }[]): void {
   const writer = new ArrowEventWriter(join(dir, "events.arrow"), { fsync: false });
   const batch = new EventBatch(65536);
-  for await (const { values, check } of rows) {
+  for (const { values, check } of rows) {
     appendRow(batch, values, check);
     if (batch.full) {
       writer.write(batch);
@@ -92,7 +92,7 @@ export async function editArrowRow(dir: string, seq: number, edit: (values: Even
     edit(values);
     rows.push({ values, check: options.resign === true ? rowChecksum(values) : row.recordedCheck });
   }
-  await rewrite(dir, toAsync(rows));
+  rewrite(dir, rows);
 }
 
 /**
@@ -109,9 +109,5 @@ export async function dropArrowRow(dir: string, seq: number): Promise<void> {
       rows.push({ values, check: rowChecksum(values) });
     }
   }
-  await rewrite(dir, toAsync(rows));
-}
-
-async function* toAsync<T>(xs: T[]): AsyncIterable<T> {
-  yield* xs;
+  rewrite(dir, rows);
 }
