@@ -32,9 +32,9 @@ const PAGES_PER_2M = 512;
  * The GPU's copy engine as xe_svm_copy drives it: one job per physically contiguous run of
  * device memory, split every maxJobBytes (XE_MIGRATE_CHUNK_SIZE), each costing a fixed latency,
  * a cost per system-side descriptor (one PTE per 4 KiB system page, or one per 2 MiB system
- * folio: xe_migrate_vram) and bytes over the link's bandwidth. Jobs wait for one of `channels` channels in arrival order, so
- * GPU-fault migrations and evictions running at once queue behind each other. The submitting
- * thread sleeps until its last job's fence signals.
+ * folio: xe_migrate_vram) and bytes over the link's bandwidth. Jobs wait for one of `channels`
+ * channels in arrival order, so GPU-fault migrations and evictions running at once queue behind
+ * each other. The submitting thread sleeps until its last job's fence signals.
  */
 export class CopyEngine {
   private readonly channels: Server;
