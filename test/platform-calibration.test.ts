@@ -165,9 +165,9 @@ describe("bad platform input", () => {
     );
     const dir = mkdtempSync(join(tmpdir(), "pagesim-badp-"));
     mkdirSync(join(dir, "platforms"));
-    writeFileSync(join(dir, "platforms", "bad.yaml"), readFileSync("workloads/platforms/xe-pcie4x8-iommu.yaml", "utf8").replace("bandwidthGBps: 9.62", "bandwidthGBps: fast"));
+    writeFileSync(join(dir, "platforms", "bad.yaml"), readFileSync("workloads/platforms/xe-pcie4x8-iommu.yaml", "utf8").replace("lanes: 8 ", "lanes: 6 "));
     const file = join(dir, "w.yaml");
     writeFileSync(file, header("bad", "  - { addr: 0x40000000, size: 2MiB }") + "  - name: t\n    steps:\n      - { op: sleep, duration: 1 }\n");
-    expect(() => loadWorkload(file)).toThrow(/bad\.yaml:\d+:\d+: copy\.bandwidthGBps: .*number/);
+    expect(() => loadWorkload(file)).toThrow(/bad\.yaml:\d+:\d+: pcie\.lanes: /);
   });
 });

@@ -3,13 +3,24 @@ import { nrPages } from "../kernel/constants.ts";
 import type { PagemapContext } from "../pagemap/context.ts";
 import type { DevicePage, DrmPagemapDevmemOps, PagemapAddr } from "../pagemap/ops.ts";
 
+/** A device page copied, and the system entry (drm_pagemap_addr) it was paired with. */
+export interface CopiedPage {
+  /** Device folio and the page's index in it. */
+  folio: number;
+  index: number;
+  /** Order of the system entry: 0 for a 4 KiB page, 9 for a 2 MiB folio given as one entry. */
+  systemOrder: number;
+  /** This page is where the system entry starts (drm_pagemap fills only that one address). */
+  systemHead: boolean;
+}
+
 /**
  * The data side of copy_to_devmem / copy_to_ram, shared by every device: one page.copy event per
- * page that has both a system address and a device page. Returns the device folios copied, in
- * order, so the caller can charge the copy its own way.
+ * page that has both a system address and a device page. Returns the device pages copied, in
+ * order, with their system entries, so the caller can charge the copy its own way.
  */
-export function commitPageCopies(p: PagemapContext, pages: DevicePage[], addrs: PagemapAddr[], npages: number, toDevice: boolean): number[] {
-  const copied: number[] = [];
+export function commitPageCopies(p: PagemapContext, pages: DevicePage[], addrs: PagemapAddr[], npages: number, toDevice: boolean): CopiedPage[] {
+  const copied: CopiedPage[] = [];
   for (let i = 0; i < npages; ) {
     const a = addrs[i]!;
     const span = a.folio === -1 ? 1 : nrPages(a.order);
@@ -19,7 +30,7 @@ export function commitPageCopies(p: PagemapContext, pages: DevicePage[], addrs: 
         if (dev.folio === -1) continue;
         if (toDevice) p.commit({ kind: "page.copy", srcFolio: a.folio, srcIndex: a.index + j, dstFolio: dev.folio, dstIndex: dev.index });
         else p.commit({ kind: "page.copy", srcFolio: dev.folio, srcIndex: dev.index, dstFolio: a.folio, dstIndex: a.index + j });
-        copied.push(dev.folio);
+        copied.push({ folio: dev.folio, index: dev.index, systemOrder: a.order, systemHead: j === 0 });
       }
     }
     i += span;

@@ -3,6 +3,8 @@
  * Profiles live in workloads/platforms/*.yaml with each value's source beside it; this is their
  * resolved shape. Times are nanoseconds, sizes bytes, bandwidths bytes per second.
  */
+import type { PcieLink } from "./pcie.ts";
+
 export type IommuMode = "strict" | "lazy" | "off" | "iova";
 /** The modes where drm_pagemap maps page by page with dma_map_page / dma_unmap_page. */
 export type PerPageIommuMode = Exclude<IommuMode, "iova">;
@@ -64,12 +66,21 @@ export interface PlatformProfile {
     /** `iova` may be missing from a profile whose mode is not iova (the schema checks it). */
     costs: Record<PerPageIommuMode, DmaCosts> & { iova?: IovaCosts | undefined };
   };
+  /** The GPU's PCIe link, from which the copy's bandwidth follows (pcie.ts); absent in a profile that gives copy.bandwidthGBps instead. */
+  pcie?: PcieLink | undefined;
   copy: {
     /** Copy-engine channels that run jobs in parallel. */
     channels: number;
     /** Per job: submission, ring and fence signalling. */
     latencyNs: number;
-    /** Sustained bytes per second of one channel for page-granular SVM copies. */
+    /**
+     * Per system-side descriptor of a job: xe_migrate_vram maps the system side into the migrate
+     * VM with one PTE per 4 KiB page, or one 2 MiB entry per 2 MiB folio when every 2 MiB step of
+     * the job is one (xe_migrate_vram_use_pde). Covers writing the entry and the copy's address
+     * translation per entry.
+     */
+    descriptorNs: number;
+    /** Bytes per second of the link: from `pcie` (pcieLinkBytesPerSec), or the profile's copy.bandwidthGBps override. */
     bandwidthBytesPerSec: number;
     /** Jobs are split at this size (XE_MIGRATE_CHUNK_SIZE). */
     maxJobBytes: number;

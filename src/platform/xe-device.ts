@@ -6,7 +6,7 @@ import { evictToRam } from "../pagemap/evict-to-ram.ts";
 import { migrateToDevmem } from "../pagemap/migrate-to-devmem.ts";
 import type { DevicePage, DrmPagemapDevmemOps, DrmPagemapOps, PagemapAddr } from "../pagemap/ops.ts";
 import { pagemapOpsGet } from "../pagemap/pagemap-ops.ts";
-import { contiguousRuns, type CopyEngine } from "./copy-engine.ts";
+import { contiguousRuns, type CopyEngine, type CopyPage } from "./copy-engine.ts";
 import { unbindAndEvict } from "./unbind.ts";
 import { commitPageCopies, devmemOpsOf, releaseDevmem } from "./device-common.ts";
 import type { PlatformEvent, WorldState } from "./events.ts";
@@ -140,12 +140,16 @@ export class XeDevice {
     return devmemOpsOf(this.p, { copy: (...args) => this.copy(...args), release: (devmem) => this.release(devmem) });
   }
 
-  /** xe_svm_copy: the data moves with page.copy events; the time is the copy engine's. */
+  /**
+   * xe_svm_copy: the data moves with page.copy events; the time is the copy engine's. Each device
+   * page goes with the order of the system entry it pairs with, which sets how many descriptors
+   * xe_migrate_vram writes for the system side.
+   */
   private *copy(pages: DevicePage[], addrs: PagemapAddr[], npages: number, point: "copy_to_devmem" | "copy_to_ram"): ProcessBody<number> {
     const toDevice = point === "copy_to_devmem";
-    const pfns = commitPageCopies(this.p, pages, addrs, npages, toDevice).map((folio) => this.p.state.folios.get(folio)!.pfn);
+    const copied = commitPageCopies(this.p, pages, addrs, npages, toDevice).map((c): CopyPage => ({ pfn: this.p.state.folios.get(c.folio)!.pfn + c.index, systemOrder: c.systemOrder, systemHead: c.systemHead }));
     const engine = this.p.k.engine;
-    yield* this.copyEngine.copy(contiguousRuns(pfns, PAGE_SIZE), toDevice ? "to_device" : "from_device", () => engine.nowNs);
+    yield* this.copyEngine.copy(contiguousRuns(copied), toDevice ? "to_device" : "from_device", () => engine.nowNs);
     return this.p.fail(point) ? -Errno.EIO : 0;
   }
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { documentValue, parseYamlFile, readTextFile } from "./yaml-file.ts";
 import * as z from "zod";
 import type { PlatformProfile } from "../platform/profile.ts";
+import { pcieLinkBytesPerSec, type PcieLink } from "../platform/pcie.ts";
 import { DEFAULT_ATOMIC_TIMESLICE_MS, timesliceMsSchema } from "../platform/timeslice.ts";
 import { parseDurationNs, parseSizeBytes } from "./units.ts";
 import { WorkloadError } from "./errors.ts";
@@ -34,6 +35,11 @@ const bytes = z.union([z.number().int().positive(), z.string()]).transform((v, c
 // The per-mapping parts may be left out: a profile written before them charged everything per page.
 const dmaCosts = z.strictObject({ mapNs: ns.default(0), mapNsPerPage: ns, unmapNs: ns.default(0), unmapNsPerPage: ns });
 const iovaCosts = z.strictObject({ allocNs: ns, linkNs: ns, syncNs: ns, unlinkNs: ns, unlinkNsPerLink: ns, freeNs: ns });
+
+/** A number from a fixed set, refused with the set named. */
+function oneOf(values: readonly number[], what: string) {
+  return z.number({ error: `expected ${what}: one of ${values.join(", ")}` }).refine((v) => values.includes(v), { message: `expected ${what}: one of ${values.join(", ")}` });
+}
 
 /** Keys profiles used before get_pages was charged per entry and the bind per PTE (a 4 KiB page is one of each). */
 const OLD_GPU_KEYS: Record<string, string> = { getPagesNsPerPage: "getPagesNsPerEntry", bindNsPerPage: "bindNsPerPte" };
@@ -71,7 +77,16 @@ export const PlatformSchema = z.strictObject({
         ctx.addIssue({ code: "custom", path: ["costs", "iova"], message: "iommu: iova needs the link API's costs here (allocNs, linkNs, syncNs, unlinkNs, unlinkNsPerLink, freeNs)" });
       }
     }),
-  copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, bandwidthGBps: z.number().positive(), maxJobBytes: bytes }),
+  // The link the copy's bandwidth follows from; a profile may give copy.bandwidthGBps instead (or as well: it overrides).
+  pcie: z
+    .strictObject({
+      gen: oneOf([1, 2, 3, 4, 5], "a PCIe generation"),
+      lanes: oneOf([1, 2, 4, 8, 16], "a link width in lanes"),
+      maxPayloadBytes: oneOf([128, 256, 512, 1024, 2048, 4096], "a Max_Payload_Size in bytes"),
+    })
+    .optional(),
+  // descriptorNs may be left out (0): a profile written before it charged bytes over bandwidth only.
+  copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, descriptorNs: ns.default(0), bandwidthGBps: z.number().positive().optional(), maxJobBytes: bytes }),
   vram: z.strictObject({ sizeBytes: bytes, allocNs: ns, retrySleepNs: ns, retryTimeoutNs: ns, release: z.enum(["sync", "async"]) }),
   gpu: z.preprocess(renameOldGpuKeys, z.strictObject({
     faultDeliveryNs: ns,
@@ -90,6 +105,10 @@ export const PlatformSchema = z.strictObject({
     migrateNonAtomic: z.boolean(),
     minMigrateBytes: bytes,
   })),
+}).superRefine((profile, ctx) => {
+  if (profile.pcie === undefined && profile.copy.bandwidthGBps === undefined) {
+    ctx.addIssue({ code: "custom", path: ["pcie"], message: "expected the GPU's PCIe link (pcie: { gen, lanes, maxPayloadBytes }) or copy.bandwidthGBps" });
+  }
 });
 
 /** Where the bundled platforms are: workloads/platforms/ of the package (src/ or dist/src/ up). */
@@ -137,6 +156,8 @@ export function loadPlatform(path: string, overrides: Record<string, unknown> = 
     const node = doc.getIn(issue.path as (string | number)[], true) as { range?: [number, number, number] } | undefined;
     throw new WorkloadError(`${path}${node?.range === undefined ? "" : at(node.range[0])}: ${key || "(top level)"}: ${issue.message}`);
   }
-  const { copy, ...rest } = result.data;
-  return { ...rest, copy: { channels: copy.channels, latencyNs: copy.latencyNs, maxJobBytes: copy.maxJobBytes, bandwidthBytesPerSec: copy.bandwidthGBps * 1e9 } };
+  const { copy, pcie, ...rest } = result.data;
+  // An explicit bandwidthGBps overrides the link's (sweeps and what-ifs); otherwise it follows from the link.
+  const bandwidthBytesPerSec = copy.bandwidthGBps !== undefined ? copy.bandwidthGBps * 1e9 : pcieLinkBytesPerSec(pcie as PcieLink);
+  return { ...rest, pcie: pcie as PcieLink | undefined, copy: { channels: copy.channels, latencyNs: copy.latencyNs, descriptorNs: copy.descriptorNs, maxJobBytes: copy.maxJobBytes, bandwidthBytesPerSec } };
 }
