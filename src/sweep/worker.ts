@@ -4,7 +4,7 @@ import { recordRun, type SinkName } from "../record/run-dir.ts";
 import { loadWorkload } from "../workload/load.ts";
 import { runTimeslice, type RunTimesliceParams } from "../workload/run-timeslice.ts";
 import type { RunReport } from "../workload/run.ts";
-import { settingsOf, type PlannedRun } from "./plan.ts";
+import type { PlannedRun } from "./plan.ts";
 
 /** What the sweep runner asks a worker to do, and what the worker answers. */
 export interface RunRequest {
@@ -44,11 +44,9 @@ export async function executeRun(req: RunRequest): Promise<RunResult> {
   const start = performance.now();
   let parameters: RunResult["parameters"] = {};
   try {
-    // Labels name the run's settings; they are not settings of the workload (plan.ts).
-    const settings = settingsOf(req.run.params);
-    const workload = loadWorkload(req.run.workload, { ...settings, seed: req.run.seed });
+    const workload = loadWorkload(req.run.workload, { ...req.run.params, seed: req.run.seed });
     parameters = runTimeslice(workload);
-    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: settings, ...(req.budget === undefined ? {} : { budget: req.budget }), ...(req.fsync === undefined ? {} : { fsync: req.fsync }) });
+    const { manifest, report } = await recordRun({ file: req.run.workload, workload, seed: req.run.seed, outDir: req.outDir, sinks: req.sinks, overrides: req.run.params, ...(req.budget === undefined ? {} : { budget: req.budget }), ...(req.fsync === undefined ? {} : { fsync: req.fsync }) });
     return { id: req.run.id, status: "complete", wallMs: performance.now() - start, events: manifest.events, endNs: manifest.endNs, digest: manifest.digest, metrics: report.metrics, series: runSeries(report), parameters: manifest.parameters ?? parameters };
   } catch (error) {
     return { id: req.run.id, status: "failed", error: error instanceof Error ? error.message : String(error), wallMs: performance.now() - start, events: 0, endNs: 0, digest: "", metrics: {}, series: {}, parameters };
