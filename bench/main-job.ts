@@ -1,8 +1,8 @@
 /**
  * `npm run bench`, last part: the main job and how sweeps scale with worker threads.
  *
- * Times `pagesim sweep workloads/sweeps/default.yaml --report` — what `npm start` runs (144
- * runs) — as a whole process into a fresh directory, with --jobs 2 (this machine's cores, the
+ * Times `pagesim sweep workloads/sweeps/default.yaml --report` — what `npm start` runs (288
+ * runs since the study covers two kernels; 144 before) — as a whole process into a fresh directory, with --jobs 2 (this machine's cores, the
  * default) and --jobs 1, interleaved run by run; each figure is the median of --runs (default 5).
  * Goals (issue #8): the main job under 2 minutes; --jobs 2 at least 1.8× faster than --jobs 1
  * on a sweep of 64 runs or more. --quick runs one shard (1/24: 6 runs) once, as a smoke test.

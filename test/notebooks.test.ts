@@ -70,6 +70,12 @@ describe("notebooks", () => {
         const drawn = outputs.filter((o) => o.data?.["image/svg+xml"] !== undefined || o.data?.["text/html"] !== undefined);
         expect(drawn.length, `${name} produced no image/svg+xml or text/html output`).toBeGreaterThan(0);
       }
+      // The default study runs two kernels (label.kernel): policies.ipynb reads each workload on
+      // each kernel apart, never pooled, and its reading says so by name.
+      const policies = JSON.parse(readFileSync(join(out, "policies.ipynb"), "utf8")) as Notebook;
+      const reading = (policies.cells[policies.cells.length - 1]!.outputs ?? []).map((o) => [o.data?.["text/markdown"] ?? ""].flat().join("")).join("");
+      for (const workload of ["atomic-ping-pong", "atomic-contention"])
+        for (const kernel of ["seed-era", "current"]) expect(reading, `policies.ipynb reads ${workload} on the ${kernel} kernel apart`).toContain(`(${workload} · ${kernel} kernel)`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -336,8 +336,12 @@ const VISIBILITY = `(policies) => {
   return out;
 }`;
 
+/** The default study's workloads and kernels (its zip group's label.kernel), in plan order. */
+const WORKLOADS = ["atomic-ping-pong.yaml", "atomic-contention.yaml"];
+const KERNELS = ["seed-era", "current"];
+
 describe("the report shows every policy", () => {
-  it("gives every policy of the default study a visible mark in every chart for each workload, and fits a 1280 px screen", async () => {
+  it("gives every policy of the default study a visible mark in every chart for each workload and kernel, and fits a 1280 px screen", async () => {
     // The default study's policies, knobs, timeslices and workloads, at two HZ and one seed to keep it quick.
     const dir = tempDir();
     const study = parse(readFileSync(join(root, "workloads/sweeps/default.yaml"), "utf8")) as { workloads: string[]; parameters: Record<string, unknown[]> };
@@ -347,16 +351,37 @@ describe("the report shows every policy", () => {
     expect(summary.failed).toBe(0);
     writeReport(join(dir, "out"));
     const src = openResults(join(dir, "out", "results.sqlite"));
-    const policies = [...new Set(loadRuns(src).map((r) => r.policy))];
+    const runs = loadRuns(src);
+    const { html } = buildReport(src);
     src.close();
+    const policies = [...new Set(runs.map((r) => r.policy))];
     expect(policies).toEqual(["xe", "none", "notifier-block", "uvm lapseUs=500", "uvm lapseUs=5000", "backoff", "two-fault", "rate-limit"]);
+    // Both kernels of the study, each workload's two drawn one after the other, never pooled: every
+    // work-chart mark of a kernel's group is the mean over that kernel's seeds alone.
+    const groupsOf = (w: string) => KERNELS.map((k) => `${w} · kernel: ${k}`);
+    const want = expected(runs);
+    const drawn = drawnData(html);
+    let checked = 0;
+    for (const id of ALL_CHARTS) expect(drawn.get(id)!.map((g) => g.title), id).toEqual(WORKLOADS.flatMap(groupsOf));
+    for (const group of drawn.get("work")!) {
+      const [workload, kernel] = group.title.split(" · kernel: ");
+      for (const row of group.panels.flat()) {
+        if (String(row.category) === "not used") continue;
+        const p = { "label.kernel": kernel, "platform.gpu.atomicTimesliceMs": parseFloat(String(row.category)), "model.hz": Number(String(row.facet).replace("HZ ", "")) };
+        const policy = String(row.policy);
+        if (policy !== "xe" && policy !== "notifier-block") continue;
+        expect(row.mean, `${group.title} ${JSON.stringify(row)}`).toBeCloseTo(want(`workloads/${workload}`, { ...p, "policy.name": policy }, String(row.metric)).mean, 6);
+        checked++;
+      }
+    }
+    expect(checked, "timed work marks checked against their kernel's runs").toBe(2 * 2 * 2 * 2 * 3 * 2);
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(pathToFileURL(join(dir, "out", "report.html")).href, { waitUntil: "load" });
     expect.soft(await page.evaluate("document.documentElement.scrollWidth"), "no horizontal scroll at 1280 px").toBeLessThanOrEqual(1280);
     const seen = (await page.evaluate(`(${VISIBILITY})(${JSON.stringify(policies)})`)) as Record<string, Record<string, string>>;
     await page.close();
-    expect(Object.keys(seen)).toEqual(ALL_CHARTS.flatMap((c) => [`${c} / atomic-ping-pong.yaml`, `${c} / atomic-contention.yaml`]));
+    expect(Object.keys(seen), "both kernels' panels in every chart, for each workload").toEqual(ALL_CHARTS.flatMap((c) => WORKLOADS.flatMap(groupsOf).map((g) => `${c} / ${g}`)));
     for (const [chart, byPolicy] of Object.entries(seen)) expect(byPolicy, chart).toEqual(Object.fromEntries(policies.map((p) => [p, "visible"])));
   });
 });
@@ -364,7 +389,7 @@ describe("the report shows every policy", () => {
 /** A configuration with one repetition: each metric's mean, min and max are the value given. */
 function config(policy: string, timesliceMs: number | null, hz: number | null, metrics: Record<string, number>): ConfigSummary {
   const stats = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, { mean: v, min: v, max: v, n: 1 }]));
-  return { key: JSON.stringify([policy, timesliceMs, hz]), workload: "w.yaml", policy, timesliceMs, timesliceFrom: [], hz, params: {}, runIds: ["r0000"], statuses: { complete: 1 }, metrics: stats };
+  return { key: JSON.stringify([policy, timesliceMs, hz]), workload: "w.yaml", policy, timesliceMs, timesliceFrom: [], hz, params: {}, labels: [], labelled: [], runIds: ["r0000"], statuses: { complete: 1 }, metrics: stats };
 }
 
 describe("report readings", () => {

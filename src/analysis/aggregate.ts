@@ -21,6 +21,9 @@ export interface ConfigSummary {
   hz: number | null;
   /** The first run's params: identical across repetitions, which is what a configuration is. */
   params: Record<string, unknown>;
+  /** The first run's labels and the settings they stand for (RunRow). */
+  labels: [string, string][];
+  labelled: string[];
   runIds: string[];
   /** Runs per status ("complete", "failed", ...). */
   statuses: Record<string, number>;
@@ -121,7 +124,7 @@ export function summarise(runs: readonly RunRow[], keyOf: (run: RunRow) => strin
     }
     const statuses: Record<string, number> = {};
     for (const r of members) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-    return { key, workload: first.workload, policy: first.policy, timesliceMs: first.timesliceMs, timesliceFrom: first.timesliceFrom, hz: first.hz, params: first.params, runIds: members.map((r) => r.runId), statuses, metrics };
+    return { key, workload: first.workload, policy: first.policy, timesliceMs: first.timesliceMs, timesliceFrom: first.timesliceFrom, hz: first.hz, params: first.params, labels: first.labels, labelled: first.labelled, runIds: members.map((r) => r.runId), statuses, metrics };
   });
 }
 

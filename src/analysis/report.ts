@@ -7,6 +7,7 @@ import { page } from "./html.ts";
 import type { Chart } from "./render.ts";
 import { assertResults, loadRuns, loadSweepMeta } from "./results.ts";
 import type { SqlSource } from "./sql-source.ts";
+import { labelMeanings } from "./settings.ts";
 import { configTable, statusSection } from "./table.ts";
 
 /** The report as a string, and which charts it drew or could not. */
@@ -38,6 +39,7 @@ export function buildReport(src: SqlSource, label = "results.sqlite"): BuiltRepo
   const description = describe(meta);
   const lines = [
     ...(meta.sweep_file === undefined ? [] : [`Sweep ${meta.sweep_file}${meta.shard ? `, shard ${meta.shard}` : ""}.`]),
+    ...labelMeanings(runs).map((l) => `Label ${l}; each label value is drawn apart, never pooled.`),
     `${runs.length} runs recorded${meta.planned_runs === undefined ? "" : ` of ${meta.planned_runs} planned`}; ${plural(new Set(runs.map((r) => r.workload)).size, "workload")}, drawn apart; ${plural(new Set(runs.map((r) => r.policy)).size, "policy setting")} (a policy with different knobs counts once per setting).`,
   ];
   const html = page({

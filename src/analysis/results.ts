@@ -31,6 +31,13 @@ export interface RunRow {
   hz: number | null;
   /** Every override the sweep set, as the sweep file gave it (number, text or boolean); recorded parameters apart. */
   params: Record<string, unknown>;
+  /**
+   * The sweep's labels on this run (params `label.<name>`, src/sweep/plan.ts), as [name, value]
+   * sorted by name: `[["kernel", "seed-era"]]`. Shown in place of the settings they stand for.
+   */
+  labels: [string, string][];
+  /** The settings the run's labels stand for (their zip group's other keys): named by the label instead. */
+  labelled: string[];
   /** Every metric of the run (none for a failed run). */
   metrics: Record<string, number>;
 }
@@ -81,8 +88,23 @@ function recordedTimeslice(value: unknown): Timeslice {
   return value === "unused" || value === "mixed" ? value : "unrecorded";
 }
 
+/** A sweep parameter that is a label (src/sweep/plan.ts LABEL_PREFIX): recorded, never applied. */
+export const LABEL_PREFIX = "label.";
+
+/** Which settings each label stands for, as the sweep recorded it (`sweep` key `labels`); {} when absent or unreadable. */
+function labelCoverage(src: SqlSource): Record<string, string[]> {
+  try {
+    const parsed = JSON.parse(loadSweepMeta(src).labels ?? "{}") as unknown;
+    if (typeof parsed !== "object" || parsed === null) return {};
+    return Object.fromEntries(Object.entries(parsed).filter(([, v]) => Array.isArray(v)).map(([k, v]) => [k, (v as unknown[]).map(String)]));
+  } catch {
+    return {};
+  }
+}
+
 /** Every run with its params and metrics, in run order. Works whether or not metrics exist. */
 export function loadRuns(src: SqlSource): RunRow[] {
+  const coverage = labelCoverage(src);
   const params = new Map<string, Record<string, unknown>>();
   const decode = paramDecoder(src);
   for (const row of src.all("SELECT run_id, name, value FROM run_params ORDER BY run_id, name")) {
@@ -117,6 +139,8 @@ export function loadRuns(src: SqlSource): RunRow[] {
       timesliceFrom,
       hz: numberOrNull(p["model.hz"]),
       params: p,
+      labels: Object.keys(p).filter((k) => k.startsWith(LABEL_PREFIX)).sort().map((k) => [k.slice(LABEL_PREFIX.length), String(p[k])] as [string, string]),
+      labelled: [...new Set(Object.keys(p).flatMap((k) => (k.startsWith(LABEL_PREFIX) ? (coverage[k] ?? []) : [])))].sort(),
       metrics: metrics.get(id) ?? {},
     };
   });

@@ -1,6 +1,6 @@
 import { policyNames, policySpec } from "../policies/registry.ts";
 import { paramText, type Timeslice } from "./format.ts";
-import type { RunRow } from "./results.ts";
+import { LABEL_PREFIX, type RunRow } from "./results.ts";
 
 /**
  * Which of a run's swept settings apply to it. A sweep crosses every parameter with every other,
@@ -55,12 +55,13 @@ export function settingApplies(name: string, params: Readonly<Record<string, unk
  * timeslice (the keys the run recorded it came from) or HZ, sorted by name: what else tells two
  * configurations of one workload apart.
  */
-export function otherSettings(run: Pick<RunRow, "params" | "timesliceFrom">): [string, unknown][] {
+export function otherSettings(run: Pick<RunRow, "params" | "timesliceFrom" | "labelled">): [string, unknown][] {
   const params = run.params;
   const policy = policyNameOf(params);
-  const axes = new Set(["policy.name", "model.hz", ...run.timesliceFrom]);
+  // A label (shown as itself) and the settings it stands for are named by the label.
+  const axes = new Set(["policy.name", "model.hz", ...run.timesliceFrom, ...run.labelled]);
   return Object.keys(params)
-    .filter((k) => !axes.has(k) && !k.startsWith(`policy.${policy}.`) && settingApplies(k, params))
+    .filter((k) => !axes.has(k) && !k.startsWith(LABEL_PREFIX) && !k.startsWith(`policy.${policy}.`) && settingApplies(k, params))
     .sort()
     .map((k) => [k, params[k]]);
 }
@@ -72,8 +73,25 @@ export const shortWorkload = (path: string): string => path.split("/").pop() ?? 
  * What a chart keeps apart besides its own axes and colour: the workload and the other applicable
  * settings ("atomic-ping-pong.yaml" or "atomic-ping-pong.yaml · platform.gpu.accessNs=20").
  */
-export function variantOf(run: Pick<RunRow, "workload" | "params" | "timesliceFrom">): string {
-  return [shortWorkload(run.workload), ...otherSettings(run).map(([k, v]) => `${k}=${paramText(v)}`)].join(" · ");
+export function variantOf(run: Pick<RunRow, "workload" | "params" | "timesliceFrom" | "labels" | "labelled">): string {
+  return [shortWorkload(run.workload), ...run.labels.map(([name, value]) => `${name}: ${value}`), ...otherSettings(run).map(([k, v]) => `${k}=${paramText(v)}`)].join(" · ");
+}
+
+/**
+ * What each label value stands for, from the runs: "kernel: seed-era = model.thp=never,
+ * model.variant=seed; current = …" (the report's header says it, so a label hides nothing).
+ */
+export function labelMeanings(runs: readonly Pick<RunRow, "params" | "labels" | "labelled">[]): string[] {
+  const byName = new Map<string, Map<string, string>>();
+  for (const run of runs) {
+    for (const [name, value] of run.labels) {
+      const values = byName.get(name) ?? new Map<string, string>();
+      const covered = run.labelled.filter((k) => k in run.params).map((k) => `${k}=${paramText(run.params[k])}`);
+      if (!values.has(value)) values.set(value, covered.join(", "));
+      byName.set(name, values);
+    }
+  }
+  return [...byName].map(([name, values]) => `${name}: ${[...values].map(([v, means]) => (means === "" ? v : `${v} = ${means}`)).join("; ")}`);
 }
 
 /** Timeslices in axis order: values ascending, then "mixed", "not recorded", "not used". */

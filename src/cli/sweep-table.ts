@@ -36,13 +36,15 @@ const COLUMNS: [metric: string, header: string][] = [
 const cell = (v: number | undefined): string => (v === undefined ? "" : v >= 100 ? Math.round(v).toString() : Number(v.toFixed(2)).toString()).padStart(12);
 
 /**
- * A configuration's identifying columns: workload (when the sweep has several), the policy with
+ * A configuration's identifying columns: workload (when the sweep has several), each label the
+ * sweep gives (`label.kernel` → a "kernel" column; src/sweep/plan.ts), the policy with
  * its own knobs, the timeslice it recorded ("not used" when it has none), HZ, and any other setting
  * that applies to it. Knobs of other policies are left out: they do not act on the run.
  */
-function identity(c: ChartConfig, withWorkload: boolean): string[] {
+function identity(c: ChartConfig, withWorkload: boolean, labelNames: readonly string[]): string[] {
   const others = otherSettings(c).map(([k, v]) => `${k.split(".").pop()}=${paramText(v)}`);
-  return [...(withWorkload ? [shortWorkload(c.workload)] : []), c.policy, timesliceText(c.timeslice), hzLabel(c.hz), others.join(" ")];
+  const labels = labelNames.map((name) => c.labels.find(([n]) => n === name)?.[1] ?? "");
+  return [...(withWorkload ? [shortWorkload(c.workload)] : []), ...labels, c.policy, timesliceText(c.timeslice), hzLabel(c.hz), others.join(" ")];
 }
 
 /** A table of a sweep's results: one row per configuration, every configuration. */
@@ -51,8 +53,9 @@ export function formatSweepTable(dir: string): string {
   try {
     const configs = chartConfigs(loadRuns(src)).filter((c) => (c.statuses.complete ?? 0) > 0);
     const withWorkload = new Set(configs.map((c) => c.workload)).size > 1;
-    const heads = [...(withWorkload ? ["workload"] : []), "policy", "timeslice", "HZ", "other settings"];
-    const rows = configs.map((c) => identity(c, withWorkload));
+    const labelNames = [...new Set(configs.flatMap((c) => c.labels.map(([name]) => name)))].sort();
+    const heads = [...(withWorkload ? ["workload"] : []), ...labelNames, "policy", "timeslice", "HZ", "other settings"];
+    const rows = configs.map((c) => identity(c, withWorkload, labelNames));
     // Columns as wide as their widest entry; an empty "other settings" column is dropped.
     const keep = heads.map((_, i) => rows.some((r) => r[i] !== ""));
     const widths = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -34,6 +34,36 @@ export const SweepSchema = z.strictObject({
 });
 export type Sweep = z.infer<typeof SweepSchema>;
 
+/**
+ * A label: a parameter named `label.<name>` (`label.kernel: [seed-era, current]`, usually in a zip
+ * group beside the settings it names). It is recorded with the run's parameters (results.sqlite
+ * `run_params`, so it is part of the run's identity) and never applied to the workload: it names a
+ * row of settings for tables and reports, which show it in place of the settings it stands for.
+ */
+export const LABEL_PREFIX = "label.";
+
+export const isLabel = (key: string): boolean => key.startsWith(LABEL_PREFIX);
+
+/** The parameters a run applies to its workload (as `--set` would): all but its labels. */
+export function settingsOf(params: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !isLabel(k)));
+}
+
+/**
+ * Which settings each label stands for: a label in a zip group, that group's other parameters
+ * (they vary with it row by row); a label among `parameters`, none. Stored in results.sqlite's
+ * `sweep` table (key `labels`, JSON) for the report (src/analysis/results.ts).
+ */
+export function labelCoverage(sweep: Sweep): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const k of Object.keys(sweep.parameters)) if (isLabel(k)) out[k] = [];
+  for (const group of sweep.zip) {
+    const keys = Object.keys(group);
+    for (const k of keys.filter(isLabel)) out[k] = keys.filter((o) => !isLabel(o)).sort();
+  }
+  return out;
+}
+
 /** One run of a sweep: which workload, which parameter values, which seed. */
 export interface PlannedRun {
   /** r0000, r0001, … in plan order: stable, so resume and shards agree on names. */

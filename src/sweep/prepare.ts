@@ -4,7 +4,7 @@ import { WorkloadError } from "../workload/errors.ts";
 import { loadWorkload } from "../workload/load.ts";
 import { estimateRun, type RunEstimate } from "./estimate.ts";
 import { canonicalJson, runInputs, workloadHashes } from "./inputs.ts";
-import type { PlannedRun } from "./plan.ts";
+import { settingsOf, type PlannedRun } from "./plan.ts";
 import type { PreparedRun } from "./resume.ts";
 
 export interface PreparedPlan {
@@ -26,7 +26,7 @@ export function prepareRuns(runs: readonly PlannedRun[], sweepFile: string, sink
     let config = loaded.get(configKey);
     if (config === undefined) {
       try {
-        const workload = loadWorkload(run.workload, run.params);
+        const workload = loadWorkload(run.workload, settingsOf(run.params));
         config = { ...workloadHashes(workload), platformName: workload.platform ?? "", estimate: estimateRun(workload, sinks) };
       } catch (error) {
         if (error instanceof WorkloadError) throw new WorkloadError(`${sweepFile}: run ${run.id} (${Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(", ") || "no parameters"}):\n${error.message}`);

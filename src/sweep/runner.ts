@@ -7,7 +7,7 @@ import type { SinkName } from "../record/run-dir.ts";
 import { WorkloadError } from "../workload/errors.ts";
 import type { RunInputs } from "./inputs.ts";
 import { LongestFirstQueue } from "./order.ts";
-import { countPlan, loadSweep, planSweep, shardOf, type PlannedRun } from "./plan.ts";
+import { countPlan, labelCoverage, loadSweep, planSweep, settingsOf, shardOf, type PlannedRun } from "./plan.ts";
 import { prepareRuns, type PreparedPlan } from "./prepare.ts";
 import { decideResume, type ResumeDecision } from "./resume.ts";
 import { SweepResults, readSweepMeta } from "./results.ts";
@@ -162,7 +162,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
     results.reconcile(decision.dropped, decision.moved, decision.kept.map((k) => k.run));
     finishRunDirMoves(results, runsDir);
   }
-  results.setMeta({ sweep_file: o.file, sweep_file_text: readFileSync(o.file, "utf8"), planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}` });
+  results.setMeta({ sweep_file: o.file, sweep_file_text: readFileSync(o.file, "utf8"), planned_runs: String(runs.length), shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}`, labels: JSON.stringify(labelCoverage(sweep)) });
   const inputsOf = new Map(decision.toRun.map((p) => [p.run.id, p.inputs]));
   const queue = new LongestFirstQueue(
     decision.toRun.map((p) => p.run),
@@ -197,7 +197,8 @@ async function runQueue(o: SweepOptions, queue: LongestFirstQueue, results: Swee
           return;
         }
         const run = queue.next()!;
-        const request: RunRequest = { run, outDir: join(o.outDir, "runs", run.id), sinks, ...(o.budget === undefined ? {} : { budget: o.budget }), ...(o.fsync === false ? { fsync: false } : {}) };
+        // The worker applies the run's settings; its labels are recorded here, not applied (plan.ts).
+        const request: RunRequest = { run: { ...run, params: settingsOf(run.params) }, outDir: join(o.outDir, "runs", run.id), sinks, ...(o.budget === undefined ? {} : { budget: o.budget }), ...(o.fsync === false ? { fsync: false } : {}) };
         worker.once("message", (result: RunResult) => {
           try {
             results.record(run, result, inputsOf.get(run.id));

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { loadSweep, planSweep, type PlannedRun } from "../../src/sweep/plan.ts";
+import { labelCoverage, loadSweep, planSweep, settingsOf, type PlannedRun } from "../../src/sweep/plan.ts";
 import { SweepResults } from "../../src/sweep/results.ts";
 import { loadWorkload } from "../../src/workload/load.ts";
 import { runTimeslice } from "../../src/workload/run-timeslice.ts";
@@ -104,14 +104,15 @@ export function writeSyntheticResults(dir: string, o: SyntheticOptions = {}): st
  */
 export function writePlannedResults(dir: string, sweepFile: string): PlannedRun[] {
   mkdirSync(dir, { recursive: true });
-  const runs = planSweep(loadSweep(sweepFile), sweepFile);
+  const sweep = loadSweep(sweepFile);
+  const runs = planSweep(sweep, sweepFile);
   const results = new SweepResults(join(dir, "results.sqlite"));
-  results.setMeta({ sweep_file: sweepFile, sweep_file_text: "", planned_runs: String(runs.length), shard: "" });
+  results.setMeta({ sweep_file: sweepFile, sweep_file_text: "", planned_runs: String(runs.length), shard: "", labels: JSON.stringify(labelCoverage(sweep)) });
   for (const run of runs) {
     const config = runs.findIndex((r) => r.workload === run.workload && JSON.stringify(r.params) === JSON.stringify(run.params));
     const metrics = { gpu_work_per_s: 100 + config, cpu_work_per_s: 1000 + config, cpu_spin_ms: config / 10, sim_end_ms: 50 };
     // The run parameters the loaded workload resolves to, as the sweep's worker records them.
-    const parameters = runTimeslice(loadWorkload(run.workload, { ...run.params, seed: run.seed }));
+    const parameters = runTimeslice(loadWorkload(run.workload, { ...settingsOf(run.params), seed: run.seed }));
     results.record(run, { id: run.id, status: "complete", wallMs: 1, events: 1000, endNs: 50e6, digest: "sha256:0", metrics, series: {}, parameters });
   }
   results.close();
