@@ -26,6 +26,8 @@ export interface WorldOptions {
   hz?: Hz;
   /** Transparent huge pages for anonymous memory. Default "never". */
   thp?: "always" | "never";
+  /** drm_pagemap asks for device-private THP (MIGRATE_VMA_SELECT_COMPOUND); newest only. */
+  deviceThp?: boolean;
   faults?: FaultPlan;
   device?: Partial<SimpleDeviceOptions>;
   /**
@@ -60,6 +62,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   const p = new PagemapContext(k, log, dma, faults, {
     variant: options.variant ?? "seed",
     zddRelease: options.zddRelease ?? "inline",
+    deviceThp: options.deviceThp ?? false,
   });
   let dev: SimpleDevice | XeDevice;
   let gpu: GpuSvm | null = null;
