@@ -1,3 +1,4 @@
+import { splitHugePmd } from "./huge-memory.ts";
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
@@ -111,24 +112,10 @@ function migrateVmaCollectSkip(m: MigrateVma, start: number, end: number): void 
   }
 }
 
-/**
- * The THP a PMD maps at the 2 MiB block holding `addr`, or -1. The model has no PMD level: a
- * block of one VMA whose 512 entries present pages 0..511 of one order-9 folio, in order, stands
- * for a PMD mapping; any other mapping of a THP is a PTE mapping.
- */
-function pmdMappedThp(k: Kernel, mm: MmState, vma: VmaState, addr: number): number {
-  const base = addr - (addr % PMD_SIZE);
-  if (base < vma.startAddr || base + PMD_SIZE > vma.endAddr) return -1;
-  const first = Math.floor(base / PAGE_SIZE);
-  // Entries read field by field in place: a CPU re-fault walks this block every time.
-  const ptes = mm.ptes;
-  if (ptes.kind(first) !== "present" || ptes.index(first) !== 0) return -1;
-  const head = ptes.folio(first);
-  if (folioOf(k, head).order !== HPAGE_PMD_ORDER) return -1;
-  for (let i = 1; i < PMD_PAGES; i++) {
-    if (ptes.kind(first + i) !== "present" || ptes.folio(first + i) !== head || ptes.index(first + i) !== i) return -1;
-  }
-  return head;
+/** The THP a present PMD leaf maps at the 2 MiB block holding `addr` (pmd_trans_huge), or -1. */
+function pmdMappedThp(mm: MmState, addr: number): number {
+  const leaf = mm.ptes.pmd(Math.floor(addr / PAGE_SIZE));
+  return leaf !== undefined && leaf.kind === "present" ? leaf.folio : -1;
 }
 
 /**
@@ -142,14 +129,14 @@ function pmdMappedThp(k: Kernel, mm: MmState, vma: VmaState, addr: number): numb
  */
 function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<void> {
   const mm = mmOf(k, vma.mm);
-  const thp = pmdMappedThp(k, mm, vma, start);
+  const thp = pmdMappedThp(mm, start);
   if (thp !== -1) {
     folioGet(k, thp);
     // Both early returns keep the reference just taken: a leak in the seed kernel, mirrored here
     // (fixed upstream when device THP migration rewrote this path).
     if (thp === m.faultFolio) return migrateVmaCollectSkip(m, start, end);
     if (!folioTrylock(k, thp)) return migrateVmaCollectSkip(m, start, end);
-    const split = yield* splitFolio(k, thp);
+    const split = yield* splitFolio(k, thp, mm.id, Math.floor(start / PAGE_SIZE));
     if (thp !== m.faultFolio) folioUnlock(k, thp);
     yield* folioPut(k, thp);
     if (!split) return migrateVmaCollectSkip(m, start, end);
@@ -201,15 +188,19 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
 }
 
 /**
- * split_folio on a THP its caller has locked and holds one reference to. can_split_folio wants
- * no other reference beyond the mappings'; then every page becomes an order-0 folio (one
- * folio.split event standing for unmap, freeze, split and remap), page 0 keeping the caller's
- * lock and reference, and __folio_split puts its own reference on each of the others, freeing
- * those no entry maps. Returns whether it split (the kernel's -EAGAIN otherwise).
+ * split_folio on a THP its caller has locked and holds one reference to, PMD-mapped at `vpn` of
+ * `mm`. can_split_folio wants no other reference beyond the mappings'; then the PMD is split
+ * (512 PTEs, +511 references) and every page becomes an order-0 folio (one folio.split event
+ * standing for unmap, freeze, split and remap), page 0 keeping the caller's lock and reference,
+ * and __folio_split puts its own reference on each of the others, freeing those no entry maps.
+ * Returns whether it split (the kernel's -EAGAIN otherwise).
  */
-function* splitFolio(k: Kernel, id: number): ProcessBody<boolean> {
+function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): ProcessBody<boolean> {
   const folio = folioOf(k, id);
   if (folio.pincount > 0 || folio.refcount !== folio.mapcount + 1) return false;
+  splitHugePmd(k, mm, vpn, false);
+  // unmap_folio's TTU_SPLIT_HUGE_PMD: every other PMD mapping of it (a fork's) splits too.
+  for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % PMD_PAGES === 0) splitHugePmd(k, site.mm, site.vpn, false);
   const firstNew = k.state.nextFolioId;
   const n = nrPages(folio.order);
   k.commit({ kind: "folio.split", folio: id, firstNew });
