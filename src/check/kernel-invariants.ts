@@ -89,12 +89,17 @@ export function checkKernelInvariants(state: KernelState): string[] {
     }
     if (folio.refcount === 0) problems.push(`${where}: refcount 0 but not freed (leaked)`);
     if (folio.memory === "device" && folio.pagemap < 0) problems.push(`${where}: device folio without a pagemap`);
-    if (folio.memory === "device" && state.devicePages.get(folio.pfn) !== folio.id) {
-      problems.push(`${where}: device pfn ${folio.pfn} is not recorded as held by it`);
+    if (folio.memory === "device") {
+      // An order-n device folio owns 2^n contiguous pfns from an aligned first one.
+      if (folio.pfn % folio.nrPages !== 0) problems.push(`${where}: order ${folio.order} device folio at unaligned pfn ${folio.pfn}`);
+      for (let i = 0; i < folio.nrPages; i++) {
+        if (state.devicePages.get(folio.pfn + i) !== folio.id) problems.push(`${where}: device pfn ${folio.pfn + i} is not recorded as held by it`);
+      }
     }
   }
   for (const [pfn, id] of state.devicePages) {
-    if (!state.folios.has(id) || state.folios.pfn(id) !== pfn) problems.push(`device pfn ${pfn}: recorded for folio ${id}, which does not hold it`);
+    const holds = state.folios.has(id) && pfn >= state.folios.pfn(id) && pfn < state.folios.pfn(id) + nrPages(state.folios.order(id));
+    if (!holds) problems.push(`device pfn ${pfn}: recorded for folio ${id}, which does not hold it`);
   }
   for (const memory of ["system", "device"] as const) {
     if (allocated[memory] !== state.allocatedPages[memory]) {

@@ -63,10 +63,14 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
     case "folio.alloc": {
       expectId("folio", ev.folio, state.nextFolioId);
       if (ev.memory === "device") {
-        const holder = state.devicePages.get(ev.pfn);
-        if (holder !== undefined) throw new IllegalTransition(`device pfn ${ev.pfn} already in use by folio ${holder}`);
-        if (ev.order !== 0) throw new IllegalTransition(`device folio ${ev.folio}: the seed's device pages are order 0`);
-        state.devicePages.set(ev.pfn, ev.folio);
+        // zone_device_folio_init: an order-n folio takes 2^n contiguous pfns, the first aligned.
+        const n = nrPages(ev.order);
+        if (ev.pfn % n !== 0) throw new IllegalTransition(`device folio ${ev.folio}: order ${ev.order} at pfn ${ev.pfn}, not a multiple of ${n}`);
+        for (let pfn = ev.pfn; pfn < ev.pfn + n; pfn++) {
+          const holder = state.devicePages.get(pfn);
+          if (holder !== undefined) throw new IllegalTransition(`device pfn ${pfn} already in use by folio ${holder}`);
+        }
+        for (let pfn = ev.pfn; pfn < ev.pfn + n; pfn++) state.devicePages.set(pfn, ev.folio);
       }
       state.folios.add(ev.folio, ev.order, ev.memory, ev.pagemap, ev.memory === "device" ? ev.pfn : -1);
       state.allocatedPages[ev.memory] += nrPages(ev.order);
@@ -94,7 +98,8 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       if (refcount !== 0) throw new IllegalTransition(`folio ${ev.folio}: freed with refcount ${refcount}`);
       if (folios.lockOwner(ev.folio) !== -1) throw new IllegalTransition(`folio ${ev.folio}: freed while locked`);
       const memory = folios.memory(ev.folio);
-      if (memory === "device") state.devicePages.delete(folios.pfn(ev.folio));
+      // free_zone_device_folio_prepare: every pfn of the folio is free again, at any size.
+      if (memory === "device") for (let i = 0, pfn = folios.pfn(ev.folio); i < nrPages(folios.order(ev.folio)); i++) state.devicePages.delete(pfn + i);
       state.allocatedPages[memory] -= nrPages(folios.order(ev.folio));
       // Forgotten, so a long run's state holds only live folios; ids below nextFolioId that are
       // missing are known to be freed (see assertLive).

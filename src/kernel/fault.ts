@@ -111,7 +111,23 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
   }
   // Read or write alike: a device-private entry comes back to RAM first. A write to one that
   // fork made read-only then faults again on the (still shared) present page: do_wp_page copies.
+  if (state.ptes.pmd(vpn) !== undefined) return yield* doHugePmdDevicePrivate(k, mm, vma.id, addr, pte.folio, pte.index);
   return yield* doSwapPageDevicePrivate(k, mm, vma.id, addr, pte.folio, pte.index);
+}
+
+/**
+ * do_huge_pmd_device_private (__handle_mm_fault on a device-private PMD, Balbir Singh's series):
+ * the PTE twin's steps for the whole folio. Trylock it (failure: return, the access faults
+ * again); hold a reference across the pagemap's migrate_to_ram; unlock and put.
+ */
+function* doHugePmdDevicePrivate(k: Kernel, mm: number, vma: number, addr: number, folio: number, index: number): ProcessBody<FaultOutcome> {
+  if (!folioTrylock(k, folio)) return "ok";
+  folioGet(k, folio);
+  const ops = k.pagemap(folioOf(k, folio).pagemap);
+  const ret = yield* ops.migrateToRam({ mm, vma, addr, folio, index });
+  folioUnlock(k, folio);
+  yield* folioPut(k, folio);
+  return ret === VM_FAULT_SIGBUS ? "SIGBUS" : "ok";
 }
 
 /**

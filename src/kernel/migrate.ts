@@ -13,7 +13,7 @@ import {
   setMigrationEntry,
 } from "./migrate-device.ts";
 import { mmOf } from "./mm.ts";
-import { MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
+import { MIGRATE_VMA_SELECT_COMPOUND, MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
 import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
 
 /**
@@ -28,6 +28,7 @@ import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
  */
 
 export {
+  MIGRATE_VMA_SELECT_COMPOUND,
   MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
@@ -129,6 +130,11 @@ function pmdMappedThp(mm: MmState, addr: number): number {
  */
 function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<void> {
   const mm = mmOf(k, vma.mm);
+  // The device-THP mm (v6.19+): its callers ask for it with SELECT_COMPOUND (model.deviceThp).
+  if ((m.flags & MIGRATE_VMA_SELECT_COMPOUND) !== 0) {
+    if ((yield* migrateVmaCollectHugePmd(k, m, vma, start, end)) === 0) return;
+    return yield* migrateVmaCollectPtes(k, m, vma, mm, start, end);
+  }
   const thp = pmdMappedThp(mm, start);
   if (thp !== -1) {
     folioGet(k, thp);
@@ -141,7 +147,11 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
     yield* folioPut(k, thp);
     if (!split) return migrateVmaCollectSkip(m, start, end);
   }
+  yield* migrateVmaCollectPtes(k, m, vma, mm, start, end);
+}
 
+/** migrate_vma_collect_pmd's PTE loop over [start, end) of one PMD-sized block. */
+function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmState, start: number, end: number): ProcessBody<void> {
   for (let addr = start; addr < end; addr += PAGE_SIZE) {
     const vpn = Math.floor(addr / PAGE_SIZE);
     const kind = mm.ptes.kind(vpn); // read in place: no snapshot object per page
@@ -185,6 +195,56 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
     m.dst[m.npages] = noDst();
     m.src[m.npages++] = mpfn;
   }
+}
+
+/**
+ * migrate_vma_collect_huge_pmd with SELECT_COMPOUND (and migrate_vma_collect_hole for an empty
+ * PMD): a whole aligned block that is empty, a PMD-mapped THP, or our device-private PMD becomes
+ * one compound src word (the other 511 empty), a mapped one unmapped to a PMD migration entry.
+ * Returns 0 when the block is dealt with, -ENOENT to walk its PTEs (after splitting a THP the
+ * range covers only part of). The seed's reference leak is fixed here: a failed trylock puts.
+ */
+function* migrateVmaCollectHugePmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<number> {
+  const mm = mmOf(k, vma.mm);
+  const head = Math.floor(start / PMD_SIZE) * PMD_PAGES;
+  const leaf = mm.ptes.pmd(head);
+  const aligned = start % PMD_SIZE === 0 && end - start === PMD_SIZE;
+  if (leaf === undefined) {
+    // pmd_none: an untouched block; with PTEs, the PTE walk.
+    if (!aligned || !vmaIsAnonymous(vma) || mm.ptes.nextVpn(head, head + PMD_PAGES) !== -1) return -Errno.ENOENT;
+    m.cpages++;
+    m.dst[m.npages] = noDst();
+    m.src[m.npages++] = { folio: -1, index: 0, migrate: true, write: false, compound: true };
+    migrateVmaCollectSkip(m, start + PAGE_SIZE, end); // kept as holes in case of a later split
+    return 0;
+  }
+  const folio = leaf.folio;
+  const skip = (): number => (migrateVmaCollectSkip(m, start, end), 0);
+  if (leaf.kind === "migration") return skip(); // the kernel waits and retries the walk (-EAGAIN)
+  if (leaf.kind === "present" && (m.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) return skip();
+  if (leaf.kind === "device-private" && ((m.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) === 0 || k.pagemapOwner(folioOf(k, folio).pagemap) !== m.pgmapOwner)) return skip();
+  folioGet(k, folio);
+  if (folio !== m.faultFolio && !folioTrylock(k, folio)) {
+    yield* folioPut(k, folio);
+    return skip();
+  }
+  if (aligned) {
+    m.cpages++;
+    // set_pmd_migration_entry: the leaf becomes a PMD migration entry; its mapping's reference goes.
+    k.commit({ kind: "pmd.clear", mm: mm.id, vpn: head });
+    k.commit({ kind: "pmd.set", mm: mm.id, vpn: head, pteKind: "migration", folio });
+    yield* folioPut(k, folio);
+    m.dst[m.npages] = noDst();
+    m.src[m.npages++] = { folio, index: 0, migrate: true, write: vma.write, compound: true };
+    migrateVmaCollectSkip(m, start + PAGE_SIZE, end);
+    return 0;
+  }
+  // The fallback: split the folio and walk its PTEs. Splitting a device folio belongs to the
+  // partial-unmap work (migrate_vma_split_folio); until then such a block is skipped whole.
+  const split = leaf.kind === "present" && (yield* splitFolio(k, folio, mm.id, head));
+  if (folio !== m.faultFolio) folioUnlock(k, folio);
+  yield* folioPut(k, folio);
+  return split ? -Errno.ENOENT : skip();
 }
 
 /**

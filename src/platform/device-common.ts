@@ -5,8 +5,9 @@ import type { DevicePage, DrmPagemapDevmemOps, PagemapAddr } from "../pagemap/op
 
 /**
  * The data side of copy_to_devmem / copy_to_ram, shared by every device: one page.copy event per
- * page that has both a system address and a device page. Returns the device folios copied, in
- * order, so the caller can charge the copy its own way.
+ * page that has both a system address and a device page. Returns the pages copied, in
+ * order, as the device pfns copied (page i of a large device folio is its pfn + i), so the caller
+ * can charge the copy its own way.
  */
 export function commitPageCopies(p: PagemapContext, pages: DevicePage[], addrs: PagemapAddr[], npages: number, toDevice: boolean): number[] {
   const copied: number[] = [];
@@ -19,7 +20,7 @@ export function commitPageCopies(p: PagemapContext, pages: DevicePage[], addrs: 
         if (dev.folio === -1) continue;
         if (toDevice) p.commit({ kind: "page.copy", srcFolio: a.folio, srcIndex: a.index + j, dstFolio: dev.folio, dstIndex: dev.index });
         else p.commit({ kind: "page.copy", srcFolio: dev.folio, srcIndex: dev.index, dstFolio: a.folio, dstIndex: a.index + j });
-        copied.push(dev.folio);
+        copied.push(p.state.folios.get(dev.folio)!.pfn + dev.index); // a large device folio's page i is its pfn + i
       }
     }
     i += span;

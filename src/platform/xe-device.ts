@@ -143,7 +143,7 @@ export class XeDevice {
   /** xe_svm_copy: the data moves with page.copy events; the time is the copy engine's. */
   private *copy(pages: DevicePage[], addrs: PagemapAddr[], npages: number, point: "copy_to_devmem" | "copy_to_ram"): ProcessBody<number> {
     const toDevice = point === "copy_to_devmem";
-    const pfns = commitPageCopies(this.p, pages, addrs, npages, toDevice).map((folio) => this.p.state.folios.get(folio)!.pfn);
+    const pfns = commitPageCopies(this.p, pages, addrs, npages, toDevice);
     const engine = this.p.k.engine;
     yield* this.copyEngine.copy(contiguousRuns(pfns, PAGE_SIZE), toDevice ? "to_device" : "from_device", () => engine.nowNs);
     return this.p.fail(point) ? -Errno.EIO : 0;
