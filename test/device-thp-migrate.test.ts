@@ -1,5 +1,10 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseWorkload, WorkloadError } from "../src/workload/load.ts";
+import { recordRun } from "../src/record/run-dir.ts";
+import { verifyRun } from "../src/record/verify.ts";
+import { loadWorkload, parseWorkload, WorkloadError } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
 
 /**
@@ -22,7 +27,7 @@ interface Options {
   faults?: string;
 }
 
-function run(o: Options) {
+function workloadText(o: Options): string {
   const model = [`variant: ${o.variant ?? "newest"}`, `thp: ${o.thp ?? "always"}`, ...(o.deviceThp === undefined ? [] : [`deviceThp: ${o.deviceThp}`])].join(", ");
   const cpuSteps = (o.cpuFirst === false ? "" : "      - { op: write, addr: 0x40000000, pages: 512 }\n") + (o.readBack === true ? "      - { op: read, addr: 0x40000000, pages: 512, at: 3ms }\n" : "");
   const text = `description: device THP
@@ -37,9 +42,17 @@ ${cpuSteps === "" ? "" : `  - name: cpu0\n    steps:\n${cpuSteps}`}  - name: gpu
     steps:
       - { op: write, addr: ${o.chunk64k === true ? "0x40010000" : "0x40000000"}, at: 1ms }
 `;
-  const overrides = o.chunk64k === true ? { "platform.gpu.chunkSizes": [65536, 4096] } : {};
+  return text;
+}
+
+function parsed(o: Options, more: Record<string, unknown> = {}) {
+  const overrides = { ...(o.chunk64k === true ? { "platform.gpu.chunkSizes": [65536, 4096] } : {}), ...more };
+  return parseWorkload(workloadText(o), "workloads/inline.yaml", overrides);
+}
+
+function run(o: Options, more: Record<string, unknown> = {}) {
   const events: Ev[] = [];
-  const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml", overrides), undefined, {
+  const { report } = runWorkload(parsed(o, more), undefined, {
     onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) }),
   });
   const count = (kind: string, where: (e: Ev) => boolean = () => true) => events.filter((e) => e.kind === kind && where(e)).length;
@@ -71,8 +84,20 @@ describe("a 2 MiB device-THP migration to VRAM (newest, thp always, deviceThp)",
     const bind = events.find((e) => e.kind === "svm_range.bind" && e.memory === "device")!;
     expect(new Set(bind.folios as number[]).size).toBe(1);
     expect(report.gpuFaults[0]!.ret).toBe("0");
+    // workloads/platforms/xe-pcie4x8-iommu.yaml: bindNs 2000 + one 2 MiB PTE × 15.625;
+    // get_pages: one entry (hmm_vma_handle_absent_pmd) × 17.58.
+    expect(report.gpuFaults[0]!.bindNs).toBe(Math.round(2000 + 15.625));
+    expect(report.gpuFaults[0]!.getPagesNs).toBeLessThan(100);
     // One zdd reference for the folio (drm_pagemap_get_devmem_page), not 512.
     expect(count("zdd.get")).toBe(1);
+  });
+
+  it("in IOMMU mode iova: one dma.iova_link of order 9 instead of a map", () => {
+    const { report, count } = run({ deviceThp: true }, { "platform.dma.iommu": "iova" });
+    expect(report.invariants).toEqual([]);
+    expect(count("dma.iova_link", (e) => e.dir === "to_device" && e.order === 9)).toBe(1);
+    expect(count("dma.iova_link", (e) => e.dir === "to_device")).toBe(1);
+    expect(count("dma.map")).toBe(0);
   });
 
   it("an untouched aligned range: the compound hole becomes one order-9 device folio (migrate_vma_insert_huge_pmd_page)", () => {
@@ -102,6 +127,18 @@ describe("a 2 MiB device THP back to system memory on a CPU read", () => {
     expect(n("zdd.put", (e) => e.holder === "page")).toBe(1);
     expect(n("pmd.set", (e) => e.pteKind === "present")).toBe(1);
     expect(count("handle_mm_fault.begin", (e) => e.access === "read")).toBe(1); // one fault for the whole 2 MiB
+  });
+
+  it("the recorded run of the round trip verifies (replay reproduces the state, every read saw the last write)", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "pagesim-dthp-"));
+    const file = join(tmp, "round-trip.yaml");
+    // The platform is named by path: the file no longer sits beside workloads/platforms/.
+    writeFileSync(file, workloadText({ deviceThp: true, readBack: true }).replace("platform: xe-pcie4x8-iommu", `platform: ${resolve("workloads/platforms/xe-pcie4x8-iommu.yaml")}`));
+    const { dir, manifest } = await recordRun({ file, workload: loadWorkload(file), outDir: join(tmp, "run"), sinks: ["arrow"] });
+    expect(manifest.result.lostWrites).toEqual([]);
+    const result = await verifyRun(dir);
+    expect(result.divergence).toBeNull();
+    expect(result.events).toBeGreaterThan(0);
   });
 
   it("an order-9 allocation failure on the way back is SIGBUS (drm_pagemap has no order-0 fallback); the data stays on the device", () => {
