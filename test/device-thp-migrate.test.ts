@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -66,6 +68,27 @@ describe("the model.deviceThp knob", () => {
     const text = "description: x\nseed: 1\nmodel: { deviceThp: true }\nmappings: [{ addr: 0x40000000, size: 2MiB }]\nthreads:\n  - name: cpu0\n    steps:\n      - { op: read, addr: 0x40000000 }\n";
     expect(() => parseWorkload(text, "workloads/inline.yaml")).toThrow(WorkloadError);
     expect(() => parseWorkload(text, "workloads/inline.yaml")).toThrow(/model\.deviceThp: true needs model\.variant: newest/);
+  });
+});
+
+describe("the prediction command (issue #17 Q1)", () => {
+  const file = "workloads/xe-2mib-fault-calibration.yaml";
+  it("--set model.deviceThp=true with the seed variant exits 2 with one sentence naming the key", () => {
+    const tsx = createRequire(import.meta.url).resolve("tsx");
+    const r = spawnSync(process.execPath, ["--import", tsx, "src/cli.ts", "run", file, "--set", "model.deviceThp=true", "--out", mkdtempSync(join(tmpdir(), "pagesim-dthp-"))], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/--set model\.deviceThp=true: model\.deviceThp: true needs model\.variant: newest/);
+  });
+
+  it("newest, thp always, deviceThp: the calibration fault migrates one order-9 device folio, stage by stage", () => {
+    const events: Ev[] = [];
+    const w = loadWorkload(file, { "model.variant": "newest", "model.thp": "always", "model.deviceThp": true });
+    const { report } = runWorkload(w, undefined, { onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) }) });
+    expect(report.invariants).toEqual([]);
+    expect(events.filter((e) => e.kind === "folio.alloc" && e.memory === "device").map((e) => e.order)).toEqual([9]);
+    const f = report.gpuFaults[0]!;
+    expect([f.ret, f.migrateNs > 0, f.copyNs > 0, f.getPagesNs > 0, f.bindNs > 0]).toEqual(["0", true, true, true, true]);
   });
 });
 
