@@ -487,3 +487,28 @@ describe("a PMD leaf (__split_huge_pmd_locked's accounting)", () => {
     })());
   });
 });
+
+describe("the newest mm's migrate_vma_collect_huge_pmd (Kernel.deviceThpMm)", () => {
+  it("a walk selecting only device pages leaves a PMD-mapped THP whole; one that cannot be locked is skipped and its reference put (the seed's leak fixed)", () => {
+    const { engine, k, mm } = world();
+    k.deviceThpMm = true;
+    run(engine, (function* (): ProcessBody {
+      const vma = yield* mapAnon(k, mm, 512);
+      const folio = thp(k, mm);
+      const deviceOnly = newMigrateVma(mm, vma, addr(0), addr(1), DEVICE, 0);
+      expect(yield* migrateVmaSetup(k, deviceOnly)).toBe(0);
+      expect([deviceOnly.cpages, folioOf(k, folio).order, counts(k, folio)]).toEqual([0, 9, { ref: 1, map: 1, locked: false }]);
+      expect(folioTrylock(k, folio)).toBe(true);
+      const m = newMigrateVma(mm, vma, addr(0), addr(4), SYSTEM, 0);
+      expect(yield* migrateVmaSetup(k, m)).toBe(0);
+      expect([m.cpages, m.npages, counts(k, folio)]).toEqual([0, 4, { ref: 1, map: 1, locked: true }]);
+      folioUnlock(k, folio);
+      // Without SELECT_COMPOUND a range over part of it splits it (the fallback), as before.
+      const part = newMigrateVma(mm, vma, addr(0), addr(4), SYSTEM, 0);
+      expect(yield* migrateVmaSetup(k, part)).toBe(0);
+      expect([part.cpages, folioOf(k, folio).order]).toEqual([4, 0]);
+      yield* migrateVmaFinalize(k, part);
+    })());
+    sound(k);
+  });
+});

@@ -130,8 +130,8 @@ function pmdMappedThp(mm: MmState, addr: number): number {
  */
 function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<void> {
   const mm = mmOf(k, vma.mm);
-  // The device-THP mm (v6.19+): its callers ask for it with SELECT_COMPOUND (model.deviceThp).
-  if ((m.flags & MIGRATE_VMA_SELECT_COMPOUND) !== 0) {
+  // The device-THP mm (v6.19+, the newest variant): collect_huge_pmd first.
+  if (k.deviceThpMm) {
     if ((yield* migrateVmaCollectHugePmd(k, m, vma, start, end)) === 0) return;
     return yield* migrateVmaCollectPtes(k, m, vma, mm, start, end);
   }
@@ -198,8 +198,8 @@ function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmS
 }
 
 /**
- * migrate_vma_collect_huge_pmd with SELECT_COMPOUND (and migrate_vma_collect_hole for an empty
- * PMD): a whole aligned block that is empty, a PMD-mapped THP, or our device-private PMD becomes
+ * migrate_vma_collect_huge_pmd (and, with SELECT_COMPOUND, migrate_vma_collect_hole for an
+ * empty PMD): with SELECT_COMPOUND a whole aligned block that is empty, a PMD-mapped THP, or our device-private PMD becomes
  * one compound src word (the other 511 empty), a mapped one unmapped to a PMD migration entry.
  * Returns 0 when the block is dealt with, -ENOENT to walk its PTEs (after splitting a THP the
  * range covers only part of). The seed's reference leak is fixed here: a failed trylock puts.
@@ -208,7 +208,8 @@ function* migrateVmaCollectHugePmd(k: Kernel, m: MigrateVma, vma: VmaState, star
   const mm = mmOf(k, vma.mm);
   const head = Math.floor(start / PMD_SIZE) * PMD_PAGES;
   const leaf = mm.ptes.pmd(head);
-  const aligned = start % PMD_SIZE === 0 && end - start === PMD_SIZE;
+  // One compound entry only when the caller asks (SELECT_COMPOUND) and the range covers the block.
+  const aligned = (m.flags & MIGRATE_VMA_SELECT_COMPOUND) !== 0 && start % PMD_SIZE === 0 && end - start === PMD_SIZE;
   if (leaf === undefined) {
     // pmd_none: an untouched block; with PTEs, the PTE walk.
     if (!aligned || !vmaIsAnonymous(vma) || mm.ptes.nextVpn(head, head + PMD_PAGES) !== -1) return -Errno.ENOENT;

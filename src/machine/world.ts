@@ -54,6 +54,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   const k = new Kernel(engine, log, profile === undefined ? {} : { ...profile.cpu });
   const faults = new FaultInjector(options.faults ?? {}, engine.random.stream("faults"));
   k.thp = options.thp ?? "never";
+  k.deviceThpMm = options.variant === "newest"; // the newest variant's mm is v6.19+
   // Bounded system RAM: an allocation that would exceed it fails, as an exhausted zone would.
   const ramPages = profile === undefined ? 0 : Math.floor(profile.cpu.systemRamBytes / PAGE_SIZE);
   k.allocFailure = (_what, order, memory) =>
