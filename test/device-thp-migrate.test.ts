@@ -4,8 +4,12 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { ProcessBody } from "../src/engine/index.ts";
+import { checkModelInvariants } from "../src/check/pagemap-invariants.ts";
+import { populateMm } from "../src/pagemap/populate-mm.ts";
 import { recordRun } from "../src/record/run-dir.ts";
 import { verifyRun } from "../src/record/verify.ts";
+import { BASE, MB, mapAnon, pagemapWorld, runThread } from "./support/pagemap-world.ts";
 import { loadWorkload, parseWorkload, WorkloadError } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
 
@@ -208,5 +212,24 @@ describe("4 KiB device pages where device THP does not apply", () => {
     const back = events.findIndex((e) => e.kind === "handle_mm_fault.begin" && e.access === "read");
     expect(events.slice(back).filter((e) => e.kind === "folio.alloc" && e.memory === "system" && e.order === 0).length).toBe(512);
     expect(count("pmd.set")).toBe(0);
+  });
+});
+
+describe("an order-9 device folio needs one aligned 2 MiB block of VRAM (design note Q8)", () => {
+  it("pfns that are not one aligned block: kernel.bug, the migration fails (-ENOMEM, as a populate failure), no order-0 fallback", () => {
+    const w = pagemapWorld({ variant: "newest", thp: "always", deviceThp: true });
+    const rets = runThread(w, (function* (): ProcessBody<number[]> {
+      yield* mapAnon(w, 4 * MB);
+      // A 4 KiB population takes the simple device's first frame (pfn 0): the next 512 start at 1.
+      const small = yield* populateMm(w.p, w.dev.dpagemap, BASE + 3 * MB, BASE + 3 * MB + 4096, w.mm, 0);
+      const huge = yield* populateMm(w.p, w.dev.dpagemap, BASE, BASE + 2 * MB, w.mm, 0);
+      return [small, huge];
+    })(), "gpu");
+    expect(rets).toEqual([0, -12]);
+    const bugs = w.events.filter((e) => e.ev.kind === "kernel.bug").map((e) => (e.ev as { what: string }).what);
+    expect(bugs).toEqual(["an order-9 device folio over VRAM pfns that are not one aligned 2 MiB block"]);
+    expect(w.events.filter((e) => e.ev.kind === "folio.alloc" && (e.ev as { memory: string }).memory === "device").length).toBe(1); // the 4 KiB page only
+    expect(w.k.state.mms.get(w.mm)!.ptes.has(Math.floor(BASE / 4096))).toBe(false); // the hole stays a hole
+    expect(checkModelInvariants(w.p.state)).toEqual([]);
   });
 });
