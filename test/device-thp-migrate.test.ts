@@ -115,8 +115,12 @@ describe("a 2 MiB device-THP migration to VRAM (newest, thp always, deviceThp)",
     // get_pages: one entry (hmm_vma_handle_absent_pmd) × 17.58.
     expect(report.gpuFaults[0]!.bindNs).toBe(Math.round(2000 + 15.625));
     expect(report.gpuFaults[0]!.getPagesNs).toBeLessThan(100);
-    // One zdd reference for the folio (drm_pagemap_get_devmem_page), not 512.
+    // One zdd reference for the folio (drm_pagemap_get_devmem_page), not 512: the zdd goes 1
+    // (creator) → 2 → 1 when the creator's is put, held by the one device folio.
+    expect(count("zdd.alloc")).toBe(1);
     expect(count("zdd.get")).toBe(1);
+    expect(count("zdd.put", (e) => e.holder === "creator")).toBe(1);
+    expect(count("zdd.put", (e) => e.holder === "page")).toBe(0);
   });
 
   it("in IOMMU mode iova: one dma.iova_link of order 9 instead of a map", () => {
