@@ -1,13 +1,12 @@
-import { HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
+import { nrPages, PAGE_SIZE } from "./constants.ts";
 import type { KernelEvent } from "./events.ts";
 import type { FolioTable } from "./folio-table.ts";
+import { addMigrationSite, assertLive, dropMigrationSite, getMm, IllegalTransition } from "./apply-common.ts";
+import { setPmd, splitPmd, unmapPmd } from "./apply-pmd.ts";
 import { PageTable, PTRS_PER_PTE } from "./page-table.ts";
-import type { KernelState, MmState, PteKind } from "./state.ts";
+import type { KernelState } from "./state.ts";
 
-/** An event that cannot happen to the state it is applied to: a model bug, or a corrupt log. */
-export class IllegalTransition extends Error {
-  override name = "IllegalTransition";
-}
+export { IllegalTransition } from "./apply-common.ts";
 
 /**
  * The one function that changes KernelState. The live run and replay both call it, so they
@@ -295,61 +294,6 @@ function splitFolio(state: KernelState, id: number, firstNew: number): void {
   folios.setMapcount(id, mapcounts[0]!);
 }
 
-function setPmd(state: KernelState, mmId: number, vpn: number, kind: PteKind, folio: number): void {
-  const ptes = getMm(state, mmId).ptes;
-  const folios = state.folios;
-  assertLive(state, folio);
-  if (vpn % PTRS_PER_PTE !== 0) throw new IllegalTransition(`mm ${mmId} vpn ${vpn}: a PMD leaf must start a 2 MiB block`);
-  if (folios.order(folio) !== HPAGE_PMD_ORDER) throw new IllegalTransition(`folio ${folio}: a PMD leaf maps only an order-9 folio`);
-  const old = ptes.pmd(vpn);
-  if (old !== undefined && old.kind !== "migration") throw new IllegalTransition(`mm ${mmId} vpn ${vpn}: PMD set over a live ${old.kind} leaf`);
-  if (old === undefined && ptes.nextVpn(vpn, vpn + PTRS_PER_PTE) !== -1) throw new IllegalTransition(`mm ${mmId} vpn ${vpn}: PMD set over a block with PTEs`);
-  if (old !== undefined) dropMigrationSite(state, old.folio, mmId, vpn);
-  ptes.setPmd(vpn, kind, folio);
-  if (kind === "migration") return addMigrationSite(state, folio, mmId, vpn);
-  // One mapping for the folio; each page's mapcount counts it (the kernel's entire mapcount).
-  folios.addMapping(folio, mmId, vpn);
-  folios.setMapcount(folio, folios.mapcount(folio) + 1);
-  for (let i = 0; i < PTRS_PER_PTE; i++) folios.setPageMapcount(folio, i, folios.pageMapcount(folio, i) + 1);
-}
-
-function unmapPmd(state: KernelState, mm: number, vpn: number, folio: number): void {
-  const folios = state.folios;
-  assertLive(state, folio);
-  if (folios.mapcount(folio) === 0) throw new IllegalTransition(`folio ${folio}: unmapped more often than mapped`);
-  if (!folios.removeMapping(folio, mm, vpn)) throw new IllegalTransition(`folio ${folio}: the rmap has no mapping at mm ${mm} vpn ${vpn}`);
-  folios.setMapcount(folio, folios.mapcount(folio) - 1);
-  for (let i = 0; i < PTRS_PER_PTE; i++) folios.setPageMapcount(folio, i, folios.pageMapcount(folio, i) - 1);
-}
-
-/** __split_huge_pmd_locked: see the pmd.split event. The folio keeps its order. */
-function splitPmd(state: KernelState, mmId: number, vpn: number, freeze: boolean): void {
-  const ptes = getMm(state, mmId).ptes;
-  const leaf = ptes.pmd(vpn);
-  if (leaf === undefined || vpn % PTRS_PER_PTE !== 0) throw new IllegalTransition(`mm ${mmId} vpn ${vpn}: split of a PMD leaf that is not there`);
-  const folios = state.folios;
-  const { kind, folio } = leaf;
-  if (kind === "migration") dropMigrationSite(state, folio, mmId, vpn);
-  else unmapPmd(state, mmId, vpn, folio);
-  ptes.clearPmd(vpn);
-  const pteKind: PteKind = kind === "migration" || freeze ? "migration" : kind;
-  for (let i = 0; i < PTRS_PER_PTE; i++) {
-    ptes.set(vpn + i, pteKind, folio, i);
-    if (pteKind === "migration") {
-      addMigrationSite(state, folio, mmId, vpn + i);
-      continue;
-    }
-    folios.addMapping(folio, mmId, vpn + i);
-    folios.setPageMapcount(folio, i, folios.pageMapcount(folio, i) + 1);
-  }
-  if (pteKind === "migration") {
-    if (kind !== "migration") folios.setRefcount(folio, folios.refcount(folio) - 1); // freeze drops the leaf's reference
-    return;
-  }
-  folios.setMapcount(folio, folios.mapcount(folio) + PTRS_PER_PTE);
-  folios.setRefcount(folio, folios.refcount(folio) + PTRS_PER_PTE - 1);
-}
-
 function unmapEntry(state: KernelState, mm: number, vpn: number, kind: string, folio: number, index: number): void {
   if (kind === "migration") return;
   const folios = state.folios;
@@ -362,33 +306,8 @@ function unmapEntry(state: KernelState, mm: number, vpn: number, kind: string, f
   folios.setPageMapcount(folio, index, pageMapcount - 1);
 }
 
-function addMigrationSite(state: KernelState, folio: number, mm: number, vpn: number): void {
-  const sites = state.migrationSites.get(folio);
-  if (sites === undefined) state.migrationSites.set(folio, [{ mm, vpn }]);
-  else sites.push({ mm, vpn });
-}
-
-function dropMigrationSite(state: KernelState, folio: number, mm: number, vpn: number): void {
-  const sites = state.migrationSites.get(folio);
-  const at = sites?.findIndex((s) => s.mm === mm && s.vpn === vpn) ?? -1;
-  if (sites === undefined || at < 0) throw new IllegalTransition(`mm ${mm} vpn ${vpn}: a migration entry for folio ${folio} that was never written`);
-  if (sites.length === 1) state.migrationSites.delete(folio);
-  else sites.splice(at, 1);
-}
-
 function expectId(what: string, got: number, next: number): void {
   if (got !== next) throw new IllegalTransition(`${what} id ${got} out of order: the next ${what} id is ${next}`);
-}
-
-function getMm(state: KernelState, id: number): MmState {
-  const mm = state.mms.get(id);
-  if (mm === undefined) throw new IllegalTransition(`no mm ${id}`);
-  return mm;
-}
-
-/** Refuses an event naming a folio that is not live (never allocated, or freed). */
-function assertLive(state: KernelState, id: number): void {
-  if (!state.folios.has(id)) throw new IllegalTransition(id >= 0 && id < state.nextFolioId ? `folio ${id} used after free` : `no folio ${id}`);
 }
 
 function checkIndex(folios: FolioTable, id: number, index: number): void {
