@@ -20,7 +20,26 @@ export function checkKernelInvariants(state: KernelState): string[] {
       const vma = mm.vmas[i]!;
       if (prev.endAddr > vma.startAddr) problems.push(`mm ${mm.id}: vma ${prev.id} overlaps vma ${vma.id}`);
     }
-    mm.ptes.forEach((vpn, kind, folio, index) => {
+    // A PMD leaf: one mapping of a whole order-9 folio, each of its pages mapped once through it.
+    mm.ptes.forEachPmd((vpn, kind, folio) => {
+      const where = `mm ${mm.id} PMD at vpn ${vpn}`;
+      const vma = vmaLookup(mm, vpn * PAGE_SIZE);
+      if (vma === undefined || vma.endAddr < (vpn + 512) * PAGE_SIZE) problems.push(`${where}: leaf not inside one VMA`);
+      if (!state.folios.has(folio)) {
+        problems.push(`${where}: ${kind} leaf points at ${folio >= 0 && folio < state.nextFolioId ? "a freed" : "no"} folio ${folio}`);
+        return;
+      }
+      const memory = state.folios.memory(folio);
+      if (state.folios.order(folio) !== 9) problems.push(`${where}: leaf maps folio ${folio} of order ${state.folios.order(folio)}`);
+      if (kind === "present" && memory !== "system") problems.push(`${where}: present leaf maps device folio ${folio}`);
+      if (kind === "device-private" && memory !== "device") problems.push(`${where}: device-private leaf names system folio ${folio}`);
+      if (kind === "migration") return void migrationEntries++;
+      mapped.add(folio);
+      let perPage = mappedPagesOfLarge.get(folio);
+      if (perPage === undefined) mappedPagesOfLarge.set(folio, (perPage = new Int32Array(512)));
+      for (let i = 0; i < 512; i++) perPage[i]!++;
+    });
+    mm.ptes.forEachPte((vpn, kind, folio, index) => {
       const where = `mm ${mm.id} vpn ${vpn}`;
       if (vmaLookup(mm, vpn * PAGE_SIZE) === undefined) problems.push(`${where}: entry outside every VMA`);
       if (!state.folios.has(folio)) {
@@ -70,12 +89,17 @@ export function checkKernelInvariants(state: KernelState): string[] {
     }
     if (folio.refcount === 0) problems.push(`${where}: refcount 0 but not freed (leaked)`);
     if (folio.memory === "device" && folio.pagemap < 0) problems.push(`${where}: device folio without a pagemap`);
-    if (folio.memory === "device" && state.devicePages.get(folio.pfn) !== folio.id) {
-      problems.push(`${where}: device pfn ${folio.pfn} is not recorded as held by it`);
+    if (folio.memory === "device") {
+      // An order-n device folio owns 2^n contiguous pfns from an aligned first one.
+      if (folio.pfn % folio.nrPages !== 0) problems.push(`${where}: order ${folio.order} device folio at unaligned pfn ${folio.pfn}`);
+      for (let i = 0; i < folio.nrPages; i++) {
+        if (state.devicePages.get(folio.pfn + i) !== folio.id) problems.push(`${where}: device pfn ${folio.pfn + i} is not recorded as held by it`);
+      }
     }
   }
   for (const [pfn, id] of state.devicePages) {
-    if (!state.folios.has(id) || state.folios.pfn(id) !== pfn) problems.push(`device pfn ${pfn}: recorded for folio ${id}, which does not hold it`);
+    const holds = state.folios.has(id) && pfn >= state.folios.pfn(id) && pfn < state.folios.pfn(id) + nrPages(state.folios.order(id));
+    if (!holds) problems.push(`device pfn ${pfn}: recorded for folio ${id}, which does not hold it`);
   }
   for (const memory of ["system", "device"] as const) {
     if (allocated[memory] !== state.allocatedPages[memory]) {

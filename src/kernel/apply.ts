@@ -1,13 +1,12 @@
 import { nrPages, PAGE_SIZE } from "./constants.ts";
 import type { KernelEvent } from "./events.ts";
 import type { FolioTable } from "./folio-table.ts";
-import { PageTable } from "./page-table.ts";
-import type { KernelState, MmState } from "./state.ts";
+import { addMigrationSite, assertLive, dropMigrationSite, getMm, IllegalTransition } from "./apply-common.ts";
+import { setPmd, splitPmd, unmapPmd } from "./apply-pmd.ts";
+import { PageTable, PTRS_PER_PTE } from "./page-table.ts";
+import type { KernelState } from "./state.ts";
 
-/** An event that cannot happen to the state it is applied to: a model bug, or a corrupt log. */
-export class IllegalTransition extends Error {
-  override name = "IllegalTransition";
-}
+export { IllegalTransition } from "./apply-common.ts";
 
 /**
  * The one function that changes KernelState. The live run and replay both call it, so they
@@ -63,10 +62,14 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
     case "folio.alloc": {
       expectId("folio", ev.folio, state.nextFolioId);
       if (ev.memory === "device") {
-        const holder = state.devicePages.get(ev.pfn);
-        if (holder !== undefined) throw new IllegalTransition(`device pfn ${ev.pfn} already in use by folio ${holder}`);
-        if (ev.order !== 0) throw new IllegalTransition(`device folio ${ev.folio}: the seed's device pages are order 0`);
-        state.devicePages.set(ev.pfn, ev.folio);
+        // zone_device_folio_init: an order-n folio takes 2^n contiguous pfns, the first aligned.
+        const n = nrPages(ev.order);
+        if (ev.pfn % n !== 0) throw new IllegalTransition(`device folio ${ev.folio}: order ${ev.order} at pfn ${ev.pfn}, not a multiple of ${n}`);
+        for (let pfn = ev.pfn; pfn < ev.pfn + n; pfn++) {
+          const holder = state.devicePages.get(pfn);
+          if (holder !== undefined) throw new IllegalTransition(`device pfn ${pfn} already in use by folio ${holder}`);
+        }
+        for (let pfn = ev.pfn; pfn < ev.pfn + n; pfn++) state.devicePages.set(pfn, ev.folio);
       }
       state.folios.add(ev.folio, ev.order, ev.memory, ev.pagemap, ev.memory === "device" ? ev.pfn : -1);
       state.allocatedPages[ev.memory] += nrPages(ev.order);
@@ -94,7 +97,8 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       if (refcount !== 0) throw new IllegalTransition(`folio ${ev.folio}: freed with refcount ${refcount}`);
       if (folios.lockOwner(ev.folio) !== -1) throw new IllegalTransition(`folio ${ev.folio}: freed while locked`);
       const memory = folios.memory(ev.folio);
-      if (memory === "device") state.devicePages.delete(folios.pfn(ev.folio));
+      // free_zone_device_folio_prepare: every pfn of the folio is free again, at any size.
+      if (memory === "device") for (let i = 0, pfn = folios.pfn(ev.folio); i < nrPages(folios.order(ev.folio)); i++) state.devicePages.delete(pfn + i);
       state.allocatedPages[memory] -= nrPages(folios.order(ev.folio));
       // Forgotten, so a long run's state holds only live folios; ids below nextFolioId that are
       // missing are known to be freed (see assertLive).
@@ -170,6 +174,23 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       unmapEntry(state, ev.mm, ev.vpn, kind, mm.ptes.folio(ev.vpn), mm.ptes.index(ev.vpn));
       if (kind === "migration") dropMigrationSite(state, mm.ptes.folio(ev.vpn), ev.mm, ev.vpn);
       mm.ptes.delete(ev.vpn);
+      return;
+    }
+    case "pmd.set": {
+      setPmd(state, ev.mm, ev.vpn, ev.pteKind, ev.folio);
+      return;
+    }
+    case "pmd.clear": {
+      const ptes = getMm(state, ev.mm).ptes;
+      const leaf = ptes.pmd(ev.vpn);
+      if (leaf === undefined || ev.vpn % PTRS_PER_PTE !== 0) throw new IllegalTransition(`mm ${ev.mm} vpn ${ev.vpn}: clear of a PMD leaf that is not there`);
+      if (leaf.kind === "migration") dropMigrationSite(state, leaf.folio, ev.mm, ev.vpn);
+      else unmapPmd(state, ev.mm, ev.vpn, leaf.folio);
+      ptes.clearPmd(ev.vpn);
+      return;
+    }
+    case "pmd.split": {
+      splitPmd(state, ev.mm, ev.vpn, ev.freeze);
       return;
     }
     case "page.write": {
@@ -285,33 +306,8 @@ function unmapEntry(state: KernelState, mm: number, vpn: number, kind: string, f
   folios.setPageMapcount(folio, index, pageMapcount - 1);
 }
 
-function addMigrationSite(state: KernelState, folio: number, mm: number, vpn: number): void {
-  const sites = state.migrationSites.get(folio);
-  if (sites === undefined) state.migrationSites.set(folio, [{ mm, vpn }]);
-  else sites.push({ mm, vpn });
-}
-
-function dropMigrationSite(state: KernelState, folio: number, mm: number, vpn: number): void {
-  const sites = state.migrationSites.get(folio);
-  const at = sites?.findIndex((s) => s.mm === mm && s.vpn === vpn) ?? -1;
-  if (sites === undefined || at < 0) throw new IllegalTransition(`mm ${mm} vpn ${vpn}: a migration entry for folio ${folio} that was never written`);
-  if (sites.length === 1) state.migrationSites.delete(folio);
-  else sites.splice(at, 1);
-}
-
 function expectId(what: string, got: number, next: number): void {
   if (got !== next) throw new IllegalTransition(`${what} id ${got} out of order: the next ${what} id is ${next}`);
-}
-
-function getMm(state: KernelState, id: number): MmState {
-  const mm = state.mms.get(id);
-  if (mm === undefined) throw new IllegalTransition(`no mm ${id}`);
-  return mm;
-}
-
-/** Refuses an event naming a folio that is not live (never allocated, or freed). */
-function assertLive(state: KernelState, id: number): void {
-  if (!state.folios.has(id)) throw new IllegalTransition(id >= 0 && id < state.nextFolioId ? `folio ${id} used after free` : `no folio ${id}`);
 }
 
 function checkIndex(folios: FolioTable, id: number, index: number): void {

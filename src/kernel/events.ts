@@ -51,6 +51,20 @@ export type KernelEvent =
   /** A page table entry is cleared. */
   | { kind: "pte.clear"; mm: number; vpn: number }
   /**
+   * A PMD leaf is written over the empty (or PMD-migration) 2 MiB block whose first page is `vpn`:
+   * one entry for the whole order-9 folio. A present or device-private leaf is one mapping and
+   * holds one reference (the caller's, taken separately); a migration leaf holds none.
+   */
+  | { kind: "pmd.set"; mm: number; vpn: number; pteKind: PteKind; folio: number }
+  /** The PMD leaf of the block at `vpn` is cleared (its mapping goes; the reference is put separately). */
+  | { kind: "pmd.clear"; mm: number; vpn: number }
+  /**
+   * __split_huge_pmd_locked: the PMD leaf at `vpn` becomes 512 PTEs naming pages 0..511 of its
+   * folio. Without freeze a mapped leaf's one mapping and reference become 512 of each (+511
+   * references); with freeze the PTEs are migration entries and the leaf's reference is dropped.
+   */
+  | { kind: "pmd.split"; mm: number; vpn: number; freeze: boolean }
+  /**
    * A write through a mapping by process `mm` at page `vpn`: the page's data version becomes
    * `version`. mm and vpn say whose view the write belongs to (src/check/write-versions.ts).
    */

@@ -1,3 +1,4 @@
+import { splitHugePmd } from "./huge-memory.ts";
 import { sleep, spin, type ProcessBody } from "../engine/index.ts";
 import { alignDown, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioAlloc, folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
@@ -97,7 +98,11 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
     return yield* doAnonymousPage(k, mm, vpn);
   }
   if (pte.kind === "present") {
-    if (access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio, pte.index)) return yield* doWpPage(k, mm, vpn, pte.folio, pte.index);
+    if (access === "write" && mustCopyOnWrite(k, vma.kind, pte.folio, pte.index)) {
+      // do_huge_pmd_wp_page: a shared THP is not reused; the PMD splits and the PTE fault copies.
+      splitHugePmd(k, mm, vpn, false);
+      return yield* doWpPage(k, mm, vpn, pte.folio, pte.index);
+    }
     return "ok"; // raced with another fault that populated it
   }
   if (pte.kind === "migration") {
@@ -106,13 +111,29 @@ function* handlePteFault(k: Kernel, mm: number, addr: number, access: AccessKind
   }
   // Read or write alike: a device-private entry comes back to RAM first. A write to one that
   // fork made read-only then faults again on the (still shared) present page: do_wp_page copies.
+  if (state.ptes.pmd(vpn) !== undefined) return yield* doHugePmdDevicePrivate(k, mm, vma.id, addr, pte.folio, pte.index);
   return yield* doSwapPageDevicePrivate(k, mm, vma.id, addr, pte.folio, pte.index);
 }
 
 /**
+ * do_huge_pmd_device_private (__handle_mm_fault on a device-private PMD, Balbir Singh's series):
+ * the PTE twin's steps for the whole folio. Trylock it (failure: return, the access faults
+ * again); hold a reference across the pagemap's migrate_to_ram; unlock and put.
+ */
+function* doHugePmdDevicePrivate(k: Kernel, mm: number, vma: number, addr: number, folio: number, index: number): ProcessBody<FaultOutcome> {
+  if (!folioTrylock(k, folio)) return "ok";
+  folioGet(k, folio);
+  const ops = k.pagemap(folioOf(k, folio).pagemap);
+  const ret = yield* ops.migrateToRam({ mm, vma, addr, folio, index });
+  folioUnlock(k, folio);
+  yield* folioPut(k, folio);
+  return ret === VM_FAULT_SIGBUS ? "SIGBUS" : "ok";
+}
+
+/**
  * do_huge_pmd_anonymous_page: the 2 MiB block around the fault, if it lies inside the VMA and is
- * still empty, gets one zeroed order-9 folio mapped by all 512 entries (one reference each; the
- * model has no PMD level). A failed THP allocation falls back to a 4 KiB page, as the kernel does.
+ * still empty, gets one zeroed order-9 folio mapped by one PMD leaf (one reference, one mapping).
+ * A failed THP allocation falls back to a 4 KiB page, as the kernel does.
  */
 function* doHugePmdAnonymousPage(k: Kernel, mm: number, vmaStart: number, vmaEnd: number, addr: number): ProcessBody<FaultOutcome | "fallback"> {
   const pages = nrPages(HPAGE_PMD_ORDER);
@@ -125,10 +146,8 @@ function* doHugePmdAnonymousPage(k: Kernel, mm: number, vmaStart: number, vmaEnd
     yield* folioPut(k, folio); // raced: someone populated part of the block meanwhile
     return "ok";
   }
-  for (let i = 0; i < pages; i++) {
-    if (i > 0) folioGet(k, folio);
-    k.commit({ kind: "pte.set", mm, vpn: (Math.floor(blockStart / PAGE_SIZE)) + i, pteKind: "present", folio, index: i });
-  }
+  // One PMD leaf: the allocation's reference becomes the mapping's.
+  k.commit({ kind: "pmd.set", mm, vpn: Math.floor(blockStart / PAGE_SIZE), pteKind: "present", folio });
   return "ok";
 }
 

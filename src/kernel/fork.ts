@@ -1,3 +1,5 @@
+import { copyHugePmd } from "./huge-memory.ts";
+import { PTRS_PER_PTE } from "./page-table.ts";
 import type { ProcessBody } from "../engine/index.ts";
 import { folioGet } from "./folio.ts";
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
@@ -53,7 +55,13 @@ export function* fork(k: Kernel, parent: number): ProcessBody<number> {
   }
   // Entries in address order (keys() gives them so), so the event log follows the addresses.
   const vpns = from.ptes.keys();
-  for (const vpn of vpns) {
+  for (let at = 0; at < vpns.length; at++) {
+    const vpn = vpns[at]!;
+    if (from.ptes.pmd(vpn) !== undefined) {
+      copyHugePmd(k, from, child, vpn); // a leaf's 512 pages are listed in a row
+      at += PTRS_PER_PTE - 1;
+      continue;
+    }
     const pte = from.ptes.get(vpn)!;
     if (pte.kind === "present") copyPresentPte(k, child, vpn, pte);
     else copyNonpresentPte(k, child, vpn, pte);

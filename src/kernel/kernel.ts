@@ -65,6 +65,12 @@ export class Kernel {
    * touch of an empty, 2 MiB aligned block inside a private anonymous VMA allocate a THP.
    */
   thp: "always" | "never" = "never";
+  /**
+   * The mm's version seam: true for the mm with device-private THP (v6.19+, the newest variant):
+   * migrate_vma_collect_huge_pmd instead of v6.15's split-on-collection (and its reference leak).
+   * Compound collection still needs the caller's SELECT_COMPOUND.
+   */
+  deviceThpMm = false;
   private readonly mmapLocks = new Map<number, RwSemaphore>();
   private readonly folioWaitQueues = new Map<number, WaitQueueHead>();
   private readonly pagemapOps: DevPagemapOps[] = [];

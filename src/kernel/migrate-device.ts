@@ -78,7 +78,16 @@ export function removeMigrationPtes(k: Kernel, src: number, dst: number, dstInde
   const list = [...(sitesOf(k).get(src) ?? [])]; // each pte.set below drops its site
   const pteKind = folioOf(k, dst).memory === "device" ? "device-private" : "present";
   for (const { mm, vpn } of list) {
-    const pte = k.state.mms.get(mm)?.ptes.get(vpn);
+    const ptes = k.state.mms.get(mm)?.ptes;
+    const leaf = ptes?.pmd(vpn);
+    if (leaf !== undefined) {
+      // A PMD migration entry: the whole folio is mapped again by one leaf (remove_migration_pmd).
+      if (leaf.kind !== "migration" || leaf.folio !== src) continue;
+      folioGet(k, dst);
+      k.commit({ kind: "pmd.set", mm, vpn, pteKind, folio: dst });
+      continue;
+    }
+    const pte = ptes?.get(vpn);
     if (pte === undefined || pte.kind !== "migration" || pte.folio !== src) continue;
     folioGet(k, dst);
     k.commit({ kind: "pte.set", mm, vpn, pteKind, folio: dst, index: dst === src ? pte.index : dstIndex });
@@ -107,6 +116,13 @@ function* tryToMigrate(k: Kernel, folio: number, sites: Site[]): ProcessBody<voi
     const pte = state.ptes.get(vpn);
     if (pte === undefined || pte.kind === "migration" || pte.folio !== folio) continue;
     if (anonExclusive(state, vpn) && folioOf(k, folio).pincount > 0) return;
+    if (state.ptes.pmd(vpn) !== undefined) {
+      // A PMD mapping (another mm's, after fork) becomes a PMD migration entry.
+      k.commit({ kind: "pmd.clear", mm, vpn });
+      k.commit({ kind: "pmd.set", mm, vpn, pteKind: "migration", folio });
+      yield* folioPut(k, folio);
+      continue;
+    }
     yield* setMigrationEntry(k, mm, vpn, folio, pte.index);
   }
 }
@@ -118,10 +134,11 @@ function* tryToMigrate(k: Kernel, folio: number, sites: Site[]): ProcessBody<voi
  * pages kept a reference: it lets one stray device-page reference through). The model keeps no
  * page cache, so the file-page allowance has nothing to allow for.
  */
-function migrateVmaCheckPage(k: Kernel, id: number, faultFolio: number): boolean {
+function migrateVmaCheckPage(k: Kernel, id: number, faultFolio: number, compound: boolean): boolean {
   const folio = folioOf(k, id);
   let extra = 1 + (id === faultFolio ? 1 : 0);
-  if (folio.order !== 0) return false;
+  // A large folio goes only as a compound entry (device THP); before that, never.
+  if (folio.order !== 0 && !compound) return false;
   if (folio.memory === "device") extra++;
   return folioRefCount(k, id) - extra <= folio.mapcount;
 }
@@ -148,7 +165,7 @@ export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number
       mappings ??= mappingsOf(k, new Set(src.slice(0, npages).map((x) => x.folio)));
       yield* tryToMigrate(k, s.folio, mappings.get(s.folio) ?? []);
     }
-    if (folioOf(k, s.folio).mapcount > 0 || !migrateVmaCheckPage(k, s.folio, faultFolio)) {
+    if (folioOf(k, s.folio).mapcount > 0 || !migrateVmaCheckPage(k, s.folio, faultFolio, s.compound === true)) {
       // folio_get + folio_putback_lru for a system folio: again no net change.
       src[i] = { ...s, migrate: false };
       restore++;
@@ -187,6 +204,26 @@ function migrateVmaInsertPage(k: Kernel, m: MigrateVma, i: number, dst: MigrateD
 }
 
 /**
+ * migrate_vma_insert_huge_pmd_page: a compound hole's order-9 destination is mapped by one PMD
+ * leaf holding one new reference, unless the VMA is not anonymous or the block is no longer
+ * empty; then the entry stops migrating (the kernel's abort clears MIGRATE on all 512 words).
+ */
+function migrateVmaInsertHugePmdPage(k: Kernel, m: MigrateVma, i: number, dst: MigrateDst): void {
+  const vma = k.state.vmas.get(m.vma);
+  const vpn = Math.floor((m.start + i * PAGE_SIZE) / PAGE_SIZE);
+  const ptes = vma === undefined ? undefined : mmOf(k, vma.mm).ptes;
+  if (vma === undefined || ptes === undefined || !vmaIsAnonymous(vma) || ptes.nextVpn(vpn, vpn + PMD_PAGES) !== -1) {
+    m.src[i] = { ...m.src[i]!, migrate: false };
+    return;
+  }
+  folioGet(k, dst.folio);
+  const pteKind = folioOf(k, dst.folio).memory === "device" ? "device-private" : "present";
+  k.commit({ kind: "pmd.set", mm: vma.mm, vpn, pteKind, folio: dst.folio });
+}
+
+const PMD_PAGES = 512;
+
+/**
  * __migrate_device_pages: the struct-page half of migration. Entries without a destination stop
  * migrating; holes get their new page mapped; for the rest folio_migrate_mapping demands that
  * nobody but the migration (and the faulting thread, for the fault page) holds a reference.
@@ -205,7 +242,21 @@ export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: M
     if (s.folio === -1) {
       if (!s.migrate) continue;
       if (m === null) throw new Error("migrate_device_pages: a hole needs a VMA (VM_BUG_ON)");
+      // A compound hole wants a compound destination here (drm_pagemap gives one); 512 small
+      // destinations for it (the kernel inserts them one by one) are not modelled: it stays.
+      if (s.compound === true) {
+        if (d.compound === true) migrateVmaInsertHugePmdPage(k, m, i, d);
+        else srcs[i] = { ...s, migrate: false };
+        continue;
+      }
       migrateVmaInsertPage(k, m, i, d);
+      continue;
+    }
+    // Orders must agree: a compound source with small destinations is split first in the kernel
+    // (migrate_vma_split_unmapped_folio, not modelled yet: it stays), a compound destination
+    // for a small source is refused.
+    if ((s.compound === true) !== (d.compound === true)) {
+      srcs[i] = { ...s, migrate: false };
       continue;
     }
     if (folioOf(k, d.folio).memory === "device" && m !== null && !isAnonVma(k, m)) {
@@ -274,7 +325,8 @@ function* migrateDevicePfnLock(k: Kernel, s: MigrateSrc): ProcessBody<MigrateSrc
     yield* folioPut(k, s.folio);
     return noSrc();
   }
-  return { folio: s.folio, index: 0, migrate: true, write: false };
+  // A large folio: its head's word is marked compound and stands for all its pages.
+  return { folio: s.folio, index: 0, migrate: true, write: false, ...(folio.order !== 0 ? { compound: true } : {}) };
 }
 
 /**
@@ -337,7 +389,11 @@ function entriesNaming(k: Kernel, folios: Set<number>): Map<number, number[]> {
   };
   const migrationSites = sitesOf(k);
   for (const folio of folios) {
-    if (k.state.folios.has(folio)) for (const { mm, vpn } of k.state.folios.mappings(folio)) add(mm, vpn);
+    for (const { mm, vpn } of k.state.folios.has(folio) ? k.state.folios.mappings(folio) : []) {
+      // A PMD mapping covers its folio's 512 pages.
+      const leaf = k.state.mms.get(mm)?.ptes.pmd(vpn) !== undefined;
+      for (let i = 0; i < (leaf ? PMD_PAGES : 1); i++) add(mm, vpn + i);
+    }
     for (const { mm, vpn } of migrationSites.get(folio) ?? []) {
       const ptes = k.state.mms.get(mm)?.ptes;
       if (ptes !== undefined && ptes.kind(vpn) === "migration" && ptes.folio(vpn) === folio) add(mm, vpn);

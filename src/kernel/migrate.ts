@@ -1,3 +1,4 @@
+import { splitHugePmd } from "./huge-memory.ts";
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
@@ -12,7 +13,7 @@ import {
   setMigrationEntry,
 } from "./migrate-device.ts";
 import { mmOf } from "./mm.ts";
-import { MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
+import { MIGRATE_VMA_SELECT_COMPOUND, MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
 import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
 
 /**
@@ -27,6 +28,7 @@ import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
  */
 
 export {
+  MIGRATE_VMA_SELECT_COMPOUND,
   MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   MIGRATE_VMA_SELECT_SYSTEM,
@@ -111,24 +113,10 @@ function migrateVmaCollectSkip(m: MigrateVma, start: number, end: number): void 
   }
 }
 
-/**
- * The THP a PMD maps at the 2 MiB block holding `addr`, or -1. The model has no PMD level: a
- * block of one VMA whose 512 entries present pages 0..511 of one order-9 folio, in order, stands
- * for a PMD mapping; any other mapping of a THP is a PTE mapping.
- */
-function pmdMappedThp(k: Kernel, mm: MmState, vma: VmaState, addr: number): number {
-  const base = addr - (addr % PMD_SIZE);
-  if (base < vma.startAddr || base + PMD_SIZE > vma.endAddr) return -1;
-  const first = Math.floor(base / PAGE_SIZE);
-  // Entries read field by field in place: a CPU re-fault walks this block every time.
-  const ptes = mm.ptes;
-  if (ptes.kind(first) !== "present" || ptes.index(first) !== 0) return -1;
-  const head = ptes.folio(first);
-  if (folioOf(k, head).order !== HPAGE_PMD_ORDER) return -1;
-  for (let i = 1; i < PMD_PAGES; i++) {
-    if (ptes.kind(first + i) !== "present" || ptes.folio(first + i) !== head || ptes.index(first + i) !== i) return -1;
-  }
-  return head;
+/** The THP a present PMD leaf maps at the 2 MiB block holding `addr` (pmd_trans_huge), or -1. */
+function pmdMappedThp(mm: MmState, addr: number): number {
+  const leaf = mm.ptes.pmd(Math.floor(addr / PAGE_SIZE));
+  return leaf !== undefined && leaf.kind === "present" ? leaf.folio : -1;
 }
 
 /**
@@ -142,19 +130,28 @@ function pmdMappedThp(k: Kernel, mm: MmState, vma: VmaState, addr: number): numb
  */
 function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<void> {
   const mm = mmOf(k, vma.mm);
-  const thp = pmdMappedThp(k, mm, vma, start);
+  // The device-THP mm (v6.19+, the newest variant): collect_huge_pmd first.
+  if (k.deviceThpMm) {
+    if ((yield* migrateVmaCollectHugePmd(k, m, vma, start, end)) === 0) return;
+    return yield* migrateVmaCollectPtes(k, m, vma, mm, start, end);
+  }
+  const thp = pmdMappedThp(mm, start);
   if (thp !== -1) {
     folioGet(k, thp);
     // Both early returns keep the reference just taken: a leak in the seed kernel, mirrored here
     // (fixed upstream when device THP migration rewrote this path).
     if (thp === m.faultFolio) return migrateVmaCollectSkip(m, start, end);
     if (!folioTrylock(k, thp)) return migrateVmaCollectSkip(m, start, end);
-    const split = yield* splitFolio(k, thp);
+    const split = yield* splitFolio(k, thp, mm.id, Math.floor(start / PAGE_SIZE));
     if (thp !== m.faultFolio) folioUnlock(k, thp);
     yield* folioPut(k, thp);
     if (!split) return migrateVmaCollectSkip(m, start, end);
   }
+  yield* migrateVmaCollectPtes(k, m, vma, mm, start, end);
+}
 
+/** migrate_vma_collect_pmd's PTE loop over [start, end) of one PMD-sized block. */
+function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmState, start: number, end: number): ProcessBody<void> {
   for (let addr = start; addr < end; addr += PAGE_SIZE) {
     const vpn = Math.floor(addr / PAGE_SIZE);
     const kind = mm.ptes.kind(vpn); // read in place: no snapshot object per page
@@ -201,15 +198,70 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
 }
 
 /**
- * split_folio on a THP its caller has locked and holds one reference to. can_split_folio wants
- * no other reference beyond the mappings'; then every page becomes an order-0 folio (one
- * folio.split event standing for unmap, freeze, split and remap), page 0 keeping the caller's
- * lock and reference, and __folio_split puts its own reference on each of the others, freeing
- * those no entry maps. Returns whether it split (the kernel's -EAGAIN otherwise).
+ * migrate_vma_collect_huge_pmd (and, with SELECT_COMPOUND, migrate_vma_collect_hole for an
+ * empty PMD): with SELECT_COMPOUND a whole aligned block that is empty, a PMD-mapped THP, or our device-private PMD becomes
+ * one compound src word (the other 511 empty), a mapped one unmapped to a PMD migration entry.
+ * Returns 0 when the block is dealt with, -ENOENT to walk its PTEs (after splitting a THP the
+ * range covers only part of). The seed's reference leak is fixed here: a failed trylock puts.
  */
-function* splitFolio(k: Kernel, id: number): ProcessBody<boolean> {
+function* migrateVmaCollectHugePmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<number> {
+  const mm = mmOf(k, vma.mm);
+  const head = Math.floor(start / PMD_SIZE) * PMD_PAGES;
+  const leaf = mm.ptes.pmd(head);
+  // One compound entry only when the caller asks (SELECT_COMPOUND) and the range covers the block.
+  const aligned = (m.flags & MIGRATE_VMA_SELECT_COMPOUND) !== 0 && start % PMD_SIZE === 0 && end - start === PMD_SIZE;
+  if (leaf === undefined) {
+    // pmd_none: an untouched block; with PTEs, the PTE walk.
+    if (!aligned || !vmaIsAnonymous(vma) || mm.ptes.nextVpn(head, head + PMD_PAGES) !== -1) return -Errno.ENOENT;
+    m.cpages++;
+    m.dst[m.npages] = noDst();
+    m.src[m.npages++] = { folio: -1, index: 0, migrate: true, write: false, compound: true };
+    migrateVmaCollectSkip(m, start + PAGE_SIZE, end); // kept as holes in case of a later split
+    return 0;
+  }
+  const folio = leaf.folio;
+  const skip = (): number => (migrateVmaCollectSkip(m, start, end), 0);
+  if (leaf.kind === "migration") return skip(); // the kernel waits and retries the walk (-EAGAIN)
+  if (leaf.kind === "present" && (m.flags & MIGRATE_VMA_SELECT_SYSTEM) === 0) return skip();
+  if (leaf.kind === "device-private" && ((m.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) === 0 || k.pagemapOwner(folioOf(k, folio).pagemap) !== m.pgmapOwner)) return skip();
+  folioGet(k, folio);
+  if (folio !== m.faultFolio && !folioTrylock(k, folio)) {
+    yield* folioPut(k, folio);
+    return skip();
+  }
+  if (aligned) {
+    m.cpages++;
+    // set_pmd_migration_entry: the leaf becomes a PMD migration entry; its mapping's reference goes.
+    k.commit({ kind: "pmd.clear", mm: mm.id, vpn: head });
+    k.commit({ kind: "pmd.set", mm: mm.id, vpn: head, pteKind: "migration", folio });
+    yield* folioPut(k, folio);
+    m.dst[m.npages] = noDst();
+    m.src[m.npages++] = { folio, index: 0, migrate: true, write: vma.write, compound: true };
+    migrateVmaCollectSkip(m, start + PAGE_SIZE, end);
+    return 0;
+  }
+  // The fallback: split the folio and walk its PTEs. Splitting a device folio belongs to the
+  // partial-unmap work (migrate_vma_split_folio); until then such a block is skipped whole.
+  const split = leaf.kind === "present" && (yield* splitFolio(k, folio, mm.id, head));
+  if (folio !== m.faultFolio) folioUnlock(k, folio);
+  yield* folioPut(k, folio);
+  return split ? -Errno.ENOENT : skip();
+}
+
+/**
+ * split_folio on a THP its caller has locked and holds one reference to, PMD-mapped at `vpn` of
+ * `mm`. can_split_folio wants no other reference beyond the mappings'; then the PMD is split
+ * (512 PTEs, +511 references) and every page becomes an order-0 folio (one folio.split event
+ * standing for unmap, freeze, split and remap), page 0 keeping the caller's lock and reference,
+ * and __folio_split puts its own reference on each of the others, freeing those no entry maps.
+ * Returns whether it split (the kernel's -EAGAIN otherwise).
+ */
+function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): ProcessBody<boolean> {
   const folio = folioOf(k, id);
   if (folio.pincount > 0 || folio.refcount !== folio.mapcount + 1) return false;
+  splitHugePmd(k, mm, vpn, false);
+  // unmap_folio's TTU_SPLIT_HUGE_PMD: every other PMD mapping of it (a fork's) splits too.
+  for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % PMD_PAGES === 0) splitHugePmd(k, site.mm, site.vpn, false);
   const firstNew = k.state.nextFolioId;
   const n = nrPages(folio.order);
   k.commit({ kind: "folio.split", folio: id, firstNew });

@@ -1,3 +1,5 @@
+import { moveHugePmd, splitHugePmd, zapHugePmd } from "./huge-memory.ts";
+import { PTRS_PER_PTE } from "./page-table.ts";
 import type { ProcessBody } from "../engine/index.ts";
 import { Errno, PAGE_SIZE } from "./constants.ts";
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
@@ -120,6 +122,16 @@ export function* zapPteRange(k: Kernel, mm: number, start: number, end: number):
   const endVpn = Math.floor(end / PAGE_SIZE);
   // Each next entry is looked up when reached, as a walk vpn by vpn would find it.
   for (let vpn = ptes.nextVpn(Math.floor(start / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
+    if (ptes.pmd(vpn) !== undefined) {
+      // zap_pmd_range: a leaf the range covers goes whole (zap_huge_pmd); one it covers only
+      // part of is split first and zapped PTE by PTE.
+      if (vpn % PTRS_PER_PTE === 0 && vpn + PTRS_PER_PTE <= endVpn) {
+        yield* zapHugePmd(k, mm, vpn);
+        vpn += PTRS_PER_PTE - 1;
+        continue;
+      }
+      splitHugePmd(k, mm, vpn, false);
+    }
     const pte = ptes.get(vpn)!;
     k.commit({ kind: "pte.clear", mm, vpn });
     if (pte.kind !== "migration") yield* folioPut(k, pte.folio);
@@ -226,6 +238,16 @@ export function* mremap(k: Kernel, mm: number, oldAddr: number, lengthBytes: num
   // From here to the unlock nothing yields: the data moves at once.
   k.commit({ kind: "mm.move", mm, start: oldAddr, end: oldAddr + len, newStart: newAddr });
   for (let vpn = ptes.nextVpn(Math.floor(oldAddr / PAGE_SIZE), endVpn); vpn !== -1; vpn = ptes.nextVpn(vpn + 1, endVpn)) {
+    if (ptes.pmd(vpn) !== undefined) {
+      // move_pgt_entry: a leaf the range covers moving to an aligned address moves whole
+      // (move_huge_pmd); otherwise the PMD is split and its PTEs move one by one.
+      if (vpn % PTRS_PER_PTE === 0 && vpn + PTRS_PER_PTE <= endVpn && delta % PTRS_PER_PTE === 0) {
+        moveHugePmd(k, mm, vpn, vpn + delta);
+        vpn += PTRS_PER_PTE - 1;
+        continue;
+      }
+      splitHugePmd(k, mm, vpn, false);
+    }
     const pte = ptes.get(vpn)!;
     k.commit({ kind: "pte.clear", mm, vpn });
     k.commit({ kind: "pte.set", mm, vpn: vpn + delta, pteKind: pte.kind, folio: pte.folio, index: pte.index });

@@ -10,6 +10,12 @@
  */
 export type PteKind = "present" | "device-private" | "migration";
 
+/** A PMD leaf: one entry mapping a whole order-9 folio over its 2 MiB block. */
+export interface PmdState {
+  kind: PteKind;
+  folio: number;
+}
+
 export interface PteState {
   kind: PteKind;
   folio: number;
@@ -17,8 +23,8 @@ export interface PteState {
   index: number;
 }
 
-/** PTRS_PER_PTE on x86-64. */
-const PTRS_PER_PTE = 512;
+/** PTRS_PER_PTE on x86-64; also the pages a PMD maps. */
+export const PTRS_PER_PTE = 512;
 const KIND_BITS = 2;
 const KIND_MASK = (1 << KIND_BITS) - 1;
 /** Kind codes in `meta`'s low bits; 0 is an empty entry. */
@@ -30,6 +36,12 @@ interface Table {
   /** kind code | page index << KIND_BITS; 0 for no entry. */
   meta: Uint16Array;
   entries: number;
+  /**
+   * A PMD leaf over the whole block (kind code, 0 for none), which excludes PTEs: the block's
+   * pages read as page i of `pmdFolio` through it, as a PMD-mapped THP reads in the kernel.
+   */
+  pmdKind: number;
+  pmdFolio: number;
 }
 
 export class PageTable {
@@ -40,7 +52,7 @@ export class PageTable {
   private lastKey = -1;
   private lastTable: Table | undefined = undefined;
 
-  /** Entries set. */
+  /** Pages mapped: PTEs set, plus 512 for each PMD leaf. */
   get size(): number {
     return this.count;
   }
@@ -58,6 +70,7 @@ export class PageTable {
   folio(vpn: number): number {
     const t = this.table(Math.floor(vpn / PTRS_PER_PTE));
     if (t === undefined) return -1;
+    if (t.pmdKind !== 0) return t.pmdFolio;
     const i = vpn % PTRS_PER_PTE;
     return t.meta[i] === 0 ? -1 : t.folio[i]!;
   }
@@ -73,9 +86,51 @@ export class PageTable {
     const t = this.table(Math.floor(vpn / PTRS_PER_PTE));
     if (t === undefined) return undefined;
     const i = vpn % PTRS_PER_PTE;
+    if (t.pmdKind !== 0) return { kind: KINDS[t.pmdKind]!, folio: t.pmdFolio, index: i };
     const meta = t.meta[i]!;
     if (meta === 0) return undefined;
     return { kind: KINDS[meta & KIND_MASK]!, folio: t.folio[i]!, index: meta >>> KIND_BITS };
+  }
+
+  /** The PMD leaf over the block holding `vpn`, or undefined (none, or a PTE table). */
+  pmd(vpn: number): PmdState | undefined {
+    const t = this.table(Math.floor(vpn / PTRS_PER_PTE));
+    return t === undefined || t.pmdKind === 0 ? undefined : { kind: KINDS[t.pmdKind]!, folio: t.pmdFolio };
+  }
+
+  /** Writes the PMD leaf of the block holding `vpn` (over a leaf, or an empty block only). */
+  setPmd(vpn: number, kind: PteKind, folio: number): void {
+    const key = Math.floor(vpn / PTRS_PER_PTE);
+    let t = this.table(key);
+    if (t !== undefined && t.entries !== 0) throw new RangeError(`vpn ${vpn}: a PMD leaf over a block with PTEs`);
+    if (t === undefined) {
+      t = newTable();
+      this.tables.set(key, t);
+      this.lastKey = key;
+      this.lastTable = t;
+    }
+    if (t.pmdKind === 0) this.count += PTRS_PER_PTE;
+    t.pmdKind = KIND_CODE[kind];
+    t.pmdFolio = folio;
+  }
+
+  /** Clears the PMD leaf of the block holding `vpn`; returns whether there was one. */
+  clearPmd(vpn: number): boolean {
+    const key = Math.floor(vpn / PTRS_PER_PTE);
+    const t = this.table(key);
+    if (t === undefined || t.pmdKind === 0) return false;
+    this.count -= PTRS_PER_PTE;
+    this.tables.delete(key);
+    if (this.lastKey === key) this.lastTable = undefined;
+    return true;
+  }
+
+  /** Calls `fn` for every PMD leaf, in ascending order of its block's first vpn. */
+  forEachPmd(fn: (vpn: number, kind: PteKind, folio: number) => void): void {
+    for (const key of this.sortedKeys()) {
+      const t = this.tables.get(key)!;
+      if (t.pmdKind !== 0) fn(key * PTRS_PER_PTE, KINDS[t.pmdKind]!, t.pmdFolio);
+    }
   }
 
   /** Writes the entry for `vpn`, over whatever was there. */
@@ -83,8 +138,9 @@ export class PageTable {
     if (!(index >= 0 && index < PTRS_PER_PTE)) throw new RangeError(`page index ${index} does not fit an entry`);
     const key = Math.floor(vpn / PTRS_PER_PTE);
     let t = this.table(key);
+    if (t !== undefined && t.pmdKind !== 0) throw new RangeError(`vpn ${vpn}: a PTE under a PMD leaf`);
     if (t === undefined) {
-      t = { folio: new Int32Array(PTRS_PER_PTE), meta: new Uint16Array(PTRS_PER_PTE), entries: 0 };
+      t = newTable();
       this.tables.set(key, t);
       this.lastKey = key;
       this.lastTable = t;
@@ -103,6 +159,7 @@ export class PageTable {
     const key = Math.floor(vpn / PTRS_PER_PTE);
     const t = this.table(key);
     if (t === undefined) return false;
+    if (t.pmdKind !== 0) throw new RangeError(`vpn ${vpn}: a PTE cleared under a PMD leaf`);
     const i = vpn % PTRS_PER_PTE;
     if (t.meta[i] === 0) return false;
     t.meta[i] = 0;
@@ -126,6 +183,7 @@ export class PageTable {
       const key = Math.floor(vpn / PTRS_PER_PTE);
       const t = this.table(key);
       const tableEnd = Math.min((key + 1) * PTRS_PER_PTE, endVpn);
+      if (t !== undefined && t.pmdKind !== 0) return vpn;
       if (t !== undefined) {
         for (let i = vpn - key * PTRS_PER_PTE; vpn < tableEnd; i++, vpn++) if (t.meta[i] !== 0) return vpn;
       }
@@ -134,10 +192,14 @@ export class PageTable {
     return -1;
   }
 
-  /** Calls `fn` for every entry, in ascending vpn order. */
+  /** Calls `fn` for every page mapped (a PMD leaf's 512 pages each), in ascending vpn order. */
   forEach(fn: (vpn: number, kind: PteKind, folio: number, index: number) => void): void {
     for (const key of this.sortedKeys()) {
       const t = this.tables.get(key)!;
+      if (t.pmdKind !== 0) {
+        for (let i = 0; i < PTRS_PER_PTE; i++) fn(key * PTRS_PER_PTE + i, KINDS[t.pmdKind]!, t.pmdFolio, i);
+        continue;
+      }
       for (let i = 0; i < PTRS_PER_PTE; i++) {
         const meta = t.meta[i]!;
         if (meta !== 0) fn(key * PTRS_PER_PTE + i, KINDS[meta & KIND_MASK]!, t.folio[i]!, meta >>> KIND_BITS);
@@ -164,9 +226,23 @@ export class PageTable {
     return this.entries().map(([, pte]) => pte);
   }
 
+  /** Calls `fn` for every PTE (not the pages of PMD leaves), in ascending vpn order. */
+  forEachPte(fn: (vpn: number, kind: PteKind, folio: number, index: number) => void): void {
+    for (const key of this.sortedKeys()) {
+      const t = this.tables.get(key)!;
+      for (let i = 0; i < PTRS_PER_PTE && t.pmdKind === 0; i++) {
+        const meta = t.meta[i]!;
+        if (meta !== 0) fn(key * PTRS_PER_PTE + i, KINDS[meta & KIND_MASK]!, t.folio[i]!, meta >>> KIND_BITS);
+      }
+    }
+  }
+
   private meta(vpn: number): number {
     const t = this.table(Math.floor(vpn / PTRS_PER_PTE));
-    return t === undefined ? 0 : t.meta[vpn % PTRS_PER_PTE]!;
+    if (t === undefined) return 0;
+    // A leaf reads as the entry a PTE for page i of its folio would be.
+    if (t.pmdKind !== 0) return t.pmdKind | ((vpn % PTRS_PER_PTE) << KIND_BITS);
+    return t.meta[vpn % PTRS_PER_PTE]!;
   }
 
   private table(key: number): Table | undefined {
@@ -180,4 +256,8 @@ export class PageTable {
   private sortedKeys(): number[] {
     return [...this.tables.keys()].sort((a, b) => a - b);
   }
+}
+
+function newTable(): Table {
+  return { folio: new Int32Array(PTRS_PER_PTE), meta: new Uint16Array(PTRS_PER_PTE), entries: 0, pmdKind: 0, pmdFolio: 0 };
 }

@@ -1,3 +1,4 @@
+import { splitHugePmdIfNeeded } from "./huge-memory.ts";
 import { PAGE_SIZE } from "./constants.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MmState, VmaProps, VmaState } from "./state.ts";
@@ -33,6 +34,7 @@ export function vmaInsert(k: Kernel, mm: number, p: VmaProps): VmaState {
 
 /** __split_vma: `vma` becomes [start, addr) and [addr, end), the second's pgoff moved on. */
 export function splitVma(k: Kernel, mm: number, vma: VmaState, addr: number): [VmaState, VmaState] {
+  splitHugePmdIfNeeded(k, mm, addr); // vma_adjust_trans_huge: no leaf may straddle the boundary
   const p = vmaProps(vma);
   k.commit({ kind: "vma.remove", mm, vma: vma.id });
   const low = vmaInsert(k, mm, { ...p, endAddr: addr });

@@ -26,6 +26,8 @@ export interface WorldOptions {
   hz?: Hz;
   /** Transparent huge pages for anonymous memory. Default "never". */
   thp?: "always" | "never";
+  /** drm_pagemap asks for device-private THP (MIGRATE_VMA_SELECT_COMPOUND); newest only. */
+  deviceThp?: boolean;
   faults?: FaultPlan;
   device?: Partial<SimpleDeviceOptions>;
   /**
@@ -52,6 +54,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   const k = new Kernel(engine, log, profile === undefined ? {} : { ...profile.cpu });
   const faults = new FaultInjector(options.faults ?? {}, engine.random.stream("faults"));
   k.thp = options.thp ?? "never";
+  k.deviceThpMm = options.variant === "newest"; // the newest variant's mm is v6.19+
   // Bounded system RAM: an allocation that would exceed it fails, as an exhausted zone would.
   const ramPages = profile === undefined ? 0 : Math.floor(profile.cpu.systemRamBytes / PAGE_SIZE);
   k.allocFailure = (_what, order, memory) =>
@@ -60,6 +63,7 @@ export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<W
   const p = new PagemapContext(k, log, dma, faults, {
     variant: options.variant ?? "seed",
     zddRelease: options.zddRelease ?? "inline",
+    deviceThp: options.deviceThp ?? false,
   });
   let dev: SimpleDevice | XeDevice;
   let gpu: GpuSvm | null = null;

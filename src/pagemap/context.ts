@@ -22,6 +22,8 @@ export type ZddReleaseMode = "inline" | "deferred";
 export interface PagemapOptions {
   variant: ModelVariant;
   zddRelease: ZddReleaseMode;
+  /** model.deviceThp: migrate_vma calls add MIGRATE_VMA_SELECT_COMPOUND (newest only). */
+  deviceThp?: boolean;
   /** Queue-to-execute latency of the deferred release's workqueue. */
   releaseQueueLatencyNs: number;
 }

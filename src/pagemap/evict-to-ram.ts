@@ -4,7 +4,7 @@ import { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns, type Migr
 import { mmgetNotZero, mmput } from "../kernel/mm.ts";
 import type { PagemapContext } from "./context.ts";
 import { dstAsSrc, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
-import { migratePopulateRamPfn } from "./migrate-to-ram.ts";
+import { devicePagesOf, migratePopulateRamPfn } from "./migrate-to-ram.ts";
 import { newIovaState, type DevicePage, type PagemapAddr } from "./ops.ts";
 
 /** Eviction tries this many times more after the first attempt (retry_count). */
@@ -40,13 +40,15 @@ function* evictAttempt(p: PagemapContext, devmem: number, npages: number): Proce
   const dst: MigrateDst[] = Array.from({ length: npages }, () => ({ folio: -1, index: 0 }));
   const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
   const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
-  const pages: DevicePage[] = [];
+  const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
 
   let err = yield* ops.populateDevmemPfn!(devmem, npages, pfns);
   if (err !== 0) return err; // err_free
   for (const pfn of pfns) {
     const folio = p.state.devicePages.get(pfn) ?? -1;
-    src.push({ folio, index: 0, migrate: false, write: false });
+    // The page at pfn: page pfn - head of its folio (a tail page of a device THP is refused by
+    // migrate_device_pfn_lock; the head's word then stands for the whole folio).
+    src.push({ folio, index: folio === -1 ? 0 : pfn - p.state.folios.get(folio)!.pfn, migrate: false, write: false });
   }
   err = yield* migrateDevicePfns(p.k, src);
   if (err !== 0) return err; // err_free
@@ -57,7 +59,7 @@ function* evictAttempt(p: PagemapContext, devmem: number, npages: number): Proce
     if (err !== 0 || mpages.value === 0) break unwind;
     err = yield* migrateMapPages(p, addrs, dstAsSrc(dst), npages, "from_device", iova);
     if (err !== 0) break unwind;
-    for (let i = 0; i < npages; i++) pages.push({ folio: src[i]!.folio, index: src[i]!.index });
+    devicePagesOf(src, pages, npages);
     err = yield* ops.copyToRam!(pages, addrs, npages);
   }
   // err_finalize

@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { Errno, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
+import { Errno, nrPages, PAGE_SIZE, type FolioOrder } from "../kernel/constants.ts";
 import { folioAlloc, folioLock, folioPut, folioUnlock } from "../kernel/folio.ts";
 import type { MigrateDst, MigrateSrc } from "../kernel/migrate.ts";
 import type { PagemapContext } from "./context.ts";
@@ -27,11 +27,11 @@ export function* migrationUnlockPutPages(p: PagemapContext, npages: number, dst:
 
 /**
  * drm_pagemap_get_devmem_page: the device page at `pfn` comes into use for this migration. Its
- * zone_device_data takes a zdd reference, then zone_device_page_init gives it one page
- * reference and locks it.
+ * zone_device_data takes a zdd reference (one per folio, whatever its order), then
+ * zone_device_folio_init makes it a folio of `order` with one reference, locked.
  */
-export function* getDevmemPage(p: PagemapContext, pfn: number, pagemap: number, zdd: number): ProcessBody<number> {
-  const folio = folioAlloc(p.k, 0, "device", pagemap, pfn);
+export function* getDevmemPage(p: PagemapContext, pfn: number, pagemap: number, zdd: number, order: FolioOrder = 0): ProcessBody<number> {
+  const folio = folioAlloc(p.k, order, "device", pagemap, pfn);
   if (folio === null) throw new Error(`device pfn ${pfn} is already in use`);
   p.commit({ kind: "folio.set_zdd", folio, zdd: zddGet(p, zdd) });
   yield* folioLock(p.k, folio);

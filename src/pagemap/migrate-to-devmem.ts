@@ -1,6 +1,6 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { Errno, PAGE_SIZE } from "../kernel/constants.ts";
-import { MIGRATE_VMA_SELECT_SYSTEM, migrateVmaFinalize, migrateVmaPages, migrateVmaSetup, newMigrateVma } from "../kernel/migrate.ts";
+import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
+import { MIGRATE_VMA_SELECT_COMPOUND, MIGRATE_VMA_SELECT_SYSTEM, migrateVmaFinalize, migrateVmaPages, migrateVmaSetup, newMigrateVma, type MigrateVma } from "../kernel/migrate.ts";
 import { mmOf } from "../kernel/mm.ts";
 import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
 import type { PagemapContext } from "./context.ts";
@@ -79,7 +79,9 @@ function* migrateToDevmemSteps(
   // device pfns. An error in that window makes the seed's unlock_put_pages treat raw pfns as
   // migrate pfns (a NULL or wrong page); newest kernels convert each entry before any exit.
   let dstRawPfns = false;
-  const migrate = newMigrateVma(mm, vas.id, start, end, MIGRATE_VMA_SELECT_SYSTEM, pgmapOwner);
+  // model.deviceThp: Dugast's series adds SELECT_COMPOUND (newest only: the knob is refused with seed).
+  const flags = MIGRATE_VMA_SELECT_SYSTEM | (p.options.deviceThp === true ? MIGRATE_VMA_SELECT_COMPOUND : 0);
+  const migrate = newMigrateVma(mm, vas.id, start, end, flags, pgmapOwner);
   if (newest && zdd !== null) p.commit({ kind: "zdd.bind", zdd, devmem }); // bound before setup (a.2 #4)
   finalize: {
     if (zdd === null) {
@@ -94,7 +96,7 @@ function* migrateToDevmemSteps(
     }
 
     unwind: {
-      if (migrate.cpages !== npages) {
+      if (cpagesOf(migrate) !== npages) {
         err = -Errno.EBUSY;
         break unwind;
       }
@@ -106,11 +108,8 @@ function* migrateToDevmemSteps(
       dstRawPfns = false;
 
       const pagemap = p.state.dpagemaps.get(p.state.devmems.get(devmem)!.dpagemap)!.pagemap;
-      for (let i = 0; i < npages; i++) {
-        const folio = yield* getDevmemPage(p, pfns[i]!, pagemap, zdd);
-        pages[i] = { folio, index: 0 };
-        migrate.dst[i] = { folio, index: 0 };
-      }
+      err = yield* getDevmemPages(p, migrate, pfns, pages, pagemap, zdd);
+      if (err !== 0) break unwind;
 
       err = yield* ops.copyToDevmem(pages, addrs, npages);
       if (err !== 0) break unwind;
@@ -136,10 +135,53 @@ function* migrateToDevmemSteps(
   return err;
 }
 
+/**
+ * drm_pagemap_cpages (Brost): the pages the collected entries stand for, a compound entry 512.
+ * Without device THP every entry is one page and this is migrate.cpages.
+ */
+export function cpagesOf(migrate: { src: { migrate: boolean; compound?: boolean }[]; npages: number }): number {
+  let pages = 0;
+  for (let i = 0; i < migrate.npages; i++) {
+    const s = migrate.src[i]!;
+    if (s.migrate) pages += s.compound === true ? nrPages(HPAGE_PMD_ORDER) : 1;
+  }
+  return pages;
+}
+
+/**
+ * The destination loop of drm_pagemap_migrate_to_devmem: a device folio per entry, of the
+ * source's order (a compound entry gets an order-9 folio over the next 512 pfns, its dst word
+ * marked compound and the next 511 left empty). zone_device_folio_init assumes those pfns are
+ * one aligned contiguous block; when the allocation did not give one, the kernel as written
+ * would make a folio of pfns it does not own: recorded as kernel.bug, and the migration fails as
+ * a populate_devmem_pfn failure would (-ENOMEM, err_aborted_migration), rather than fall back.
+ */
+function* getDevmemPages(p: PagemapContext, migrate: MigrateVma, pfns: number[], pages: DevicePage[], pagemap: number, zdd: number): ProcessBody<number> {
+  for (let i = 0; i < migrate.npages; ) {
+    const compound = migrate.src[i]!.compound === true;
+    const order = compound ? HPAGE_PMD_ORDER : 0;
+    const n = nrPages(order);
+    if (compound && !contiguousAligned(pfns, i, n)) {
+      p.commit({ kind: "kernel.bug", fn: "migrate_to_devmem", what: "an order-9 device folio over VRAM pfns that are not one aligned 2 MiB block" });
+      return -Errno.ENOMEM;
+    }
+    const folio = yield* getDevmemPage(p, pfns[i]!, pagemap, zdd, order);
+    for (let j = 0; j < n; j++) pages[i + j] = { folio, index: j };
+    migrate.dst[i] = { folio, index: 0, ...(compound ? { compound: true } : {}) };
+    i += n;
+  }
+  return 0;
+}
+
+function contiguousAligned(pfns: number[], at: number, n: number): boolean {
+  if (pfns[at]! % n !== 0) return false;
+  for (let j = 1; j < n; j++) if (pfns[at + j] !== pfns[at]! + j) return false;
+  return true;
+}
+
 /** a.2 #7: newest kernels fail with -EBUSY when migrate_vma_pages dropped any page. */
-function racedWhileFinalizing(migrate: { src: { migrate: boolean }[]; npages: number }): number {
-  const migrated = migrate.src.filter((s) => s.migrate).length;
-  return migrated < migrate.npages ? -Errno.EBUSY : 0;
+function racedWhileFinalizing(migrate: { src: { migrate: boolean; compound?: boolean }[]; npages: number }): number {
+  return cpagesOf(migrate) < migrate.npages ? -Errno.EBUSY : 0; // counted by folio: a compound entry is 512 pages
 }
 
 /** The caller's devmem reference, given up: the driver's devmem_release. */

@@ -1,8 +1,9 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { alignDown, alignUp, Errno, nrPages, type FolioOrder } from "../kernel/constants.ts";
+import { alignDown, alignUp, Errno, HPAGE_PMD_ORDER, nrPages, type FolioOrder } from "../kernel/constants.ts";
 import { folioAlloc, folioPut, folioTrylock } from "../kernel/folio.ts";
 import { VM_FAULT_SIGBUS, type VmFault } from "../kernel/kernel.ts";
 import {
+  MIGRATE_VMA_SELECT_COMPOUND,
   MIGRATE_VMA_SELECT_DEVICE_COHERENT,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   migrateVmaFinalize,
@@ -41,7 +42,7 @@ export function* migratePopulateRamPfn(
       order = p.state.folios.get(s.folio)!.order;
       const folio = folioAlloc(p.k, order as FolioOrder, "system");
       if (folio === null) return yield* putPopulated(p, npages, dst);
-      dst[i] = { folio, index: 0 };
+      dst[i] = { folio, index: 0, ...(order !== 0 ? { compound: true } : {}) }; // a large destination is marked compound
     }
     i += nrPages(order);
   }
@@ -108,7 +109,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
   const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
   const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
-  const flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+  const flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | MIGRATE_VMA_SELECT_DEVICE_COHERENT | (p.options.deviceThp === true ? MIGRATE_VMA_SELECT_COMPOUND : 0);
   const migrate = newMigrateVma(fault.mm, fault.vma, start, end, flags, owner, fault.folio);
 
   let err = yield* migrateVmaSetup(p.k, migrate);
@@ -123,7 +124,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
     if (err !== 0) break unwind;
     err = yield* migrateMapPages(p, addrs, dstAsSrc(migrate.dst), npages, "from_device", iova);
     if (err !== 0) break unwind;
-    for (let i = 0; i < npages; i++) pages[i] = { folio: migrate.src[i]!.folio, index: migrate.src[i]!.index };
+    devicePagesOf(migrate.src, pages, npages);
     const ops = p.devmemOps(devmem);
     err = yield* ops.copyToRam!(pages, addrs, npages);
   }
@@ -133,6 +134,16 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   yield* migrateVmaFinalize(p.k, migrate);
   yield* migrateUnmapPages(p, addrs, npages, "from_device", iova); // `dev` is always known here
   return end_(p, err);
+}
+
+/** The pages[] loop: the device page behind each entry, a compound entry's 512 pages in turn. */
+export function devicePagesOf(src: MigrateSrc[], pages: DevicePage[], npages: number): void {
+  for (let i = 0; i < npages; ) {
+    const s = src[i]!;
+    const n = s.compound === true && s.folio !== -1 ? nrPages(HPAGE_PMD_ORDER) : 1;
+    for (let j = 0; j < n; j++) pages[i + j] = { folio: s.folio, index: s.index + j };
+    i += n;
+  }
 }
 
 function end_(p: PagemapContext, ret: number): number {

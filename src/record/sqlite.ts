@@ -13,7 +13,7 @@ export interface SqliteMeta {
   objects: string[];
 }
 
-/** Rows bound per INSERT: 64 × 71 columns is 4,544 parameters, far under SQLite's 32,766. */
+/** Rows bound per INSERT: 64 × 72 columns is 4,608 parameters, far under SQLite's 32,766. */
 export const ROWS_PER_INSERT = 64;
 const NCOL = COLUMNS.length;
 

@@ -127,6 +127,7 @@ export class WorkloadRun {
         zddRelease: workload.model.zddRelease,
         hz: workload.model.hz,
         thp: workload.model.thp,
+        deviceThp: workload.model.deviceThp,
         faults: workload.faults,
         device: { vramPages: workload.device.vramPages, release: workload.device.release, copyNsPerPage: workload.device.copyNsPerPage },
         ...(workload.platformProfile === undefined ? {} : { platform: workload.platformProfile }),

@@ -142,8 +142,14 @@ export const WorkloadSchema = z.strictObject({
         .union([z.literal(100), z.literal(250), z.literal(300), z.literal(1000)], { error: (issue) => `expected one of ${SUPPORTED_HZ.join(", ")} (the kernel's CONFIG_HZ choices); got ${JSON.stringify(issue.input)}` })
         .default(250),
       thp: z.enum(["always", "never"]).default("never"),
+      /**
+       * Device-private THP (newest only): drm_pagemap's migrate_vma calls add
+       * MIGRATE_VMA_SELECT_COMPOUND, so a PMD-mapped THP or an empty aligned 2 MiB block
+       * migrates as one order-9 device folio (docs/design/device-thp.md).
+       */
+      deviceThp: z.boolean().default(false),
     })
-    .default({ variant: "seed", zddRelease: "inline", hz: 250, thp: "never" }),
+    .default({ variant: "seed", zddRelease: "inline", hz: 250, thp: "never", deviceThp: false }),
   device: z
     .strictObject({
       vramPages: z.number().int().positive().default(4096),

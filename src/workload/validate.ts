@@ -18,6 +18,8 @@ const hex = (n: number) => `0x${n.toString(16)}`;
  */
 export function validateWorkload(w: Workload): WorkloadProblem[] {
   const problems: WorkloadProblem[] = [];
+  // Device THP is the current kernel's (mm v6.19+, drm_pagemap's THP series): the seed has none.
+  if (w.model.deviceThp && w.model.variant !== "newest") problems.push({ path: ["model", "deviceThp"], message: `true needs model.variant: newest (the seed kernel has no device-private THP); got variant ${w.model.variant}` });
   const regions: [number, number][] = [];
   w.mappings.forEach((m, i) => {
     for (const [j, other] of w.mappings.entries()) {

@@ -18,6 +18,8 @@ export interface WorldOptions {
   hz?: Hz;
   vramPages?: number;
   thp?: "always" | "never";
+  /** model.deviceThp (newest only). */
+  deviceThp?: boolean;
   /** A platform profile: the Xe device, copy engine and GPU SVM (GPU accesses need one). */
   platform?: PlatformProfile;
 }
@@ -29,6 +31,7 @@ export function pagemapWorld(options: WorldOptions = {}) {
     zddRelease: options.zddRelease ?? "inline",
     hz: options.hz ?? 250,
     thp: options.thp ?? "never",
+    deviceThp: options.deviceThp ?? false,
     faults: options.faults ?? {},
     device: { release: options.release ?? "sync", vramPages: options.vramPages ?? 4096 },
     ...(options.platform === undefined ? {} : { platform: options.platform }),
