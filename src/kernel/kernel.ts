@@ -37,15 +37,15 @@ export interface KernelCosts {
   faultEntryNs: number;
   /** Clearing a freshly allocated 4 KiB page on first touch. */
   pageZeroNs: number;
-  /** migrate_vma_setup / migrate_device_pfns per page (collect, lock, unmap, flush); 0 unless a platform sets it. */
-  migrateSetupNsPerPage: number;
-  /** migrate_vma_pages / migrate_device_pages per page. */
-  migratePagesNsPerPage: number;
-  /** migrate_vma_finalize / migrate_device_finalize per page. */
-  migrateFinalizeNsPerPage: number;
+  /** migrate_vma_setup / migrate_device_pfns per entry walked (collect, lock, unmap, flush; a compound entry is one); 0 unless a platform sets it. */
+  migrateSetupNsPerEntry: number;
+  /** migrate_vma_pages / migrate_device_pages per entry walked. */
+  migratePagesNsPerEntry: number;
+  /** migrate_vma_finalize / migrate_device_finalize per entry walked. */
+  migrateFinalizeNsPerEntry: number;
 }
 
-export const DEFAULT_KERNEL_COSTS: KernelCosts = { faultEntryNs: 1000, pageZeroNs: 250, migrateSetupNsPerPage: 0, migratePagesNsPerPage: 0, migrateFinalizeNsPerPage: 0 };
+export const DEFAULT_KERNEL_COSTS: KernelCosts = { faultEntryNs: 1000, pageZeroNs: 250, migrateSetupNsPerEntry: 0, migratePagesNsPerEntry: 0, migrateFinalizeNsPerEntry: 0 };
 
 /** Decides allocation failures (fault injection plugs in here); the default never fails. */
 export type AllocFailure = (what: "folio_alloc", order: number, memory: "system" | "device") => boolean;

@@ -3,7 +3,7 @@ import { PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
-import type { MigrateDst, MigrateSrc, MigrateVma } from "./migrate-types.ts";
+import { migrateEntries, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
 import { mmOf } from "./mm.ts";
 import { vmaIsAnonymous, vmaLookup, type MmState } from "./state.ts";
 
@@ -230,7 +230,7 @@ const PMD_PAGES = 512;
  * File-backed sources cannot move to device memory. No data moves here: the driver copies.
  */
 export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[], npages: number, m: MigrateVma | null): ProcessBody<void> {
-  if (k.costs.migratePagesNsPerPage > 0) yield spin(Math.round(npages * k.costs.migratePagesNsPerPage));
+  if (k.costs.migratePagesNsPerEntry > 0) yield spin(Math.round(migrateEntries(srcs, npages) * k.costs.migratePagesNsPerEntry));
   // mmu_notifier_invalidate_range_start/end around the hole insertions: no notifiers in the model.
   for (let i = 0; i < npages; i++) {
     const d = dsts[i];
@@ -281,7 +281,7 @@ function isAnonVma(k: Kernel, m: MigrateVma): boolean {
  * where sources, and unused destinations, are freed.
  */
 export function* migrateDeviceFinalizeCommon(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[], npages: number, faultFolio: number): ProcessBody<void> {
-  if (k.costs.migrateFinalizeNsPerPage > 0) yield spin(Math.round(npages * k.costs.migrateFinalizeNsPerPage));
+  if (k.costs.migrateFinalizeNsPerEntry > 0) yield spin(Math.round(migrateEntries(srcs, npages) * k.costs.migrateFinalizeNsPerEntry));
   for (let i = 0; i < npages; i++) {
     const s = srcs[i]!;
     const d = dsts[i] ?? noDst();
@@ -338,7 +338,7 @@ export function* migrateDevicePfns(k: Kernel, srcs: MigrateSrc[]): ProcessBody<n
   const invalidated = yield* invalidateMappingsOf(k, srcs);
   yield* migrateDeviceUnmap(k, srcs, srcs.length, -1);
   for (const range of invalidated) mmuNotifierInvalidateEnd(k, range); // try_to_migrate_one's invalidate_range_end
-  if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(srcs.length * k.costs.migrateSetupNsPerPage));
+  if (k.costs.migrateSetupNsPerEntry > 0) yield spin(Math.round(migrateEntries(srcs, srcs.length) * k.costs.migrateSetupNsPerEntry));
   return 0;
 }
 

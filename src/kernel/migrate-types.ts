@@ -1,4 +1,5 @@
 /** struct migrate_vma and the migrate-pfn words, shared by migrate.ts and migrate-device.ts. */
+import { HPAGE_PMD_ORDER, nrPages } from "./constants.ts";
 
 export const MIGRATE_VMA_SELECT_SYSTEM = 1 << 0;
 export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1;
@@ -17,6 +18,18 @@ export interface MigrateSrc {
   write: boolean;
   /** MIGRATE_PFN_COMPOUND: the word stands for a whole order-9 folio (or a 2 MiB hole); the next 511 are empty. */
   compound?: boolean;
+}
+
+/**
+ * The entries migrate_vma's loops walk among the first `npages` words: one per word, except that a
+ * compound word stands for its whole order-9 folio (or 2 MiB hole) and the loops step over its
+ * 511 tail words. The per-step CPU costs are charged per entry: each is a folio's lock, migration
+ * entry, rmap walk, mapping move and put, whatever its size. For 4 KiB pages it is one per page.
+ */
+export function migrateEntries(srcs: readonly MigrateSrc[], npages: number): number {
+  let entries = 0;
+  for (let i = 0; i < npages; i += srcs[i]?.compound === true ? nrPages(HPAGE_PMD_ORDER) : 1) entries++;
+  return entries;
 }
 
 export interface MigrateDst {

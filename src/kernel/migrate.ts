@@ -13,7 +13,7 @@ import {
   setMigrationEntry,
 } from "./migrate-device.ts";
 import { mmOf } from "./mm.ts";
-import { MIGRATE_VMA_SELECT_COMPOUND, MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
+import { MIGRATE_VMA_SELECT_COMPOUND, MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, migrateEntries, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
 import { vmaIsAnonymous, type MmState, type VmaState } from "./state.ts";
 
 /**
@@ -88,7 +88,7 @@ export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> 
   yield* migrateVmaCollect(k, m, vma);
   mmuNotifierInvalidateEnd(k, range);
   if (m.cpages > 0) m.cpages = yield* migrateDeviceUnmap(k, m.src, m.npages, m.faultFolio);
-  if (k.costs.migrateSetupNsPerPage > 0) yield spin(Math.round(m.npages * k.costs.migrateSetupNsPerPage)); // the walk, locks, unmaps and flushes
+  if (k.costs.migrateSetupNsPerEntry > 0) yield spin(Math.round(migrateEntries(m.src, m.npages) * k.costs.migrateSetupNsPerEntry)); // the walk, locks, unmaps and flushes
   return 0;
 }
 

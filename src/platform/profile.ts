@@ -52,12 +52,12 @@ export interface PlatformProfile {
     faultEntryNs: number;
     /** Clearing a 4 KiB page on first touch. */
     pageZeroNs: number;
-    /** migrate_vma_setup per page: collect, lock, unmap (migration entry), rmap and TLB flush share. */
-    migrateSetupNsPerPage: number;
-    /** migrate_vma_pages per page: folio_migrate_mapping and the new entry. */
-    migratePagesNsPerPage: number;
-    /** migrate_vma_finalize per page: remove migration entries, unlock, put. */
-    migrateFinalizeNsPerPage: number;
+    /** migrate_vma_setup per entry walked (a 4 KiB page, or one compound word for a 2 MiB folio): collect, lock, unmap (migration entry), rmap and TLB flush share. */
+    migrateSetupNsPerEntry: number;
+    /** migrate_vma_pages per entry walked: folio_migrate_mapping and the new entry. */
+    migratePagesNsPerEntry: number;
+    /** migrate_vma_finalize per entry walked: remove migration entries, unlock, put. */
+    migrateFinalizeNsPerEntry: number;
     /** System RAM available to the workload, in bytes; 0 for unbounded. Allocations beyond it fail (OOM). */
     systemRamBytes: number;
   };

@@ -43,12 +43,18 @@ function oneOf(values: readonly number[], what: string) {
 
 /** Keys profiles used before get_pages was charged per entry and the bind per PTE (a 4 KiB page is one of each). */
 const OLD_GPU_KEYS: Record<string, string> = { getPagesNsPerPage: "getPagesNsPerEntry", bindNsPerPage: "bindNsPerPte" };
+/** Keys profiles used before migrate_vma's steps were charged per entry walked (a 4 KiB page is one entry). */
+const OLD_CPU_KEYS: Record<string, string> = {
+  migrateSetupNsPerPage: "migrateSetupNsPerEntry",
+  migratePagesNsPerPage: "migratePagesNsPerEntry",
+  migrateFinalizeNsPerPage: "migrateFinalizeNsPerEntry",
+};
 
 /** An old key is read as its new name, unless the new name is there too (then the old one is refused as unknown). */
-function renameOldGpuKeys(gpu: unknown): unknown {
-  if (typeof gpu !== "object" || gpu === null || Array.isArray(gpu)) return gpu;
-  const out: Record<string, unknown> = { ...(gpu as Record<string, unknown>) };
-  for (const [old, now] of Object.entries(OLD_GPU_KEYS)) {
+function renameOldKeys(section: unknown, oldKeys: Record<string, string>): unknown {
+  if (typeof section !== "object" || section === null || Array.isArray(section)) return section;
+  const out: Record<string, unknown> = { ...(section as Record<string, unknown>) };
+  for (const [old, now] of Object.entries(oldKeys)) {
     if (old in out && !(now in out)) {
       out[now] = out[old];
       delete out[old];
@@ -61,14 +67,14 @@ function renameOldGpuKeys(gpu: unknown): unknown {
 export const PlatformSchema = z.strictObject({
   name: z.string(),
   description: z.string(),
-  cpu: z.strictObject({
+  cpu: z.preprocess((cpu) => renameOldKeys(cpu, OLD_CPU_KEYS), z.strictObject({
     faultEntryNs: ns,
     pageZeroNs: ns,
-    migrateSetupNsPerPage: ns,
-    migratePagesNsPerPage: ns,
-    migrateFinalizeNsPerPage: ns,
+    migrateSetupNsPerEntry: ns,
+    migratePagesNsPerEntry: ns,
+    migrateFinalizeNsPerEntry: ns,
     systemRamBytes: z.union([z.literal(0), bytes]).default(0),
-  }),
+  })),
   // The link API's costs may be left out of a profile that never runs in iova mode.
   dma: z
     .strictObject({ iommu: z.enum(["strict", "lazy", "off", "iova"]), costs: z.strictObject({ strict: dmaCosts, lazy: dmaCosts, off: dmaCosts, iova: iovaCosts.optional() }) })
@@ -88,7 +94,7 @@ export const PlatformSchema = z.strictObject({
   // descriptorNs may be left out (0): a profile written before it charged bytes over bandwidth only.
   copy: z.strictObject({ channels: z.number().int().positive(), latencyNs: ns, descriptorNs: ns.default(0), bandwidthGBps: z.number().positive().optional(), maxJobBytes: bytes }),
   vram: z.strictObject({ sizeBytes: bytes, allocNs: ns, retrySleepNs: ns, retryTimeoutNs: ns, release: z.enum(["sync", "async"]) }),
-  gpu: z.preprocess(renameOldGpuKeys, z.strictObject({
+  gpu: z.preprocess((gpu) => renameOldKeys(gpu, OLD_GPU_KEYS), z.strictObject({
     faultDeliveryNs: ns,
     faultReplayNs: ns,
     findRangeNs: ns,
