@@ -37,12 +37,13 @@ const RANGE_PAGES = 1024; // 4 MiB: two 2 MiB GPU chunks
 // Up to 3 ms: a 2 MiB migration takes about 1 ms on this platform, so ops land before, during and after one.
 const at = fc.oneof(fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 0, max: 3_000_000 }));
 /**
- * #17: device THP splitting (a partial munmap, mprotect or mremap of a migrated 2 MiB device folio,
+ * Splitting a migrated device THP (a partial munmap, mprotect or mremap of a 2 MiB device folio,
  * migrate_vma_split_folio) is being built on the thp-split branch; until it merges, scenarios with
- * model.deviceThp draw only 2 MiB-aligned munmap/mprotect/mremap offsets and lengths, which never
- * split a device THP. #17: on once thp-split merges.
+ * model.deviceThp move their munmap/mprotect/mremap to 2 MiB boundaries, which never split a device
+ * THP. PAGESIM_DTHP_SPLITS=1 draws them anyway (a soak of the split path).
  */
-const DRAW_DEVICE_THP_SPLITS = process.env.PAGESIM_DTHP_SPLITS === "1";
+const DRAW_DEVICE_THP_SPLITS = false; // #17: on once thp-split merges
+const drawDeviceThpSplits = DRAW_DEVICE_THP_SPLITS || process.env.PAGESIM_DTHP_SPLITS === "1";
 const PMD_PAGES = 512;
 // Offsets at a 2 MiB boundary as often as anywhere, so whole PMD leaves are moved and zapped too.
 const page = fc.oneof(fc.integer({ min: 0, max: RANGE_PAGES - 1 }), fc.integer({ min: 0, max: RANGE_PAGES / PMD_PAGES - 1 }).map((b) => b * PMD_PAGES));
@@ -80,7 +81,7 @@ const scenario = fc
   })
   .map((s) => {
     const deviceThp = s.deviceThp && s.variant === "newest";
-    return { ...s, deviceThp, ops: deviceThp && !DRAW_DEVICE_THP_SPLITS ? s.ops.map(pmdAligned) : s.ops };
+    return { ...s, deviceThp, ops: deviceThp && !drawDeviceThpSplits ? s.ops.map(pmdAligned) : s.ops };
   });
 
 function runScenario(s: Scenario): string[] {
