@@ -169,3 +169,32 @@ describe("COW after fork of a device THP: a write in either process brings 2 MiB
     expect(result.events).toBeGreaterThan(0);
   });
 });
+
+describe("a GPU read after fork of a device THP maps it read-only: a later GPU write faults and copies", () => {
+  it("the child's GPU reads (one 2 MiB device entry bound read-only), then writes: a second fault, the 2 MiB back, the copies; the parent keeps v1", () => {
+    const text =
+      `description: fork of a device THP, GPU read then write\nseed: 1\nplatform: xe-pcie4x8-iommu\nmodel: { variant: newest, thp: always, deviceThp: true }\nmappings:\n  - { addr: ${BASE}, size: 2MiB }\nthreads:\n` +
+      `  - name: parent\n    steps:\n      - { op: write, addr: ${BASE}, pages: 512 }\n      - { op: fork, at: 2ms }\n      - { op: read, addr: ${BASE}, at: 20ms }\n` +
+      `  - name: gpu0\n    ctx: gpu\n    steps:\n      - { op: populate, start: ${BASE}, end: ${BASE + 0x200000}, at: 1ms }\n` +
+      `  - name: writer\n    ctx: gpu\n    process: 1\n    steps:\n      - { op: read, addr: ${BASE}, at: 3ms }\n      - { op: write, addr: ${BASE}, at: 10ms }\n` +
+      `  - name: self\n    process: 1\n    steps:\n      - { op: read, addr: ${BASE}, at: 21ms }\n`;
+    const events: Ev[] = [];
+    const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml"), undefined, {
+      onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) }),
+    });
+    const ret = (thread: string, step = 0) => report.steps.find((s) => s.thread === thread && s.step === step)!.ret;
+    expect(report.lostWrites).toEqual([]);
+    expect(report.invariants).toEqual([]);
+    expect([ret("writer", 0), ret("writer", 1), ret("parent", 2), ret("self")]).toEqual(["ok v1", "ok v2", "ok v1", "ok v2"]);
+    // The read faulted and bound the device THP (hmm_vma_handle_absent_pmd: one entry, HMM_PFN_WRITE clear); the write faulted again.
+    expect(events.filter((e) => e.kind === "gpu_fault.begin").map((e) => e.access)).toEqual(["read", "write"]);
+    const readFault = events.findIndex((e) => e.kind === "gpu_fault.begin" && e.access === "read");
+    const writeFault = events.findIndex((e) => e.kind === "gpu_fault.begin" && e.access === "write");
+    const readBind = events.slice(readFault, writeFault).find((e) => e.kind === "svm_range.bind")!;
+    expect(readBind).toMatchObject({ memory: "device", writable: false });
+    expect(new Set(readBind.folios as number[]).size).toBe(1);
+    // No migration between the fork and the write fault: the read used the device THP in place.
+    expect(events.slice(readFault, writeFault).filter((e) => e.kind === "migrate_to_ram.begin")).toEqual([]);
+    expect(events.slice(writeFault).filter((e) => e.kind === "migrate_to_ram.begin").length).toBeGreaterThanOrEqual(1);
+  });
+});
