@@ -22,7 +22,7 @@ const tempDir = () => mkdtempSync(join(tmpdir(), "pagesim-metrics-"));
 
 describe("pagesim metrics: a run's metrics recomputed from its events.arrow", () => {
   it("equal exactly what the run reported and stored in run.json, every metric, on every bundled workload", { timeout: 600_000 }, async () => {
-    expect(BUNDLED.length).toBe(27);
+    expect(BUNDLED.length).toBe(28);
     for (const file of BUNDLED) {
       const outDir = tempDir();
       const { report, manifest } = await recordRun({ file, workload: loadWorkload(file), outDir, sinks: ["arrow"] });

@@ -101,6 +101,9 @@ function vmaMergeExistingRange(k: Kernel, mm: number, middle: VmaState, p: VmaPr
   const mergeLeft = leftSide && prev !== undefined && canVmaMergeAfter(prev, p);
   const mergeRight = rightSide && next !== undefined && canVmaMergeBefore(next, p) && (!mergeLeft || isMergeableAnonVma(prev!.anonVma, next.anonVma));
   if (!mergeLeft && !mergeRight) return null;
+  // commit_merge's vma_adjust_trans_huge: a boundary that moves into a PMD leaf splits it.
+  if (mergeLeft && !rightSide) splitHugePmdIfNeeded(k, mm, p.endAddr);
+  if (mergeRight && !leftSide) splitHugePmdIfNeeded(k, mm, p.startAddr);
   const rest = vmaProps(middle);
   if (mergeLeft) k.commit({ kind: "vma.remove", mm, vma: prev!.id });
   k.commit({ kind: "vma.remove", mm, vma: middle.id });
