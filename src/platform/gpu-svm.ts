@@ -472,6 +472,7 @@ export class GpuSvm implements MmuNotifier {
       folioAt: (i) => ptes.folio(first + i), // -1 where nothing is mapped
       indexAt: (i) => ptes.index(first + i),
       orderOf: (folio) => this.state.folios.get(folio)!.order,
+      pmdLeafAt: (i) => ptes.pmd(first + i) !== undefined,
     });
   }
 

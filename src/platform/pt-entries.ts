@@ -3,20 +3,22 @@ import { HPAGE_PMD_ORDER, PAGE_SIZE } from "../kernel/constants.ts";
 /** Pages a 2 MiB (PMD-level) entry covers. */
 const PMD_PAGES = 1 << HPAGE_PMD_ORDER;
 
-/** A range's pages as get_pages sees them: page i's folio (-1: nothing mapped yet) and its page within that folio. */
+/** A range's pages as get_pages sees them: page i's folio (-1: nothing mapped yet), its page within that folio, and whether a PMD leaf maps it. */
 export interface PagesView {
   count: number;
   folioAt(i: number): number;
   indexAt(i: number): number;
   orderOf(folio: number): number;
+  pmdLeafAt(i: number): boolean;
 }
 
 /**
  * The entries hmm_range_fault hands drm_gpusvm_range_get_pages, each as its order
  * (drm_gpusvm_hmm_pfn_to_order: the hmm order clipped to the range): a 2 MiB-aligned block of
- * the range mapped wholly by one order-9 folio, page i at offset i (a PMD-mapped THP), is one
- * order-9 entry; every other page (an unmapped one too: hmm faults it in as such) is its own
- * order-0 entry.
+ * the range mapped by one PMD leaf of an order-9 folio (a PMD-mapped THP: hmm_vma_handle_pmd; or a
+ * device-private PMD: hmm_vma_handle_absent_pmd) is one order-9 entry; every other page is its
+ * own order-0 entry: one mapped by a PTE (hmm_vma_handle_pte gives order 0 even when its folio is a
+ * whole THP whose PMD was split), or an unmapped one (hmm faults it in as such).
  */
 export function hmmEntryOrders(startAddr: number, pages: PagesView): number[] {
   const orders: number[] = [];
@@ -32,15 +34,11 @@ export function hmmEntryOrders(startAddr: number, pages: PagesView): number[] {
   return orders;
 }
 
-/** Pages [i, i + 512) start at a 2 MiB boundary and are pages 0..511 of one order-9 folio. */
+/** Pages [i, i + 512) start at a 2 MiB boundary, inside the range, under one PMD leaf of an order-9 folio. */
 function pmdMapped(addr: number, pages: PagesView, i: number): boolean {
-  if (addr % (PMD_PAGES * PAGE_SIZE) !== 0 || i + PMD_PAGES > pages.count) return false;
+  if (addr % (PMD_PAGES * PAGE_SIZE) !== 0 || i + PMD_PAGES > pages.count || !pages.pmdLeafAt(i)) return false;
   const head = pages.folioAt(i);
-  if (head === -1 || pages.orderOf(head) !== HPAGE_PMD_ORDER) return false;
-  for (let j = 0; j < PMD_PAGES; j++) {
-    if (pages.folioAt(i + j) !== head || pages.indexAt(i + j) !== j) return false;
-  }
-  return true;
+  return head !== -1 && pages.orderOf(head) === HPAGE_PMD_ORDER;
 }
 
 /**
