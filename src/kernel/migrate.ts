@@ -1,7 +1,7 @@
 import { splitHugePmd } from "./huge-memory.ts";
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
-import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
+import { folioGet, folioLock, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import {
@@ -39,7 +39,7 @@ export {
 export { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns } from "./migrate-device.ts";
 
 /** struct migrate_vma as a driver fills it in, with src and dst sized for the range. */
-export function newMigrateVma(mm: number, vma: number, start: number, end: number, flags: number, pgmapOwner: number, faultFolio = -1): MigrateVma {
+export function newMigrateVma(mm: number, vma: number, start: number, end: number, flags: number, pgmapOwner: number, faultFolio = -1, faultIndex = 0): MigrateVma {
   const n = Math.max(0, Math.floor((end - start) / PAGE_SIZE));
   return {
     mm,
@@ -49,6 +49,7 @@ export function newMigrateVma(mm: number, vma: number, start: number, end: numbe
     flags,
     pgmapOwner,
     faultFolio,
+    faultIndex,
     src: new Array<MigrateSrc>(n).fill(noSrc()),
     dst: new Array<MigrateDst>(n).fill(noDst()),
     cpages: 0,
@@ -153,6 +154,12 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
 /** migrate_vma_collect_pmd's PTE loop over [start, end) of one PMD-sized block. */
 function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmState, start: number, end: number): ProcessBody<void> {
   for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    // The device-THP mm: a page of a large folio (device-private or present) splits the folio
+    // (migrate_vma_split_folio) and the walk goes on from this page; failure skips the rest.
+    if (k.deviceThpMm && largeFolioAt(k, m, mm, Math.floor(addr / PAGE_SIZE))) {
+      const folio = mm.ptes.folio(Math.floor(addr / PAGE_SIZE));
+      if (!(yield* migrateVmaSplitFolio(k, m, folio, mm.id, Math.floor(addr / PAGE_SIZE)))) return migrateVmaCollectSkip(m, addr, end);
+    }
     const vpn = Math.floor(addr / PAGE_SIZE);
     const kind = mm.ptes.kind(vpn); // read in place: no snapshot object per page
     let mpfn = noSrc();
@@ -173,7 +180,7 @@ function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmS
         // Present entries map only system pages: the model has no zero page and no device-coherent memory.
         break collect;
       }
-      // Pages of large folios are not migrated (the kernel's "FIXME support THP").
+      // Pages of large folios are not migrated (v6.15's "FIXME support THP"; split above in v6.19+).
       if (folioOf(k, folio).order !== 0) break collect;
 
       const index = mm.ptes.index(vpn);
@@ -240,9 +247,8 @@ function* migrateVmaCollectHugePmd(k: Kernel, m: MigrateVma, vma: VmaState, star
     migrateVmaCollectSkip(m, start + PAGE_SIZE, end);
     return 0;
   }
-  // The fallback: split the folio and walk its PTEs. Splitting a device folio belongs to the
-  // partial-unmap work (migrate_vma_split_folio); until then such a block is skipped whole.
-  const split = leaf.kind === "present" && (yield* splitFolio(k, folio, mm.id, head));
+  // The fallback: split the folio (a system THP or a device one alike) and walk its PTEs.
+  const split = yield* splitFolio(k, folio, mm.id, head);
   if (folio !== m.faultFolio) folioUnlock(k, folio);
   yield* folioPut(k, folio);
   return split ? -Errno.ENOENT : skip();
@@ -264,8 +270,59 @@ function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): ProcessBod
   for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % PMD_PAGES === 0) splitHugePmd(k, site.mm, site.vpn, false);
   const firstNew = k.state.nextFolioId;
   const n = nrPages(folio.order);
+  const device = folio.memory === "device";
   k.commit({ kind: "folio.split", folio: id, firstNew });
+  // dev_pagemap_ops.folio_split for each new device folio, before any of them can be freed.
+  if (device) for (let i = 1; i < n; i++) k.pagemap(folio.pagemap).folioSplit?.(id, firstNew + i - 1);
   for (let i = 1; i < n; i++) yield* folioPut(k, firstNew + i - 1);
+  return true;
+}
+
+/** Whether the entry at `vpn` maps, or is the device-private entry of, a page of a large folio the walk would select. */
+function largeFolioAt(k: Kernel, m: MigrateVma, mm: MmState, vpn: number): boolean {
+  const kind = mm.ptes.kind(vpn);
+  if (kind === undefined || kind === "migration") return false;
+  const folio = folioOf(k, mm.ptes.folio(vpn));
+  if (folio.order === 0) return false;
+  if (kind === "present") return (m.flags & MIGRATE_VMA_SELECT_SYSTEM) !== 0;
+  return (m.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) !== 0 && k.pagemapOwner(folio.pagemap) === m.pgmapOwner;
+}
+
+/**
+ * migrate_vma_split_folio: split a PTE-mapped large folio met by the walk. Unless it is the fault
+ * folio (locked and referenced by the fault path), take a reference and the lock first. After
+ * the split the lock follows the fault page: if the fault page now sits in a new order-0 folio,
+ * that folio is referenced and locked and the original unlocked and put, so what the fault path
+ * unlocks and puts later is the fault page's own folio. Returns whether it split.
+ */
+function* migrateVmaSplitFolio(k: Kernel, m: MigrateVma, id: number, mm: number, vpn: number): ProcessBody<boolean> {
+  const faultFolio = m.faultFolio;
+  if (id !== faultFolio) {
+    folioGet(k, id);
+    yield* folioLock(k, id);
+  }
+  const firstNew = k.state.nextFolioId;
+  if (!(yield* splitFolio(k, id, mm, vpn))) {
+    if (id !== faultFolio) {
+      folioUnlock(k, id);
+      yield* folioPut(k, id);
+    }
+    return false;
+  }
+  // page_folio(fault_page) after the split: page i of the original is now its own folio.
+  const newFaultFolio = faultFolio !== id ? faultFolio : m.faultIndex === 0 ? id : firstNew + m.faultIndex - 1;
+  if (faultFolio === id) {
+    m.faultFolio = newFaultFolio;
+    m.faultIndex = 0;
+  }
+  if (newFaultFolio === -1 || newFaultFolio !== id) {
+    if (newFaultFolio !== -1 && newFaultFolio !== faultFolio) {
+      folioGet(k, newFaultFolio);
+      yield* folioLock(k, newFaultFolio);
+    }
+    folioUnlock(k, id);
+    yield* folioPut(k, id);
+  }
   return true;
 }
 
