@@ -59,11 +59,15 @@ ${gpuAfter}`;
 }
 
 function run(offset: number, route: "cpu" | "gc") {
+  return runText(workload(offset, route));
+}
+
+function runText(text: string) {
   const events: Ev[] = [];
   const broken: string[] = [];
   const names = new Map<number, string>();
   let state: ModelState | null = null;
-  const { report } = runWorkload(parseWorkload(workload(offset, route), "workloads/inline.yaml"), undefined, {
+  const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml"), undefined, {
     onLog: (log) => {
       state = log.state;
       log.subscribe({
@@ -159,5 +163,96 @@ describe("the recorded run of a partial munmap of a device THP verifies", () => 
     const result = await verifyRun(dir);
     expect(result.divergence).toBeNull();
     expect(result.events).toBeGreaterThan(0);
+  });
+});
+
+/** A migrated device THP, then `change` (CPU steps at 2 ms), then CPU reads of every page where it now is (at 5 ms). */
+function changeWorkload(change: string, reads: [number, number][]): string {
+  const readSteps = reads.map(([addr, pages], i) => `      - { op: read, addr: ${addr}, pages: ${pages}${i === 0 ? ", at: 5ms" : ""} }\n`).join("");
+  return `description: a migrated device THP changed in place
+seed: 1
+platform: xe-pcie4x8-iommu
+model: { variant: newest, thp: always, deviceThp: true }
+mappings:
+  - { addr: ${BASE}, size: 2MiB }
+threads:
+  - name: cpu0
+    steps:
+      - { op: write, addr: ${BASE}, pages: 512 }
+${change}${readSteps}  - name: gpu0
+    ctx: gpu
+    steps:
+      - { op: write, addr: ${BASE}, pages: 512, at: 1ms }
+`;
+}
+
+/** What the change step did, what came back, and whether every page read back (512 CPU reads after the change, none lost). */
+function changeRun(change: string, reads: [number, number][]) {
+  const r = runText(changeWorkload(change, reads));
+  const at = r.events.findIndex((e) => e.kind === "step.begin" && e.step === 1 && e.thread === "cpu0");
+  const end = r.events.findIndex((e, i) => i > at && e.kind === "step.end" && e.thread === "cpu0");
+  const during = r.events.slice(at, end);
+  const after = r.events.slice(end);
+  const reads512 = after.filter((e) => e.kind === "page.read" && e.thread === "cpu0");
+  return { ...r, during, after, reads: reads512 };
+}
+
+const NEW = 0x80000000;
+
+describe("mprotect and mremap over a migrated device THP", () => {
+  it("mprotect of the middle 1 MiB (unaligned): the PMD splits without freeze, the folio stays whole; the rest comes back as 4 KiB pages, intact", () => {
+    const { report, broken, during, after, reads } = changeRun(`      - { op: mprotect, addr: ${BASE + 512 * 1024}, size: 1MiB, read: true, write: false, at: 2ms }\n`, [[BASE, 512]]);
+    expect(report.invariants).toEqual([]);
+    expect(report.lostWrites).toEqual([]);
+    expect(broken).toEqual([]);
+    expect(during.filter((e) => e.kind === "pmd.split").map((e) => e.freeze)).toEqual([false]);
+    expect(during.filter((e) => e.kind === "folio.split" || e.kind === "folio.free").length).toBe(0);
+    expect(after.filter((e) => e.kind === "folio.split").length).toBe(1);
+    expect(after.filter((e) => e.kind === "folio.alloc" && e.memory === "system" && e.order === 0).length).toBe(512);
+    expect(reads.length).toBe(512);
+    expect(new Set(reads.map((e) => e.version))).toEqual(new Set([2])); // the GPU's write, after the CPU's
+  });
+
+  it("mremap of the middle 1 MiB to another address (unaligned): the PMD splits, the PTEs move one by one; both parts come back intact", () => {
+    const { report, broken, during, after, reads } = changeRun(`      - { op: mremap, addr: ${BASE + 512 * 1024}, size: 1MiB, newAddr: ${NEW}, at: 2ms }\n`, [
+      [BASE, 128],
+      [NEW, 256],
+      [BASE + 1536 * 1024, 128],
+    ]);
+    expect(report.invariants).toEqual([]);
+    expect(report.lostWrites).toEqual([]);
+    expect(broken).toEqual([]);
+    expect(during.filter((e) => e.kind === "pmd.split").map((e) => e.freeze)).toEqual([false]);
+    expect(during.filter((e) => e.kind === "pte.set" && e.pteKind === "device-private").length).toBe(256);
+    expect(during.filter((e) => e.kind === "folio.split" || e.kind === "folio.free").length).toBe(0);
+    expect(after.filter((e) => e.kind === "folio.split").length).toBe(1);
+    expect(after.filter((e) => e.kind === "folio.alloc" && e.memory === "system" && e.order === 0).length).toBe(512);
+    expect(reads.length).toBe(512);
+    expect(new Set(reads.map((e) => e.version))).toEqual(new Set([2]));
+  });
+
+  it("mremap of the whole 2 MiB to an aligned address moves the PMD leaf (move_huge_pmd); it comes back as one order-9 folio", () => {
+    const { report, broken, during, after, reads } = changeRun(`      - { op: mremap, addr: ${BASE}, size: 2MiB, newAddr: ${NEW}, at: 2ms }\n`, [[NEW, 512]]);
+    expect(report.invariants).toEqual([]);
+    expect(report.lostWrites).toEqual([]);
+    expect(broken).toEqual([]);
+    expect(during.filter((e) => e.kind === "pmd.split").length).toBe(0);
+    expect(during.filter((e) => e.kind === "pmd.set" && e.pteKind === "device-private" && e.vpn === NEW / 4096).length).toBe(1);
+    expect(after.filter((e) => e.kind === "folio.split").length).toBe(0);
+    expect(after.filter((e) => e.kind === "folio.alloc" && e.memory === "system").map((e) => e.order)).toEqual([9]);
+    expect(reads.length).toBe(512);
+    expect(new Set(reads.map((e) => e.version))).toEqual(new Set([2]));
+  });
+
+  it("mremap of the whole 2 MiB to an address 4 KiB off alignment: the PMD splits and the PTEs move; the folio splits on the way back, intact", () => {
+    const { report, broken, during, after, reads } = changeRun(`      - { op: mremap, addr: ${BASE}, size: 2MiB, newAddr: ${NEW + 4096}, at: 2ms }\n`, [[NEW + 4096, 512]]);
+    expect(report.invariants).toEqual([]);
+    expect(report.lostWrites).toEqual([]);
+    expect(broken).toEqual([]);
+    expect(during.filter((e) => e.kind === "pmd.split").map((e) => e.freeze)).toEqual([false]);
+    expect(after.filter((e) => e.kind === "folio.split").length).toBe(1);
+    expect(after.filter((e) => e.kind === "folio.alloc" && e.memory === "system" && e.order === 0).length).toBe(512);
+    expect(reads.length).toBe(512);
+    expect(new Set(reads.map((e) => e.version))).toEqual(new Set([2]));
   });
 });
