@@ -256,3 +256,30 @@ describe("mprotect and mremap over a migrated device THP", () => {
     expect(new Set(reads.map((e) => e.version))).toEqual(new Set([2]));
   });
 });
+
+describe("the invariants over split device folios", () => {
+  it("count each split-off device folio as a zdd holder, want one zdd each, and one live folio per device pfn", () => {
+    // munmap at 512 KiB, then one read in the first part: it comes home (128 pages) and the
+    // second part's 128 split-off device folios stay behind, each holding a zdd reference.
+    const text = workload(512 * 1024, "cpu").replace(/ {6}- \{ op: read, addr: \d+, pages: 128 \}\n/, "").replace("pages: 128, at: 5ms", "pages: 1, at: 5ms");
+    let state: ModelState | null = null;
+    const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml"), undefined, { onLog: (log) => void (state = log.state) });
+    expect(report.invariants).toEqual([]);
+    const s = state! as ModelState;
+    const devices = [...s.folios.values()].filter((f) => f.memory === "device");
+    expect(devices.length).toBe(128);
+    expect(new Set(devices.map((f) => f.order))).toEqual(new Set([0]));
+    const zdd = s.zdds.get(devices[0]!.zdd)!;
+    expect(new Set(devices.map((f) => f.zdd))).toEqual(new Set([zdd.id]));
+    expect(zdd.refcount).toBe(128); // the creator's reference went when the migration to VRAM finished
+    expect(checkModelInvariants(s)).toEqual([]);
+    // A piece without its zdd reference, and a pfn claimed for a second folio, are both reported.
+    const [a, b] = [devices[0]!, devices[1]!];
+    s.folios.setZdd(a.id, -1);
+    s.devicePages.set(b.pfn, a.id);
+    const problems = checkModelInvariants(s);
+    expect(problems).toContain(`device folio ${a.id}: no zone_device_data (zdd)`);
+    expect(problems).toContain(`zdd ${zdd.id}: refcount 128, holders 127 (127 pages)`);
+    expect(problems).toContain(`folio ${b.id}: device pfn ${b.pfn} is not recorded as held by it`);
+  });
+});
