@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { HPAGE_PMD_ORDER, nrPages } from "./constants.ts";
+import { HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioLock, folioOf, folioPut, folioUnlock } from "./folio.ts";
 import { splitHugePmd } from "./huge-memory.ts";
 import type { Kernel } from "./kernel.ts";
@@ -97,8 +97,11 @@ export function* migrateVmaSplitFolio(k: Kernel, m: MigrateVma, id: number, mm: 
  * counts as the caller's pin; the model's split counts the migration's reference as that one.
  */
 export function* migrateVmaSplitUnmappedFolio(k: Kernel, m: MigrateVma, idx: number, addr: number, id: number): ProcessBody<boolean> {
-  const vpn = Math.floor(addr / 4096);
-  splitHugePmd(k, m.mm, vpn, true); // split_huge_pmd_address(vma, addr, freeze = true)
+  const vpn = Math.floor(addr / PAGE_SIZE);
+  // split_huge_pmd_address(vma, addr, freeze = true), on the PMD migration entry the collection
+  // left (a zap during the migration may have cleared it; nothing else is split then).
+  const leaf = k.state.mms.get(m.mm)?.ptes.pmd(vpn);
+  if (leaf !== undefined && leaf.kind === "migration" && leaf.folio === id) splitHugePmd(k, m.mm, vpn, true);
   const folio = folioOf(k, id);
   // can_split_folio: no mapping and no reference beyond the migration's; PMD migration entries
   // elsewhere (another mm's) are left to the kernel's rmap, which the model does not follow here.
