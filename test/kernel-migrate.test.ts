@@ -11,6 +11,7 @@ import { checkKernelInvariants } from "../src/check/kernel-invariants.ts";
 import { Errno, PAGE_SIZE } from "../src/kernel/constants.ts";
 import type { MemoryKind, VmaKind } from "../src/kernel/state.ts";
 import {
+  MIGRATE_VMA_SELECT_COMPOUND as COMPOUND,
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE as DEVICE,
   MIGRATE_VMA_SELECT_SYSTEM as SYSTEM,
   migrateDeviceFinalize,
@@ -509,6 +510,139 @@ describe("the newest mm's migrate_vma_collect_huge_pmd (Kernel.deviceThpMm)", ()
       expect([part.cpages, folioOf(k, folio).order]).toEqual([4, 0]);
       yield* migrateVmaFinalize(k, part);
     })());
+    sound(k);
+  });
+});
+
+/**
+ * migrate_vma_split_unmapped_folio (design note §4 test 5b): a driver that hands order-0
+ * destinations for a compound source, as hmm-tests' test_hmm does when it cannot (or will not)
+ * allocate a large one. migrate_vma_pages splits the PMD migration entry with freeze, splits the
+ * unmapped folio and migrates its 512 pages one by one.
+ */
+describe("the mm's order-0 fallback for a compound source (newest mm, SELECT_COMPOUND)", () => {
+  type Ev = { kind: string } & Record<string, unknown>;
+  function loggedWorld() {
+    const w = world();
+    const events: Ev[] = [];
+    // The kernel's log is the EventLog world() made: listen to it.
+    (w.k.log as EventLog<ReturnType<typeof createKernelState>, never>).subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) });
+    w.k.deviceThpMm = true;
+    return { ...w, events };
+  }
+
+  /** test_hmm's part between setup and pages: 512 order-0 destinations for each compound word, data copied page by page. */
+  function smallDestinations(k: Kernel, m: MigrateVma, memory: MemoryKind, pagemap = 0): void {
+    for (let i = 0; i < m.npages; i++) {
+      const s = m.src[i]!;
+      if (!s.migrate) continue;
+      const pages = s.compound === true ? 512 : 1;
+      for (let j = 0; j < pages; j++) {
+        const folio = folioAlloc(k, 0, memory, memory === "device" ? pagemap : -1, memory === "device" ? nextPfn++ : -1)!;
+        expect(folioTrylock(k, folio)).toBe(true);
+        if (s.folio !== -1) k.commit({ kind: "page.copy", srcFolio: s.folio, srcIndex: s.index + j, dstFolio: folio, dstIndex: 0 });
+        m.dst[i + j] = { folio, index: 0 };
+      }
+    }
+  }
+
+  it("a PMD-mapped system THP to 512 order-0 device pages: pmd.split freeze, folio.split, 512 small migrations, data intact", () => {
+    const { engine, k, mm, events, freed } = loggedWorld();
+    run(engine, (function* (): ProcessBody {
+      const vma = yield* mapAnon(k, mm, 512);
+      const folio = thp(k, mm);
+      const m = newMigrateVma(mm, vma, addr(0), addr(512), SYSTEM | COMPOUND, 0);
+      expect(yield* migrateVmaSetup(k, m)).toBe(0);
+      expect([m.cpages, m.src[0]!.compound, k.state.mms.get(mm)!.ptes.pmd(vpn(0))?.kind]).toEqual([1, true, "migration"]);
+      smallDestinations(k, m, "device");
+      yield* migrateVmaPages(k, m);
+      expect(events.filter((e) => e.kind === "pmd.split").map((e) => e.freeze)).toEqual([true]);
+      expect(events.filter((e) => e.kind === "folio.split").map((e) => e.folio)).toEqual([folio]);
+      expect(m.src.filter((s) => s.migrate && s.folio !== -1).length).toBe(512);
+      expect(m.src.some((s) => s.compound === true)).toBe(false);
+      yield* migrateVmaFinalize(k, m);
+    })());
+    const ptes = k.state.mms.get(mm)!.ptes;
+    const devs = Array.from({ length: 512 }, (_, i) => ptes.get(vpn(i))!);
+    expect(new Set(devs.map((p) => p.kind))).toEqual(new Set(["device-private"]));
+    expect(new Set(devs.map((p) => p.folio)).size).toBe(512);
+    expect(devs.map((p) => k.state.folios.version(p.folio, p.index))).toEqual(Array.from({ length: 512 }, (_, i) => i + 1));
+    // Every system piece is freed; no device page is.
+    expect(events.filter((e) => e.kind === "folio.free").length).toBe(512);
+    expect(freed).toEqual([]);
+    expect(k.state.allocatedPages).toEqual({ system: 0, device: 512 });
+    sound(k);
+  });
+
+  it("a device THP back to 512 order-0 system pages: the device folio splits (its pfns kept), each piece is freed through page_free, data intact", () => {
+    const { engine, k, mm, events, pagemap, freed } = loggedWorld();
+    const pfn = 512 * 1024; // an aligned block no other test's pages reach
+    let dev = -1;
+    run(engine, (function* (): ProcessBody {
+      const vma = yield* mapAnon(k, mm, 512);
+      dev = folioAlloc(k, 9, "device", pagemap, pfn)!;
+      for (let i = 0; i < 512; i++) k.commit({ kind: "page.write", mm, vpn: vpn(i), folio: dev, index: i, version: 100 + i });
+      k.commit({ kind: "pmd.set", mm, vpn: vpn(0), pteKind: "device-private", folio: dev });
+      const m = newMigrateVma(mm, vma, addr(0), addr(512), DEVICE | COMPOUND, k.pagemapOwner(pagemap));
+      expect(yield* migrateVmaSetup(k, m)).toBe(0);
+      expect([m.cpages, m.src[0]!.compound]).toEqual([1, true]);
+      smallDestinations(k, m, "system");
+      yield* migrateVmaPages(k, m);
+      expect(events.filter((e) => e.kind === "pmd.split").map((e) => e.freeze)).toEqual([true]);
+      expect(events.filter((e) => e.kind === "folio.split").map((e) => e.folio)).toEqual([dev]);
+      // The pieces keep their pfns: page i of the THP is the folio at pfn + i.
+      expect(Array.from({ length: 512 }, (_, i) => k.state.folios.pfn(m.src[i]!.folio))).toEqual(Array.from({ length: 512 }, (_, i) => pfn + i));
+      yield* migrateVmaFinalize(k, m);
+    })());
+    const ptes = k.state.mms.get(mm)!.ptes;
+    const back = Array.from({ length: 512 }, (_, i) => ptes.get(vpn(i))!);
+    expect(new Set(back.map((p) => p.kind))).toEqual(new Set(["present"]));
+    expect(back.map((p) => k.state.folios.version(p.folio, p.index))).toEqual(Array.from({ length: 512 }, (_, i) => 100 + i));
+    expect(freed.length).toBe(512); // page_free once per order-0 piece
+    expect(freed).toContain(dev);
+    expect(k.state.allocatedPages).toEqual({ system: 512, device: 0 });
+    expect(k.state.devicePages.size).toBe(0);
+    sound(k);
+  });
+
+  it("without a VMA (migrate_device_pages, eviction) a compound source with order-0 destinations stays where it is", () => {
+    const { engine, k, mm, events, pagemap } = loggedWorld();
+    const pfn = 1024 * 1024;
+    run(engine, (function* (): ProcessBody {
+      yield* mapAnon(k, mm, 512);
+      const dev = folioAlloc(k, 9, "device", pagemap, pfn)!;
+      k.commit({ kind: "pmd.set", mm, vpn: vpn(0), pteKind: "device-private", folio: dev });
+      const src: MigrateSrc[] = Array.from({ length: 512 }, (_, i) => ({ folio: i === 0 ? dev : -1, index: 0, migrate: false, write: false }));
+      expect(yield* migrateDevicePfns(k, src)).toBe(0);
+      expect([src[0]!.migrate, src[0]!.compound]).toEqual([true, true]);
+      const dst: MigrateDst[] = src.map(() => ({ folio: -1, index: 0 }));
+      const small = folioAlloc(k, 0, "system")!;
+      expect(folioTrylock(k, small)).toBe(true);
+      dst[0] = { folio: small, index: 0 };
+      yield* migrateDevicePages(k, src, dst);
+      expect([src[0]!.migrate, src[0]!.compound]).toEqual([false, false]);
+      yield* migrateDeviceFinalize(k, src, dst);
+      expect(k.state.mms.get(mm)!.ptes.pmd(vpn(0))).toEqual({ kind: "device-private", folio: dev });
+    })());
+    expect(events.filter((e) => e.kind === "folio.split" || e.kind === "pmd.split").length).toBe(0);
+    sound(k);
+  });
+
+  it("a compound hole with order-0 destinations: 512 small pages are inserted one by one", () => {
+    const { engine, k, mm, events } = loggedWorld();
+    run(engine, (function* (): ProcessBody {
+      const vma = yield* mapAnon(k, mm, 512);
+      const m = newMigrateVma(mm, vma, addr(0), addr(512), SYSTEM | COMPOUND, 0);
+      expect(yield* migrateVmaSetup(k, m)).toBe(0);
+      expect([m.cpages, m.src[0]!.compound, m.src[0]!.folio]).toEqual([1, true, -1]);
+      smallDestinations(k, m, "device");
+      yield* migrateVmaPages(k, m);
+      yield* migrateVmaFinalize(k, m);
+    })());
+    expect(events.filter((e) => e.kind === "pte.set" && e.pteKind === "device-private").length).toBe(512);
+    expect(events.filter((e) => e.kind === "pmd.set").length).toBe(0);
+    expect(k.state.mms.get(mm)!.ptes.size).toBe(512);
+    expect(k.state.allocatedPages.device).toBe(512);
     sound(k);
   });
 });

@@ -12,7 +12,12 @@ export function checkModelInvariants(state: ModelState, options: { afterTeardown
   const pagesOfZdd = new Map<number, number>();
   for (const folio of state.folios.values()) {
     if (folio.freed || folio.memory !== "device") continue;
-    if (folio.zdd === -1) continue;
+    // Every drm_pagemap device folio holds a zdd reference: from drm_pagemap_get_devmem_page, or,
+    // split off a device THP, from the folio_split callback.
+    if (folio.zdd === -1) {
+      problems.push(`device folio ${folio.id}: no zone_device_data (zdd)`);
+      continue;
+    }
     pagesOfZdd.set(folio.zdd, (pagesOfZdd.get(folio.zdd) ?? 0) + 1);
     const zdd = state.zdds.get(folio.zdd);
     if (zdd === undefined || zdd.destroyed) problems.push(`device folio ${folio.id}: its zdd ${folio.zdd} is ${zdd === undefined ? "unknown" : "destroyed"}`);

@@ -3,6 +3,7 @@ import type { KernelEvent } from "./events.ts";
 import type { FolioTable } from "./folio-table.ts";
 import { addMigrationSite, assertLive, dropMigrationSite, getMm, IllegalTransition } from "./apply-common.ts";
 import { setPmd, splitPmd, unmapPmd } from "./apply-pmd.ts";
+import { applyFolioSplit } from "./apply-split.ts";
 import { PageTable, PTRS_PER_PTE } from "./page-table.ts";
 import type { KernelState } from "./state.ts";
 
@@ -137,7 +138,7 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       return;
     }
     case "folio.split": {
-      splitFolio(state, ev.folio, ev.firstNew);
+      applyFolioSplit(state, ev.folio, ev.firstNew);
       return;
     }
     case "folio.set_zdd": {
@@ -248,50 +249,6 @@ export function applyKernelEvent(state: KernelState, ev: KernelEvent): void {
       throw new IllegalTransition(`unknown kernel event kind ${(unknown as { kind: string }).kind}`);
     }
   }
-}
-
-function splitFolio(state: KernelState, id: number, firstNew: number): void {
-  const folios = state.folios;
-  assertLive(state, id);
-  const order = folios.order(id);
-  if (order === 0 || folios.memory(id) !== "system") throw new IllegalTransition(`folio ${id}: only a system THP splits`);
-  if (folios.lockOwner(id) === -1) throw new IllegalTransition(`folio ${id}: split while not locked`);
-  const refcount = folios.refcount(id);
-  const mapcount = folios.mapcount(id);
-  const pins = folios.pincount(id);
-  if (pins !== 0 || refcount !== mapcount + 1) {
-    throw new IllegalTransition(`folio ${id}: split with refcount ${refcount}, mapcount ${mapcount}, pins ${pins}`);
-  }
-  expectId("folio", firstNew, state.nextFolioId);
-  const n = nrPages(order);
-  const ids = Array.from({ length: n }, (_, i) => (i === 0 ? id : firstNew + i - 1));
-  const mapcounts = new Array<number>(n).fill(0);
-  const versions = Array.from({ length: n }, (_, i) => folios.version(id, i));
-  const pendingMappings: [number, number, number][] = []; // the new folios' rmap, once they exist
-  // The entries naming the folio are its mappings, found through the rmap. A large folio never
-  // has migration entries (the model migrates no THP, as the kernel's "FIXME support THP"); one
-  // that did would be left naming a page the folio no longer has, which the invariants report.
-  for (const { mm, vpn } of folios.mappings(id)) {
-    const ptes = getMm(state, mm).ptes;
-    const kind = ptes.kind(vpn)!;
-    const index = ptes.index(vpn);
-    ptes.set(vpn, kind, ids[index]!, 0);
-    mapcounts[index]!++;
-    if (!folios.removeMapping(id, mm, vpn)) throw new IllegalTransition(`folio ${id}: the rmap has no mapping at mm ${mm} vpn ${vpn}`);
-    pendingMappings.push([ids[index]!, mm, vpn]);
-  }
-  for (let i = 1; i < n; i++) {
-    folios.add(ids[i]!, 0, "system", -1, -1);
-    folios.setRefcount(ids[i]!, mapcounts[i]! + 1);
-    folios.setMapcount(ids[i]!, mapcounts[i]!);
-    folios.setPageMapcount(ids[i]!, 0, mapcounts[i]!);
-    folios.setVersion(ids[i]!, 0, versions[i]!);
-  }
-  state.nextFolioId += n - 1;
-  for (const [folio, mm, vpn] of pendingMappings) folios.addMapping(folio, mm, vpn);
-  folios.shrinkToOrder0(id, mapcounts[0]!);
-  folios.setRefcount(id, mapcounts[0]! + 1);
-  folios.setMapcount(id, mapcounts[0]!);
 }
 
 function unmapEntry(state: KernelState, mm: number, vpn: number, kind: string, folio: number, index: number): void {

@@ -37,11 +37,13 @@ export type KernelEvent =
   /** unpin_user_page: drops the pin and its reference. */
   | { kind: "folio.unpin"; folio: number }
   /**
-   * split_folio of a locked system THP (__folio_split with its unmap and remap folded in): page i
-   * becomes an order-0 folio, page 0 keeping the id and the lock, page i > 0 becoming folio
-   * firstNew + i - 1. Entries naming a page are rewritten to name its folio. Needs exactly one
+   * split_folio of a locked large folio, system or device (__folio_split with its unmap and
+   * remap folded in; folio_split_unmapped for one under migration): page i becomes an order-0
+   * folio, page 0 keeping the id and the lock, page i > 0 becoming folio firstNew + i - 1 (a
+   * device page keeps its pfn and pagemap; its zdd comes from the folio_split callback). Entries
+   * naming a page, migration entries too, are rewritten to name its folio. Needs exactly one
    * reference beyond the mappings (the splitter's); afterwards page 0 holds that one plus its
-   * mappings' and every other page holds its mappings' plus one the splitter then puts.
+   * mappings' and every other page holds its mappings' plus one the splitter puts or keeps.
    */
   | { kind: "folio.split"; folio: number; firstNew: number }
   /** zone_device_data set on a device folio (drm_pagemap_get_devmem_page). */

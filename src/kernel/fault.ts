@@ -215,16 +215,20 @@ function* doAnonymousPage(k: Kernel, mm: number, vpn: number): ProcessBody<Fault
 /**
  * do_swap_page on a device-private entry (kernels of the seed's vintage): trylock the device
  * page; on failure return and let the access fault again. Otherwise hold a reference across
- * dev_pagemap_ops.migrate_to_ram, then unlock and put; that put can be the page's last
+ * dev_pagemap_ops.migrate_to_ram, then unlock and put the page's folio; that put can be its last
  * reference, so page_free may run here, in the faulting thread.
  */
 function* doSwapPageDevicePrivate(k: Kernel, mm: number, vma: number, addr: number, folio: number, index: number): ProcessBody<FaultOutcome> {
   if (!folioTrylock(k, folio)) return "ok";
   folioGet(k, folio);
+  const pfn = folioOf(k, folio).pfn + index; // vmf->page
   const ops = k.pagemap(folioOf(k, folio).pagemap);
   const ret = yield* ops.migrateToRam({ mm, vma, addr, folio, index });
-  folioUnlock(k, folio);
-  yield* folioPut(k, folio);
+  // page_folio(vmf->page): a device THP split during the migration moved the lock and the
+  // reference onto the fault page's own folio (migrate_vma_split_folio).
+  const now = k.state.devicePages.get(pfn) ?? folio;
+  folioUnlock(k, now);
+  yield* folioPut(k, now);
   return ret === VM_FAULT_SIGBUS ? "SIGBUS" : "ok";
 }
 

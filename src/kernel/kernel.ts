@@ -29,6 +29,12 @@ export interface DevPagemapOps {
   pageFree(folio: number): ProcessBody<void>;
   /** migrate_to_ram: a CPU touched a device-private entry; returns 0 or VM_FAULT_SIGBUS. */
   migrateToRam(fault: VmFault): ProcessBody<number>;
+  /**
+   * folio_split (device THP): a large device folio split into `orig` (its page 0) and new
+   * folios; called once per new folio so the driver can give it its own zone_device_data.
+   * Absent in pagemaps that never make large folios.
+   */
+  folioSplit?(orig: number, newFolio: number): void;
 }
 
 /** Time the mm's own steps take. Defaults are sourced in docs; platform costs come elsewhere. */

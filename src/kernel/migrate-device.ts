@@ -4,6 +4,8 @@ import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import { migrateEntries, type MigrateDst, type MigrateSrc, type MigrateVma } from "./migrate-types.ts";
+import { migrateVmaInsertPage, migrateVmaInsertHugePmdPage } from "./migrate-insert.ts";
+import { migrateVmaSplitUnmappedFolio } from "./migrate-split.ts";
 import { mmOf } from "./mm.ts";
 import { vmaIsAnonymous, vmaLookup, type MmState } from "./state.ts";
 
@@ -185,54 +187,21 @@ export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number
   return unmapped;
 }
 
-/**
- * migrate_vma_insert_page: the new page for a collected hole is mapped now, as do_anonymous_page
- * would, unless the VMA is not anonymous or the entry is no longer empty (a CPU fault filled it).
- * The model has no zero page, OOM-reaper instability or userfaultfd to check for.
- */
-function migrateVmaInsertPage(k: Kernel, m: MigrateVma, i: number, dst: MigrateDst): void {
-  const vma = k.state.vmas.get(m.vma);
-  const vpn = Math.floor((m.start + i * PAGE_SIZE) / PAGE_SIZE);
-  if (vma === undefined || !vmaIsAnonymous(vma) || mmOf(k, vma.mm).ptes.has(vpn)) {
-    m.src[i] = { ...m.src[i]!, migrate: false };
-    return;
-  }
-  folioGet(k, dst.folio);
-  const pteKind = folioOf(k, dst.folio).memory === "device" ? "device-private" : "present";
-  k.commit({ kind: "pte.set", mm: vma.mm, vpn, pteKind, folio: dst.folio, index: dst.index });
-  m.src[i] = { folio: -1, index: 0, migrate: true, write: false };
-}
-
-/**
- * migrate_vma_insert_huge_pmd_page: a compound hole's order-9 destination is mapped by one PMD
- * leaf holding one new reference, unless the VMA is not anonymous or the block is no longer
- * empty; then the entry stops migrating (the kernel's abort clears MIGRATE on all 512 words).
- */
-function migrateVmaInsertHugePmdPage(k: Kernel, m: MigrateVma, i: number, dst: MigrateDst): void {
-  const vma = k.state.vmas.get(m.vma);
-  const vpn = Math.floor((m.start + i * PAGE_SIZE) / PAGE_SIZE);
-  const ptes = vma === undefined ? undefined : mmOf(k, vma.mm).ptes;
-  if (vma === undefined || ptes === undefined || !vmaIsAnonymous(vma) || ptes.nextVpn(vpn, vpn + PMD_PAGES) !== -1) {
-    m.src[i] = { ...m.src[i]!, migrate: false };
-    return;
-  }
-  folioGet(k, dst.folio);
-  const pteKind = folioOf(k, dst.folio).memory === "device" ? "device-private" : "present";
-  k.commit({ kind: "pmd.set", mm: vma.mm, vpn, pteKind, folio: dst.folio });
-}
-
 const PMD_PAGES = 512;
 
 /**
  * __migrate_device_pages: the struct-page half of migration. Entries without a destination stop
- * migrating; holes get their new page mapped; for the rest folio_migrate_mapping demands that
- * nobody but the migration (and the faulting thread, for the fault page) holds a reference.
- * File-backed sources cannot move to device memory. No data moves here: the driver copies.
+ * migrating; holes get their new page mapped (a compound hole with an order-0 destination, 512
+ * small pages); a compound source with an order-0 destination is split first
+ * (migrate_vma_split_unmapped_folio; without a VMA it stays); for the rest folio_migrate_mapping
+ * demands that nobody but the migration (and the faulting thread, for the fault page) holds a
+ * reference. File-backed sources cannot move to device memory. No data moves here: the driver copies.
  */
 export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: MigrateDst[], npages: number, m: MigrateVma | null): ProcessBody<void> {
   if (k.costs.migratePagesNsPerEntry > 0) yield spin(Math.round(migrateEntries(srcs, npages) * k.costs.migratePagesNsPerEntry));
   // mmu_notifier_invalidate_range_start/end around the hole insertions: no notifiers in the model.
-  for (let i = 0; i < npages; i++) {
+  for (let i = 0, nr = 1; i < npages; i += nr) {
+    nr = 1;
     const d = dsts[i];
     const s = srcs[i]!;
     if (d === undefined || d.folio === -1) {
@@ -242,30 +211,42 @@ export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: M
     if (s.folio === -1) {
       if (!s.migrate) continue;
       if (m === null) throw new Error("migrate_device_pages: a hole needs a VMA (VM_BUG_ON)");
-      // A compound hole wants a compound destination here (drm_pagemap gives one); 512 small
-      // destinations for it (the kernel inserts them one by one) are not modelled: it stays.
-      if (s.compound === true) {
-        if (d.compound === true) migrateVmaInsertHugePmdPage(k, m, i, d);
-        else srcs[i] = { ...s, migrate: false };
+      if (s.compound === true && d.compound === true) {
+        migrateVmaInsertHugePmdPage(k, m, i, d);
         continue;
       }
-      migrateVmaInsertPage(k, m, i, d);
+      // A compound hole with small destinations: 512 small pages, one by one.
+      nr = s.compound === true ? Math.min(PMD_PAGES, npages - i) : 1;
+      for (let j = 0; j < nr; j++) {
+        const dj = dsts[i + j];
+        srcs[i + j] = { folio: -1, index: 0, migrate: true, write: false };
+        if (dj === undefined || dj.folio === -1) srcs[i + j] = noSrc();
+        else migrateVmaInsertPage(k, m, i + j, dj);
+      }
       continue;
     }
-    // Orders must agree: a compound source with small destinations is split first in the kernel
-    // (migrate_vma_split_unmapped_folio, not modelled yet: it stays), a compound destination
-    // for a small source is refused.
-    if ((s.compound === true) !== (d.compound === true)) {
-      srcs[i] = { ...s, migrate: false };
+    if (s.migrate && s.compound === true && d.compound !== true) {
+      if (m === null || !(yield* migrateVmaSplitUnmappedFolio(k, m, i, m.start + i * PAGE_SIZE, s.folio))) {
+        srcs[i] = { ...s, migrate: false, compound: false };
+        continue;
+      }
+      nr = Math.min(PMD_PAGES, npages - i);
+    } else if (s.migrate && d.compound === true && s.compound !== true) {
+      srcs[i] = { ...s, migrate: false }; // a compound destination for a small source is refused
       continue;
     }
     if (folioOf(k, d.folio).memory === "device" && m !== null && !isAnonVma(k, m)) {
-      srcs[i] = { ...s, migrate: false };
+      srcs[i] = { ...srcs[i]!, migrate: false };
       continue;
     }
+    // folio_migrate_mapping per page (per new folio after a split); the fault page's extra
+    // reference is judged on the head, as the kernel does. folio_migrate_flags: no flags here.
     const extra = m !== null && m.faultFolio === s.folio ? 1 : 0;
-    if (folioRefCount(k, s.folio) !== 1 + extra) srcs[i] = { ...s, migrate: false };
-    // folio_migrate_flags: the model's folios carry no flags.
+    for (let j = 0; j < nr; j++) {
+      const sj = srcs[i + j]!;
+      const dj = dsts[i + j];
+      if (dj === undefined || dj.folio === -1 || folioRefCount(k, sj.folio) !== 1 + extra) srcs[i + j] = { ...sj, migrate: false };
+    }
   }
 }
 

@@ -51,6 +51,8 @@ export interface MigrateVma {
   pgmapOwner: number;
   /** -1 unless called from migrate_to_ram: the faulting device folio, locked by the fault path. */
   faultFolio: number;
+  /** The fault page's index in faultFolio (migrate->fault_page); a split moves it, with the lock. */
+  faultIndex: number;
   src: MigrateSrc[];
   dst: MigrateDst[];
   cpages: number;

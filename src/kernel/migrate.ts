@@ -1,7 +1,7 @@
-import { splitHugePmd } from "./huge-memory.ts";
 import { spin, type ProcessBody } from "../engine/index.ts";
 import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
+import { largeFolioAt, migrateVmaSplitFolio, splitFolio } from "./migrate-split.ts";
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
 import {
@@ -39,7 +39,7 @@ export {
 export { migrateDeviceFinalize, migrateDevicePages, migrateDevicePfns } from "./migrate-device.ts";
 
 /** struct migrate_vma as a driver fills it in, with src and dst sized for the range. */
-export function newMigrateVma(mm: number, vma: number, start: number, end: number, flags: number, pgmapOwner: number, faultFolio = -1): MigrateVma {
+export function newMigrateVma(mm: number, vma: number, start: number, end: number, flags: number, pgmapOwner: number, faultFolio = -1, faultIndex = 0): MigrateVma {
   const n = Math.max(0, Math.floor((end - start) / PAGE_SIZE));
   return {
     mm,
@@ -49,6 +49,7 @@ export function newMigrateVma(mm: number, vma: number, start: number, end: numbe
     flags,
     pgmapOwner,
     faultFolio,
+    faultIndex,
     src: new Array<MigrateSrc>(n).fill(noSrc()),
     dst: new Array<MigrateDst>(n).fill(noDst()),
     cpages: 0,
@@ -153,6 +154,12 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
 /** migrate_vma_collect_pmd's PTE loop over [start, end) of one PMD-sized block. */
 function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmState, start: number, end: number): ProcessBody<void> {
   for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    // The device-THP mm: a page of a large folio (device-private or present) splits the folio
+    // (migrate_vma_split_folio) and the walk goes on from this page; failure skips the rest.
+    if (k.deviceThpMm && largeFolioAt(k, m, mm, Math.floor(addr / PAGE_SIZE))) {
+      const folio = mm.ptes.folio(Math.floor(addr / PAGE_SIZE));
+      if (!(yield* migrateVmaSplitFolio(k, m, folio, mm.id, Math.floor(addr / PAGE_SIZE)))) return migrateVmaCollectSkip(m, addr, end);
+    }
     const vpn = Math.floor(addr / PAGE_SIZE);
     const kind = mm.ptes.kind(vpn); // read in place: no snapshot object per page
     let mpfn = noSrc();
@@ -173,7 +180,7 @@ function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmS
         // Present entries map only system pages: the model has no zero page and no device-coherent memory.
         break collect;
       }
-      // Pages of large folios are not migrated (the kernel's "FIXME support THP").
+      // Pages of large folios are not migrated (v6.15's "FIXME support THP"; split above in v6.19+).
       if (folioOf(k, folio).order !== 0) break collect;
 
       const index = mm.ptes.index(vpn);
@@ -240,33 +247,11 @@ function* migrateVmaCollectHugePmd(k: Kernel, m: MigrateVma, vma: VmaState, star
     migrateVmaCollectSkip(m, start + PAGE_SIZE, end);
     return 0;
   }
-  // The fallback: split the folio and walk its PTEs. Splitting a device folio belongs to the
-  // partial-unmap work (migrate_vma_split_folio); until then such a block is skipped whole.
-  const split = leaf.kind === "present" && (yield* splitFolio(k, folio, mm.id, head));
+  // The fallback: split the folio (a system THP or a device one alike) and walk its PTEs.
+  const split = yield* splitFolio(k, folio, mm.id, head);
   if (folio !== m.faultFolio) folioUnlock(k, folio);
   yield* folioPut(k, folio);
   return split ? -Errno.ENOENT : skip();
-}
-
-/**
- * split_folio on a THP its caller has locked and holds one reference to, PMD-mapped at `vpn` of
- * `mm`. can_split_folio wants no other reference beyond the mappings'; then the PMD is split
- * (512 PTEs, +511 references) and every page becomes an order-0 folio (one folio.split event
- * standing for unmap, freeze, split and remap), page 0 keeping the caller's lock and reference,
- * and __folio_split puts its own reference on each of the others, freeing those no entry maps.
- * Returns whether it split (the kernel's -EAGAIN otherwise).
- */
-function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): ProcessBody<boolean> {
-  const folio = folioOf(k, id);
-  if (folio.pincount > 0 || folio.refcount !== folio.mapcount + 1) return false;
-  splitHugePmd(k, mm, vpn, false);
-  // unmap_folio's TTU_SPLIT_HUGE_PMD: every other PMD mapping of it (a fork's) splits too.
-  for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % PMD_PAGES === 0) splitHugePmd(k, site.mm, site.vpn, false);
-  const firstNew = k.state.nextFolioId;
-  const n = nrPages(folio.order);
-  k.commit({ kind: "folio.split", folio: id, firstNew });
-  for (let i = 1; i < n; i++) yield* folioPut(k, firstNew + i - 1);
-  return true;
 }
 
 /** migrate_vma_pages: see migrateDevicePagesCommon. */

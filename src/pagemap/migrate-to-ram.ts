@@ -110,7 +110,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
   const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
   const flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | MIGRATE_VMA_SELECT_DEVICE_COHERENT | (p.options.deviceThp === true ? MIGRATE_VMA_SELECT_COMPOUND : 0);
-  const migrate = newMigrateVma(fault.mm, fault.vma, start, end, flags, owner, fault.folio);
+  const migrate = newMigrateVma(fault.mm, fault.vma, start, end, flags, owner, fault.folio, fault.index);
 
   let err = yield* migrateVmaSetup(p.k, migrate);
   if (err !== 0) return end_(p, err);
@@ -120,7 +120,8 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
 
   unwind: {
     const mpages = { value: 0 };
-    err = yield* migratePopulateRamPfn(p, fault.vma, fault.folio, npages, mpages, migrate.src, migrate.dst);
+    // The fault page's folio now: a device THP split at collection moved it (migrate_vma_split_folio).
+    err = yield* migratePopulateRamPfn(p, fault.vma, migrate.faultFolio, npages, mpages, migrate.src, migrate.dst);
     if (err !== 0) break unwind;
     err = yield* migrateMapPages(p, addrs, dstAsSrc(migrate.dst), npages, "from_device", iova);
     if (err !== 0) break unwind;

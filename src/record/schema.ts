@@ -121,7 +121,7 @@ export const RUN_EVENT_SPECS: { readonly [K in RunEventKind]: { readonly doc: st
   "folio.unlock": { doc: "folio_unlock", fields: { folio: "folio" } },
   "folio.pin": { doc: "pin_user_pages(FOLL_LONGTERM): a reference and a pin", fields: { folio: "folio" } },
   "folio.unpin": { doc: "unpin_user_page: the pin and its reference go", fields: { folio: "folio" } },
-  "folio.split": { doc: "split_folio of a locked system THP into order-0 folios", fields: { folio: "folio", firstNew: "first_new" } },
+  "folio.split": { doc: "split_folio of a locked large folio (system or device) into order-0 folios", fields: { folio: "folio", firstNew: "first_new" } },
   "folio.set_zdd": { doc: "a device page's zone_device_data is set (drm_pagemap_get_devmem_page)", fields: { folio: "folio", zdd: "zdd" } },
   "pte.set": { doc: "a page table entry is written", fields: { mm: "mm", vpn: "vpn", pteKind: "pte_kind", folio: "folio", index: "index" } },
   "pte.clear": { doc: "a page table entry is cleared", fields: { mm: "mm", vpn: "vpn" } },
