@@ -37,12 +37,11 @@ const RANGE_PAGES = 1024; // 4 MiB: two 2 MiB GPU chunks
 // Up to 3 ms: a 2 MiB migration takes about 1 ms on this platform, so ops land before, during and after one.
 const at = fc.oneof(fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 0, max: 3_000_000 }));
 /**
- * Splitting a migrated device THP (a partial munmap, mprotect or mremap of a 2 MiB device folio,
- * migrate_vma_split_folio) is being built on the thp-split branch; until it merges, scenarios with
- * model.deviceThp move their munmap/mprotect/mremap to 2 MiB boundaries, which never split a device
- * THP. PAGESIM_DTHP_SPLITS=1 draws them anyway (a soak of the split path).
+ * Scenarios with model.deviceThp draw munmap/mprotect/mremap at any offset, so a migrated device
+ * THP is split (migrate_vma_split_folio). Setting this false moves them to 2 MiB boundaries, which
+ * never split one (to tell a split bug from another); PAGESIM_DTHP_SPLITS=1 forces the draws.
  */
-const DRAW_DEVICE_THP_SPLITS = false; // #17: on once thp-split merges
+const DRAW_DEVICE_THP_SPLITS = true;
 const drawDeviceThpSplits = DRAW_DEVICE_THP_SPLITS || process.env.PAGESIM_DTHP_SPLITS === "1";
 const PMD_PAGES = 512;
 // Offsets at a 2 MiB boundary as often as anywhere, so whole PMD leaves are moved and zapped too.
