@@ -230,6 +230,10 @@ const FOUND: Scenario[] = [
   { variant: "seed", zddRelease: "inline", release: "sync", thp: "never", ops: [{ kind: "gpuAccess", at: 4467, page: 799, pages: 2, access: "atomic", child: true }, { kind: "fork", at: 430205 }, { kind: "gpu", at: 36521, chunk: 0, timesliceMs: 1 }, { kind: "cpu", at: 6305, page: 86, write: true, child: true }, { kind: "gpuAccess", at: 9612, page: 543, pages: 4, access: "atomic", child: false }, { kind: "cpu", at: 1265232, page: 425, write: false, child: true }, { kind: "evict", at: 1880387, which: 1856809944 }, { kind: "gpuAccess", at: 11581, page: 1018, pages: 8, access: "atomic", child: true }, { kind: "cpu", at: 10594, page: 967, write: false, child: false }, { kind: "cpu", at: 644014, page: 421, write: true, child: false }, { kind: "gpuAccess", at: 73726, page: 914, pages: 6, access: "write", child: true }] },
   // mprotect merged [10, 522) into the read-only VMA after it, moving a boundary into the first THP's PMD leaf without splitting it (commit_merge's vma_adjust_trans_huge; seed 7, #17).
   { variant: "seed", zddRelease: "inline", release: "sync", thp: "always", deviceThp: false, ops: [{ kind: "gpuAccess", at: 2810967, page: 653, pages: 8, access: "atomic", child: false }, { kind: "mprotect", at: 2475988, page: 10, pages: 512, write: false }, { kind: "cpu", at: 326956, page: 0, write: true, child: true }, { kind: "irqput", at: 24917, page: 0, holdNs: 19939 }, { kind: "mprotect", at: 16979, page: 512, pages: 27, write: false }, { kind: "pin", at: 2692067, page: 12, holdNs: 9604 }] },
+  // remove_migration_ptes gave every PTE-mapped page of a migrated THP the new folio's head page: the parent's GPU atomic made a device THP, fork shared its PMD, the child's mremap split the child's PMD, and when the parent's read brought the THP back to RAM the child's moved page read page 0 (seed 3, shrunk; #17).
+  { variant: "newest", zddRelease: "inline", release: "sync", thp: "always", deviceThp: true, ops: [{ kind: "fork", at: 1298965 }, { kind: "mremap", at: 1436102, page: 0, pages: 1, toPage: 346, child: true }, { kind: "gpuAccess", at: 0, page: 248, pages: 1, access: "atomic", child: false }] },
+  // The same, the child's PMD split by a 1-page munmap and the THP moved to VRAM by a GPU populate (the other direction): the child read page 92 as page 0 (seed 21, shrunk; #17).
+  { variant: "newest", zddRelease: "inline", release: "sync", thp: "always", deviceThp: true, ops: [{ kind: "fork", at: 251914 }, { kind: "munmap", at: 1327769, page: 401, pages: 1, child: true }, { kind: "gpu", at: 1919668, chunk: 0, timesliceMs: 0 }, { kind: "cpu", at: 0, page: 92, write: true, child: false }] },
 ];
 
 describe("the model under random scenarios (fast-check)", () => {
@@ -264,3 +268,4 @@ describe("the model under random scenarios (fast-check)", () => {
     if (process.env.PAGESIM_SOAK !== undefined) console.log(`soak: ${RUNS} scenarios in ${((performance.now() - started) / 1000).toFixed(0)} s`, seen);
   }, RUNS * 1000);
 });
+

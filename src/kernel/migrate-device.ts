@@ -91,8 +91,11 @@ export function removeMigrationPtes(k: Kernel, src: number, dst: number, dstInde
     }
     const pte = ptes?.get(vpn);
     if (pte === undefined || pte.kind !== "migration" || pte.folio !== src) continue;
+    // remove_migration_pte takes the page at the entry's offset in the folio (from its address), so a
+    // PTE-mapped piece of a large folio (its PMD split, or moved by mremap) keeps its page; src words
+    // name a folio's head, so the offset is pte.index.
     folioGet(k, dst);
-    k.commit({ kind: "pte.set", mm, vpn, pteKind, folio: dst, index: dst === src ? pte.index : dstIndex });
+    k.commit({ kind: "pte.set", mm, vpn, pteKind, folio: dst, index: dst === src ? pte.index : dstIndex + pte.index });
   }
 }
 
