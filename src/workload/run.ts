@@ -138,6 +138,7 @@ export class WorkloadRun {
     ));
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
+    const pins = new Map<number, number[]>(); // addr -> folios pinned by `pin`, which `unpin` releases
     const holders = new Map<number, RefHolder[]>(); // folio -> pin and get steps still holding it
     this.hung = new HungFaultCheck(w.engine, () => w.k.state, { threadName: (uid) => threadNames.get(uid) ?? String(uid), holders: (folio) => holders.get(folio) ?? [] });
     w.log.subscribe(this.hung);
@@ -163,7 +164,7 @@ export class WorkloadRun {
             for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
             out = { ret: "0" };
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
-          else out = yield* runStep(w, step, { mm, mms, heldRefs, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
+          else out = yield* runStep(w, step, { mm, mms, heldRefs, pins, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           if (step.expect !== undefined && !returnMatches(out.ret, step.expect)) failedSteps.push(`${thread.name}[${index}] ${step.op} returned ${out.ret}, expected ${step.expect}`);
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
@@ -257,11 +258,33 @@ export function runWorkload(workload: Workload, seedOverride?: number, hooks: Ru
   return { report: run.report(), world: run.world };
 }
 
+/**
+ * unpin_user_page on the folio the `pin` step at this address pinned (the kernel unpins the page
+ * it was handed, not whatever the address maps now: a munmap or mremap in between does not lose
+ * the pin). The pin's reference goes with it; the last one frees the folio through folio_put.
+ */
+function* unpinStep(w: World, addr: number, s: StepState): ProcessBody<{ ret: string }> {
+  const folio = s.pins.get(addr)?.pop();
+  if (folio === undefined) return { ret: "no pin held (use pin first)" };
+  w.k.commit({ kind: "folio.unpin", folio });
+  const held = s.holders.get(folio) ?? [];
+  const pin = held.findLastIndex((h) => h.who.endsWith(" pin"));
+  if (pin !== -1) held.splice(pin, 1);
+  if (held.length === 0) s.holders.delete(folio);
+  if (w.k.state.folios.get(folio)!.refcount === 0) {
+    w.k.commit({ kind: "folio.get", folio }); // the unpin's put goes through folio_put, which frees
+    yield* folioPut(w.k, folio);
+  }
+  return { ret: "0" };
+}
+
 interface StepState {
   /** The mm of the step's process; `mms` lists every process's. */
   mm: number;
   mms: number[];
   heldRefs: Map<number, number[]>;
+  /** The folios `pin` steps pinned, by the address they named: `unpin` releases the folio it pinned, wherever it is mapped now. */
+  pins: Map<number, number[]>;
   /** Who holds each folio by a pin or get step (the hung-fault check names them). */
   holders: Map<number, RefHolder[]>;
   where: string;
@@ -307,26 +330,17 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       if (!w.p.state.devmems.has(step.devmem)) return { ret: `no devmem ${step.devmem}` };
       return { ret: errnoName(yield* evictToRam(w.p, step.devmem)) };
     case "pin":
-    case "unpin":
     case "get": {
       const pte = w.k.state.mms.get(s.mm)!.ptes.get(Math.floor(step.addr / PAGE_SIZE));
       if (pte === undefined || pte.kind === "migration") return { ret: "no page" };
-      const held = s.holders.get(pte.folio) ?? [];
-      if (step.op === "pin") w.k.commit({ kind: "folio.pin", folio: pte.folio });
-      else if (step.op === "unpin") {
-        if (w.k.state.folios.get(pte.folio)!.pincount === 0) return { ret: "no pin held (use pin first)" };
-        w.k.commit({ kind: "folio.unpin", folio: pte.folio });
-        const pin = held.findLastIndex((h) => h.who.endsWith(" pin"));
-        if (pin !== -1) held.splice(pin, 1);
-      } else {
-        w.k.commit({ kind: "folio.get", folio: pte.folio });
-        s.heldRefs.set(step.addr, [...(s.heldRefs.get(step.addr) ?? []), pte.folio]);
-      }
-      if (step.op !== "unpin") held.push({ who: `${s.where} ${step.op}`, sinceNs: w.engine.nowNs });
-      if (held.length > 0) s.holders.set(pte.folio, held);
-      else s.holders.delete(pte.folio);
+      const refs = step.op === "pin" ? s.pins : s.heldRefs;
+      w.k.commit(step.op === "pin" ? { kind: "folio.pin", folio: pte.folio } : { kind: "folio.get", folio: pte.folio });
+      refs.set(step.addr, [...(refs.get(step.addr) ?? []), pte.folio]);
+      s.holders.set(pte.folio, [...(s.holders.get(pte.folio) ?? []), { who: `${s.where} ${step.op}`, sinceNs: w.engine.nowNs }]);
       return { ret: "0" };
     }
+    case "unpin":
+      return yield* unpinStep(w, step.addr, s);
     case "irq_put": {
       const held = s.heldRefs.get(step.addr) ?? [];
       const folio = held.shift();
