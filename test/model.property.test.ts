@@ -30,7 +30,7 @@ import { BASE, MB, mapAnon, pagemapWorld } from "./support/pagemap-world.ts";
 const PLATFORM = loadPlatform("workloads/platforms/xe-pcie4x8-iommu-vram16m.yaml");
 const RUNS = Number(process.env.PAGESIM_SOAK ?? 300);
 /** What the scenarios exercised, over the whole property run (the test asserts the paths were taken). */
-const seen = { forksWithDevicePages: 0, forksWithDeviceThp: 0, deviceThpScenarios: 0, gpuWritesAfterForkParent: 0, gpuWritesAfterForkChild: 0, readsChecked: 0, maxSteps: 0 };
+const seen = { vramReleasedSync: 0, vramReleasedAsync: 0, forksWithDevicePages: 0, forksWithDeviceThp: 0, deviceThpScenarios: 0, gpuWritesAfterForkParent: 0, gpuWritesAfterForkChild: 0, readsChecked: 0, maxSteps: 0 };
 /** Engine steps a scenario may take before it counts as a livelock (the largest seen in 3,000 scenarios is far below). */
 const STEP_LIMIT = 2_000_000;
 const RANGE_PAGES = 1024; // 4 MiB: two 2 MiB GPU chunks
@@ -84,7 +84,9 @@ const scenario = fc
   });
 
 function runScenario(s: Scenario): string[] {
-  const w = pagemapWorld({ variant: s.variant, zddRelease: s.zddRelease, release: s.release, thp: s.thp, deviceThp: s.deviceThp === true, platform: PLATFORM });
+  // The Xe device reads its release mode from the profile (XeDevice.release), so the draw goes there.
+  const platform = { ...PLATFORM, vram: { ...PLATFORM.vram, release: s.release } };
+  const w = pagemapWorld({ variant: s.variant, zddRelease: s.zddRelease, release: s.release, thp: s.thp, deviceThp: s.deviceThp === true, platform });
   const gpu = w.gpu!;
   if (s.deviceThp === true) seen.deviceThpScenarios++;
   const problems: string[] = [];
@@ -97,6 +99,8 @@ function runScenario(s: Scenario): string[] {
       if (p !== null) problems.push(`seq ${seq} @${tNs} ${ev.kind}: ${p.what}: expected ${p.expected}, found ${p.found}`);
       if (ev.kind === "mm.fork") forkSeq = seq;
       if (ev.kind === "page.read") seen.readsChecked++;
+      // xe_bo_put_async releases from the release workqueue; a sync release where the last page went.
+      if (ev.kind === "devmem.release") seen[ctx === "workqueue" ? "vramReleasedAsync" : "vramReleasedSync"]++;
       if (ev.kind === "page.write" && ctx === "gpu" && forkSeq >= 0) {
         if (ev.mm === w.mm) seen.gpuWritesAfterForkParent++;
         else seen.gpuWritesAfterForkChild++;
@@ -259,6 +263,8 @@ describe("the model under random scenarios (fast-check)", () => {
     );
     // The paths the issue asks for were taken: forks with pages in VRAM, GPU writers in both processes after it.
     expect(seen.forksWithDevicePages).toBeGreaterThan(0);
+    expect(seen.vramReleasedSync).toBeGreaterThan(0); // the release draw reaches the device (it did not before)
+    expect(seen.vramReleasedAsync).toBeGreaterThan(0);
     // Device THP (#17): drawn, and forked with a device-private PMD leaf in place.
     expect(seen.deviceThpScenarios).toBeGreaterThan(0);
     expect(seen.forksWithDeviceThp).toBeGreaterThan(0);
