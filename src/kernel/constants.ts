@@ -1,8 +1,10 @@
 /** Page geometry, as on x86-64 with 4 KiB base pages. */
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
-/** A PMD-sized THP folio: 2 MiB, order 9. */
+/** A PMD-sized THP folio: 2 MiB, order 9, 512 pages. */
 export const HPAGE_PMD_ORDER = 9;
+export const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
+export const HPAGE_PMD_SIZE = HPAGE_PMD_NR * PAGE_SIZE;
 
 /** Folio orders the model allocates: a base page or a PMD THP. */
 export type FolioOrder = 0 | 9;

@@ -1,6 +1,6 @@
 import { splitHugePmd } from "./huge-memory.ts";
 import { sleep, spin, type ProcessBody } from "../engine/index.ts";
-import { alignDown, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
+import { alignDown, HPAGE_PMD_ORDER, HPAGE_PMD_NR, PAGE_SIZE } from "./constants.ts";
 import { folioAlloc, folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import { VM_FAULT_SIGBUS, type Kernel } from "./kernel.ts";
 import { mmOf } from "./mm.ts";
@@ -136,7 +136,7 @@ function* doHugePmdDevicePrivate(k: Kernel, mm: number, vma: number, addr: numbe
  * A failed THP allocation falls back to a 4 KiB page, as the kernel does.
  */
 function* doHugePmdAnonymousPage(k: Kernel, mm: number, vmaStart: number, vmaEnd: number, addr: number): ProcessBody<FaultOutcome | "fallback"> {
-  const pages = nrPages(HPAGE_PMD_ORDER);
+  const pages = HPAGE_PMD_NR;
   const blockStart = alignDown(addr, pages * PAGE_SIZE);
   if (blockStart < vmaStart || blockStart + pages * PAGE_SIZE > vmaEnd || !blockEmpty(k, mm, Math.floor(blockStart / PAGE_SIZE), pages)) return "fallback";
   const folio = folioAlloc(k, HPAGE_PMD_ORDER, "system");

@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { PAGE_SIZE } from "./constants.ts";
+import { HPAGE_PMD_SIZE, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioPut } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
 import { PTRS_PER_PTE } from "./page-table.ts";
@@ -10,13 +10,6 @@ import type { MmState } from "./state.ts";
  * A leaf maps a whole order-9 folio with one entry, one mapping and one reference
  * (src/kernel/page-table.ts); splitting it gives 512 PTEs and 511 more references.
  */
-
-const PMD_SIZE = PTRS_PER_PTE * PAGE_SIZE;
-
-/** The first vpn of the 2 MiB block holding `addr`. */
-export function pmdVpn(addr: number): number {
-  return Math.floor(addr / PMD_SIZE) * PTRS_PER_PTE;
-}
 
 /**
  * __split_huge_pmd_locked (via split_huge_pmd): the leaf becomes 512 PTEs of the same folio,
@@ -37,7 +30,7 @@ export function splitHugePmd(k: Kernel, mm: number, vpn: number, freeze: boolean
  * part of a THP all begin here.
  */
 export function splitHugePmdIfNeeded(k: Kernel, mm: number, addr: number): void {
-  if (addr % PMD_SIZE === 0) return;
+  if (addr % HPAGE_PMD_SIZE === 0) return;
   splitHugePmd(k, mm, Math.floor(addr / PAGE_SIZE), false);
 }
 

@@ -1,5 +1,5 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
-import { PAGE_SIZE } from "./constants.ts";
+import { HPAGE_PMD_NR, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import type { Kernel } from "./kernel.ts";
@@ -190,8 +190,6 @@ export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number
   return unmapped;
 }
 
-const PMD_PAGES = 512;
-
 /**
  * __migrate_device_pages: the struct-page half of migration. Entries without a destination stop
  * migrating; holes get their new page mapped (a compound hole with an order-0 destination, 512
@@ -219,7 +217,7 @@ export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: M
         continue;
       }
       // A compound hole with small destinations: 512 small pages, one by one.
-      nr = s.compound === true ? Math.min(PMD_PAGES, npages - i) : 1;
+      nr = s.compound === true ? Math.min(HPAGE_PMD_NR, npages - i) : 1;
       for (let j = 0; j < nr; j++) {
         const dj = dsts[i + j];
         srcs[i + j] = { folio: -1, index: 0, migrate: true, write: false };
@@ -233,7 +231,7 @@ export function* migrateDevicePagesCommon(k: Kernel, srcs: MigrateSrc[], dsts: M
         srcs[i] = { ...s, migrate: false, compound: false };
         continue;
       }
-      nr = Math.min(PMD_PAGES, npages - i);
+      nr = Math.min(HPAGE_PMD_NR, npages - i);
     } else if (s.migrate && d.compound === true && s.compound !== true) {
       srcs[i] = { ...s, migrate: false }; // a compound destination for a small source is refused
       continue;
@@ -376,7 +374,7 @@ function entriesNaming(k: Kernel, folios: Set<number>): Map<number, number[]> {
     for (const { mm, vpn } of k.state.folios.has(folio) ? k.state.folios.mappings(folio) : []) {
       // A PMD mapping covers its folio's 512 pages.
       const leaf = k.state.mms.get(mm)?.ptes.pmd(vpn) !== undefined;
-      for (let i = 0; i < (leaf ? PMD_PAGES : 1); i++) add(mm, vpn + i);
+      for (let i = 0; i < (leaf ? HPAGE_PMD_NR : 1); i++) add(mm, vpn + i);
     }
     for (const { mm, vpn } of migrationSites.get(folio) ?? []) {
       const ptes = k.state.mms.get(mm)?.ptes;

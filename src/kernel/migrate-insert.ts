@@ -1,4 +1,4 @@
-import { HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
+import { HPAGE_PMD_NR, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf } from "./folio.ts";
 import type { Kernel } from "./kernel.ts";
 import type { MigrateDst, MigrateVma } from "./migrate-types.ts";
@@ -6,8 +6,6 @@ import { mmOf } from "./mm.ts";
 import { vmaIsAnonymous } from "./state.ts";
 
 /** The hole insertions of __migrate_device_pages: a collected empty entry gets its new page mapped. */
-
-const PMD_PAGES = nrPages(HPAGE_PMD_ORDER);
 
 /**
  * migrate_vma_insert_page: the new page for a collected hole is mapped now, as do_anonymous_page
@@ -36,7 +34,7 @@ export function migrateVmaInsertHugePmdPage(k: Kernel, m: MigrateVma, i: number,
   const vma = k.state.vmas.get(m.vma);
   const vpn = Math.floor((m.start + i * PAGE_SIZE) / PAGE_SIZE);
   const ptes = vma === undefined ? undefined : mmOf(k, vma.mm).ptes;
-  if (vma === undefined || ptes === undefined || !vmaIsAnonymous(vma) || ptes.nextVpn(vpn, vpn + PMD_PAGES) !== -1) {
+  if (vma === undefined || ptes === undefined || !vmaIsAnonymous(vma) || ptes.nextVpn(vpn, vpn + HPAGE_PMD_NR) !== -1) {
     m.src[i] = { ...m.src[i]!, migrate: false };
     return;
   }

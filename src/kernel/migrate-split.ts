@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
+import { HPAGE_PMD_NR, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioLock, folioOf, folioPut, folioUnlock } from "./folio.ts";
 import { splitHugePmd } from "./huge-memory.ts";
 import type { Kernel } from "./kernel.ts";
@@ -11,8 +11,6 @@ import type { MmState } from "./state.ts";
  * collection meets (split_folio, migrate_vma_split_folio) and the split of a compound source
  * whose destinations are order 0 (migrate_vma_split_unmapped_folio).
  */
-
-const PMD_PAGES = nrPages(HPAGE_PMD_ORDER);
 
 /**
  * split_folio on a THP its caller has locked and holds one reference to, PMD-mapped at `vpn` of
@@ -27,7 +25,7 @@ export function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): Pro
   if (folio.pincount > 0 || folio.refcount !== folio.mapcount + 1) return false;
   splitHugePmd(k, mm, vpn, false);
   // unmap_folio's TTU_SPLIT_HUGE_PMD: every other PMD mapping of it (a fork's) splits too.
-  for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % PMD_PAGES === 0) splitHugePmd(k, site.mm, site.vpn, false);
+  for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % HPAGE_PMD_NR === 0) splitHugePmd(k, site.mm, site.vpn, false);
   const firstNew = k.state.nextFolioId;
   const n = nrPages(folio.order);
   const device = folio.memory === "device";
@@ -75,7 +73,7 @@ export function* migrateVmaSplitFolio(k: Kernel, m: MigrateVma, id: number, mm: 
     m.faultFolio = newFaultFolio;
     m.faultIndex = 0;
   }
-  if (newFaultFolio === -1 || newFaultFolio !== id) {
+  if (newFaultFolio !== id) {
     if (newFaultFolio !== -1 && newFaultFolio !== faultFolio) {
       folioGet(k, newFaultFolio);
       yield* folioLock(k, newFaultFolio);

@@ -1,5 +1,5 @@
 /** struct migrate_vma and the migrate-pfn words, shared by migrate.ts and migrate-device.ts. */
-import { HPAGE_PMD_ORDER, nrPages } from "./constants.ts";
+import { HPAGE_PMD_NR } from "./constants.ts";
 
 export const MIGRATE_VMA_SELECT_SYSTEM = 1 << 0;
 export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 1 << 1;
@@ -28,7 +28,7 @@ export interface MigrateSrc {
  */
 export function migrateEntries(srcs: readonly MigrateSrc[], npages: number): number {
   let entries = 0;
-  for (let i = 0; i < npages; i += srcs[i]?.compound === true ? nrPages(HPAGE_PMD_ORDER) : 1) entries++;
+  for (let i = 0; i < npages; i += srcs[i]?.compound === true ? HPAGE_PMD_NR : 1) entries++;
   return entries;
 }
 

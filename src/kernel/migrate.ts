@@ -1,5 +1,5 @@
 import { spin, type ProcessBody } from "../engine/index.ts";
-import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "./constants.ts";
+import { Errno, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioOf, folioPut, folioTrylock, folioUnlock } from "./folio.ts";
 import { largeFolioAt, migrateVmaSplitFolio, splitFolio } from "./migrate-split.ts";
 import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
@@ -57,8 +57,6 @@ export function newMigrateVma(mm: number, vma: number, start: number, end: numbe
   };
 }
 
-const PMD_PAGES = nrPages(HPAGE_PMD_ORDER);
-const PMD_SIZE = PMD_PAGES * PAGE_SIZE;
 
 /**
  * migrate_vma_setup: check the arguments, collect the range (migrate_vma_collect), then unmap
@@ -99,7 +97,7 @@ export function* migrateVmaSetup(k: Kernel, m: MigrateVma): ProcessBody<number> 
  */
 function* migrateVmaCollect(k: Kernel, m: MigrateVma, vma: VmaState): ProcessBody<void> {
   for (let addr = m.start; addr < m.end; ) {
-    const next = Math.min(m.end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+    const next = Math.min(m.end, addr - (addr % HPAGE_PMD_SIZE) + HPAGE_PMD_SIZE);
     yield* migrateVmaCollectPmd(k, m, vma, addr, next);
     addr = next;
   }
@@ -154,13 +152,12 @@ function* migrateVmaCollectPmd(k: Kernel, m: MigrateVma, vma: VmaState, start: n
 /** migrate_vma_collect_pmd's PTE loop over [start, end) of one PMD-sized block. */
 function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmState, start: number, end: number): ProcessBody<void> {
   for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    const vpn = Math.floor(addr / PAGE_SIZE);
     // The device-THP mm: a page of a large folio (device-private or present) splits the folio
     // (migrate_vma_split_folio) and the walk goes on from this page; failure skips the rest.
-    if (k.deviceThpMm && largeFolioAt(k, m, mm, Math.floor(addr / PAGE_SIZE))) {
-      const folio = mm.ptes.folio(Math.floor(addr / PAGE_SIZE));
-      if (!(yield* migrateVmaSplitFolio(k, m, folio, mm.id, Math.floor(addr / PAGE_SIZE)))) return migrateVmaCollectSkip(m, addr, end);
+    if (k.deviceThpMm && largeFolioAt(k, m, mm, vpn)) {
+      if (!(yield* migrateVmaSplitFolio(k, m, mm.ptes.folio(vpn), mm.id, vpn))) return migrateVmaCollectSkip(m, addr, end);
     }
-    const vpn = Math.floor(addr / PAGE_SIZE);
     const kind = mm.ptes.kind(vpn); // read in place: no snapshot object per page
     let mpfn = noSrc();
     collect: {
@@ -213,13 +210,13 @@ function* migrateVmaCollectPtes(k: Kernel, m: MigrateVma, vma: VmaState, mm: MmS
  */
 function* migrateVmaCollectHugePmd(k: Kernel, m: MigrateVma, vma: VmaState, start: number, end: number): ProcessBody<number> {
   const mm = mmOf(k, vma.mm);
-  const head = Math.floor(start / PMD_SIZE) * PMD_PAGES;
+  const head = Math.floor(start / HPAGE_PMD_SIZE) * HPAGE_PMD_NR;
   const leaf = mm.ptes.pmd(head);
   // One compound entry only when the caller asks (SELECT_COMPOUND) and the range covers the block.
-  const aligned = (m.flags & MIGRATE_VMA_SELECT_COMPOUND) !== 0 && start % PMD_SIZE === 0 && end - start === PMD_SIZE;
+  const aligned = (m.flags & MIGRATE_VMA_SELECT_COMPOUND) !== 0 && start % HPAGE_PMD_SIZE === 0 && end - start === HPAGE_PMD_SIZE;
   if (leaf === undefined) {
     // pmd_none: an untouched block; with PTEs, the PTE walk.
-    if (!aligned || !vmaIsAnonymous(vma) || mm.ptes.nextVpn(head, head + PMD_PAGES) !== -1) return -Errno.ENOENT;
+    if (!aligned || !vmaIsAnonymous(vma) || mm.ptes.nextVpn(head, head + HPAGE_PMD_NR) !== -1) return -Errno.ENOENT;
     m.cpages++;
     m.dst[m.npages] = noDst();
     m.src[m.npages++] = { folio: -1, index: 0, migrate: true, write: false, compound: true };

@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { Errno, HPAGE_PMD_ORDER, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
+import { Errno, HPAGE_PMD_ORDER, HPAGE_PMD_NR, nrPages, PAGE_SIZE } from "../kernel/constants.ts";
 import { MIGRATE_VMA_SELECT_COMPOUND, MIGRATE_VMA_SELECT_SYSTEM, migrateVmaFinalize, migrateVmaPages, migrateVmaSetup, newMigrateVma, type MigrateVma } from "../kernel/migrate.ts";
 import { mmOf } from "../kernel/mm.ts";
 import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
@@ -143,7 +143,7 @@ export function cpagesOf(migrate: { src: { migrate: boolean; compound?: boolean 
   let pages = 0;
   for (let i = 0; i < migrate.npages; i++) {
     const s = migrate.src[i]!;
-    if (s.migrate) pages += s.compound === true ? nrPages(HPAGE_PMD_ORDER) : 1;
+    if (s.migrate) pages += s.compound === true ? HPAGE_PMD_NR : 1;
   }
   return pages;
 }

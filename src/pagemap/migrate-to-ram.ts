@@ -1,5 +1,5 @@
 import type { ProcessBody } from "../engine/index.ts";
-import { alignDown, alignUp, Errno, HPAGE_PMD_ORDER, nrPages, type FolioOrder } from "../kernel/constants.ts";
+import { alignDown, alignUp, Errno, HPAGE_PMD_NR, nrPages, type FolioOrder } from "../kernel/constants.ts";
 import { folioAlloc, folioPut, folioTrylock } from "../kernel/folio.ts";
 import { VM_FAULT_SIGBUS, type VmFault } from "../kernel/kernel.ts";
 import {
@@ -141,7 +141,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
 export function devicePagesOf(src: MigrateSrc[], pages: DevicePage[], npages: number): void {
   for (let i = 0; i < npages; ) {
     const s = src[i]!;
-    const n = s.compound === true && s.folio !== -1 ? nrPages(HPAGE_PMD_ORDER) : 1;
+    const n = s.compound === true && s.folio !== -1 ? HPAGE_PMD_NR : 1;
     for (let j = 0; j < n; j++) pages[i + j] = { folio: s.folio, index: s.index + j };
     i += n;
   }

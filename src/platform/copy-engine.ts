@@ -1,5 +1,5 @@
 import { Server, sleep, type Engine, type ProcessBody } from "../engine/index.ts";
-import { PAGE_SIZE } from "../kernel/constants.ts";
+import { HPAGE_PMD_NR, PAGE_SIZE } from "../kernel/constants.ts";
 import type { CopyDir } from "./copy-state.ts";
 import type { PlatformEvent, WorldState } from "./events.ts";
 import type { PlatformProfile } from "./profile.ts";
@@ -25,8 +25,6 @@ export interface CopyJob {
   descriptors: number;
 }
 
-/** Pages a 2 MiB entry covers. */
-const PAGES_PER_2M = 512;
 
 /**
  * The GPU's copy engine as xe_svm_copy drives it: one job per physically contiguous run of
@@ -83,7 +81,7 @@ export class CopyEngine {
 
 /** xe_migrate_vram_use_pde: every 2 MiB step of the job starts a 2 MiB system folio. */
 function usesLargeEntries(pages: readonly CopyPage[]): boolean {
-  for (let i = 0; i < pages.length; i += PAGES_PER_2M) {
+  for (let i = 0; i < pages.length; i += HPAGE_PMD_NR) {
     const p = pages[i]!;
     if (!p.systemHead || p.systemOrder !== 9) return false;
   }
@@ -92,7 +90,7 @@ function usesLargeEntries(pages: readonly CopyPage[]): boolean {
 
 /** xe_migrate_vram: one job; its batch maps the system side with 2 MiB entries when it can, else a PTE per 4 KiB page. */
 function migrateVramJob(pages: readonly CopyPage[]): CopyJob {
-  const descriptors = usesLargeEntries(pages) ? Math.ceil(pages.length / PAGES_PER_2M) : pages.length;
+  const descriptors = usesLargeEntries(pages) ? Math.ceil(pages.length / HPAGE_PMD_NR) : pages.length;
   return { bytes: pages.length * PAGE_SIZE, descriptors };
 }
 

@@ -1,7 +1,5 @@
-import { HPAGE_PMD_ORDER, PAGE_SIZE } from "../kernel/constants.ts";
+import { HPAGE_PMD_ORDER, HPAGE_PMD_NR, HPAGE_PMD_SIZE, PAGE_SIZE } from "../kernel/constants.ts";
 
-/** Pages a 2 MiB (PMD-level) entry covers. */
-const PMD_PAGES = 1 << HPAGE_PMD_ORDER;
 
 /** A range's pages as get_pages sees them: page i's folio (-1: nothing mapped yet), its page within that folio, and whether a PMD leaf maps it. */
 export interface PagesView {
@@ -25,7 +23,7 @@ export function hmmEntryOrders(startAddr: number, pages: PagesView): number[] {
   for (let i = 0; i < pages.count; ) {
     if (pmdMapped(startAddr + i * PAGE_SIZE, pages, i)) {
       orders.push(HPAGE_PMD_ORDER);
-      i += PMD_PAGES;
+      i += HPAGE_PMD_NR;
     } else {
       orders.push(0);
       i++;
@@ -36,7 +34,7 @@ export function hmmEntryOrders(startAddr: number, pages: PagesView): number[] {
 
 /** Pages [i, i + 512) start at a 2 MiB boundary, inside the range, under one PMD leaf of an order-9 folio. */
 function pmdMapped(addr: number, pages: PagesView, i: number): boolean {
-  if (addr % (PMD_PAGES * PAGE_SIZE) !== 0 || i + PMD_PAGES > pages.count || !pages.pmdLeafAt(i)) return false;
+  if (addr % (HPAGE_PMD_SIZE) !== 0 || i + HPAGE_PMD_NR > pages.count || !pages.pmdLeafAt(i)) return false;
   const head = pages.folioAt(i);
   return head !== -1 && pages.orderOf(head) === HPAGE_PMD_ORDER;
 }
