@@ -13,6 +13,7 @@ import { verifyRun } from "../src/record/verify.ts";
 import { loadPlatform } from "../src/workload/platform-schema.ts";
 import { loadWorkload, parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
+import { runLogged } from "./support/fault-workload.ts";
 import { BASE as WORLD_BASE, MB, mapAnon, pagemapWorld } from "./support/pagemap-world.ts";
 
 /**
@@ -178,10 +179,7 @@ describe("a GPU read after fork of a device THP maps it read-only: a later GPU w
       `  - name: gpu0\n    ctx: gpu\n    steps:\n      - { op: populate, start: ${BASE}, end: ${BASE + 0x200000}, at: 1ms }\n` +
       `  - name: writer\n    ctx: gpu\n    process: 1\n    steps:\n      - { op: read, addr: ${BASE}, at: 3ms }\n      - { op: write, addr: ${BASE}, at: 10ms }\n` +
       `  - name: self\n    process: 1\n    steps:\n      - { op: read, addr: ${BASE}, at: 21ms }\n`;
-    const events: Ev[] = [];
-    const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml"), undefined, {
-      onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) }),
-    });
+    const { report, events } = runLogged(parseWorkload(text, "workloads/inline.yaml"));
     const ret = (thread: string, step = 0) => report.steps.find((s) => s.thread === thread && s.step === step)!.ret;
     expect(report.lostWrites).toEqual([]);
     expect(report.invariants).toEqual([]);

@@ -11,7 +11,7 @@ import { recordRun } from "../src/record/run-dir.ts";
 import { verifyRun } from "../src/record/verify.ts";
 import { BASE, MB, mapAnon, pagemapWorld, runThread } from "./support/pagemap-world.ts";
 import { loadWorkload, parseWorkload, WorkloadError } from "../src/workload/load.ts";
-import { runWorkload } from "../src/workload/run.ts";
+import { runLogged } from "./support/fault-workload.ts";
 
 /**
  * Device-private THP (issue #17, docs/design/device-thp.md §4 tests 1, 2, 3, 5a, 6): a 2 MiB
@@ -57,10 +57,7 @@ function parsed(o: Options, more: Record<string, unknown> = {}) {
 }
 
 function run(o: Options, more: Record<string, unknown> = {}) {
-  const events: Ev[] = [];
-  const { report } = runWorkload(parsed(o, more), undefined, {
-    onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) }),
-  });
+  const { report, events } = runLogged(parsed(o, more));
   const count = (kind: string, where: (e: Ev) => boolean = () => true) => events.filter((e) => e.kind === kind && where(e)).length;
   return { report, events, count };
 }
@@ -86,9 +83,8 @@ describe("the prediction command (issue #17 Q1)", () => {
   });
 
   it("newest, thp always, deviceThp: the calibration fault migrates one order-9 device folio, stage by stage", () => {
-    const events: Ev[] = [];
     const w = loadWorkload(file, { "model.variant": "newest", "model.thp": "always", "model.deviceThp": true });
-    const { report } = runWorkload(w, undefined, { onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) }) });
+    const { report, events } = runLogged(w);
     expect(report.invariants).toEqual([]);
     expect(events.filter((e) => e.kind === "folio.alloc" && e.memory === "device").map((e) => e.order)).toEqual([9]);
     const f = report.gpuFaults[0]!;

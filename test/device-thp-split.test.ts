@@ -8,6 +8,7 @@ import { recordRun } from "../src/record/run-dir.ts";
 import { verifyRun } from "../src/record/verify.ts";
 import { loadWorkload, parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
+import { twoMibFaultYaml } from "./support/fault-workload.ts";
 
 /**
  * Splitting a migrated device THP (issue #17; docs/design/device-thp.md finding 4, §4 test 3),
@@ -22,7 +23,8 @@ import { runWorkload } from "../src/workload/run.ts";
 type Ev = { kind: string; seq: number; thread: string } & Record<string, unknown>;
 
 const MIB = 1024 * 1024;
-const BASE = 0x40000000;
+const BASE = 0x40000000; // twoMibFaultYaml's range
+const DEVICE_THP = "variant: newest, thp: always, deviceThp: true";
 
 /** The parts of the 2 MiB range left mapped after munmap of 1 MiB at `offset`. */
 function survivors(offset: number): [number, number][] {
@@ -34,28 +36,18 @@ function survivors(offset: number): [number, number][] {
 }
 
 function workload(offset: number, route: "cpu" | "gc"): string {
-  const reads = survivors(offset)
-    .map(([a, b], i) => `      - { op: read, addr: ${BASE + a}, pages: ${(b - a) / 4096}${i === 0 ? ", at: 5ms" : ""} }\n`)
-    .join("");
+  const reads = survivors(offset).map(([a, b], i) => `{ op: read, addr: ${BASE + a}, pages: ${(b - a) / 4096}${i === 0 ? ", at: 5ms" : ""} }`);
   // The GC route: a GPU access to a surviving page after the munmap runs the garbage collector
   // first, which evicts what is left of the partly unmapped range before any CPU access.
-  const gpuAfter = route === "gc" ? `      - { op: read, addr: ${BASE + survivors(offset)[0]![0]}, pages: 1, at: 3ms }\n` : "";
-  return `description: partial munmap of a migrated device THP
-seed: 1
-platform: xe-pcie4x8-iommu
-model: { variant: newest, thp: always, deviceThp: true }
-mappings:
-  - { addr: ${BASE}, size: 2MiB }
-threads:
-  - name: cpu0
-    steps:
-      - { op: write, addr: ${BASE}, pages: 512 }
-      - { op: munmap, addr: ${BASE + offset}, size: 1MiB, at: 2ms }
-${reads}  - name: gpu0
-    ctx: gpu
-    steps:
-      - { op: write, addr: ${BASE}, pages: 512, at: 1ms }
-${gpuAfter}`;
+  const gpuAfter = route === "gc" ? [`{ op: read, addr: ${BASE + survivors(offset)[0]![0]}, pages: 1, at: 3ms }`] : [];
+  return twoMibFaultYaml({
+    description: "partial munmap of a migrated device THP",
+    model: DEVICE_THP,
+    gpu: "write",
+    gpuPages: 512,
+    cpuAfter: [`{ op: munmap, addr: ${BASE + offset}, size: 1MiB, at: 2ms }`, ...reads],
+    gpuAfter,
+  });
 }
 
 function run(offset: number, route: "cpu" | "gc") {
@@ -172,24 +164,10 @@ describe("the recorded run of a partial munmap of a device THP verifies", () => 
   });
 });
 
-/** A migrated device THP, then `change` (CPU steps at 2 ms), then CPU reads of every page where it now is (at 5 ms). */
+/** A migrated device THP, then `change` (a CPU step at 2 ms, a YAML flow map), then CPU reads of every page where it now is (at 5 ms). */
 function changeWorkload(change: string, reads: [number, number][]): string {
-  const readSteps = reads.map(([addr, pages], i) => `      - { op: read, addr: ${addr}, pages: ${pages}${i === 0 ? ", at: 5ms" : ""} }\n`).join("");
-  return `description: a migrated device THP changed in place
-seed: 1
-platform: xe-pcie4x8-iommu
-model: { variant: newest, thp: always, deviceThp: true }
-mappings:
-  - { addr: ${BASE}, size: 2MiB }
-threads:
-  - name: cpu0
-    steps:
-      - { op: write, addr: ${BASE}, pages: 512 }
-${change}${readSteps}  - name: gpu0
-    ctx: gpu
-    steps:
-      - { op: write, addr: ${BASE}, pages: 512, at: 1ms }
-`;
+  const readSteps = reads.map(([addr, pages], i) => `{ op: read, addr: ${addr}, pages: ${pages}${i === 0 ? ", at: 5ms" : ""} }`);
+  return twoMibFaultYaml({ description: "a migrated device THP changed in place", model: DEVICE_THP, gpu: "write", gpuPages: 512, cpuAfter: [change, ...readSteps] });
 }
 
 /** What the change step did, what came back, and whether every page read back (512 CPU reads after the change, none lost). */
@@ -207,7 +185,7 @@ const NEW = 0x80000000;
 
 describe("mprotect and mremap over a migrated device THP", () => {
   it("mprotect of the middle 1 MiB (unaligned): the PMD splits without freeze, the folio stays whole; the rest comes back as 4 KiB pages, intact", () => {
-    const { report, broken, during, after, reads } = changeRun(`      - { op: mprotect, addr: ${BASE + 512 * 1024}, size: 1MiB, read: true, write: false, at: 2ms }\n`, [[BASE, 512]]);
+    const { report, broken, during, after, reads } = changeRun(`{ op: mprotect, addr: ${BASE + 512 * 1024}, size: 1MiB, read: true, write: false, at: 2ms }`, [[BASE, 512]]);
     expect(report.invariants).toEqual([]);
     expect(report.lostWrites).toEqual([]);
     expect(broken).toEqual([]);
@@ -220,7 +198,7 @@ describe("mprotect and mremap over a migrated device THP", () => {
   });
 
   it("mremap of the middle 1 MiB to another address (unaligned): the PMD splits, the PTEs move one by one; both parts come back intact", () => {
-    const { report, broken, during, after, reads } = changeRun(`      - { op: mremap, addr: ${BASE + 512 * 1024}, size: 1MiB, newAddr: ${NEW}, at: 2ms }\n`, [
+    const { report, broken, during, after, reads } = changeRun(`{ op: mremap, addr: ${BASE + 512 * 1024}, size: 1MiB, newAddr: ${NEW}, at: 2ms }`, [
       [BASE, 128],
       [NEW, 256],
       [BASE + 1536 * 1024, 128],
@@ -238,7 +216,7 @@ describe("mprotect and mremap over a migrated device THP", () => {
   });
 
   it("mremap of the whole 2 MiB to an aligned address moves the PMD leaf (move_huge_pmd); it comes back as one order-9 folio", () => {
-    const { report, broken, during, after, reads } = changeRun(`      - { op: mremap, addr: ${BASE}, size: 2MiB, newAddr: ${NEW}, at: 2ms }\n`, [[NEW, 512]]);
+    const { report, broken, during, after, reads } = changeRun(`{ op: mremap, addr: ${BASE}, size: 2MiB, newAddr: ${NEW}, at: 2ms }`, [[NEW, 512]]);
     expect(report.invariants).toEqual([]);
     expect(report.lostWrites).toEqual([]);
     expect(broken).toEqual([]);
@@ -251,7 +229,7 @@ describe("mprotect and mremap over a migrated device THP", () => {
   });
 
   it("mremap of the whole 2 MiB to an address 4 KiB off alignment: the PMD splits and the PTEs move; the folio splits on the way back, intact", () => {
-    const { report, broken, during, after, reads } = changeRun(`      - { op: mremap, addr: ${BASE}, size: 2MiB, newAddr: ${NEW + 4096}, at: 2ms }\n`, [[NEW + 4096, 512]]);
+    const { report, broken, during, after, reads } = changeRun(`{ op: mremap, addr: ${BASE}, size: 2MiB, newAddr: ${NEW + 4096}, at: 2ms }`, [[NEW + 4096, 512]]);
     expect(report.invariants).toEqual([]);
     expect(report.lostWrites).toEqual([]);
     expect(broken).toEqual([]);

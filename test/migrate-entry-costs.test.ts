@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadPlatform } from "../src/workload/platform-schema.ts";
 import { parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
+import { twoMibFaultYaml } from "./support/fault-workload.ts";
 
 /**
  * migrate_vma's CPU steps are charged per entry they walk (issue #17 item 3): a folio's lock,
@@ -15,21 +16,7 @@ import { runWorkload } from "../src/workload/run.ts";
 const PER_ENTRY_NS = 400 + 200 + 145; // workloads/platforms/xe-pcie4x8-iommu.yaml
 
 function workload(deviceThp: boolean): string {
-  return `description: one 2 MiB GPU write fault on a CPU-written THP
-seed: 1
-platform: xe-pcie4x8-iommu
-model: { variant: newest, thp: always, deviceThp: ${deviceThp} }
-mappings:
-  - { addr: 0x40000000, size: 2MiB }
-threads:
-  - name: cpu0
-    steps:
-      - { op: write, addr: 0x40000000, pages: 512 }
-  - name: gpu0
-    ctx: gpu
-    steps:
-      - { op: write, addr: 0x40000000, at: 1ms }
-`;
+  return twoMibFaultYaml({ description: "one 2 MiB GPU write fault on a CPU-written THP", model: `variant: newest, thp: always, deviceThp: ${deviceThp}`, gpu: "write" });
 }
 
 const ZERO = { "platform.cpu.migrateSetupNsPerEntry": 0, "platform.cpu.migratePagesNsPerEntry": 0, "platform.cpu.migrateFinalizeNsPerEntry": 0 };

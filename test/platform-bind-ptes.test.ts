@@ -5,27 +5,14 @@ import { describe, expect, it } from "vitest";
 import { parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
 import { loadPlatform } from "../src/workload/platform-schema.ts";
+import { twoMibFaultYaml } from "./support/fault-workload.ts";
 
 /**
  * A GPU read of a 2 MiB range that stays in system memory (ordinary faults do not migrate here),
  * after the CPU wrote it: with THP the block is one PMD-mapped folio, without it 512 4 KiB folios.
  */
 function gpuReadOfSystemRange(thp: "always" | "never") {
-  const text = `description: bind of a system range
-seed: 1
-platform: xe-pcie4x8-iommu
-model: { thp: ${thp} }
-mappings:
-  - { addr: 0x40000000, size: 2MiB }
-threads:
-  - name: cpu0
-    steps:
-      - { op: write, addr: 0x40000000, pages: 512 }
-  - name: gpu0
-    ctx: gpu
-    steps:
-      - { op: read, addr: 0x40000000, at: 1ms }
-`;
+  const text = twoMibFaultYaml({ description: "bind of a system range", model: `thp: ${thp}`, gpu: "read" });
   const binds: { folios: number[] }[] = [];
   const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml", { "platform.gpu.migrateNonAtomic": false }), undefined, {
     onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void (ev.kind === "svm_range.bind" && binds.push(ev)) }),

@@ -8,6 +8,7 @@ import { verifyRun } from "../src/record/verify.ts";
 import { loadWorkload, parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
 import type { Workload } from "../src/workload/schema.ts";
+import { twoMibFaultYaml } from "./support/fault-workload.ts";
 
 /** Every dma.* event of a run, in order, with the direction and cost it recorded. */
 function dmaEvents(workload: Workload) {
@@ -28,21 +29,7 @@ function dmaEvents(workload: Workload) {
 const count = (seen: { kind: string; dir: string | undefined }[], kind: string, dir?: string) => seen.filter((e) => e.kind === kind && (dir === undefined || e.dir === dir)).length;
 
 /** The calibration fault (2 MiB, 512 system pages to VRAM), then a CPU write that brings it back. */
-const ROUND_TRIP = `description: 2 MiB there and back
-seed: 1
-platform: xe-pcie4x8-iommu
-mappings:
-  - { addr: 0x40000000, size: 2MiB }
-threads:
-  - name: cpu0
-    steps:
-      - { op: write, addr: 0x40000000, pages: 512 }
-      - { op: write, addr: 0x40000000, pages: 1, at: 3ms }
-  - name: gpu0
-    ctx: gpu
-    steps:
-      - { op: write, addr: 0x40000000, pages: 1, at: 1ms }
-`;
+const ROUND_TRIP = twoMibFaultYaml({ description: "2 MiB there and back", gpu: "write", gpuPages: 1, cpuAfter: ["{ op: write, addr: 0x40000000, pages: 1, at: 3ms }"] });
 
 describe("IOMMU mode iova: the IOVA link API (dma_iova_try_alloc / link / sync / unlink / free)", () => {
   it("a 2 MiB migration each way: one IOVA allocation, a link per 4 KiB folio, one sync; unlink and free at unmap; no dma_map_page", () => {

@@ -1,20 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parseWorkload } from "../src/workload/load.ts";
-import { runWorkload } from "../src/workload/run.ts";
+import { runLogged } from "./support/fault-workload.ts";
 
 /**
  * `unpin` releases the folio its `pin` pinned, as unpin_user_page does with the page it was
  * handed, even when the address no longer maps it (found for issue #18: docs/design/explore.md
  * finding 1). The pin's reference is then the last one, so the folio is freed, not leaked.
  */
-type Ev = { kind: string } & Record<string, unknown>;
-
 function run(text: string) {
-  const events: Ev[] = [];
-  const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml"), undefined, {
-    onLog: (log) => log.subscribe({ onModelEvent: (_s, _t, _th, _c, ev) => void events.push(ev as unknown as Ev) }),
-  });
-  return { report, events };
+  return runLogged(parseWorkload(text, "workloads/inline.yaml"));
 }
 
 const PIN_THEN_MUNMAP = `description: pin a page, unmap it, unpin it
