@@ -1,4 +1,5 @@
 import { TIMESLICE_KEY } from "../platform/timeslice.ts";
+import { isLabel, LABEL_PREFIX } from "../workload/labels.ts";
 import type { Timeslice } from "./format.ts";
 import { hasTable, type SqlSource } from "./sql-source.ts";
 
@@ -88,9 +89,6 @@ function recordedTimeslice(value: unknown): Timeslice {
   return value === "unused" || value === "mixed" ? value : "unrecorded";
 }
 
-/** A sweep parameter that is a label (src/sweep/plan.ts LABEL_PREFIX): recorded, never applied. */
-export const LABEL_PREFIX = "label.";
-
 /** Which settings each label stands for, as the sweep recorded it (`sweep` key `labels`); {} when absent or unreadable. */
 function labelCoverage(src: SqlSource): Record<string, string[]> {
   try {
@@ -139,8 +137,8 @@ export function loadRuns(src: SqlSource): RunRow[] {
       timesliceFrom,
       hz: numberOrNull(p["model.hz"]),
       params: p,
-      labels: Object.keys(p).filter((k) => k.startsWith(LABEL_PREFIX)).sort().map((k) => [k.slice(LABEL_PREFIX.length), String(p[k])] as [string, string]),
-      labelled: [...new Set(Object.keys(p).flatMap((k) => (k.startsWith(LABEL_PREFIX) ? (coverage[k] ?? []) : [])))].sort(),
+      labels: Object.keys(p).filter(isLabel).sort().map((k) => [k.slice(LABEL_PREFIX.length), String(p[k])] as [string, string]),
+      labelled: [...new Set(Object.keys(p).flatMap((k) => (isLabel(k) ? (coverage[k] ?? []) : [])))].sort(),
       metrics: metrics.get(id) ?? {},
     };
   });

@@ -1,6 +1,7 @@
 import { policyNames, policySpec } from "../policies/registry.ts";
 import { paramText, type Timeslice } from "./format.ts";
-import { LABEL_PREFIX, type RunRow } from "./results.ts";
+import { isLabel } from "../workload/labels.ts";
+import type { RunRow } from "./results.ts";
 
 /**
  * Which of a run's swept settings apply to it. A sweep crosses every parameter with every other,
@@ -61,7 +62,7 @@ export function otherSettings(run: Pick<RunRow, "params" | "timesliceFrom" | "la
   // A label (shown as itself) and the settings it stands for are named by the label.
   const axes = new Set(["policy.name", "model.hz", ...run.timesliceFrom, ...run.labelled]);
   return Object.keys(params)
-    .filter((k) => !axes.has(k) && !k.startsWith(LABEL_PREFIX) && !k.startsWith(`policy.${policy}.`) && settingApplies(k, params))
+    .filter((k) => !axes.has(k) && !isLabel(k) && !k.startsWith(`policy.${policy}.`) && settingApplies(k, params))
     .sort()
     .map((k) => [k, params[k]]);
 }

@@ -1,6 +1,7 @@
 import { dirname, relative, resolve } from "node:path";
 import type { YAMLMap } from "yaml";
 import * as z from "zod";
+import { isLabel } from "../workload/labels.ts";
 import { WorkloadError } from "../workload/errors.ts";
 import { documentValue, notAMapping, parseYamlFile, readTextFile, type YamlFile } from "../workload/yaml-file.ts";
 
@@ -33,16 +34,6 @@ export const SweepSchema = z.strictObject({
   sinks: z.array(z.enum(["arrow", "sqlite"])).default(["arrow"]),
 });
 export type Sweep = z.infer<typeof SweepSchema>;
-
-/**
- * A label: a parameter named `label.<name>` (`label.kernel: [seed-era, current]`, usually in a zip
- * group beside the settings it names). It is recorded with the run's parameters (results.sqlite
- * `run_params`, so it is part of the run's identity) and never applied to the workload: it names a
- * row of settings for tables and reports, which show it in place of the settings it stands for.
- */
-export const LABEL_PREFIX = "label.";
-
-export const isLabel = (key: string): boolean => key.startsWith(LABEL_PREFIX);
 
 /** The parameters a run applies to its workload (as `--set` would): all but its labels. */
 export function settingsOf(params: Readonly<Record<string, unknown>>): Record<string, unknown> {
