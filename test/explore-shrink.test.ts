@@ -185,6 +185,11 @@ describe("shrinkWorkload (design note §2.5)", () => {
     expect(forkThenMunmapX(byTime.input)).toBe(true);
   });
 
+  it("refuses an input pagesim would not load, instead of returning it unshrunk", () => {
+    const broken = { ...twelveSteps(), schedul: { ties: "shuffle" } } as WorkloadInput;
+    expect(() => shrinkWorkload(broken, () => true)).toThrow(/not a loadable workload \(\(top level\): Unrecognized key: "schedul"/);
+  });
+
   it("is deterministic: the same input and predicate give the same result", () => {
     const a = shrinkWorkload(twelveSteps(), forkThenMunmapX);
     const b = shrinkWorkload(twelveSteps(), forkThenMunmapX);

@@ -26,7 +26,8 @@ export { workloadSize } from "./shrink-refs.ts";
  * most once (a deterministic predicate is assumed), so the same input and predicate give the
  * same result, unless the time budget cut it short (`timedOut`). `fails` receives its own copy.
  * An exception from `fails` propagates: the harness turns run failures into problems itself.
- * The caller has seen `input` fail; it is not run again.
+ * The caller has seen `input` fail; it is not run again. An input that would not load throws a
+ * RangeError (the CLI loads a user's file, with its own messages, before shrinking it).
  */
 
 export interface ShrinkBudget {
@@ -58,12 +59,12 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Whether pagesim would load `w` (apart from platform and policy, which need the file's place). */
-export function isLoadable(w: WorkloadInput): boolean {
+/** Why pagesim would not load `w` ("key.path: message"), apart from platform and policy, which need the file's place. */
+export function loadProblems(w: WorkloadInput): string[] {
   const parsed = WorkloadSchema.safeParse(w);
-  if (!parsed.success) return false;
+  if (!parsed.success) return parsed.error.issues.map((i) => `${i.path.join(".") || "(top level)"}: ${i.message}`);
   const problems = [...validateWorkload(parsed.data), ...validateThreads(parsed.data)];
-  return problems.every((p) => p.path[0] === "platform" || p.path[0] === "policy");
+  return problems.filter((p) => p.path[0] !== "platform" && p.path[0] !== "policy").map((p) => `${p.path.join(".")}: ${p.message}`);
 }
 
 class Shrinker {
@@ -77,6 +78,9 @@ class Shrinker {
   private readonly maxMs: number;
 
   constructor(input: WorkloadInput, private readonly fails: (candidate: WorkloadInput) => boolean, budget: ShrinkBudget) {
+    const problems = loadProblems(input);
+    // Every candidate of an unloadable input would be refused too: say so rather than return it unshrunk.
+    if (problems.length > 0) throw new RangeError(`shrinkWorkload: the input is not a loadable workload (${problems[0]})`);
     this.current = structuredClone(input);
     this.maxRuns = budget.maxRuns ?? DEFAULT_SHRINK_BUDGET.maxRuns;
     this.maxMs = budget.maxMs ?? DEFAULT_SHRINK_BUDGET.maxMs;
@@ -88,7 +92,7 @@ class Shrinker {
     const key = canonical(candidate);
     let fails = this.tried.get(key);
     if (fails === undefined) {
-      if (!isLoadable(candidate)) fails = false;
+      if (loadProblems(candidate).length > 0) fails = false;
       else {
         if (this.runs >= this.maxRuns || performance.now() - this.startMs >= this.maxMs) this.stopped = true;
         if (this.stopped) return false;
