@@ -1,0 +1,123 @@
+import { namedObjects, touches, type ObjectRef } from "./objects.ts";
+import { frameNames, type StackTracker, type TrackedEvent } from "./stacks.ts";
+import type { Problem } from "./types.ts";
+
+/**
+ * A finding's signature (design note §2.7), what deduplication and the shrinker compare: the
+ * check's class, its sentence with every number as `#`, and the stacks of the threads involved,
+ * as function names, each once, sorted. The threads involved are those whose events touched the
+ * objects the sentence names, among the last WINDOW groups of such events; each is taken with
+ * the stack it was in when it last touched them (a check that runs between steps finds every
+ * thread idle: the stack of the touch is the one that says where the harm was done). When the
+ * sentence names nothing, or nothing touched what it names, the thread that committed the last
+ * event before the check stands for it.
+ */
+
+/** How many groups of events on the named objects the signature and the excerpt look back. */
+export const WINDOW = 12;
+
+/** Consecutive events of one thread on the named objects that differ only in the item (page, folio) they act on. */
+export interface EventGroup {
+  first: TrackedEvent;
+  last: TrackedEvent;
+  count: number;
+  key: string;
+}
+
+/** One thread a problem involves, with its stack at its last event on the named objects. */
+export interface InvolvedThread {
+  thread: number;
+  name: string;
+  frames: string[];
+  lastSeq: number;
+}
+
+export interface Involvement {
+  objects: ObjectRef[];
+  /** The last WINDOW groups of events on the objects, oldest first. */
+  groups: EventGroup[];
+  /** Newest toucher first. */
+  threads: InvolvedThread[];
+  /** True when no event touched a named object and the last event's thread stands in. */
+  fallback: boolean;
+}
+
+/** Fields that name the item a repeated action is on: events differing only in these group. */
+const ITEM_FIELDS = new Set(["folio", "vpn", "index", "version", "srcFolio", "srcIndex", "dstFolio", "dstIndex", "addr", "pfn", "pfns", "folios", "durationNs", "queuedNs", "atNs", "job"]);
+
+function groupKey(e: TrackedEvent): string {
+  const rest = Object.entries(e.ev).filter(([k]) => !ITEM_FIELDS.has(k));
+  return `${e.thread}|${JSON.stringify(rest)}`;
+}
+
+/**
+ * Groups events: one joins a group among the last three when every group from there on is its
+ * thread's and the key matches, so a loop alternating two or three kinds (zdd.get,
+ * folio.set_zdd) folds into one line per kind.
+ */
+export function groupEvents(events: readonly TrackedEvent[]): EventGroup[] {
+  const groups: EventGroup[] = [];
+  for (const e of events) {
+    const key = groupKey(e);
+    let joined = false;
+    for (let i = groups.length - 1; i >= Math.max(0, groups.length - 3); i--) {
+      const g = groups[i]!;
+      if (g.last.thread !== e.thread) break;
+      if (g.key === key) {
+        g.last = e;
+        g.count++;
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) groups.push({ first: e, last: e, count: 1, key });
+  }
+  return groups;
+}
+
+/** The folio that held a device pfn at the problem, so its events count too. */
+function withPfnFolios(objects: ObjectRef[], events: readonly TrackedEvent[]): ObjectRef[] {
+  const out = [...objects];
+  for (const o of objects) {
+    if (o.kind !== "pfn") continue;
+    const alloc = events.findLast((e) => touches(e.ev, o) && e.ev.kind === "folio.alloc");
+    if (alloc !== undefined && alloc.ev.kind === "folio.alloc") out.push({ kind: "folio", id: alloc.ev.folio });
+  }
+  return out;
+}
+
+/** Which objects, events and threads `problem` is about, from the tracker's kept events up to problem.seq. */
+export function involvement(problem: Problem, tracker: StackTracker, window = WINDOW): Involvement {
+  const events = tracker.recent().filter((e) => e.seq <= problem.seq);
+  const objects = namedObjects(problem.message);
+  const lookFor = withPfnFolios(objects, events);
+  const onObjects = lookFor.length === 0 ? [] : events.filter((e) => lookFor.some((o) => touches(e.ev, o)));
+  const groups = groupEvents(onObjects).slice(-window);
+  const threads: InvolvedThread[] = [];
+  for (const g of [...groups].sort((a, b) => b.last.seq - a.last.seq)) {
+    if (threads.some((t) => t.thread === g.last.thread)) continue;
+    threads.push({ thread: g.last.thread, name: tracker.threadName(g.last.thread), frames: frameNames(g.last.frame), lastSeq: g.last.seq });
+  }
+  // Set-up's own events (thread -1) explain nothing when a thread also touched the objects.
+  const named = threads.length > 1 ? threads.filter((t) => t.thread !== -1) : threads;
+  if (named.length > 0) return { objects, groups, threads: named, fallback: false };
+  const last = events.at(-1);
+  const stand = last === undefined ? [] : [{ thread: last.thread, name: tracker.threadName(last.thread), frames: frameNames(last.frame), lastSeq: last.seq }];
+  return { objects, groups, threads: stand, fallback: true };
+}
+
+/** The checker's sentence with every number (decimal or hex) as `#`. */
+export function normalizeMessage(message: string): string {
+  return message.replace(/0x[0-9a-fA-F]+|\d+(?:\.\d+)?/g, "#").replace(/\s+/g, " ").trim();
+}
+
+/** A stack as the signature writes it: `[a > b]`, or `(name)` for a thread outside any frame. */
+export function renderStack(t: Pick<InvolvedThread, "frames" | "name">): string {
+  return t.frames.length === 0 ? `(${t.name.replace(/\d+/g, "#")})` : `[${t.frames.join(" > ")}]`;
+}
+
+/** `check | sentence with # | [stack] [stack]`: equal for two runs of one bug, whatever their seeds, addresses and ids. */
+export function problemSignature(problem: Problem, stacks: StackTracker): string {
+  const rendered = [...new Set(involvement(problem, stacks).threads.map(renderStack))].sort();
+  return `${problem.check} | ${normalizeMessage(problem.message)} | ${rendered.join(" ")}`;
+}
