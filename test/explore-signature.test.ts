@@ -155,6 +155,47 @@ describe("problemSignature on hand-made logs", () => {
   });
 });
 
+describe("teardown problems: where the leaked object came from", () => {
+  const names = new Map([[1, "cpu0"], [3, "gpu0"]]);
+  const events = log([
+    [3, "gpu", { kind: "step.begin", op: "populate", step: 0 }],
+    [3, "gpu", { kind: "populate_mm.begin", mm: 0, start: 0, end: 8192 }],
+    [3, "gpu", { kind: "migrate_to_devmem.begin", mm: 0, start: 0, end: 8192 }],
+    [3, "gpu", { kind: "zdd.alloc", zdd: 4, owner: 1 }],
+    [3, "gpu", { kind: "zdd.get", zdd: 4 }],
+    [3, "gpu", { kind: "migrate_to_devmem.end", ret: -12 }],
+    [3, "gpu", { kind: "populate_mm.end", ret: -12 }],
+    [3, "gpu", { kind: "step.end", op: "populate", step: 0, result: "-ENOMEM" }],
+    [1, "process", { kind: "step.begin", op: "munmap", step: 0 }],
+    [1, "process", { kind: "mmu_notifier.begin", mm: 0 }],
+    [1, "process", { kind: "zdd.put", zdd: 4, holder: "page" }],
+    [1, "process", { kind: "mmu_notifier.end", mm: 0 }],
+    [1, "process", { kind: "step.end", op: "munmap", step: 0, result: "0" }],
+  ]);
+  const leak: Problem = { check: "teardown", message: "zdd 4: the creator's reference was never put (a migration left without zdd_put)", seq: 24 };
+
+  it("takes the creator's stack for a teardown check, the last toucher's otherwise", () => {
+    const t = StackTracker.fromEvents(events, names);
+    expect(problemSignature(leak, t)).toBe("teardown | zdd #: the creator's reference was never put (a migration left without zdd_put) | [step:populate > populate_mm > migrate_to_devmem]");
+    expect(problemSignature({ ...leak, check: "invariant" }, t)).toBe(
+      "invariant | zdd #: the creator's reference was never put (a migration left without zdd_put) | [step:munmap > mmu_notifier] [step:populate > populate_mm > migrate_to_devmem]",
+    );
+    const x = explainProblem(leak, events, names);
+    expect(x.paragraph).toContain("What leaked came from where it was created: zdd 4 by gpu0 (gpu) in step:populate > populate_mm > migrate_to_devmem at seq 6.");
+    expect(x.excerpt.at(-1)).toBe("20 @10.000µs cpu0 zdd.put zdd=4 holder=page");
+  });
+
+  it("remembers a creation after its event has left the window of kept events", () => {
+    const t = new StackTracker(3);
+    for (const [i, e] of events.entries()) {
+      if (i === 0) t.onSpawn(3, "gpu0", "gpu");
+      t.onModelEvent(e.seq, e.tNs, e.thread, e.ctx, e.ev);
+    }
+    expect(t.recent().map((e) => e.seq)).toEqual([20, 22, 24]);
+    expect(problemSignature(leak, t)).toBe("teardown | zdd #: the creator's reference was never put (a migration left without zdd_put) | [step:populate > populate_mm > migrate_to_devmem]");
+  });
+});
+
 function shiftPage(ev: RunEvent): RunEvent {
   const e = { ...ev } as Record<string, unknown>;
   if (typeof e.vpn === "number") e.vpn = (e.vpn as number) + 0x40000;

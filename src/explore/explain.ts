@@ -85,8 +85,13 @@ export function explainProblem(problem: Problem, events: readonly LoggedEvent[],
   const when = last === undefined ? "before any event" : `at seq ${problem.seq} (${micros(last.tNs)})`;
 
   const target = involved.fallback ? null : involved.objects.length === 1 ? describeObject(involved.objects[0]!) : "them";
-  const threads = involved.threads.map((t) => threadText(t, ctxOf.get(t.thread) ?? "process", now.get(t.thread)?.frames, target));
-  const who = involved.fallback
+  const ctx = (uid: number) => ctxOf.get(uid) ?? "process";
+  const threads = involved.threads.map((t) => threadText(t, ctx(t.thread), now.get(t.thread)?.frames, target));
+  const created = involved.creators.slice(0, 3).map((c) => `${c.object} by ${c.name} (${ctx(c.thread)}) in ${c.frames.length === 0 ? "no step" : c.frames.join(" > ")} at seq ${c.lastSeq}`);
+  const leak = problem.check === "teardown" && !involved.fallback && involved.creators.length > 0;
+  const who = leak
+    ? `What leaked came from where it was created: ${created.join("; ")}.`
+    : involved.fallback
     ? threads.length === 0
       ? "No event was logged before it."
       : `No logged event touched ${involved.objects.length === 0 ? "a named object" : "them"}, so the thread that committed the last event stands for it: ${threads[0]}.`
@@ -96,7 +101,8 @@ export function explainProblem(problem: Problem, events: readonly LoggedEvent[],
   const groups = involved.fallback ? fallbackGroups(tracker, involved.threads[0]?.thread, problem.seq) : involved.groups;
   const excerpt = groups.map((g) => excerptLine(g, name));
   const span = excerpt.length === 0 ? "" : ` The last ${excerpt.length === 1 ? "event" : `${excerpt.length} lines of events`} ${involved.fallback ? "of that thread" : `on ${target}`}, oldest first, show the interleaving that led there.`;
-  const paragraph = `${CHECK_TEXT[problem.check]} reported ${when}: “${problem.message}”. ${objectsText(involved)}. ${who}${span}`;
+  const origin = leak || created.length === 0 ? "" : ` Created: ${created.join("; ")}.`;
+  const paragraph = `${CHECK_TEXT[problem.check]} reported ${when}: “${problem.message}”. ${objectsText(involved)}. ${who}${origin}${span}`;
   const markdown = `### ${problem.check}: ${problem.message}\n\n${paragraph}\n` + (excerpt.length === 0 ? "" : `\n\`\`\`text\n${excerpt.join("\n")}\n\`\`\`\n`);
   return { paragraph, excerpt, markdown };
 }

@@ -134,3 +134,39 @@ function touchesPage(ev: RunEvent, first: number, last: number): boolean {
   }
   return false;
 }
+
+/** The key of an object a signature can look its creation up by (null: a page or pfn, never created as such). */
+export function objectKey(o: ObjectRef): string | null {
+  switch (o.kind) {
+    case "page":
+    case "pfn":
+      return null;
+    case "vma":
+      return o.mm < 0 ? null : `vma:${o.mm}:${o.id}`;
+    default:
+      return `${o.kind}:${o.id}`;
+  }
+}
+
+/** The key of the object `ev` brings into being, if it is a creation. */
+export function createdKey(ev: RunEvent): string | null {
+  switch (ev.kind) {
+    case "folio.alloc":
+      return `folio:${ev.folio}`;
+    case "zdd.alloc":
+      return `zdd:${ev.zdd}`;
+    case "vram.alloc": // populate_mm allocates VRAM before drm_pagemap_devmem_init
+    case "devmem.init":
+      return `devmem:${ev.devmem}`;
+    case "svm_range.insert":
+      return `range:${ev.range}`;
+    case "mm.create":
+      return `mm:${ev.mm}`;
+    case "vma.insert":
+      return `vma:${ev.mm}:${ev.vma}`;
+    case "copy.submit":
+      return `job:${ev.job}`;
+    default:
+      return null;
+  }
+}

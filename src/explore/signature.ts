@@ -1,4 +1,4 @@
-import { namedObjects, touches, type ObjectRef } from "./objects.ts";
+import { describeObject, namedObjects, objectKey, touches, type ObjectRef } from "./objects.ts";
 import { frameNames, type StackTracker, type TrackedEvent } from "./stacks.ts";
 import type { Problem } from "./types.ts";
 
@@ -10,7 +10,9 @@ import type { Problem } from "./types.ts";
  * the stack it was in when it last touched them (a check that runs between steps finds every
  * thread idle: the stack of the touch is the one that says where the harm was done). When the
  * sentence names nothing, or nothing touched what it names, the thread that committed the last
- * event before the check stands for it.
+ * event before the check stands for it. A teardown problem (a leak) is about where the leaked
+ * thing came from, not about who last let go of it: its threads are the objects' creators, with
+ * their stacks at the creation.
  */
 
 /** How many groups of events on the named objects the signature and the excerpt look back. */
@@ -32,8 +34,15 @@ export interface InvolvedThread {
   lastSeq: number;
 }
 
+/** Where a named object was created: by which thread, in which stack. */
+export interface Creator extends InvolvedThread {
+  object: string;
+}
+
 export interface Involvement {
   objects: ObjectRef[];
+  /** The named objects' creations that were logged, in the order the sentence names them. */
+  creators: Creator[];
   /** The last WINDOW groups of events on the objects, oldest first. */
   groups: EventGroup[];
   /** Newest toucher first. */
@@ -98,12 +107,25 @@ export function involvement(problem: Problem, tracker: StackTracker, window = WI
     if (threads.some((t) => t.thread === g.last.thread)) continue;
     threads.push({ thread: g.last.thread, name: tracker.threadName(g.last.thread), frames: frameNames(g.last.frame), lastSeq: g.last.seq });
   }
+  const creators = creatorsOf(objects, tracker, problem.seq);
+  if (problem.check === "teardown" && creators.length > 0) return { objects, creators, groups, threads: creators, fallback: false };
   // Set-up's own events (thread -1) explain nothing when a thread also touched the objects.
   const named = threads.length > 1 ? threads.filter((t) => t.thread !== -1) : threads;
-  if (named.length > 0) return { objects, groups, threads: named, fallback: false };
+  if (named.length > 0) return { objects, creators, groups, threads: named, fallback: false };
   const last = events.at(-1);
   const stand = last === undefined ? [] : [{ thread: last.thread, name: tracker.threadName(last.thread), frames: frameNames(last.frame), lastSeq: last.seq }];
-  return { objects, groups, threads: stand, fallback: true };
+  return { objects, creators, groups, threads: stand, fallback: true };
+}
+
+function creatorsOf(objects: readonly ObjectRef[], tracker: StackTracker, uptoSeq: number): Creator[] {
+  const creators: Creator[] = [];
+  for (const o of objects) {
+    const key = objectKey(o);
+    const e = key === null ? undefined : tracker.creation(key);
+    if (e === undefined || e.seq > uptoSeq) continue;
+    creators.push({ object: describeObject(o), thread: e.thread, name: tracker.threadName(e.thread), frames: frameNames(e.frame), lastSeq: e.seq });
+  }
+  return creators;
 }
 
 /** The checker's sentence with every number (decimal or hex) as `#`. */

@@ -1,6 +1,7 @@
 import type { EngineEventKind, ExecContext } from "../engine/index.ts";
 import type { ModelEventListener } from "../kernel/event-log.ts";
 import type { RunEvent } from "../machine/run-events.ts";
+import { createdKey } from "./objects.ts";
 import type { LoggedEvent } from "./types.ts";
 
 /**
@@ -13,7 +14,9 @@ import type { LoggedEvent } from "./types.ts";
  *
  * Frames are immutable links (a frame points at its caller), so taking the stack an event
  * happened in costs one pointer: the tracker keeps the last `keep` events with theirs, which is
- * what the signature and the explanation read.
+ * what the signature and the explanation read. It also keeps, for every object created (folio,
+ * zdd, devmem, svm range, mm, vma, copy job), the event that created it, however old: a leak
+ * found at teardown is about where the leaked thing came from.
  *
  * A problem may be found mid-step and an illegal transition may throw mid-function, so the
  * tracker never insists: an end with no matching begin is counted and ignored, and an end that
@@ -82,6 +85,7 @@ function callName(ev: RunEvent, suffix: string): string | null {
 export class StackTracker implements ModelEventListener<RunEvent> {
   private readonly threads = new Map<number, ThreadState>();
   private readonly ring: TrackedEvent[] = [];
+  private readonly created = new Map<string, TrackedEvent>();
   private next = 0;
   /** Ends that matched no open frame (a log cut mid-function, or a model bug). */
   unmatchedEnds = 0;
@@ -126,7 +130,15 @@ export class StackTracker implements ModelEventListener<RunEvent> {
       if (end !== null) this.unwind(t, end, ev.kind === "step.end");
     }
     this.lastSeq = seq;
-    this.remember({ seq, tNs, thread, ctx, ev, frame });
+    const tracked: TrackedEvent = { seq, tNs, thread, ctx, ev, frame };
+    this.remember(tracked);
+    const key = createdKey(ev);
+    if (key !== null && !this.created.has(key)) this.created.set(key, tracked);
+  }
+
+  /** The event that created the object of `key` (objects.ts objectKey), if seen. */
+  creation(key: string): TrackedEvent | undefined {
+    return this.created.get(key);
   }
 
   /** Every known thread's stack now. */
