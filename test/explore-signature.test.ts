@@ -150,6 +150,16 @@ describe("problemSignature on hand-made logs", () => {
     expect(problemSignature({ ...lost, check: "invariant" }, t)).not.toBe(problemSignature(lost, t));
     const bug: Problem = { check: "kernel-bug", message: "28000 ns, migrate_to_ram: something", seq: 28 };
     expect(problemSignature(bug, t)).toBe("kernel-bug | # ns, migrate_to_ram: something | [step:read]");
+    const x = explainProblem(bug, events, names);
+    expect(x.paragraph).toContain("It names no model object. No logged event touched a named object, so the thread that committed the last event stands for it: cpu0 (process) was in step:read.");
+    expect(x.excerpt).toEqual([
+      "0 @0.000µs cpu0 step.begin op=write step=0",
+      "2 @1.000µs cpu0 page.write mm=1 vpn=0x40001 folio=7 index=0 version=1",
+      "4 @2.000µs cpu0 step.end op=write step=0 result=ok v1",
+      "24 @12.000µs cpu0 step.begin op=read step=1",
+      "26 @13.000µs cpu0 page.read mm=1 vpn=0x40001 folio=9 index=0 version=0",
+      "28 @14.000µs cpu0 kernel.bug fn=migrate_to_ram what=something",
+    ]);
     // Only events up to the problem's seq count: at seq 18 the last event is gpu0's pte.set.
     expect(problemSignature({ ...bug, seq: 17 }, t)).toBe("kernel-bug | # ns, migrate_to_ram: something | [step:read > access > gpu_fault > populate_mm > migrate_to_devmem]");
   });
@@ -298,14 +308,14 @@ describe("signature and explanation on a captured log", () => {
     const sigB = problemSignature(problems[1]!, StackTracker.fromEvents(b.events, b.names));
     expect(sigA).toBe(sigB);
     expect(sigA).toMatch(/^invariant \| folio #: refcount # but not freed \(leaked\) \| .*\[irq\]/);
-    // The context violation names no object: the thread that committed the last event stands for it.
+    // The context violation names no object, only its thread.
     const ctx = [a, b].map((c): Problem => ({ check: "context", message: `sleeping in ${c === a ? "irq@0x4000000" : "irq@0x10000000"} (irq): bo put`, seq: c.violation!.seq }));
     const ctxA = problemSignature(ctx[0]!, StackTracker.fromEvents(a.events, a.names));
     expect(ctxA).toBe(problemSignature(ctx[1]!, StackTracker.fromEvents(b.events, b.names)));
     expect(ctxA).toBe("context | sleeping in irq@# (irq): bo put | [irq]");
     const x = explainProblem(ctx[0]!, a.events, a.names);
     expect(x.paragraph).toContain("It names no model object");
-    expect(x.paragraph).toContain("the thread that committed the last event stands for it: irq@0x4000000 (irq) was in irq.");
+    expect(x.paragraph).toContain("The thread involved: irq@0x4000000 (irq) was in irq.");
     expect(x.excerpt.length).toBeGreaterThan(0);
     expect(x.excerpt.every((line) => / irq@0x4000000 /.test(line))).toBe(true);
   });
@@ -326,5 +336,50 @@ describe("signature and explanation on a captured log", () => {
     expect(x.markdown).toContain("```text\n" + x.excerpt.join("\n") + "\n```");
     // The same problem's signature names the same stacks.
     expect(problemSignature(problem, StackTracker.fromEvents(a.events, a.names))).toBe("invariant | zdd #: refcount # but not destroyed | [irq] [step:munmap > mmu_notifier]");
+  });
+});
+
+describe("a hung fault, captured: the hung thread and the holder the sentence names", () => {
+  // A CPU write, a populate to VRAM, a pin of one device page never released, then a CPU read of it (test/hung-fault.test.ts).
+  const text = `description: a device page pinned while the CPU reads it
+seed: 1
+model: { hz: 1000 }
+mappings:
+  - { addr: 0x4000000, size: 2MiB }
+threads:
+  - name: cpu0
+    steps:
+      - { op: write, addr: 0x4000000, pages: 512 }
+      - { op: pin, addr: 0x4003000, at: 2ms }
+  - name: cpu1
+    steps:
+      - { op: read, addr: 0x4003000, at: 3ms }
+  - name: gpu0
+    ctx: gpu
+    steps:
+      - { op: populate, start: 0x4000000, end: 0x4200000, at: 1ms }
+`;
+  const events: LoggedEvent[] = [];
+  const names = new Map<number, string>();
+  const live = new StackTracker();
+  const { report } = runWorkload(parseWorkload(text, "workloads/inline.yaml"), undefined, {
+    onLog: (l) => {
+      l.subscribe(live);
+      l.subscribe({ onSpawn: (uid, name) => void names.set(uid, name), onModelEvent: (seq, tNs, thread, ctx, ev) => void events.push({ seq, tNs, thread, ctx, ev }) });
+    },
+  });
+
+  it("signs with the faulting stack and the pin step, live as from the list", () => {
+    expect(report.hang).not.toBeNull();
+    const problem: Problem = { check: "hung", message: report.hang!.message, seq: events.at(-1)!.seq };
+    const sig = problemSignature(problem, live);
+    // cpu0's pin is thousands of events back, out of the live tracker's window: the sentence names it.
+    expect(events.length).toBeGreaterThan(4096);
+    expect(sig).toMatch(/ \| \[step:pin\] \[step:read > access > handle_mm_fault\]$/);
+    expect(problemSignature(problem, StackTracker.fromEvents(events, names, problem.seq))).toBe(sig);
+    const x = explainProblem(problem, events, names);
+    expect(x.paragraph).toContain("It names mm 0 vpn 0x4003, device pfn 3.");
+    expect(x.paragraph).toMatch(/cpu1 \(process\) last touched them in step:read > access > handle_mm_fault, and was in step:read > access at the failure; cpu0 \(process\) last touched them in step:pin/);
+    expect(x.excerpt.some((line) => / cpu1 migrate_to_ram\.end ret=0$/.test(line))).toBe(true); // an end counts through its begin
   });
 });

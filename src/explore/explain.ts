@@ -1,5 +1,5 @@
 import { describeObject } from "./objects.ts";
-import { groupEvents, involvement, type EventGroup, type InvolvedThread } from "./signature.ts";
+import { groupEvents, involvement, WINDOW, type EventGroup, type InvolvedThread } from "./signature.ts";
 import { StackTracker } from "./stacks.ts";
 import type { LoggedEvent, Problem, ProblemCheck } from "./types.ts";
 
@@ -75,7 +75,7 @@ function objectsText(involved: ReturnType<typeof involvement>): string {
  * onSpawn names); a thread not in it is `thread N`.
  */
 export function explainProblem(problem: Problem, events: readonly LoggedEvent[], threadNames: ReadonlyMap<number, string>): Explanation {
-  const tracker = StackTracker.fromEvents(events, threadNames, problem.seq);
+  const tracker = StackTracker.fromEvents(events, threadNames, problem.seq, Infinity);
   const involved = involvement(problem, tracker);
   const ctxOf = new Map<number, string>();
   for (const e of events) if (e.seq <= problem.seq) ctxOf.set(e.thread, e.ctx);
@@ -84,7 +84,7 @@ export function explainProblem(problem: Problem, events: readonly LoggedEvent[],
   const last = events.findLast((e) => e.seq <= problem.seq);
   const when = last === undefined ? "before any event" : `at seq ${problem.seq} (${micros(last.tNs)})`;
 
-  const target = involved.fallback ? null : involved.objects.length === 1 ? describeObject(involved.objects[0]!) : "them";
+  const target = involved.fallback || involved.objects.length === 0 ? null : involved.objects.length === 1 ? describeObject(involved.objects[0]!) : "them";
   const ctx = (uid: number) => ctxOf.get(uid) ?? "process";
   const threads = involved.threads.map((t) => threadText(t, ctx(t.thread), now.get(t.thread)?.frames, target));
   const created = involved.creators.slice(0, 3).map((c) => `${c.object} by ${c.name} (${ctx(c.thread)}) in ${c.frames.length === 0 ? "no step" : c.frames.join(" > ")} at seq ${c.lastSeq}`);
@@ -97,17 +97,19 @@ export function explainProblem(problem: Problem, events: readonly LoggedEvent[],
       : `No logged event touched ${involved.objects.length === 0 ? "a named object" : "them"}, so the thread that committed the last event stands for it: ${threads[0]}.`
     : `The thread${threads.length === 1 ? "" : "s"} involved: ${threads.join("; ")}.`;
 
-  // The excerpt: the named objects' last events; with none, the last events of the standing thread.
-  const groups = involved.fallback ? fallbackGroups(tracker, involved.threads[0]?.thread, problem.seq) : involved.groups;
+  // The excerpt: the named objects' last events; with none, the last events of the threads involved.
+  const ofThreads = involved.groups.length === 0;
+  const groups = ofThreads ? threadGroups(tracker, involved.threads.map((t) => t.thread), problem.seq) : involved.groups;
   const excerpt = groups.map((g) => excerptLine(g, name));
-  const span = excerpt.length === 0 ? "" : ` The last ${excerpt.length === 1 ? "event" : `${excerpt.length} lines of events`} ${involved.fallback ? "of that thread" : `on ${target}`}, oldest first, show the interleaving that led there.`;
+  const whose = ofThreads ? (involved.threads.length === 1 ? "of that thread" : "of those threads") : `on ${target}`;
+  const span = excerpt.length === 0 ? "" : ` The last ${excerpt.length === 1 ? "event" : `${excerpt.length} lines of events`} ${whose}, oldest first, show the interleaving that led there.`;
   const origin = leak || created.length === 0 ? "" : ` Created: ${created.join("; ")}.`;
   const paragraph = `${CHECK_TEXT[problem.check]} reported ${when}: “${problem.message}”. ${objectsText(involved)}. ${who}${origin}${span}`;
   const markdown = `### ${problem.check}: ${problem.message}\n\n${paragraph}\n` + (excerpt.length === 0 ? "" : `\n\`\`\`text\n${excerpt.join("\n")}\n\`\`\`\n`);
   return { paragraph, excerpt, markdown };
 }
 
-function fallbackGroups(tracker: StackTracker, thread: number | undefined, seq: number): EventGroup[] {
-  if (thread === undefined) return [];
-  return groupEvents(tracker.recent().filter((e) => e.thread === thread && e.seq <= seq)).slice(-12);
+function threadGroups(tracker: StackTracker, threads: readonly number[], seq: number): EventGroup[] {
+  if (threads.length === 0) return [];
+  return groupEvents(tracker.recent().filter((e) => threads.includes(e.thread) && e.seq <= seq)).slice(-WINDOW);
 }

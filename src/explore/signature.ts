@@ -59,19 +59,21 @@ function groupKey(e: TrackedEvent): string {
   return `${e.thread}|${JSON.stringify(rest)}`;
 }
 
+const isCall = (e: TrackedEvent): boolean => e.ev.kind.endsWith(".begin") || e.ev.kind.endsWith(".end");
+
 /**
  * Groups events: one joins a group among the last three when every group from there on is its
- * thread's and the key matches, so a loop alternating two or three kinds (zdd.get,
- * folio.set_zdd) folds into one line per kind.
+ * thread's, none is a call's begin or end, and the key matches, so a loop alternating two or
+ * three kinds (zdd.get, folio.set_zdd) folds into one line per kind.
  */
 export function groupEvents(events: readonly TrackedEvent[]): EventGroup[] {
   const groups: EventGroup[] = [];
   for (const e of events) {
     const key = groupKey(e);
     let joined = false;
-    for (let i = groups.length - 1; i >= Math.max(0, groups.length - 3); i--) {
+    for (let i = groups.length - 1; i >= Math.max(0, groups.length - 3) && !isCall(e); i--) {
       const g = groups[i]!;
-      if (g.last.thread !== e.thread) break;
+      if (g.last.thread !== e.thread || isCall(g.last)) break;
       if (g.key === key) {
         g.last = e;
         g.count++;
@@ -95,17 +97,36 @@ function withPfnFolios(objects: ObjectRef[], events: readonly TrackedEvent[]): O
   return out;
 }
 
+/** An event on the objects: it names one, or it ends a call whose begin named one. */
+function onAny(e: TrackedEvent, objects: readonly ObjectRef[]): boolean {
+  return objects.some((o) => touches(e.ev, o) || (e.opened !== undefined && touches(e.opened, o)));
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Threads the sentence calls by their spawn name ("cpu0[1] pin holds it"), as whole words, in uid order. */
+function threadsNamedIn(message: string, tracker: StackTracker): number[] {
+  const uids = tracker.namedThreads().sort((a, b) => a - b);
+  return uids.filter((uid) => new RegExp(`(?<![\\w@/:.-])${escape(tracker.threadName(uid))}(?![\\w@/:.-])`).test(message));
+}
+
 /** Which objects, events and threads `problem` is about, from the tracker's kept events up to problem.seq. */
 export function involvement(problem: Problem, tracker: StackTracker, window = WINDOW): Involvement {
   const events = tracker.recent().filter((e) => e.seq <= problem.seq);
   const objects = namedObjects(problem.message);
   const lookFor = withPfnFolios(objects, events);
-  const onObjects = lookFor.length === 0 ? [] : events.filter((e) => lookFor.some((o) => touches(e.ev, o)));
+  const onObjects = lookFor.length === 0 ? [] : events.filter((e) => onAny(e, lookFor));
   const groups = groupEvents(onObjects).slice(-window);
   const threads: InvolvedThread[] = [];
-  for (const g of [...groups].sort((a, b) => b.last.seq - a.last.seq)) {
-    if (threads.some((t) => t.thread === g.last.thread)) continue;
-    threads.push({ thread: g.last.thread, name: tracker.threadName(g.last.thread), frames: frameNames(g.last.frame), lastSeq: g.last.seq });
+  const add = (e: TrackedEvent) => {
+    if (!threads.some((t) => t.thread === e.thread)) threads.push({ thread: e.thread, name: tracker.threadName(e.thread), frames: frameNames(e.frame), lastSeq: e.seq });
+  };
+  for (const g of [...groups].sort((a, b) => b.last.seq - a.last.seq)) add(g.last);
+  // A thread the sentence names (a holder, a hung thread) counts with its last event, where it
+  // stopped; not its last on the objects, which may have left the kept window.
+  for (const uid of threadsNamedIn(problem.message, tracker)) {
+    const e = events.findLast((x) => x.thread === uid) ?? tracker.lastEventOf(uid);
+    if (e !== undefined && e.seq <= problem.seq) add(e);
   }
   const creators = creatorsOf(objects, tracker, problem.seq);
   if (problem.check === "teardown" && creators.length > 0) return { objects, creators, groups, threads: creators, fallback: false };

@@ -23,15 +23,18 @@ import type { LoggedEvent } from "./types.ts";
  * matches a frame further down unwinds the frames left open above it.
  */
 
-/** One call: its function name and its caller (null at the bottom). */
+/** One call: its function name, the begin event that opened it (null: a base frame) and its caller (null at the bottom). */
 export interface Frame {
   readonly fn: string;
+  readonly begin: RunEvent | null;
   readonly parent: Frame | null;
 }
 
 /** A committed event and the stack its thread was in (a begin's own frame included, an end's too). */
 export interface TrackedEvent extends LoggedEvent {
   readonly frame: Frame | null;
+  /** For an end that matched its begin: that begin (its fields say what the call was on). */
+  readonly opened?: RunEvent;
 }
 
 /** One thread's stack, bottom first. */
@@ -86,6 +89,9 @@ export class StackTracker implements ModelEventListener<RunEvent> {
   private readonly threads = new Map<number, ThreadState>();
   private readonly ring: TrackedEvent[] = [];
   private readonly created = new Map<string, TrackedEvent>();
+  /** Every thread ever seen, exited or not: its name and its last event. */
+  private readonly names = new Map<number, string>();
+  private readonly lastOf = new Map<number, TrackedEvent>();
   private next = 0;
   /** Ends that matched no open frame (a log cut mid-function, or a model bug). */
   unmatchedEnds = 0;
@@ -95,9 +101,13 @@ export class StackTracker implements ModelEventListener<RunEvent> {
   /** @param keep how many of the latest events to keep with their stacks */
   constructor(private readonly keep = 4096) {}
 
-  /** The tracker of a list of logged events up to `uptoSeq` (names from onSpawn, where known). */
-  static fromEvents(events: readonly LoggedEvent[], names: ReadonlyMap<number, string> = new Map(), uptoSeq = Infinity): StackTracker {
-    const t = new StackTracker(Infinity);
+  /**
+   * The tracker of a list of logged events up to `uptoSeq` (names from onSpawn, where known).
+   * With the same `keep`, it holds what a live tracker held when event uptoSeq was committed,
+   * so a signature taken either way is the same.
+   */
+  static fromEvents(events: readonly LoggedEvent[], names: ReadonlyMap<number, string> = new Map(), uptoSeq = Infinity, keep = 4096): StackTracker {
+    const t = new StackTracker(keep);
     for (const e of events) {
       if (e.seq > uptoSeq) break;
       if (!t.threads.has(e.thread)) {
@@ -111,8 +121,9 @@ export class StackTracker implements ModelEventListener<RunEvent> {
 
   onSpawn(procUid: number, name: string, ctx: ExecContext): void {
     const baseName = baseFrameName(name, ctx);
-    const base = baseName === null ? null : { fn: baseName, parent: null };
+    const base = baseName === null ? null : { fn: baseName, begin: null, parent: null };
     this.threads.set(procUid, { name, ctx, base, top: base });
+    this.names.set(procUid, name);
   }
 
   /** A thread's exit (engine event proc.exit) takes it out of the snapshot. */
@@ -123,15 +134,21 @@ export class StackTracker implements ModelEventListener<RunEvent> {
   onModelEvent(seq: number, tNs: number, thread: number, ctx: ExecContext, ev: RunEvent): void {
     const t = this.threadOf(thread, ctx);
     const begin = callName(ev, BEGIN);
-    if (begin !== null) t.top = { fn: begin, parent: t.top };
-    const frame = t.top;
+    if (begin !== null) t.top = { fn: begin, begin: ev, parent: t.top };
+    let frame = t.top;
+    let opened: RunEvent | undefined;
     if (begin === null) {
       const end = callName(ev, END);
-      if (end !== null) this.unwind(t, end, ev.kind === "step.end");
+      const closed = end === null ? null : this.unwind(t, end, ev.kind === "step.end");
+      if (closed !== null) {
+        frame = closed;
+        opened = closed.begin ?? undefined;
+      }
     }
     this.lastSeq = seq;
-    const tracked: TrackedEvent = { seq, tNs, thread, ctx, ev, frame };
+    const tracked: TrackedEvent = opened === undefined ? { seq, tNs, thread, ctx, ev, frame } : { seq, tNs, thread, ctx, ev, frame, opened };
     this.remember(tracked);
+    this.lastOf.set(thread, tracked);
     const key = createdKey(ev);
     if (key !== null && !this.created.has(key)) this.created.set(key, tracked);
   }
@@ -150,7 +167,17 @@ export class StackTracker implements ModelEventListener<RunEvent> {
 
   /** The thread's spawn name (`thread N` if unknown, `set-up` for -1). */
   threadName(uid: number): string {
-    return this.threads.get(uid)?.name ?? (uid === -1 ? "set-up" : `thread ${uid}`);
+    return this.names.get(uid) ?? (uid === -1 ? "set-up" : `thread ${uid}`);
+  }
+
+  /** Every thread with a known spawn name, exited or not. */
+  namedThreads(): number[] {
+    return [...this.names.keys()];
+  }
+
+  /** The last event the thread committed, however old. */
+  lastEventOf(uid: number): TrackedEvent | undefined {
+    return this.lastOf.get(uid);
   }
 
   /** The events kept, oldest first. */
@@ -163,22 +190,23 @@ export class StackTracker implements ModelEventListener<RunEvent> {
     let t = this.threads.get(uid);
     if (t === undefined) {
       const baseName = baseFrameName(undefined, ctx);
-      const base = baseName === null ? null : { fn: baseName, parent: null };
+      const base = baseName === null ? null : { fn: baseName, begin: null, parent: null };
       t = { name: uid === -1 ? "set-up" : `thread ${uid}`, ctx, base, top: base };
       this.threads.set(uid, t);
     }
     return t;
   }
 
-  /** Pops to the nearest frame named `fn` (a step end to the nearest step); none: ignored. */
-  private unwind(t: ThreadState, fn: string, step: boolean): void {
+  /** Pops to the nearest frame named `fn` (a step end to the nearest step) and returns it; none: ignored, null. */
+  private unwind(t: ThreadState, fn: string, step: boolean): Frame | null {
     for (let f = t.top; f !== null && f !== t.base; f = f.parent) {
       if (step ? f.fn.startsWith("step:") : f.fn === fn) {
         t.top = f.parent;
-        return;
+        return f;
       }
     }
     this.unmatchedEnds++;
+    return null;
   }
 
   private remember(e: TrackedEvent): void {
