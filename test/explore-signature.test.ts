@@ -206,6 +206,22 @@ describe("teardown problems: where the leaked object came from", () => {
   });
 });
 
+describe("threads the sentence names", () => {
+  const t = StackTracker.fromEvents(
+    log([
+      [5, "process", { kind: "step.begin", op: "atomic", step: 0 }],
+      [1, "process", { kind: "step.begin", op: "read", step: 0 }],
+      [1, "process", { kind: "page.read", mm: 0, vpn: 1, folio: 3, index: 0, version: 0 }],
+    ]),
+    new Map([[5, "a"], [1, "cpu0"]]),
+  );
+
+  it("count where a checker writes a thread (name[step], name:), not as a word of the sentence", () => {
+    expect(problemSignature({ check: "invariant", message: "mm 0 vpn 1: present entry points at a freed folio 3", seq: 4 }, t)).toMatch(/ \| \[step:read\]$/);
+    expect(problemSignature({ check: "hung", message: "hung: a[0] atomic: the access to mm 0, vpn 0x1 never completes", seq: 4 }, t)).toMatch(/ \| \[step:atomic\] \[step:read\]$/);
+  });
+});
+
 function shiftPage(ev: RunEvent): RunEvent {
   const e = { ...ev } as Record<string, unknown>;
   if (typeof e.vpn === "number") e.vpn = (e.vpn as number) + 0x40000;

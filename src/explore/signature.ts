@@ -104,10 +104,14 @@ function onAny(e: TrackedEvent, objects: readonly ObjectRef[]): boolean {
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-/** Threads the sentence calls by their spawn name ("cpu0[1] pin holds it"), as whole words, in uid order. */
+/**
+ * Threads the sentence calls by their spawn name, in uid order. Checkers write a thread as
+ * `name[step]` (HungFaultCheck's holders), `name:` (lost writes) or `name (ctx)`, so a name
+ * counts only so placed: a thread called `a` is not in "a freed folio".
+ */
 function threadsNamedIn(message: string, tracker: StackTracker): number[] {
   const uids = tracker.namedThreads().sort((a, b) => a - b);
-  return uids.filter((uid) => new RegExp(`(?<![\\w@/:.-])${escape(tracker.threadName(uid))}(?![\\w@/:.-])`).test(message));
+  return uids.filter((uid) => new RegExp(`(?<![\\w@/:.-])${escape(tracker.threadName(uid))}(?=\\[|:|,|\\)| \\(|$)`).test(message));
 }
 
 /** Which objects, events and threads `problem` is about, from the tracker's kept events up to problem.seq. */
