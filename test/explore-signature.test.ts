@@ -299,6 +299,22 @@ describe("signature and explanation on a captured log", () => {
   const b = capture({ seed: 9, addr: 0x10000000, pages: 32 });
   const uidOf = (c: Captured, name: string) => [...c.names].find(([, n]) => n === name)![0];
 
+  it("never throws on a log with events missing (a run cut short, ends without begins)", () => {
+    let x = 12345;
+    const random = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let unmatched = 0;
+    for (let trial = 0; trial < 20; trial++) {
+      const kept = a.events.filter(() => random() > 0.2);
+      const t = StackTracker.fromEvents(kept, a.names);
+      unmatched += t.unmatchedEnds;
+      const problem: Problem = { check: "invariant", message: "zdd 0: refcount 0 but not destroyed", seq: kept.at(-1)!.seq };
+      expect(problemSignature(problem, t)).toMatch(/^invariant \| zdd #: refcount # but not destroyed \| \S/);
+      expect(explainProblem(problem, kept, a.names).excerpt.length).toBeGreaterThan(0);
+    }
+    expect(unmatched).toBeGreaterThan(0); // the path was taken
+    expect(problemSignature({ check: "no-progress", message: "no step ended in 2000000 engine steps", seq: -1 }, new StackTracker())).toBe("no-progress | no step ended in # engine steps | -");
+  });
+
   it("tracks the real run's stacks live as from the list", () => {
     const gpu = uidOf(a, "gpu0");
     const inNotifier = a.events.find((e) => e.thread === gpu && e.ev.kind === "zdd.put" && e.ev.holder === "page")!;

@@ -163,8 +163,8 @@ export function renderStack(t: Pick<InvolvedThread, "frames" | "name">): string 
   return t.frames.length === 0 ? `(${t.name.replace(/\d+/g, "#")})` : `[${t.frames.join(" > ")}]`;
 }
 
-/** `check | sentence with # | [stack] [stack]`: equal for two runs of one bug, whatever their seeds, addresses and ids. */
+/** `check | sentence with # | [stack] [stack]` (`-`: no event yet): equal for two runs of one bug, whatever their seeds, addresses and ids. */
 export function problemSignature(problem: Problem, stacks: StackTracker): string {
   const rendered = [...new Set(involvement(problem, stacks).threads.map(renderStack))].sort();
-  return `${problem.check} | ${normalizeMessage(problem.message)} | ${rendered.join(" ")}`;
+  return `${problem.check} | ${normalizeMessage(problem.message)} | ${rendered.length === 0 ? "-" : rendered.join(" ")}`;
 }
