@@ -84,7 +84,7 @@ export function explainProblem(problem: Problem, events: readonly LoggedEvent[],
   const last = events.findLast((e) => e.seq <= problem.seq);
   const when = last === undefined ? "before any event" : `at seq ${problem.seq} (${micros(last.tNs)})`;
 
-  const target = involved.fallback || involved.objects.length === 0 ? null : involved.objects.length === 1 ? describeObject(involved.objects[0]!) : "them";
+  const target = involved.fallback || involved.groups.length === 0 ? null : involved.objects.length === 1 ? describeObject(involved.objects[0]!) : "them";
   const ctx = (uid: number) => ctxOf.get(uid) ?? "process";
   const threads = involved.threads.map((t) => threadText(t, ctx(t.thread), now.get(t.thread)?.frames, target));
   const created = involved.creators.slice(0, 3).map((c) => `${c.object} by ${c.name} (${ctx(c.thread)}) in ${c.frames.length === 0 ? "no step" : c.frames.join(" > ")} at seq ${c.lastSeq}`);
