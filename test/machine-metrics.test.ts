@@ -30,11 +30,11 @@ function access(l: ReturnType<typeof log>, thread: number, fromNs: number, toNs:
 function toDevice(l: ReturnType<typeof log>, t: number) {
   l.add(t, 9, { kind: "migrate_to_devmem.begin", mm: 0, start: base, end: base + MiB2 });
   l.add(t + 500, 9, { kind: "devmem.timeslice", devmem: 1, expiration: 0, timesliceMs: 5 });
-  l.add(t + 900, 9, { kind: "migrate_to_devmem.end", ret: 0 });
+  l.add(t + 900, 9, { kind: "migrate_to_devmem.end", ret: 0, exit: "ok" });
 }
 function toSystem(l: ReturnType<typeof log>, t: number, ret = 0) {
   l.add(t, CPU, { kind: "migrate_to_ram.begin", mm: 0, start: base, end: base + MiB2 });
-  l.add(t + 900, CPU, { kind: "migrate_to_ram.end", ret });
+  l.add(t + 900, CPU, { kind: "migrate_to_ram.end", ret, exit: ret === 0 ? "ok" : "err_finalize:copy_to_ram" });
 }
 
 describe("the run's metrics, folded from its events (src/machine)", () => {
@@ -189,10 +189,10 @@ describe("the run's metrics, folded from its events (src/machine)", () => {
     l.add(0, GPU, { kind: "populate_mm.begin", mm: 0, start: base, end: base + MiB2 });
     l.add(5, GPU, { kind: "vram.evict", devmem: 0 });
     l.add(10, GPU, { kind: "evict_to_ram.begin", mm: 0, start: base + MiB2, end: base + 2 * MiB2 });
-    l.add(20, GPU, { kind: "evict_to_ram.end", ret: 0 });
-    l.add(30, GPU, { kind: "populate_mm.end", ret: 0 });
+    l.add(20, GPU, { kind: "evict_to_ram.end", ret: 0, exit: "ok;detached" });
+    l.add(30, GPU, { kind: "populate_mm.end", ret: 0, exit: "ok" });
     l.add(40, CPU, { kind: "evict_to_ram.begin", mm: 0, start: base, end: base + MiB2 }); // an evict step
-    l.add(50, CPU, { kind: "evict_to_ram.end", ret: 0 });
+    l.add(50, CPU, { kind: "evict_to_ram.end", ret: 0, exit: "ok;detached" });
     expect(l.fold(100).platformStats!.vramEvictions).toBe(1);
     const withoutIt = l.fold(100, (ev) => ev.kind !== "vram.evict");
     expect(withoutIt.platformStats!.vramEvictions).toBe(0);

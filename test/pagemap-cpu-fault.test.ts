@@ -83,7 +83,7 @@ describe("CPU fault on device memory: drm_pagemap_migrate_to_ram", () => {
     const r = runThread(w, cpuAccess(w.k, w.mm, BASE, "read"));
     expect(r.outcome).toBe("SIGBUS");
     expect(kinds(w)).toEqual({ "device-private": PAGES_2M });
-    expect(w.events.find((e) => e.ev.kind === "migrate_to_ram.end")!.ev).toEqual({ kind: "migrate_to_ram.end", ret: -Errno.ENOMEM });
+    expect(w.events.find((e) => e.ev.kind === "migrate_to_ram.end")!.ev).toEqual({ kind: "migrate_to_ram.end", ret: -Errno.ENOMEM, exit: "err_finalize:populate_ram_pfn" });
     expect(checkModelInvariants(w.p.state)).toEqual([]);
   });
 

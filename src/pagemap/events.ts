@@ -25,9 +25,12 @@ export type PagemapEvent =
   | { kind: "zdd.bind"; zdd: number; devmem: number }
   /** drm_pagemap_zdd_destroy ran (refcount reached 0). */
   | { kind: "zdd.destroy"; zdd: number }
-  /** Entry to and return from a drm_pagemap function: `ret` is 0 or a negative errno. */
+  /**
+   * Entry to and return from a drm_pagemap function: `ret` is 0 or a negative errno, `exit` the
+   * label it left by (src/pagemap/exits.ts; evict_to_ram: each attempt's, then the outcome, ";"-joined).
+   */
   | { kind: `${PagemapFunction}.begin`; mm: number; start: number; end: number }
-  | { kind: `${PagemapFunction}.end`; ret: number }
+  | { kind: `${PagemapFunction}.end`; ret: number; exit: string }
   /** dma_map_page / dma_unmap_page of a system folio for a migration copy. */
   | { kind: "dma.map"; folio: number; order: number; dir: "to_device" | "from_device"; durationNs: number }
   | { kind: "dma.unmap"; folio: number; order: number; dir: "to_device" | "from_device"; durationNs: number }

@@ -4,6 +4,7 @@ import { MIGRATE_VMA_SELECT_COMPOUND, MIGRATE_VMA_SELECT_SYSTEM, migrateVmaFinal
 import { mmOf } from "../kernel/mm.ts";
 import { vmaIsAnonymous, vmaLookup } from "../kernel/state.ts";
 import type { PagemapContext } from "./context.ts";
+import type { MigrateToDevmemExit } from "./exits.ts";
 import { getDevmemPage, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
 import { newIovaState, type DevicePage, type PagemapAddr } from "./ops.ts";
 import { zddAlloc, zddPut } from "./zdd.ts";
@@ -28,9 +29,15 @@ export function* migrateToDevmem(
   pgmapOwner: number,
 ): ProcessBody<number> {
   p.commit({ kind: "migrate_to_devmem.begin", mm, start, end });
-  const ret = yield* migrateToDevmemSteps(p, devmem, mm, start, end, timesliceMs, pgmapOwner);
-  p.commit({ kind: "migrate_to_devmem.end", ret });
+  const { ret, exit } = yield* migrateToDevmemSteps(p, devmem, mm, start, end, timesliceMs, pgmapOwner);
+  p.commit({ kind: "migrate_to_devmem.end", ret, exit });
   return ret;
+}
+
+/** What the function returned, and the exit it left by (src/pagemap/exits.ts). */
+interface DevmemExit {
+  ret: number;
+  exit: MigrateToDevmemExit;
 }
 
 function* migrateToDevmemSteps(
@@ -41,7 +48,7 @@ function* migrateToDevmemSteps(
   end: number,
   timesliceMs: number,
   pgmapOwner: number,
-): ProcessBody<number> {
+): ProcessBody<DevmemExit> {
   const ops = p.devmemOps(devmem);
   const npages = npagesInRange(start, end);
   const newest = p.options.variant === "newest";
@@ -50,31 +57,34 @@ function* migrateToDevmemSteps(
   if (!p.k.mmapLock(mm).isLocked) throw new Error(`migrate_to_devmem: mmap lock of mm ${mm} not held`);
 
   if (ops.populateDevmemPfn === undefined || ops.copyToDevmem === undefined || ops.copyToRam === undefined) {
-    return -Errno.EOPNOTSUPP;
+    return { ret: -Errno.EOPNOTSUPP, exit: "eopnotsupp" };
   }
 
   // Early exits before anything is allocated (err_out). Newest kernels release the caller's devmem
   // reference here too (a.2 #4); the seed leaves it with the caller.
-  const errOut = function* (err: number): ProcessBody<number> {
+  const errOut = function* (ret: number, exit: MigrateToDevmemExit): ProcessBody<DevmemExit> {
     if (newest) yield* releaseDevmem(p, devmem);
-    return err;
+    return { ret, exit };
   };
 
   const vas = vmaLookup(mmOf(p.k, mm), start);
-  if (vas === undefined) return yield* errOut(-Errno.ENOENT);
-  if (end > vas.endAddr || start < vas.startAddr) return yield* errOut(-Errno.EINVAL);
-  if (!vmaIsAnonymous(vas)) return yield* errOut(-Errno.EBUSY);
+  if (vas === undefined) return yield* errOut(-Errno.ENOENT, "err_out:no_vma");
+  if (end > vas.endAddr || start < vas.startAddr) return yield* errOut(-Errno.EINVAL, "err_out:outside_vma");
+  if (!vmaIsAnonymous(vas)) return yield* errOut(-Errno.EBUSY, "err_out:not_anonymous");
 
   // kvcalloc of src, dst, pagemap_addr and pages.
-  if (p.fail("kvcalloc")) return yield* errOut(-Errno.ENOMEM);
+  if (p.fail("kvcalloc")) return yield* errOut(-Errno.ENOMEM, "err_out:kvcalloc");
   const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
   const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
   const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
   const pfns: number[] = new Array<number>(npages).fill(-1);
 
   const zdd = zddAlloc(p, pgmapOwner);
-  if (zdd === null && newest) return yield* errOut(-Errno.ENOMEM); // newest: kvfree, then err_out
+  if (zdd === null && newest) return yield* errOut(-Errno.ENOMEM, "err_out:zdd_alloc"); // newest: kvfree, then err_out
   let err: number;
+  let exit: MigrateToDevmemExit = "ok";
+  // Newest kernels jump past err_finalize's put of dst pages where none exist yet: err_aborted_migration.
+  const aborted = newest ? "err_aborted_migration" : "err_finalize";
   // Between populate_devmem_pfn and the loop that turns them into migrate pfns, dst holds raw
   // device pfns. An error in that window makes the seed's unlock_put_pages treat raw pfns as
   // migrate pfns (a NULL or wrong page); newest kernels convert each entry before any exit.
@@ -86,33 +96,51 @@ function* migrateToDevmemSteps(
   finalize: {
     if (zdd === null) {
       err = -Errno.ENOMEM;
+      exit = "err_free:zdd_alloc";
       break finalize; // err_free
     }
     err = yield* migrateVmaSetup(p.k, migrate);
-    if (err !== 0) break finalize; // err_free
+    if (err !== 0) {
+      exit = "err_free:setup";
+      break finalize; // err_free
+    }
     if (migrate.cpages === 0) {
       err = newest ? -Errno.EBUSY : -Errno.EFAULT; // a.2 #5
+      exit = "err_free:no_cpages";
       break finalize; // err_free
     }
 
     unwind: {
       if (cpagesOf(migrate) !== npages) {
         err = -Errno.EBUSY;
+        exit = `${aborted}:cpages_short`;
         break unwind;
       }
       err = yield* ops.populateDevmemPfn(devmem, npages, pfns);
       dstRawPfns = pfns.some((pfn) => pfn !== -1);
-      if (err !== 0) break unwind;
+      if (err !== 0) {
+        exit = `${aborted}:populate_devmem_pfn`;
+        break unwind;
+      }
       err = yield* migrateMapPages(p, addrs, migrate.src, npages, "to_device", iova);
-      if (err !== 0) break unwind;
+      if (err !== 0) {
+        exit = "err_finalize:map_pages";
+        break unwind;
+      }
       dstRawPfns = false;
 
       const pagemap = p.state.dpagemaps.get(p.state.devmems.get(devmem)!.dpagemap)!.pagemap;
       err = yield* getDevmemPages(p, migrate, pfns, pages, pagemap, zdd);
-      if (err !== 0) break unwind;
+      if (err !== 0) {
+        exit = "err_finalize:devmem_pages";
+        break unwind;
+      }
 
       err = yield* ops.copyToDevmem(pages, addrs, npages);
-      if (err !== 0) break unwind;
+      if (err !== 0) {
+        exit = "err_finalize:copy_to_devmem";
+        break unwind;
+      }
 
       // Upon success: the timeslice stamp (per allocation, in jiffies) and the binding.
       const expiration = p.k.engine.jiffies.getJiffies64() + p.k.engine.jiffies.msecsToJiffies(timesliceMs);
@@ -126,13 +154,16 @@ function* migrateToDevmemSteps(
     }
     if (err !== 0) yield* migrationUnlockPutPages(p, npages, migrate.dst);
     yield* migrateVmaPages(p.k, migrate);
-    if (newest && err === 0) err = racedWhileFinalizing(migrate);
+    if (newest && err === 0) {
+      err = racedWhileFinalizing(migrate);
+      if (err !== 0) exit = "raced_finalizing";
+    }
     yield* migrateVmaFinalize(p.k, migrate);
     yield* migrateUnmapPages(p, addrs, npages, "to_device", iova);
   }
   // err_free
   if (zdd !== null) yield* zddPut(p, zdd, "creator");
-  return err;
+  return { ret: err, exit };
 }
 
 /**

@@ -17,6 +17,7 @@ import { timeBefore64 } from "../engine/index.ts";
 import type { PagemapContext } from "./context.ts";
 import { dstAsSrc, migrateMapPages, migrateUnmapPages, migrationUnlockPutPages, NO_ADDR } from "./migrate-pages.ts";
 import { npagesInRange } from "./migrate-to-devmem.ts";
+import type { MigrateToRamExit } from "./exits.ts";
 import { newIovaState, type DevicePage, type PagemapAddr } from "./ops.ts";
 
 /**
@@ -105,7 +106,7 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   const npages = npagesInRange(start, end);
 
   p.commit({ kind: "migrate_to_ram.begin", mm: fault.mm, start, end });
-  if (p.fail("kvcalloc")) return end_(p, -Errno.ENOMEM);
+  if (p.fail("kvcalloc")) return end_(p, -Errno.ENOMEM, "err_out:kvcalloc");
   const addrs: PagemapAddr[] = new Array<PagemapAddr>(npages).fill(NO_ADDR);
   const iova = newIovaState(); // struct drm_pagemap_iova_state, one per migration
   const pages: DevicePage[] = new Array<DevicePage>(npages).fill({ folio: -1, index: 0 });
@@ -113,28 +114,36 @@ export function* migrateToRamInner(p: PagemapContext, fault: VmFault, owner: num
   const migrate = newMigrateVma(fault.mm, fault.vma, start, end, flags, owner, fault.folio, fault.index);
 
   let err = yield* migrateVmaSetup(p.k, migrate);
-  if (err !== 0) return end_(p, err);
+  if (err !== 0) return end_(p, err, "err_free:setup");
   // Nothing collected: the kernel's comment says "raced with another CPU fault", but the fault page,
   // locked by do_swap_page, is always collected; it is refused when held elsewhere (docs/fidelity.md #24).
-  if (migrate.cpages === 0) return end_(p, 0);
+  if (migrate.cpages === 0) return end_(p, 0, "err_free:no_cpages");
 
+  let exit: MigrateToRamExit = "ok";
   unwind: {
     const mpages = { value: 0 };
     // The fault page's folio now: a device THP split at collection moved it (migrate_vma_split_folio).
     err = yield* migratePopulateRamPfn(p, fault.vma, migrate.faultFolio, npages, mpages, migrate.src, migrate.dst);
-    if (err !== 0) break unwind;
+    if (err !== 0) {
+      exit = "err_finalize:populate_ram_pfn";
+      break unwind;
+    }
     err = yield* migrateMapPages(p, addrs, dstAsSrc(migrate.dst), npages, "from_device", iova);
-    if (err !== 0) break unwind;
+    if (err !== 0) {
+      exit = "err_finalize:map_pages";
+      break unwind;
+    }
     devicePagesOf(migrate.src, pages, npages);
     const ops = p.devmemOps(devmem);
     err = yield* ops.copyToRam!(pages, addrs, npages);
+    if (err !== 0) exit = "err_finalize:copy_to_ram";
   }
   // err_finalize
   if (err !== 0) yield* migrationUnlockPutPages(p, npages, migrate.dst);
   yield* migrateVmaPages(p.k, migrate);
   yield* migrateVmaFinalize(p.k, migrate);
   yield* migrateUnmapPages(p, addrs, npages, "from_device", iova); // `dev` is always known here
-  return end_(p, err);
+  return end_(p, err, exit);
 }
 
 /** The pages[] loop: the device page behind each entry, a compound entry's 512 pages in turn. */
@@ -147,8 +156,8 @@ export function devicePagesOf(src: MigrateSrc[], pages: DevicePage[], npages: nu
   }
 }
 
-function end_(p: PagemapContext, ret: number): number {
-  p.commit({ kind: "migrate_to_ram.end", ret });
+function end_(p: PagemapContext, ret: number, exit: MigrateToRamExit): number {
+  p.commit({ kind: "migrate_to_ram.end", ret, exit });
   return ret;
 }
 
