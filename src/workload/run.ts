@@ -135,6 +135,7 @@ export class WorkloadRun {
         ...(workload.platformProfile === undefined ? {} : { platform: workload.platformProfile }),
         ...(workload.irqFrees === undefined ? {} : { irqFrees: { probability: workload.irqFrees.probability, delayNs: workload.irqFrees.delay } }),
         ...(workload.policy === undefined ? {} : { policy: policyChoice(workload.policy) }),
+        schedule: workload.schedule,
       },
       onLog,
     ));
