@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { readFileSync } from "node:fs";
+import { parse, stringify } from "yaml";
 import { checkModelInvariants } from "../src/check/pagemap-invariants.ts";
 import { withTeardown } from "../src/explore/teardown.ts";
 import type { WorkloadInput } from "../src/explore/types.ts";
@@ -115,5 +116,21 @@ describe("withTeardown", () => {
     const r = run(stringify(withTeardown(leaky)));
     expect(r.tornDown).toBe(true);
     expect(r.report().invariants).toContainEqual(expect.stringMatching(/^folio \d+ \(system, order 0\): refcount 1 after teardown, held by child\[1\] get$/));
+  });
+});
+
+describe("bundled workloads with a teardown appended", () => {
+  // A correct model leaves nothing behind: no false alarm from the balance check, with the
+  // schedule perturbed too (fork, device THP, IRQ-context frees, deferred zdd release, eviction).
+  const FILES = ["fork-shared-device-pages", "device-thp-streaming", "irq-frees-under-load", "free-realloc-loop", "multi-process-eviction"];
+  it.each(FILES)("%s tears down balanced, unperturbed and perturbed", (name) => {
+    const path = `workloads/${name}.yaml`;
+    const input = withTeardown(parse(readFileSync(path, "utf8")) as WorkloadInput);
+    for (const schedule of [undefined, { ties: "shuffle", jitter: 0.2 }] as const) {
+      const r = new WorkloadRun(parseWorkload(stringify(schedule === undefined ? input : { ...input, schedule }), path));
+      r.advance();
+      expect(r.tornDown).toBe(true);
+      expect(r.report().invariants).toEqual([]);
+    }
   });
 });
