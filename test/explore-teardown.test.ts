@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
-import { checkModelInvariants } from "../src/check/pagemap-invariants.ts";
+import { checkModelInvariants, teardownProblems } from "../src/check/pagemap-invariants.ts";
 import { withTeardown } from "../src/explore/teardown.ts";
 import type { WorkloadInput } from "../src/explore/types.ts";
 import { PageTable } from "../src/kernel/page-table.ts";
@@ -41,6 +41,10 @@ describe("the teardown balance check", () => {
     const problems = r.report().invariants;
     expect(problems).toContainEqual(expect.stringMatching(/^folio \d+ \(system, order 0\): refcount 1 after teardown, held by cpu0\[1\] get$/));
     expect(problems).toContain("1 system pages still allocated after teardown");
+    // explore tells teardown problems from invariants by calling the balance check alone
+    const holders = (folio: number) => r.stepHolders(folio);
+    expect(teardownProblems(r.world.p.state, holders)).toEqual(problems);
+    expect(checkModelInvariants(r.world.p.state, { holders })).toEqual([]);
   });
 
   it("names a leaked pin by its step too", () => {

@@ -195,6 +195,11 @@ export class WorkloadRun {
     return this.done;
   }
 
+  /** The pin and get steps still holding `folio` ("cpu0[1] get"), oldest first. */
+  stepHolders(folio: number): string[] {
+    return (this.holders.get(folio) ?? []).map((h) => h.who);
+  }
+
   /**
    * The run ended torn down: every process has exited, every device is unbound, and nothing is
    * left scheduled or blocked (deferred work drained). The report then checks memory balance
@@ -211,7 +216,7 @@ export class WorkloadRun {
   /** The report on the run so far: every step, the final placement and the checks. */
   report(): RunReport {
     const w = this.world;
-    const holders = (folio: number): string[] => (this.holders.get(folio) ?? []).map((h) => h.who);
+    const holders = (folio: number): string[] => this.stepHolders(folio);
     const invariants = this.done ? checkModelInvariants(w.p.state, { deferredRelease: this.workload.model.zddRelease === "deferred", afterTeardown: this.tornDown, holders }) : [];
     if (this.hung.found !== null) invariants.push(this.hung.found.message);
     else if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
