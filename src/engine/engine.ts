@@ -3,7 +3,19 @@ import { Process, type ProcessBody, type Op, type Scheduler } from "./process.ts
 import type { ExecContext } from "./context.ts";
 import type { EngineEventKind, EngineSink } from "./trace.ts";
 import { JiffiesClock, type Hz } from "./jiffies.ts";
-import { RandomStreams } from "./random.ts";
+import { RandomStreams, type RandomStream } from "./random.ts";
+
+/**
+ * Schedule perturbation (issue #18's explorer): `shuffle` runs the processes due at the same
+ * instant in a seeded random order instead of the order they were scheduled; `jitter` J moves
+ * every positive sleep and spin by a uniform factor in [1 − J, 1 + J] (at least 1 ns). Both draw
+ * from the run's seed ("schedule:ties", "schedule:jitter"), so a perturbed run still reproduces.
+ */
+export interface SchedulePerturbation {
+  ties: "fifo" | "shuffle";
+  /** A fraction from 0 to 0.5; 0 for none. */
+  jitter: number;
+}
 
 export interface EngineOptions {
   /** Master seed; every component draws from its own named stream of it. Default 1. */
@@ -12,6 +24,8 @@ export interface EngineOptions {
   hz?: Hz;
   /** Receives every state change the engine makes; null (default) for none. */
   sink?: EngineSink | null;
+  /** Default: FIFO ties, no jitter (the determinism contract of EventQueue). */
+  schedule?: SchedulePerturbation;
 }
 
 /** One "sleeping function called from invalid context" the run hit. */
@@ -79,11 +93,35 @@ export class Engine implements Scheduler {
   private live = 0;
   private stopRequested = false;
   private readonly objectNameList: string[] = [];
+  /** Tie shuffling: the stream it draws from, or null (FIFO). */
+  private readonly ties: RandomStream | null;
+  /** The processes due at batchTimeNs, shuffled, that have not run yet: batch[batchPos..]. */
+  private readonly batch: number[] = [];
+  private batchPos = 0;
+  private batchTimeNs = 0;
+  private readonly jitterFraction: number;
+  private readonly jitterStream: RandomStream | null;
 
   constructor(options: EngineOptions = {}) {
     this.jiffies = new JiffiesClock(this, options.hz ?? 250);
     this.random = new RandomStreams(options.seed ?? 1);
     this.sink = options.sink ?? null;
+    const schedule = options.schedule ?? { ties: "fifo", jitter: 0 };
+    if (!(schedule.jitter >= 0 && schedule.jitter <= 0.5)) throw new RangeError(`schedule jitter must be a fraction from 0 to 0.5, got ${schedule.jitter}`);
+    this.ties = schedule.ties === "shuffle" ? this.seededStream("schedule:ties") : null;
+    this.jitterFraction = schedule.jitter;
+    this.jitterStream = schedule.jitter > 0 ? this.seededStream("schedule:jitter") : null;
+  }
+
+  /**
+   * A stream whose first draw is discarded: a RandomStreams stream's first number does not depend
+   * on seeds below 2^32 (streamState), and the first tie of a run (the threads spawned at t=0)
+   * would otherwise be broken the same way for every seed.
+   */
+  private seededStream(name: string): RandomStream {
+    const stream = this.random.stream(name);
+    stream.uniform();
+    return stream;
   }
 
   /** Creates a process that first runs at the current time, after those already runnable now. */
@@ -109,6 +147,7 @@ export class Engine implements Scheduler {
    * or `maxSteps` process resumptions (so a caller can yield to Node's event loop between slices).
    */
   run(untilNs = Infinity, maxSteps = Infinity): RunResult {
+    if (this.ties !== null) return this.runShuffled(untilNs, maxSteps);
     const queue = this.queue;
     this.stopRequested = false;
     let steps = 0;
@@ -127,6 +166,60 @@ export class Engine implements Scheduler {
     }
     if (untilNs !== Infinity && queue.size === 0 && untilNs > this.nowNs) this.nowNs = untilNs;
     return { endNs: this.nowNs, steps, blocked: this.blockedCount() };
+  }
+
+  /**
+   * run() with tie shuffling: whenever more than one process is due at the next instant, every
+   * one of them is taken from the queue into a batch, shuffled (Fisher–Yates) and run in that
+   * order. Processes made runnable at that instant while the batch runs are queued behind it,
+   * where FIFO would put them too. The batch outlives a run() that stops inside it.
+   */
+  private runShuffled(untilNs: number, maxSteps: number): RunResult {
+    const queue = this.queue;
+    const batch = this.batch;
+    this.stopRequested = false;
+    let steps = 0;
+    try {
+      while ((this.batchPos < batch.length || queue.size > 0) && !this.stopRequested && steps < maxSteps) {
+        let tNs: number;
+        let pid: number;
+        if (this.batchPos < batch.length) {
+          tNs = this.batchTimeNs;
+          pid = batch[this.batchPos++]!;
+        } else {
+          tNs = queue.peekTimeNs();
+          if (tNs > untilNs) break;
+          pid = queue.pop();
+          if (queue.size > 0 && queue.peekTimeNs() === tNs) pid = this.takeBatch(tNs, pid);
+        }
+        this.nowNs = tNs;
+        this.resume(pid);
+        this.current = null;
+        steps++;
+      }
+    } catch (error) {
+      throw this.failure(error);
+    }
+    if (untilNs !== Infinity && queue.size === 0 && this.batchPos === batch.length && untilNs > this.nowNs) this.nowNs = untilNs;
+    return { endNs: this.nowNs, steps, blocked: this.blockedCount() };
+  }
+
+  /** Takes every process due at tNs (`first` already popped) into the batch, shuffles it, and returns the one to run now. */
+  private takeBatch(tNs: number, first: number): number {
+    const batch = this.batch;
+    const queue = this.queue;
+    batch.length = 0;
+    batch.push(first);
+    while (queue.size > 0 && queue.peekTimeNs() === tNs) batch.push(queue.pop());
+    for (let i = batch.length - 1; i > 0; i--) {
+      const j = this.ties!.int(0, i);
+      const t = batch[i]!;
+      batch[i] = batch[j]!;
+      batch[j] = t;
+    }
+    this.batchTimeNs = tNs;
+    this.batchPos = 1;
+    return batch[0]!;
   }
 
   /** Makes run() return after the current step. */
@@ -172,9 +265,16 @@ export class Engine implements Scheduler {
   /** The common case, kept free of Process dereferences: sleep `ns` from now. */
   private sleepFor(pid: number, ns: number): void {
     if (this.noSleep[pid] !== 0) this.violation(this.procs[pid]!, "sleep");
-    if (this.sink !== null) this.emit("proc.sleep", this.procs[pid]!.uid, -1, ns);
     if (!(ns >= 0 && Number.isInteger(ns))) this.badDuration(this.procs[pid]!, ns);
+    if (this.jitterFraction !== 0 && ns > 0) ns = this.jittered(ns);
+    if (this.sink !== null) this.emit("proc.sleep", this.procs[pid]!.uid, -1, ns);
     this.queue.push(this.nowNs + ns, pid);
+  }
+
+  /** A positive duration moved by a uniform factor in [1 − J, 1 + J]; never below 1 ns. */
+  private jittered(ns: number): number {
+    const u = this.jitterStream!.uniform();
+    return Math.max(1, Math.round(ns * (1 + this.jitterFraction * (2 * u - 1))));
   }
 
   private exit(proc: Process, result: unknown): void {
@@ -193,6 +293,7 @@ export class Engine implements Scheduler {
   /** Makes `proc` runnable after `ns` nanoseconds (a non-negative integer). */
   scheduleAfter(proc: Process, ns: number): void {
     if (!(ns >= 0 && Number.isInteger(ns))) this.badDuration(proc, ns);
+    if (this.jitterFraction !== 0 && ns > 0) ns = this.jittered(ns);
     this.queue.push(this.nowNs + ns, proc.pid);
   }
 
@@ -297,12 +398,12 @@ export class Engine implements Scheduler {
 
   /** Processes that exist and are not runnable: parked on a primitive. */
   blockedCount(): number {
-    return this.live - this.queue.size;
+    return this.live - this.queue.size - (this.batch.length - this.batchPos);
   }
 
   /** Processes waiting in the queue to run (now or at a later time); the running one is not among them. */
   get scheduledCount(): number {
-    return this.queue.size;
+    return this.queue.size + (this.batch.length - this.batchPos);
   }
 
   /** Processes that have been spawned and not yet exited. */

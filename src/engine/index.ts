@@ -1,4 +1,4 @@
-export { Engine, SimulationError, type EngineOptions, type RunResult, type ContextViolation } from "./engine.ts";
+export { Engine, SimulationError, type EngineOptions, type RunResult, type ContextViolation, type SchedulePerturbation } from "./engine.ts";
 export { Process, sleep, spin, type Op, type ProcessBody, type Yieldable } from "./process.ts";
 export { ExecContext, EXEC_CONTEXTS } from "./context.ts";
 export { EventQueue } from "./event-queue.ts";

@@ -1,4 +1,4 @@
-import { Engine, type Hz } from "../engine/index.ts";
+import { Engine, type Hz, type SchedulePerturbation } from "../engine/index.ts";
 import { EventLog } from "../kernel/event-log.ts";
 import { Kernel } from "../kernel/kernel.ts";
 import { mmCreate } from "../kernel/mm.ts";
@@ -39,6 +39,8 @@ export interface WorldOptions {
   irqFrees?: IrqFrees;
   /** The migration policy (platform runs only); default the kernel's own, xe. */
   policy?: PolicyChoice;
+  /** Tie shuffling and latency jitter (the explorer's); default none. */
+  schedule?: SchedulePerturbation;
 }
 
 /**
@@ -47,7 +49,7 @@ export interface WorldOptions {
  * test drives is reachable from here.
  */
 export function createWorld(options: WorldOptions = {}, onLog?: (log: EventLog<WorldState, RunEvent>) => void) {
-  const engine = new Engine({ seed: options.seed ?? 1, hz: options.hz ?? 250 });
+  const engine = new Engine({ seed: options.seed ?? 1, hz: options.hz ?? 250, ...(options.schedule === undefined ? {} : { schedule: options.schedule }) });
   const log = new EventLog<WorldState, RunEvent>(engine, withPlatformState(createModelState()), applyRunEvent);
   onLog?.(log); // listeners (the recorder) attach before the first event
   const profile = options.platform;

@@ -106,6 +106,8 @@ export class WorkloadRun {
   /** The run's metrics, read from its log as it is written (src/machine/run-metrics.ts). */
   private readonly metrics: RunMetrics;
   private readonly hung: HungFaultCheck;
+  /** Folio → the pin and get steps still holding it (the hung-fault and teardown checks name them). */
+  private readonly holders = new Map<number, RefHolder[]>();
 
   constructor(private readonly workload: Workload, seedOverride?: number, hooks: RunHooks = {}) {
     const seed = (this.seed = seedOverride ?? workload.seed);
@@ -133,13 +135,15 @@ export class WorkloadRun {
         ...(workload.platformProfile === undefined ? {} : { platform: workload.platformProfile }),
         ...(workload.irqFrees === undefined ? {} : { irqFrees: { probability: workload.irqFrees.probability, delayNs: workload.irqFrees.delay } }),
         ...(workload.policy === undefined ? {} : { policy: policyChoice(workload.policy) }),
+        schedule: workload.schedule,
       },
       onLog,
     ));
     const mms = [w.mm]; // process index -> mm
     const heldRefs = new Map<number, number[]>(); // addr -> folios referenced by `get`
     const pins = new Map<number, number[]>(); // addr -> folios pinned by `pin`, which `unpin` releases
-    const holders = new Map<number, RefHolder[]>(); // folio -> pin and get steps still holding it
+    const holders = this.holders;
+    const exited = new Set<number>(); // mms an exit step has put
     this.hung = new HungFaultCheck(w.engine, () => w.k.state, { threadName: (uid) => threadNames.get(uid) ?? String(uid), holders: (folio) => holders.get(folio) ?? [] });
     w.log.subscribe(this.hung);
 
@@ -164,7 +168,7 @@ export class WorkloadRun {
             for (const replica of workload.threadGroups?.[step.thread] ?? [step.thread]) yield passed.get(`${replica}:${step.step ?? "end"}`)!.wait();
             out = { ret: "0" };
           } else if (mm === undefined) out = { ret: `no process ${thread.process} (yet)` };
-          else out = yield* runStep(w, step, { mm, mms, heldRefs, pins, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
+          else out = yield* runStep(w, step, { mm, mms, exited, heldRefs, pins, holders, where: `${thread.name}[${index}]`, gpu: thread.ctx === "gpu" });
           w.log.commit({ kind: "step.end", op: step.op, step: index, result: out.ret });
           if (step.expect !== undefined && !returnMatches(out.ret, step.expect)) failedSteps.push(`${thread.name}[${index}] ${step.op} returned ${out.ret}, expected ${step.expect}`);
           steps.push({ thread: thread.name, step: index, op: step.op, startNs, endNs: w.engine.nowNs, ...out });
@@ -191,10 +195,29 @@ export class WorkloadRun {
     return this.done;
   }
 
+  /** The pin and get steps still holding `folio` ("cpu0[1] get"), oldest first. */
+  stepHolders(folio: number): string[] {
+    return (this.holders.get(folio) ?? []).map((h) => h.who);
+  }
+
+  /**
+   * The run ended torn down: every process has exited, every device is unbound, and nothing is
+   * left scheduled or blocked (deferred work drained). The report then checks memory balance
+   * (checkModelInvariants' afterTeardown); src/explore/teardown.ts appends such an ending.
+   */
+  get tornDown(): boolean {
+    const w = this.world;
+    if (!this.done || this.hung.found !== null || this.blocked > 0 || w.engine.scheduledCount > 0) return false;
+    for (const mm of w.k.state.mms.values()) if (mm.users > 0) return false;
+    for (const d of w.p.state.dpagemaps.values()) if (!d.unbound) return false;
+    return true;
+  }
+
   /** The report on the run so far: every step, the final placement and the checks. */
   report(): RunReport {
     const w = this.world;
-    const invariants = this.done ? checkModelInvariants(w.p.state, { deferredRelease: this.workload.model.zddRelease === "deferred" }) : [];
+    const holders = (folio: number): string[] => this.stepHolders(folio);
+    const invariants = this.done ? checkModelInvariants(w.p.state, { deferredRelease: this.workload.model.zddRelease === "deferred", afterTeardown: this.tornDown, holders }) : [];
     if (this.hung.found !== null) invariants.push(this.hung.found.message);
     else if (this.blocked > 0) invariants.push(`${this.blocked} threads never finished (deadlock)`);
     if (w.gpu !== null && w.gpu.staleMappings > 0) invariants.push(`the GPU used ${w.gpu.staleMappings} stale mappings (an MMU notifier invalidation was missed)`);
@@ -282,6 +305,8 @@ interface StepState {
   /** The mm of the step's process; `mms` lists every process's. */
   mm: number;
   mms: number[];
+  /** The mms an `exit` step has put: a second exit of the same process is refused, not a second mmput. */
+  exited: Set<number>;
   heldRefs: Map<number, number[]>;
   /** The folios `pin` steps pinned, by the address they named: `unpin` releases the folio it pinned, wherever it is mapped now. */
   pins: Map<number, number[]>;
@@ -362,6 +387,8 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       return { ret: `process ${s.mms.length - 1}` };
     }
     case "exit":
+      if (s.exited.has(s.mm)) return { ret: `process ${s.mms.indexOf(s.mm)} has exited` };
+      s.exited.add(s.mm);
       yield* mmput(w.k, s.mm);
       return { ret: "0" };
     case "sleep":

@@ -112,6 +112,8 @@ const pattern = z.strictObject({
 });
 export type AccessPattern = z.infer<typeof pattern>;
 
+const jitterError = (issue: { input?: unknown }): string => `expected a fraction from 0 to 0.5 (how far each latency may move); got ${JSON.stringify(issue.input)}`;
+
 const faultRule = z.strictObject({ probability: z.number().min(0).max(1).optional(), nth: z.array(z.number().int().positive()).optional() });
 
 export const WorkloadSchema = z.strictObject({
@@ -179,6 +181,21 @@ export const WorkloadSchema = z.strictObject({
       }).refine((t) => t.steps.length > 0 || t.pattern !== undefined, { message: "a thread needs steps or a pattern" }),
     )
     .min(1),
+  /**
+   * Schedule perturbation, drawn from the run's seed (`pagesim explore` sets it; a finding's file
+   * keeps it so that `pagesim run` reproduces): `ties: shuffle` runs the threads due at the same
+   * instant in a random order instead of the order they were scheduled; `jitter` J moves every
+   * modelled latency by a factor in [1 − J, 1 + J]. Default fifo and 0: the unperturbed model.
+   */
+  schedule: z
+    .strictObject(
+      {
+        ties: z.enum(["fifo", "shuffle"], { error: (issue) => `expected fifo or shuffle (how threads due at the same instant are ordered); got ${JSON.stringify(issue.input)}` }).default("fifo"),
+        jitter: z.number({ error: jitterError }).min(0, { error: jitterError }).max(0.5, { error: jitterError }).default(0),
+      },
+      { error: (issue) => (issue.code === "invalid_type" ? `expected a map { ties: fifo or shuffle, jitter: 0 to 0.5 }; got ${JSON.stringify(issue.input)}` : undefined) },
+    )
+    .default({ ties: "fifo", jitter: 0 }),
   /** Stop the run at this simulated time (default: when every thread has finished). */
   until: duration.optional(),
 });
