@@ -127,6 +127,10 @@ describe("generateWorkload", () => {
     expect(never.filter((f) => f.has("fault:dma_map") || f.has("op:fork"))).toEqual([]);
     const always = SEEDS.map((s) => features(generateWorkload(s, { variant: "newest", weights: { "fault:dma_map": 2, "model.thp": 2 } })));
     expect(always.filter((f) => f.has("fault:dma_map") && f.has("model.thp"))).toHaveLength(SEEDS.length);
+    // Every op kind off but one: every run has that one only (a run with no op kind is redrawn).
+    const only = Object.fromEntries(ENABLERS.filter((e) => e.startsWith("op:") && e !== "op:mremap").map((e) => [e, 0]));
+    expect(new Set(SEEDS.flatMap((s) => generateWorkload(s, { variant: "seed", weights: only }).threads.map((t) => t.name.split("-")[1])))).toEqual(new Set(["mremap"]));
+    expect(() => generateWorkload(1, { variant: "seed", weights: { ...only, "op:mremap": 0 } })).toThrow(/every op kind has weight 0/);
   });
 
   it("writes a child's step only in a run that forks, waiting for the first fork", () => {

@@ -53,7 +53,9 @@ type Step = NonNullable<Thread["steps"]>[number];
 /** The workload of run `seed`: the same seed, variant and weights give the same object. */
 export function generateWorkload(seed: number, opts: GenerateOptions): WorkloadInput {
   const r = new RandomStreams(seed).stream("explore:generate");
-  const on = (e: Enabler): boolean => r.bernoulli(Math.min(1, 0.5 * (opts.weights?.[e] ?? 1)));
+  const chance = (e: Enabler): number => Math.min(1, 0.5 * (opts.weights?.[e] ?? 1));
+  const on = (e: Enabler): boolean => r.bernoulli(chance(e));
+  if (OP_KINDS.every((k) => !(chance(`op:${k}`) > 0))) throw new RangeError("generateWorkload: every op kind has weight 0; a run needs at least one");
   let kinds: OpKind[] = [];
   while (kinds.length === 0) kinds = OP_KINDS.filter((k) => on(`op:${k}`)); // every op kind off: redraw
   const child = on("child");

@@ -177,8 +177,10 @@ class RunChecks {
   stepEnds = 0;
   private readonly seen = new Set<string>();
   private readonly signals: { message: string; seq: number }[] = [];
+  /** The last LOOP_EVENTS event kinds, a ring from `recentAt`. */
   private readonly recent: string[] = [];
-  private lastSeq = -1;
+  private recentAt = 0;
+  private log!: World["log"];
   private inFlight = 0;
   private state!: World["log"]["state"];
   /** The ctx.violation events seen: their seq, and their index in Engine.contextViolations (read at the end). */
@@ -193,10 +195,10 @@ class RunChecks {
 
   attach(log: World["log"]): void {
     this.state = log.state;
+    this.log = log;
     log.subscribe({
       onSpawn: (uid, name) => this.threadNames.set(uid, name),
       onEngineEvent: (seq, kind) => {
-        this.lastSeq = seq;
         if (kind === "ctx.violation") this.violations.push(seq);
       },
       onModelEvent: (seq, tNs, thread, ctx, ev) => this.event(seq, tNs, thread, ctx, ev),
@@ -204,10 +206,9 @@ class RunChecks {
   }
 
   private event(seq: number, tNs: number, thread: number, ctx: ExecContext, ev: RunEvent): void {
-    this.lastSeq = seq;
     this.events?.push({ seq, tNs, thread, ctx, ev });
-    this.recent.push(ev.kind);
-    if (this.recent.length > LOOP_EVENTS) this.recent.shift();
+    this.recent[this.recentAt] = ev.kind;
+    this.recentAt = (this.recentAt + 1) % LOOP_EVENTS;
     const lost = this.writes.event(ev);
     if (lost !== null) this.add("lost-write", `mm ${lost.mm} vpn ${lost.vpn}: ${lost.what}: expected ${lost.expected}, found ${lost.found}`);
     switch (ev.kind) {
@@ -255,7 +256,12 @@ class RunChecks {
   }
 
   recentKinds(): string[] {
-    return [...this.recent];
+    return [...this.recent.slice(this.recentAt), ...this.recent.slice(0, this.recentAt)];
+  }
+
+  /** The last event committed (model or engine), -1 before any. */
+  private get lastSeq(): number {
+    return this.log.length - 1;
   }
 
   result(engineSteps: number, w: World): ExploreRunResult {
