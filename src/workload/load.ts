@@ -113,9 +113,13 @@ export function parseWorkload(text: string, path: string, overrides: Overrides =
   const workload: Workload = result.data;
   const firstPlatformLabel = Object.values(platformLabels)[0];
   if (workload.platform === undefined && firstPlatformLabel !== undefined) throw new WorkloadError(`${firstPlatformLabel}: the workload names no platform (set platform: in it, or --platform)`);
+  const inFile = workload.platformOverrides ?? {};
+  if (workload.platform === undefined && Object.keys(inFile).length > 0) throw new WorkloadError(`${place(["platformOverrides"])}: platformOverrides: the workload names no platform to change (set platform:)`);
   if (workload.platform !== undefined) {
     const who = "platform" in overrides ? label("platform", overrides.platform, labels) : `${path}: platform`;
-    workload.platformProfile = loadPlatform(resolvePlatformPath(workload.platform, path, who), platformOverrides, platformLabels);
+    // The file's own changes first, the command line's (--set platform.KEY) over them.
+    const fileLabels = Object.fromEntries(Object.keys(inFile).map((key) => [key, `${place(["platformOverrides", key])}: platformOverrides.${key}`]));
+    workload.platformProfile = loadPlatform(resolvePlatformPath(workload.platform, path, who), { ...inFile, ...platformOverrides }, { ...fileLabels, ...platformLabels });
   }
   const problems = [...validateWorkload(workload), ...validateThreads(workload)];
   if (problems.length > 0) throw new WorkloadError(problems.map((pr) => `${place(pr.path)}: ${pr.path.join(".")}: ${pr.message}`).join("\n"));

@@ -103,6 +103,7 @@ export class WorkloadRun {
   private readonly failedSteps: string[] = [];
   private blocked = 0;
   private done = false;
+  private stepsTaken = 0;
   /** The run's metrics, read from its log as it is written (src/machine/run-metrics.ts). */
   private readonly metrics: RunMetrics;
   private readonly hung: HungFaultCheck;
@@ -184,6 +185,7 @@ export class WorkloadRun {
     if (this.done) return true;
     const until = this.workload.until ?? Infinity;
     const result = this.world.engine.run(until, maxSteps);
+    this.stepsTaken += result.steps;
     if (result.steps < maxSteps || this.hung.found !== null) {
       this.done = true;
       this.blocked = result.blocked;
@@ -211,6 +213,21 @@ export class WorkloadRun {
     for (const mm of w.k.state.mms.values()) if (mm.users > 0) return false;
     for (const d of w.p.state.dpagemaps.values()) if (!d.unbound) return false;
     return true;
+  }
+
+  /** Engine steps (process resumptions) the run has taken so far. */
+  get engineSteps(): number {
+    return this.stepsTaken;
+  }
+
+  /** Once finished: the CPU access found hung, or null. */
+  get hang(): HungFault | null {
+    return this.hung.found;
+  }
+
+  /** Once finished: threads left parked with nothing runnable (a deadlock), 0 if none. */
+  get blockedThreads(): number {
+    return this.blocked;
   }
 
   /** The report on the run so far: every step, the final placement and the checks. */
@@ -301,6 +318,12 @@ function* unpinStep(w: World, addr: number, s: StepState): ProcessBody<{ ret: st
   return { ret: "0" };
 }
 
+/** The `which`-th (modulo their number) device-memory allocation not yet detached that a live zdd still points to, in id order. */
+function liveDevmem(w: World, which: number): number | undefined {
+  const live = [...w.p.state.devmems.values()].filter((d) => !d.detached && [...w.p.state.zdds.values()].some((z) => z.devmem === d.id && !z.destroyed));
+  return live.length === 0 ? undefined : live[which % live.length]!.id;
+}
+
 interface StepState {
   /** The mm of the step's process; `mms` lists every process's. */
   mm: number;
@@ -351,9 +374,12 @@ function* runStep(w: World, step: WorkloadStep, s: StepState): ProcessBody<{ ret
       return { ret: errnoName(yield* mprotect(w.k, s.mm, step.addr, step.size, step.read, step.write)) };
     case "mremap":
       return { ret: errnoName(yield* mremap(w.k, s.mm, step.addr, step.size, step.newAddr)) };
-    case "evict":
-      if (!w.p.state.devmems.has(step.devmem)) return { ret: `no devmem ${step.devmem}` };
-      return { ret: errnoName(yield* evictToRam(w.p, step.devmem)) };
+    case "evict": {
+      const devmem = step.which === undefined ? step.devmem! : liveDevmem(w, step.which);
+      if (devmem === undefined) return { ret: "no live devmem" };
+      if (!w.p.state.devmems.has(devmem)) return { ret: `no devmem ${devmem}` };
+      return { ret: errnoName(yield* evictToRam(w.p, devmem)) };
+    }
     case "pin":
     case "get": {
       const pte = w.k.state.mms.get(s.mm)!.ptes.get(Math.floor(step.addr / PAGE_SIZE));

@@ -72,7 +72,14 @@ const step = z.discriminatedUnion("op", [
   z.strictObject({ op: z.literal("mmap"), addr: address, size, kind: z.enum(["anon-private", "anon-shared", "file"]).default("anon-private"), read: z.boolean().default(true), write: z.boolean().default(true), ...stepCommon }),
   z.strictObject({ op: z.literal("mprotect"), addr: address, size, read: z.boolean().default(true), write: z.boolean().default(true), ...stepCommon }),
   z.strictObject({ op: z.literal("mremap"), addr: address, size, newAddr: address, ...stepCommon }),
-  z.strictObject({ op: z.literal("evict"), devmem: z.number().int().nonnegative(), ...stepCommon }),
+  /**
+   * Evict one device-memory allocation to RAM: `devmem: ID` names it by id; `which: N` picks, when
+   * the step runs, the N-th allocation still live (not detached, with a zdd), counted modulo how
+   * many are live, so a step written before the allocations exist still evicts one.
+   */
+  z
+    .strictObject({ op: z.literal("evict"), devmem: z.number().int().nonnegative().optional(), which: z.number().int().nonnegative().optional(), ...stepCommon })
+    .refine((s) => (s.devmem === undefined) !== (s.which === undefined), { message: "evict names one allocation: devmem: ID (by id) or which: N (the N-th live one when the step runs), not both or neither" }),
   z.strictObject({ op: z.literal("pin"), addr: address, ...stepCommon }),
   z.strictObject({ op: z.literal("unpin"), addr: address, ...stepCommon }),
   z.strictObject({ op: z.literal("get"), addr: address, ...stepCommon }),
@@ -125,6 +132,12 @@ export const WorkloadSchema = z.strictObject({
    * Without one, the model runs on a minimal flat-cost device (`device` below).
    */
   platform: z.string().optional(),
+  /**
+   * Changes to the named platform profile, by key path into it, as `--set platform.KEY=VALUE`
+   * makes them (which win over these): e.g. `{ vram.release: sync }`. Lets a file carry a variant
+   * of a bundled profile without a copy of it.
+   */
+  platformOverrides: z.record(z.string().min(1), z.unknown()).optional(),
   /**
    * GPU work holding device-page references that a completion interrupt drops later: with
    * `probability` per GPU access to a device page, dropped `delay` after it (platform runs).
