@@ -7,10 +7,13 @@ import { batchMeansInterval } from "../src/validation/batch-means.ts";
  * arrivals, the Pollaczek-Khinchine formula gives the mean wait in queue exactly:
  *   Wq = lambda * E[S^2] / (2 (1 - rho)),
  * i.e. rho*S/(1-rho) for exponential service (M/M/1) and rho*S/(2(1-rho)) for deterministic
- * service (M/D/1). A simulation of 1,000,000 customers must put that value inside its 99%
- * batch-means confidence interval, and the interval must be tight.
+ * service (M/D/1). A simulation of 2,000,000 customers must put that value inside its 99%
+ * batch-means confidence interval, and the interval must be tight (half-width under 5 % of the
+ * mean). M/M/1 at rho 0.8 is the noisiest case: at 1,000,000 customers its half-width is 0.032 of
+ * the mean (median over seeds 1..40, as Daley's asymptotic variance of the mean wait predicts) and
+ * 1 seed in 40 went past 0.05; at 2,000,000 it is 0.022 (0.032 at most over seeds 1..24).
  */
-const CUSTOMERS = 1_000_000;
+const CUSTOMERS = 2_000_000;
 const BATCHES = 20;
 const ARRIVAL_MEAN_NS = 1_000_000; // lambda = 1 per ms: integer-ns rounding is far below noise
 const SEEDS = [1, 2, 3];

@@ -63,6 +63,40 @@ describe("RandomStreams", () => {
     expect(Math.abs(heads / 10_000 - 0.25)).toBeLessThan(5 * Math.sqrt((0.25 * 0.75) / 10_000));
   });
 
+  // A sweep's repetitions differ only in their seed, so every draw of a stream -- the first one
+  // included -- must change with the seed. Buckets of 2^-20 see through draws that differ only in
+  // their last bits: 200 seeds land in 200 distinct buckets but for a collision or two.
+  describe("first draws change with the seed", () => {
+    const names = ["faults", "explore:generate", "schedule:ties", "policy", "irq"];
+    const seedFamilies: [string, number[]][] = [
+      ["1..200", Array.from({ length: 200 }, (_, i) => i + 1)],
+      ["2^32+1..2^32+200", Array.from({ length: 200 }, (_, i) => 2 ** 32 + i + 1)],
+      ["k*2^32, k=1..200", Array.from({ length: 200 }, (_, i) => (i + 1) * 2 ** 32)],
+    ];
+    const bucket = (u: number): number => Math.floor(u * 2 ** 20);
+
+    for (const [family, seeds] of seedFamilies) {
+      for (const name of names) {
+        it(`each of the first 4 uniforms of "${name}" over seeds ${family}`, () => {
+          for (let k = 0; k < 4; k++) {
+            const kth = seeds.map((seed) => draw(new RandomStreams(seed), name, k + 1)[k]!);
+            expect(new Set(kth.map(bucket)).size, `draw ${k + 1}`).toBeGreaterThanOrEqual(190);
+            // Spread over [0,1): 20 expected per decile; fewer than 5 in one is far out (p < 1e-4).
+            const deciles = Array.from({ length: 10 }, (_, d) => kth.filter((u) => Math.floor(u * 10) === d).length);
+            expect(Math.min(...deciles), `draw ${k + 1} deciles ${deciles.join(",")}`).toBeGreaterThanOrEqual(5);
+          }
+        });
+
+        it(`the first int() of "${name}" over seeds ${family}`, () => {
+          const wide = seeds.map((seed) => new RandomStreams(seed).stream(name).int(0, 2 ** 31));
+          expect(new Set(wide).size).toBeGreaterThanOrEqual(190);
+          const dice = seeds.map((seed) => new RandomStreams(seed).stream(name).int(1, 6));
+          expect(new Set(dice).size).toBe(6);
+        });
+      }
+    }
+  });
+
   it("rejects a seed that is not an integer", () => {
     expect(() => new RandomStreams(1.5)).toThrow(/seed must be an integer/);
   });

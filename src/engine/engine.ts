@@ -108,20 +108,9 @@ export class Engine implements Scheduler {
     this.sink = options.sink ?? null;
     const schedule = options.schedule ?? { ties: "fifo", jitter: 0 };
     if (!(schedule.jitter >= 0 && schedule.jitter <= 0.5)) throw new RangeError(`schedule jitter must be a fraction from 0 to 0.5, got ${schedule.jitter}`);
-    this.ties = schedule.ties === "shuffle" ? this.seededStream("schedule:ties") : null;
+    this.ties = schedule.ties === "shuffle" ? this.random.stream("schedule:ties") : null;
     this.jitterFraction = schedule.jitter;
-    this.jitterStream = schedule.jitter > 0 ? this.seededStream("schedule:jitter") : null;
-  }
-
-  /**
-   * A stream whose first draw is discarded: a RandomStreams stream's first number does not depend
-   * on seeds below 2^32 (streamState), and the first tie of a run (the threads spawned at t=0)
-   * would otherwise be broken the same way for every seed.
-   */
-  private seededStream(name: string): RandomStream {
-    const stream = this.random.stream(name);
-    stream.uniform();
-    return stream;
+    this.jitterStream = schedule.jitter > 0 ? this.random.stream("schedule:jitter") : null;
   }
 
   /** Creates a process that first runs at the current time, after those already runnable now. */

@@ -72,15 +72,26 @@ function roundHalfUp(x: number): number {
   return x - f >= 0.5 ? f + 1 : f;
 }
 
-/** Four 32-bit words of starting state from (seed, name); never all zero. */
+/** One odd constant per state word (golden ratio and murmur3's), so the four words differ. */
+const WORD_KEYS = [0x9e3779b9, 0x85ebca6b, 0xc2b2ae35, 0x27d4eb2f];
+
+/**
+ * Four 32-bit words of starting state from (seed, name); never all zero.
+ *
+ * Every word hashes the whole of it -- the name, the seed's low and high 32-bit halves, and the
+ * word's own key -- because xoroshiro128+'s first output is the sum of two state words alone:
+ * pure-rand takes the state as [s01, s00, s11, s10] and returns s00 + s10, i.e. words 1 and 3.
+ * An earlier version fed the seed's low half into words 0 and 2 only, so the first number of
+ * every stream was the same for every seed below 2^32.
+ */
 export function streamState(seed: number, name: string): number[] {
-  // FNV-1a over the name's UTF-16 units, then the seed's two 32-bit halves, each word finished
-  // with murmur3's fmix32 so that near names and near seeds land far apart.
+  // FNV-1a over the name's UTF-16 units; then per word a chain of murmur3's fmix32 over the
+  // word's key, the low half and the high half, so that near names and near seeds land far apart.
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 2 ** 32) >>> 0;
-  const words = [fmix32(h ^ lo), fmix32(h ^ hi ^ 0x9e3779b9), fmix32(lo ^ 0x85ebca6b ^ fmix32(h)), fmix32(hi ^ fmix32(h ^ 0xc2b2ae35))];
+  const words = WORD_KEYS.map((key) => fmix32(fmix32(fmix32(fmix32(h ^ key) ^ lo) ^ hi) ^ key));
   if (words.every((w): boolean => w === 0)) words[0] = 1;
   return words.map((w) => w | 0);
 }
