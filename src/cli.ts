@@ -55,8 +55,20 @@ Usage:
       DIR/report.html at the end (as pagesim report does). Each run has the budgets of pagesim run
       (--max-events, --max-bytes); a run past them is recorded as failed, with its files kept.
       --no-fsync: as for pagesim run, each run's events.arrow is not synced (throw-away sweeps).
+  pagesim explore [--variant seed|newest] [--time 10m | --runs N] [--jobs N] [--seed S]
+                  [--shard K/N] [--out DIR]
+      Search the model for races and hangs (docs/findings.md): generate workloads (swarm testing:
+      each run turns a random half of the features off), perturb schedules, inject faults and
+      check every step (invariants, lost writes, context, kernel bugs, memory balance after
+      teardown, hangs, no progress). Each new failure, by signature, is shrunk to a small workload
+      and written to DIR/findings/NNN/ (workload.yaml, finding.md) with the command that
+      reproduces it; DIR/coverage.json lists the kernel functions' exits reached and not reached.
+      The same flags give the same runs on any --jobs. Default DIR results/explore/<variant>-<S>.
+      Ctrl-C keeps what was found. Exit 1 with findings, 0 without. pagesim merge joins shards.
+  pagesim explore --replay DIR/findings/NNN
+      Run a finding's workload with explore's checks and say whether it fails the same way.
   pagesim merge OUT_DIR SHARD_DIR...
-      Join the results of sweep shards into one directory.
+      Join the results of sweep (or explore) shards into one directory.
   pagesim report RESULTS_DIR [--out FILE]
       Write a sweep's results as one self-contained HTML page (default RESULTS_DIR/report.html):
       charts of work per side, the CPU/GPU trade-off, fault latency, migrations over time and
@@ -97,6 +109,10 @@ const OPTIONS = {
   "max-events": { type: "string" },
   "max-bytes": { type: "string" },
   "no-fsync": { type: "boolean" },
+  variant: { type: "string" },
+  time: { type: "string" },
+  runs: { type: "string" },
+  replay: { type: "string" },
 } as const;
 const STRING_OPTIONS = Object.entries(OPTIONS).filter(([, o]) => o.type === "string").map(([name]) => `--${name}`);
 
@@ -225,12 +241,53 @@ async function main(argv: string[]): Promise<number> {
       }
       return summary.stopped ? 130 : summary.failed > 0 ? 1 : 0;
     }
+    case "explore": {
+      if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+      const { formatExploreSummary, formatFinding, exploreProgress, timeOption, variantOption } = await import("./cli/explore.ts");
+      if (values.replay !== undefined) {
+        const { replayFinding } = await import("./explore/replay.ts");
+        const r = replayFinding(values.replay);
+        console.log(r.text);
+        return r.reproduced ? 1 : 0;
+      }
+      const variant = variantOption(values.variant);
+      const timeMs = timeOption(values.time);
+      const runs = values.runs === undefined ? undefined : integerOption("runs", values.runs, 1, 1);
+      if (runs === undefined && timeMs === undefined) throw new UsageError("explore: how long? give --runs N or --time DURATION (e.g. --time 10m)");
+      const jobs = values.jobs === undefined ? undefined : integerOption("jobs", values.jobs, 1, 1);
+      const seed = seedOption(values.seed) ?? 1;
+      const shard = shardOption(values.shard);
+      const { checkOutDir } = await import("./record/out-dir.ts");
+      const outDir = values.out ?? join("results", "explore", `${variant}-${seed}${shard === undefined ? "" : `-shard${shard.k}of${shard.n}`}`);
+      checkOutDir(outDir, outLabel(values.out, outDir, "the exploration directory"));
+      let stop = false;
+      process.on("SIGINT", () => {
+        if (stop) process.exit(130);
+        stop = true;
+        console.error("pagesim: SIGINT: finishing the runs in flight and keeping what was found (again to quit at once)");
+      });
+      const { explore } = await import("./explore/explore.ts");
+      const progress = exploreProgress();
+      const summary = await explore({
+        variant, seed, outDir, ...(runs === undefined ? {} : { runs }), ...(timeMs === undefined ? {} : { timeMs }), ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
+        onProgress: progress.update, onFinding: (f) => console.error(formatFinding(f)), shouldStop: () => stop,
+      });
+      progress.stop();
+      console.log(formatExploreSummary(summary));
+      return summary.stopped ? 130 : summary.findings.length > 0 ? 1 : 0;
+    }
     case "merge": {
       const [, out, ...shards] = positionals;
       if (out === undefined || shards.length === 0) throw new UsageError("merge: OUT_DIR SHARD_DIR...");
-      const { mergeSweeps } = await import("./sweep/runner.ts");
       const { checkOutDir } = await import("./record/out-dir.ts");
       checkOutDir(out, `merge OUT_DIR ${out === "" ? '""' : out}`);
+      const { isExploreDir, mergeExplorations } = await import("./explore/merge.ts");
+      if (shards.every(isExploreDir)) {
+        const m = mergeExplorations(out, shards);
+        console.log(`${out}: merged ${m.runs} explore runs and ${m.findings} findings (by signature) from ${shards.length} shards`);
+        return 0;
+      }
+      const { mergeSweeps } = await import("./sweep/runner.ts");
       const n = mergeSweeps(out, shards, (from, to) => cpSync(from, to, { recursive: true }));
       console.log(`${out}: merged ${n} runs from ${shards.length} shards`);
       return 0;

@@ -213,7 +213,12 @@ ${put}
       - { op: populate, start: 0x4000000, end: 0x4200000, at: 1ms }`);
     const r = exploreRun(held(""));
     expect(checksOf(r)).toEqual(["teardown"]);
-    expect(r.problems.map((p) => p.message)).toEqual(["devmem 0: never released (device memory leaked)", "1 device pages still in use at the end"]);
+    expect(r.problems.map((p) => p.message)).toEqual([
+      "devmem 0: never released (device memory leaked)",
+      "zdd 0: not destroyed after teardown (refcount 1)",
+      "1 device pages still allocated after teardown",
+      expect.stringMatching(/^folio \d+ \(device, order 0\): refcount 1 after teardown, held by cpu0\[1\] get$/),
+    ]);
     expect(exploreRun(held("      - { op: irq_put, addr: 0x4100000 }")).problems).toEqual([]);
   });
 

@@ -30,7 +30,7 @@ describe("StackTracker: per-thread stacks from the log", () => {
     for (const e of evs) t.onModelEvent(e.seq, e.tNs, e.thread, e.ctx, e.ev);
     expect(frames(t, 1)).toEqual(["step:write", "access", "handle_mm_fault", "migrate_to_ram", "mmu_notifier"]);
     t.onModelEvent(20, 9000, 1, "process", { kind: "mmu_notifier.end", mm: 0 });
-    t.onModelEvent(21, 9000, 1, "process", { kind: "migrate_to_ram.end", ret: 0 });
+    t.onModelEvent(21, 9000, 1, "process", { kind: "migrate_to_ram.end", ret: 0, exit: "ok" });
     expect(frames(t, 1)).toEqual(["step:write", "access", "handle_mm_fault"]);
     t.onModelEvent(22, 9000, 1, "process", { kind: "handle_mm_fault.end", outcome: "ok" });
     t.onModelEvent(23, 9000, 1, "process", { kind: "access.end", ok: true, stallNs: 0 });
@@ -42,12 +42,12 @@ describe("StackTracker: per-thread stacks from the log", () => {
   it("survives unmatched ends and functions left open by a throw", () => {
     const t = StackTracker.fromEvents(
       log([
-        [2, "gpu", { kind: "migrate_to_devmem.end", ret: -12 }], // found mid-function: no begin seen
+        [2, "gpu", { kind: "migrate_to_devmem.end", ret: -12, exit: "err_out:kvcalloc" }], // found mid-function: no begin seen
         [2, "gpu", { kind: "step.begin", op: "populate", step: 0 }],
         [2, "gpu", { kind: "populate_mm.begin", mm: 0, start: 0, end: 4096 }],
         [2, "gpu", { kind: "migrate_to_devmem.begin", mm: 0, start: 0, end: 4096 }],
         [2, "gpu", { kind: "mmu_notifier.begin", mm: 0 }],
-        [2, "gpu", { kind: "populate_mm.end", ret: -16 }], // migrate_to_devmem and the notifier never ended
+        [2, "gpu", { kind: "populate_mm.end", ret: -16, exit: "driver:EBUSY" }], // migrate_to_devmem and the notifier never ended
       ]),
       new Map([[2, "gpu0"]]),
     );
@@ -133,7 +133,7 @@ describe("problemSignature on hand-made logs", () => {
     // cpu1 touched another page only; cpu0 last touched it reading (its write came before).
     expect(problemSignature(lost, t)).toBe(
       "lost-write | seq #, cpu#: process mm # read # and did not see the last write it could see: expected v#, found v# | " +
-        "[step:read > access > gpu_fault > populate_mm > migrate_to_devmem] [step:read]",
+        "[gpu_fault > populate_mm > migrate_to_devmem] [step:read]",
     );
   });
 
@@ -161,7 +161,7 @@ describe("problemSignature on hand-made logs", () => {
       "28 @14.000µs cpu0 kernel.bug fn=migrate_to_ram what=something",
     ]);
     // Only events up to the problem's seq count: at seq 18 the last event is gpu0's pte.set.
-    expect(problemSignature({ ...bug, seq: 17 }, t)).toBe("kernel-bug | # ns, migrate_to_ram: something | [step:read > access > gpu_fault > populate_mm > migrate_to_devmem]");
+    expect(problemSignature({ ...bug, seq: 17 }, t)).toBe("kernel-bug | # ns, migrate_to_ram: something | [gpu_fault > populate_mm > migrate_to_devmem]");
   });
 });
 
@@ -173,8 +173,8 @@ describe("teardown problems: where the leaked object came from", () => {
     [3, "gpu", { kind: "migrate_to_devmem.begin", mm: 0, start: 0, end: 8192 }],
     [3, "gpu", { kind: "zdd.alloc", zdd: 4, owner: 1 }],
     [3, "gpu", { kind: "zdd.get", zdd: 4 }],
-    [3, "gpu", { kind: "migrate_to_devmem.end", ret: -12 }],
-    [3, "gpu", { kind: "populate_mm.end", ret: -12 }],
+    [3, "gpu", { kind: "migrate_to_devmem.end", ret: -12, exit: "err_out:kvcalloc" }],
+    [3, "gpu", { kind: "populate_mm.end", ret: -12, exit: "driver:ENOMEM" }],
     [3, "gpu", { kind: "step.end", op: "populate", step: 0, result: "-ENOMEM" }],
     [1, "process", { kind: "step.begin", op: "munmap", step: 0 }],
     [1, "process", { kind: "mmu_notifier.begin", mm: 0 }],
@@ -186,9 +186,9 @@ describe("teardown problems: where the leaked object came from", () => {
 
   it("takes the creator's stack for a teardown check, the last toucher's otherwise", () => {
     const t = StackTracker.fromEvents(events, names);
-    expect(problemSignature(leak, t)).toBe("teardown | zdd #: the creator's reference was never put (a migration left without zdd_put) | [step:populate > populate_mm > migrate_to_devmem]");
+    expect(problemSignature(leak, t)).toBe("teardown | zdd #: the creator's reference was never put (a migration left without zdd_put) | [populate_mm > migrate_to_devmem]");
     expect(problemSignature({ ...leak, check: "invariant" }, t)).toBe(
-      "invariant | zdd #: the creator's reference was never put (a migration left without zdd_put) | [step:munmap > mmu_notifier] [step:populate > populate_mm > migrate_to_devmem]",
+      "invariant | zdd #: the creator's reference was never put (a migration left without zdd_put) | [mmu_notifier] [populate_mm > migrate_to_devmem]",
     );
     const x = explainProblem(leak, events, names);
     expect(x.paragraph).toContain("What leaked came from where it was created: zdd 4 by gpu0 (gpu) in step:populate > populate_mm > migrate_to_devmem at seq 6.");
@@ -202,7 +202,7 @@ describe("teardown problems: where the leaked object came from", () => {
       t.onModelEvent(e.seq, e.tNs, e.thread, e.ctx, e.ev);
     }
     expect(t.recent().map((e) => e.seq)).toEqual([20, 22, 24]);
-    expect(problemSignature(leak, t)).toBe("teardown | zdd #: the creator's reference was never put (a migration left without zdd_put) | [step:populate > populate_mm > migrate_to_devmem]");
+    expect(problemSignature(leak, t)).toBe("teardown | zdd #: the creator's reference was never put (a migration left without zdd_put) | [populate_mm > migrate_to_devmem]");
   });
 });
 
@@ -367,7 +367,7 @@ describe("signature and explanation on a captured log", () => {
     expect(x.excerpt.some((line) => /gpu0 zdd\.put zdd=0 holder=page \(×15\)$/.test(line))).toBe(true);
     expect(x.markdown).toContain("```text\n" + x.excerpt.join("\n") + "\n```");
     // The same problem's signature names the same stacks.
-    expect(problemSignature(problem, StackTracker.fromEvents(a.events, a.names))).toBe("invariant | zdd #: refcount # but not destroyed | [irq] [step:munmap > mmu_notifier]");
+    expect(problemSignature(problem, StackTracker.fromEvents(a.events, a.names))).toBe("invariant | zdd #: refcount # but not destroyed | [irq] [mmu_notifier]");
   });
 });
 
@@ -407,11 +407,11 @@ threads:
     const sig = problemSignature(problem, live);
     // cpu0's pin is thousands of events back, out of the live tracker's window: the sentence names it.
     expect(events.length).toBeGreaterThan(4096);
-    expect(sig).toMatch(/ \| \[step:pin\] \[step:read > access > handle_mm_fault\]$/);
+    expect(sig).toMatch(/ \| \[handle_mm_fault\] \[step:pin\]$/);
     expect(problemSignature(problem, StackTracker.fromEvents(events, names, problem.seq))).toBe(sig);
     const x = explainProblem(problem, events, names);
     expect(x.paragraph).toContain("It names mm 0 vpn 0x4003, device pfn 3.");
     expect(x.paragraph).toMatch(/cpu1 \(process\) last touched them in step:read > access > handle_mm_fault, and was in step:read > access at the failure; cpu0 \(process\) last touched them in step:pin/);
-    expect(x.excerpt.some((line) => / cpu1 migrate_to_ram\.end ret=0$/.test(line))).toBe(true); // an end counts through its begin
+    expect(x.excerpt.some((line) => / cpu1 migrate_to_ram\.end ret=0 exit=\S+$/.test(line))).toBe(true); // an end counts through its begin
   });
 });

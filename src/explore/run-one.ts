@@ -30,7 +30,11 @@ export interface ExploreRunOptions {
   capture?: boolean;
   /** Engine steps without a workload step ending before the run counts as making no progress (default 2 M). */
   stepLimit?: number;
-  /** Simulated time past which the run counts as making no progress (default 1 s; every drawn step starts before 3 ms). */
+  /**
+   * Simulated time past which the run counts as making no progress (default 100 ms: every drawn
+   * step starts before 3 ms, and the longest clean runs of 150 seeds per variant end before 50 ms;
+   * a livelock runs about 10 s of wall time per 100 ms simulated, so a longer limit costs throughput).
+   */
   timeLimitNs?: number;
   /** Engine steps per slice, the watchdog's granularity (default 20,000, at most stepLimit). */
   sliceSteps?: number;
@@ -45,7 +49,7 @@ export interface ExploreRunOptions {
 export type ExploreRunResult = ExploredRun & { log?: LoggedEvent[]; threadNames: Map<number, string> };
 
 const STEP_LIMIT = 2_000_000; // the property test's livelock limit
-const TIME_LIMIT_NS = 1_000_000_000;
+const TIME_LIMIT_NS = 100_000_000;
 /** Engine steps per slice: the watchdog looks between slices. */
 const SLICE_STEPS = 20_000;
 /** Problems a run keeps: a broken invariant repeats at every later check. */
@@ -80,7 +84,7 @@ export function exploreRun(input: WorkloadInput, opts: ExploreRunOptions = {}): 
       w.engine.spawn(name, body);
       extraSteps += drain(w, slice, watchdog, checks);
     }
-    if (!hung(run, checks)) checks.atTeardown(w);
+    if (!hung(run, checks)) checks.atTeardown(w, (folio) => run.stepHolders(folio));
   } catch (error) {
     if (!(error instanceof SimulationError)) throw error;
     const illegal = error.cause instanceof IllegalTransition;
@@ -226,14 +230,14 @@ class RunChecks {
     }
   }
 
-  private invariants(afterTeardown: boolean): void {
-    for (const p of checkModelInvariants(this.state, { deferredRelease: this.deferredRelease, afterTeardown })) this.add(afterTeardown ? "teardown" : "invariant", p);
+  private invariants(afterTeardown: boolean, holders?: (folio: number) => readonly string[]): void {
+    for (const p of checkModelInvariants(this.state, { deferredRelease: this.deferredRelease, afterTeardown, ...(holders === undefined ? {} : { holders }) })) this.add(afterTeardown ? "teardown" : "invariant", p);
     for (const p of checkPlatformInvariants(this.state)) this.add("platform-invariant", p);
   }
 
   /** After the teardown drained: memory balance (checkModelInvariants' afterTeardown), stale GPU mappings. */
-  atTeardown(w: World): void {
-    this.invariants(true);
+  atTeardown(w: World, holders: (folio: number) => readonly string[]): void {
+    this.invariants(true, holders);
     if (w.gpu !== null && w.gpu.staleMappings > 0) this.add("platform-invariant", `the GPU used ${w.gpu.staleMappings} stale mappings (an MMU notifier invalidation was missed)`);
   }
 

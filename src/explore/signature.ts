@@ -163,8 +163,29 @@ export function renderStack(t: Pick<InvolvedThread, "frames" | "name">): string 
   return t.frames.length === 0 ? `(${t.name.replace(/\d+/g, "#")})` : `[${t.frames.join(" > ")}]`;
 }
 
-/** `check | sentence with # | [stack] [stack]` (`-`: no event yet): equal for two runs of one bug, whatever their seeds, addresses and ids. */
+/**
+ * The part of a stack a signature keeps: the kernel functions (issue #18: "the invariant and the
+ * kernel functions on the stacks involved"). The workload's own frames (`step:<op>`, `access`)
+ * are dropped, so one bug reached from a populate, a GPU read or a GPU atomic is one finding;
+ * a thread in no kernel function keeps its step (`[step:pin]`: what it holds matters).
+ */
+export function kernelFrames(frames: readonly string[]): string[] {
+  const kernel = frames.filter((f) => !f.startsWith("step:") && f !== "access");
+  // A thread in no kernel function (one holding a pin or a get between steps) is its step.
+  return kernel.length > 0 ? kernel : frames.slice(0, 1);
+}
+
+/** The sentence as the signature keeps it: numbers as `#`, and without a progress report's trail of recent events (where a loop was cut varies). */
+function signatureMessage(problem: Problem): string {
+  const message = problem.check === "no-progress" ? problem.message.split("; the last events:")[0]! : problem.message;
+  return normalizeMessage(message);
+}
+
+/** `check | sentence with # | [kernel stack] …` (`-`: no event yet): equal for two runs of one bug, whatever their seeds, addresses, ids and workload steps. */
 export function problemSignature(problem: Problem, stacks: StackTracker): string {
-  const rendered = [...new Set(involvement(problem, stacks).threads.map(renderStack))].sort();
-  return `${problem.check} | ${normalizeMessage(problem.message)} | ${rendered.length === 0 ? "-" : rendered.join(" ")}`;
+  const rendered = [...new Set(involvement(problem, stacks).threads.map((t) => {
+    const frames = kernelFrames(t.frames);
+    return frames.length === 0 ? "(no kernel frame)" : `[${frames.join(" > ")}]`;
+  }))].sort();
+  return `${problem.check} | ${signatureMessage(problem)} | ${rendered.length === 0 ? "-" : rendered.join(" ")}`;
 }
