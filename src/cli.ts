@@ -56,13 +56,13 @@ Usage:
       (--max-events, --max-bytes); a run past them is recorded as failed, with its files kept.
       --no-fsync: as for pagesim run, each run's events.arrow is not synced (throw-away sweeps).
   pagesim explore [--variant seed|newest] [--time 10m | --runs N] [--jobs N] [--seed S]
-                  [--shard K/N] [--out DIR]
+                  [--shard K/N] [--out DIR] [--shrink-runs N]
       Search the model for races and hangs (docs/findings.md): generate workloads (swarm testing:
       each run turns a random half of the features off), perturb schedules, inject faults and
       check every step (invariants, lost writes, context, kernel bugs, memory balance after
       teardown, hangs, no progress). Each new failure, by signature, is shrunk to a small workload
-      and written to DIR/findings/NNN/ (workload.yaml, finding.md) with the command that
-      reproduces it; DIR/coverage.json lists the kernel functions' exits reached and not reached.
+      (at most --shrink-runs runs, default 500, or 60 s) and written to DIR/findings/NNN/
+      (workload.yaml, finding.md) with the command that reproduces it; DIR/coverage.json lists the kernel functions' exits reached and not reached.
       The same flags give the same runs on any --jobs. Default DIR results/explore/<variant>-<S>.
       Ctrl-C keeps what was found. Exit 1 with findings, 0 without. pagesim merge joins shards.
   pagesim explore --replay DIR/findings/NNN
@@ -113,6 +113,7 @@ const OPTIONS = {
   time: { type: "string" },
   runs: { type: "string" },
   replay: { type: "string" },
+  "shrink-runs": { type: "string" },
 } as const;
 const STRING_OPTIONS = Object.entries(OPTIONS).filter(([, o]) => o.type === "string").map(([name]) => `--${name}`);
 
@@ -257,6 +258,7 @@ async function main(argv: string[]): Promise<number> {
       const jobs = values.jobs === undefined ? undefined : integerOption("jobs", values.jobs, 1, 1);
       const seed = seedOption(values.seed) ?? 1;
       const shard = shardOption(values.shard);
+      const shrinkRuns = integerOption("shrink-runs", values["shrink-runs"], 500, 0);
       const { checkOutDir } = await import("./record/out-dir.ts");
       const outDir = values.out ?? join("results", "explore", `${variant}-${seed}${shard === undefined ? "" : `-shard${shard.k}of${shard.n}`}`);
       checkOutDir(outDir, outLabel(values.out, outDir, "the exploration directory"));
@@ -270,6 +272,7 @@ async function main(argv: string[]): Promise<number> {
       const progress = exploreProgress();
       const summary = await explore({
         variant, seed, outDir, ...(runs === undefined ? {} : { runs }), ...(timeMs === undefined ? {} : { timeMs }), ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
+        shrinkBudget: { maxRuns: shrinkRuns, maxMs: 60_000 },
         onProgress: progress.update, onFinding: (f) => console.error(formatFinding(f)), shouldStop: () => stop,
       });
       progress.stop();

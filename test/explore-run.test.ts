@@ -214,8 +214,8 @@ ${put}
     const r = exploreRun(held(""));
     expect(checksOf(r)).toEqual(["teardown"]);
     expect(r.problems.map((p) => p.message)).toEqual([
-      "devmem 0: never released (device memory leaked)",
       "zdd 0: not destroyed after teardown (refcount 1)",
+      "devmem 0: never released (device memory leaked)",
       "1 device pages still allocated after teardown",
       expect.stringMatching(/^folio \d+ \(device, order 0\): refcount 1 after teardown, held by cpu0\[1\] get$/),
     ]);

@@ -133,7 +133,7 @@ describe("problemSignature on hand-made logs", () => {
     // cpu1 touched another page only; cpu0 last touched it reading (its write came before).
     expect(problemSignature(lost, t)).toBe(
       "lost-write | seq #, cpu#: process mm # read # and did not see the last write it could see: expected v#, found v# | " +
-        "[gpu_fault > populate_mm > migrate_to_devmem] [step:read]",
+        "[populate_mm > migrate_to_devmem] [step:read]",
     );
   });
 
@@ -161,7 +161,7 @@ describe("problemSignature on hand-made logs", () => {
       "28 @14.000µs cpu0 kernel.bug fn=migrate_to_ram what=something",
     ]);
     // Only events up to the problem's seq count: at seq 18 the last event is gpu0's pte.set.
-    expect(problemSignature({ ...bug, seq: 17 }, t)).toBe("kernel-bug | # ns, migrate_to_ram: something | [gpu_fault > populate_mm > migrate_to_devmem]");
+    expect(problemSignature({ ...bug, seq: 17 }, t)).toBe("kernel-bug | # ns, migrate_to_ram: something | [populate_mm > migrate_to_devmem]");
   });
 });
 

@@ -71,8 +71,8 @@ describe("the teardown balance check", () => {
     state.zdds.set(1, { id: 1, refcount: 0, creatorRef: false, devmem: -1, owner: 1, destroyed: true });
     expect(checkModelInvariants(state)).toEqual([]); // refcount 1 = the creator: fine mid-run
     expect(checkModelInvariants(state, { afterTeardown: true })).toEqual([
-      "zdd 0: not destroyed after teardown (refcount 1)",
       "zdd 0: the creator's reference was never put (a migration left without zdd_put)",
+      "zdd 0: not destroyed after teardown (refcount 1)",
     ]);
     state.mms.set(0, { id: 0, users: 1, vmas: [], ptes: new PageTable(), notifierSeq: 2, activeInvalidations: 0 });
     expect(checkModelInvariants(state, { afterTeardown: true })).toContain("mm 0: 1 users after teardown (a process never exited)");

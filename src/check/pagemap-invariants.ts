@@ -64,12 +64,13 @@ export function checkModelInvariants(state: ModelState, options: ModelCheckOptio
  */
 export function teardownProblems(state: ModelState, holders?: ModelCheckOptions["holders"]): string[] {
   const problems: string[] = [];
+  // Causes before consequences: a reference never put keeps its zdd, which keeps its devmem.
+  for (const zdd of state.zdds.values()) {
+    if (zdd.creatorRef) problems.push(`zdd ${zdd.id}: the creator's reference was never put (a migration left without zdd_put)`);
+    if (!zdd.destroyed) problems.push(`zdd ${zdd.id}: not destroyed after teardown (refcount ${zdd.refcount})`);
+  }
   for (const devmem of state.devmems.values()) if (!devmem.released) problems.push(`devmem ${devmem.id}: never released (device memory leaked)`);
   for (const mm of state.mms.values()) if (mm.users > 0) problems.push(`mm ${mm.id}: ${mm.users} users after teardown (a process never exited)`);
-  for (const zdd of state.zdds.values()) {
-    if (!zdd.destroyed) problems.push(`zdd ${zdd.id}: not destroyed after teardown (refcount ${zdd.refcount})`);
-    if (zdd.creatorRef) problems.push(`zdd ${zdd.id}: the creator's reference was never put (a migration left without zdd_put)`);
-  }
   for (const memory of ["system", "device"] as const) {
     if (state.allocatedPages[memory] > 0) problems.push(`${state.allocatedPages[memory]} ${memory} pages still allocated after teardown`);
   }

@@ -57,9 +57,10 @@ export function formatFinding(f: FindingSummary): string {
 
 /** The end of an exploration: throughput, findings, coverage. */
 export function formatExploreSummary(s: ExploreSummary): string {
-  const secs = s.wallMs / 1000;
+  const runSecs = s.runMs / 1000;
   const out = [
-    `explored ${s.runs} runs on the ${s.variant} variant (seed ${s.seed}${s.shard === "" ? "" : `, shard ${s.shard}`}) in ${secs.toFixed(1)} s: ${(s.runs / secs).toFixed(1)} runs/s, ${((s.engineSteps / secs) / 1e3).toFixed(0)} k engine steps/s, ${s.events} events${s.stopped ? " (stopped early)" : ""}`,
+    `explored ${s.runs} runs on the ${s.variant} variant (seed ${s.seed}${s.shard === "" ? "" : `, shard ${s.shard}`}) in ${(s.wallMs / 1000).toFixed(1)} s${s.stopped ? " (stopped early)" : ""}`,
+    `  running them took ${runSecs.toFixed(1)} s: ${(s.runs / runSecs).toFixed(1)} runs/s, ${(s.engineSteps / runSecs / 1e3).toFixed(1)} k engine steps/s, ${(s.events / runSecs / 1e6).toFixed(2)} M events/s; shrinking and writing findings the rest`,
     `findings: ${s.findings.length}`,
     ...s.findings.map(formatFinding),
     "",

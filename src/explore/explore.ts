@@ -58,6 +58,8 @@ export interface ExploreSummary {
   engineSteps: number;
   events: number;
   wallMs: number;
+  /** Wall time spent running drawn workloads (not shrinking or writing findings): what runs/s divides by. */
+  runMs: number;
   stopped: boolean;
   findings: FindingSummary[];
   coverage: CoverageTable;
@@ -72,8 +74,9 @@ export async function explore(o: ExploreOptions): Promise<ExploreSummary> {
   const executor: Executor = o.hooks !== undefined ? inProcessExecutor(o.hooks) : workerExecutor(jobs);
   const coverage = new CoverageTable();
   const signatures = new Set<string>();
-  const s: ExploreSummary = { dir: o.outDir, variant: o.variant, seed: o.seed, shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}`, runs: 0, engineSteps: 0, events: 0, wallMs: 0, stopped: false, findings: [], coverage };
+  const s: ExploreSummary = { dir: o.outDir, variant: o.variant, seed: o.seed, shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}`, runs: 0, engineSteps: 0, events: 0, wallMs: 0, runMs: 0, stopped: false, findings: [], coverage };
   const started = performance.now();
+  let epochStart = started;
   const runLimit = o.runs ?? Infinity;
   const deadline = o.timeMs === undefined ? Infinity : started + o.timeMs;
   const expired = (): boolean => performance.now() >= deadline || o.shouldStop?.() === true;
@@ -81,7 +84,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreSummary> {
   const progress = (): void => {
     const elapsedMs = performance.now() - started;
     const rows = coverageRows(coverage, o.variant);
-    o.onProgress?.({ runs: s.runs, ...(total === undefined ? {} : { total }), runsPerSec: s.runs / Math.max(elapsedMs / 1000, 1e-3), findings: s.findings.length, labelsReached: rows.filter((r) => r.runs > 0).length, labelsTotal: rows.length, elapsedMs });
+    o.onProgress?.({ runs: s.runs, ...(total === undefined ? {} : { total }), runsPerSec: s.runs / Math.max((s.runMs + (performance.now() - epochStart)) / 1000, 1e-3), findings: s.findings.length, labelsReached: rows.filter((r) => r.runs > 0).length, labelsTotal: rows.length, elapsedMs });
   };
   try {
     for (let epoch = 0; epoch * EPOCH_RUNS < runLimit && !expired(); epoch++) {
@@ -99,7 +102,11 @@ export async function explore(o: ExploreOptions): Promise<ExploreSummary> {
           progress();
         }
       };
+      const laneStart = performance.now();
+      epochStart = laneStart;
       await Promise.all(Array.from({ length: jobs }, lane));
+      s.runMs += performance.now() - laneStart;
+      epochStart = performance.now();
       await takeEpoch(o, executor, outcomes, s, signatures);
       writeState(o.outDir, s);
       progress();

@@ -36,7 +36,7 @@ export interface ExploreRunOptions {
    * a livelock runs about 10 s of wall time per 100 ms simulated, so a longer limit costs throughput).
    */
   timeLimitNs?: number;
-  /** Engine steps per slice, the watchdog's granularity (default 20,000, at most stepLimit). */
+  /** Engine steps per slice, the watchdog's granularity (default 2,000, at most stepLimit). */
   sliceSteps?: number;
   /** The name the input is validated under in messages (and platform paths resolved against); default "explore.yaml". */
   path?: string;
@@ -51,7 +51,9 @@ export type ExploreRunResult = ExploredRun & { log?: LoggedEvent[]; threadNames:
 const STEP_LIMIT = 2_000_000; // the property test's livelock limit
 const TIME_LIMIT_NS = 100_000_000;
 /** Engine steps per slice: the watchdog looks between slices. */
-const SLICE_STEPS = 20_000;
+const SLICE_STEPS = 2_000;
+/** Events without a workload step ending before the run counts as making no progress (one engine step may commit thousands). */
+const EVENT_LIMIT = 1_000_000;
 /** Problems a run keeps: a broken invariant repeats at every later check. */
 const MAX_PROBLEMS = 20;
 const LOOP_EVENTS = 40;
@@ -148,6 +150,7 @@ function* teardown(w: World): ProcessBody {
 /** No progress: too many engine steps since a workload step last ended, or simulated time past the limit. */
 class Watchdog {
   private stepsSinceProgress = 0;
+  private eventsAtProgress = 0;
   private endsSeen = 0;
 
   constructor(
@@ -160,9 +163,12 @@ class Watchdog {
     if (this.checks.stepEnds !== this.endsSeen) {
       this.endsSeen = this.checks.stepEnds;
       this.stepsSinceProgress = 0;
+      this.eventsAtProgress = w.log.length;
     } else this.stepsSinceProgress += sliceSteps;
+    const events = w.log.length - this.eventsAtProgress;
     const loop = (): string => `; the last events: ${this.checks.recentKinds().join(", ")}`;
     if (this.stepsSinceProgress > this.stepLimit) this.checks.add("no-progress", `${this.stepsSinceProgress} engine steps with no workload step ending, at ${w.engine.nowNs} ns${loop()}`);
+    else if (events > EVENT_LIMIT) this.checks.add("no-progress", `${events} events with no workload step ending, at ${w.engine.nowNs} ns${loop()}`);
     else if (w.engine.nowNs > this.timeLimitNs) this.checks.add("no-progress", `simulated time ${w.engine.nowNs} ns is past ${this.timeLimitNs} ns${loop()}`);
     else return false;
     this.checks.stopped = true;

@@ -166,14 +166,21 @@ export function renderStack(t: Pick<InvolvedThread, "frames" | "name">): string 
 /**
  * The part of a stack a signature keeps: the kernel functions (issue #18: "the invariant and the
  * kernel functions on the stacks involved"). The workload's own frames (`step:<op>`, `access`)
- * are dropped, so one bug reached from a populate, a GPU read or a GPU atomic is one finding;
+ * are dropped, and only the innermost SIGNATURE_FRAMES kept, so one bug reached from a populate,
+ * a GPU read or a GPU atomic is one finding;
  * a thread in no kernel function keeps its step (`[step:pin]`: what it holds matters).
  */
 export function kernelFrames(frames: readonly string[]): string[] {
   const kernel = frames.filter((f) => !f.startsWith("step:") && f !== "access");
   // A thread in no kernel function (one holding a pin or a get between steps) is its step.
-  return kernel.length > 0 ? kernel : frames.slice(0, 1);
+  return kernel.length > 0 ? kernel.slice(-SIGNATURE_FRAMES) : frames.slice(0, 1);
 }
+
+/**
+ * Innermost kernel frames a signature keeps: where the bug is, not how it was entered (a GPU
+ * fault handler or a populate step reach migrate_to_devmem through the same populate_mm).
+ */
+export const SIGNATURE_FRAMES = 2;
 
 /** The sentence as the signature keeps it: numbers as `#`, and without a progress report's trail of recent events (where a loop was cut varies). */
 function signatureMessage(problem: Problem): string {
