@@ -60,8 +60,9 @@ Usage:
       Search the model for races and hangs (docs/findings.md): generate workloads (swarm testing:
       each run turns a random half of the features off), perturb schedules, inject faults and
       check every step (invariants, lost writes, context, kernel bugs, memory balance after
-      teardown, hangs, no progress). Each new failure, by signature, is shrunk to a small workload
-      (at most --shrink-runs runs, default 500, or 60 s) and written to DIR/findings/NNN/
+      teardown, hangs, no progress). --time and --runs bound the runs; then each new failure, by
+      signature, is shrunk to a small workload (at most --shrink-runs runs, default 500, or 60 s
+      each; Ctrl-C: written as drawn) and written to DIR/findings/NNN/
       (workload.yaml, finding.md) with the command that reproduces it; DIR/coverage.json lists the kernel functions' exits reached and not reached.
       The same flags give the same runs on any --jobs. Default DIR results/explore/<variant>-<S>.
       Ctrl-C keeps what was found. Exit 1 with findings, 0 without. pagesim merge joins shards.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,6 +79,25 @@ describe("pagesim explore (CLI)", () => {
     expect(first.dir.startsWith(merged)).toBe(true);
     expect(readFileSync(join(first.dir, "workload.yaml"), "utf8")).toContain(`--replay ${first.dir}`);
   }, 240_000);
+
+  it("Ctrl-C stops dispatching, keeps the runs made and writes what was found (as drawn, not shrunk); exit 130", async () => {
+    const dir = join(base, "interrupted");
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "explore", "--variant", "seed", "--time", "10m", "--jobs", "2", "--out", dir], { cwd: root });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    await new Promise((resolve) => setTimeout(resolve, 8000));
+    child.kill("SIGINT");
+    const status = await new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    expect(status, stdout).toBe(130);
+    const json = read<ExploreJson & { stopped: boolean }>(dir, "explore.json");
+    expect(json.stopped).toBe(true);
+    expect(json.runs).toBeGreaterThan(0);
+    expect(json.runs).toBeLessThan(256);
+    // Run 0 of --seed 1 on the seed variant already meets the raw-pfn hazard.
+    expect(json.findings.length).toBeGreaterThan(0);
+    for (const f of json.findings) expect(existsSync(join(f.dir, "finding.md"))).toBe(true);
+    expect(stdout).toContain("(stopped: written as drawn, not shrunk)");
+  }, 120_000);
 
   it("refuses bad flags with exit 2 and a sentence naming the flag", () => {
     for (const [args, message] of [

@@ -105,6 +105,8 @@ describe("generateWorkload", () => {
     if (w.model?.zddRelease === "deferred") on.add("model.zddRelease.deferred");
     if (w.platformOverrides?.["vram.release"] === "sync") on.add("vram.release.sync");
     if (w.irqFrees !== undefined) on.add("irqFrees");
+    if (w.schedule?.ties === "shuffle") on.add("schedule.ties");
+    if ((w.schedule?.jitter ?? 0) > 0) on.add("schedule.jitter");
     return on;
   };
 
@@ -150,6 +152,7 @@ describe("generateWorkload", () => {
 
   it(`draws, for ${SEEDS.length} seeds on each variant, files the workload schema takes and the harness runs`, () => {
     const checks: Record<string, number> = {};
+    const crashes: string[] = [];
     let lostOps = 0;
     for (const variant of ["seed", "newest"] as const) {
       for (const seed of SEEDS) {
@@ -158,12 +161,18 @@ describe("generateWorkload", () => {
         expect(() => parseWorkload(stringify(input), `run-${seed}.yaml`)).not.toThrow();
         const r = exploreRun(input, { listeners: [{ onModelEvent: (_s, _t, _th, _c, ev) => void (ev.kind === "step.end" && ev.result.startsWith("no process") && lostOps++) }] });
         expect(r.engineSteps).toBeGreaterThan(0);
-        for (const p of r.problems) checks[p.check] = (checks[p.check] ?? 0) + 1;
+        for (const p of r.problems) {
+          checks[p.check] = (checks[p.check] ?? 0) + 1;
+          if (/^the model threw/.test(p.message)) crashes.push(`${variant} ${seed}: ${p.message}`);
+        }
       }
     }
     // No op is lost to a process not forked yet (a child's step waits for the fork).
     expect(lostOps).toBe(0);
-    // What the runs find today: the seed's raw-pfn hazard (kernel.bug) and nothing that is the harness's own doing.
-    expect(Object.keys(checks).filter((c) => c !== "kernel-bug")).toEqual([]);
+    // Nothing that is the harness's own doing: no run throws out of the model (a JavaScript error).
+    // What the runs find is explore's business (docs/findings.md): the seed's raw-pfn hazard on
+    // most seed runs, and, since schedules are perturbed, a few no-progress and platform findings.
+    expect(crashes).toEqual([]);
+    expect(checks["kernel-bug"]).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -60,7 +60,7 @@ export function formatExploreSummary(s: ExploreSummary): string {
   const runSecs = s.runMs / 1000;
   const out = [
     `explored ${s.runs} runs on the ${s.variant} variant (seed ${s.seed}${s.shard === "" ? "" : `, shard ${s.shard}`}) in ${(s.wallMs / 1000).toFixed(1)} s${s.stopped ? " (stopped early)" : ""}`,
-    `  running them took ${runSecs.toFixed(1)} s: ${(s.runs / runSecs).toFixed(1)} runs/s, ${(s.engineSteps / runSecs / 1e3).toFixed(1)} k engine steps/s, ${(s.events / runSecs / 1e6).toFixed(2)} M events/s; shrinking and writing findings the rest`,
+    `  running them took ${runSecs.toFixed(1)} s: ${(s.runs / runSecs).toFixed(1)} runs/s, ${(s.engineSteps / runSecs / 1e3).toFixed(1)} k engine steps/s, ${(s.events / runSecs / 1e6).toFixed(2)} M events/s; shrinking and writing ${s.findings.length} findings ${(s.shrinkMs / 1000).toFixed(1)} s${s.stopped ? " (stopped: written as drawn, not shrunk)" : ""}`,
     `findings: ${s.findings.length}`,
     ...s.findings.map(formatFinding),
     "",

@@ -60,6 +60,8 @@ export interface ExploreSummary {
   wallMs: number;
   /** Wall time spent running drawn workloads (not shrinking or writing findings): what runs/s divides by. */
   runMs: number;
+  /** Wall time spent shrinking and writing the findings, after the runs. */
+  shrinkMs: number;
   stopped: boolean;
   findings: FindingSummary[];
   coverage: CoverageTable;
@@ -74,7 +76,8 @@ export async function explore(o: ExploreOptions): Promise<ExploreSummary> {
   const executor: Executor = o.hooks !== undefined ? inProcessExecutor(o.hooks) : workerExecutor(jobs);
   const coverage = new CoverageTable();
   const signatures = new Set<string>();
-  const s: ExploreSummary = { dir: o.outDir, variant: o.variant, seed: o.seed, shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}`, runs: 0, engineSteps: 0, events: 0, wallMs: 0, runMs: 0, stopped: false, findings: [], coverage };
+  const pending: RunOutcome[] = [];
+  const s: ExploreSummary = { dir: o.outDir, variant: o.variant, seed: o.seed, shard: o.shard === undefined ? "" : `${o.shard.k}/${o.shard.n}`, runs: 0, engineSteps: 0, events: 0, wallMs: 0, runMs: 0, shrinkMs: 0, stopped: false, findings: [], coverage };
   const started = performance.now();
   let epochStart = started;
   const runLimit = o.runs ?? Infinity;
@@ -84,7 +87,7 @@ export async function explore(o: ExploreOptions): Promise<ExploreSummary> {
   const progress = (): void => {
     const elapsedMs = performance.now() - started;
     const rows = coverageRows(coverage, o.variant);
-    o.onProgress?.({ runs: s.runs, ...(total === undefined ? {} : { total }), runsPerSec: s.runs / Math.max((s.runMs + (performance.now() - epochStart)) / 1000, 1e-3), findings: s.findings.length, labelsReached: rows.filter((r) => r.runs > 0).length, labelsTotal: rows.length, elapsedMs });
+    o.onProgress?.({ runs: s.runs, ...(total === undefined ? {} : { total }), runsPerSec: s.runs / Math.max((s.runMs + (performance.now() - epochStart)) / 1000, 1e-3), findings: s.findings.length + pending.length, labelsReached: rows.filter((r) => r.runs > 0).length, labelsTotal: rows.length, elapsedMs });
   };
   try {
     for (let epoch = 0; epoch * EPOCH_RUNS < runLimit && !expired(); epoch++) {
@@ -107,16 +110,21 @@ export async function explore(o: ExploreOptions): Promise<ExploreSummary> {
       await Promise.all(Array.from({ length: jobs }, lane));
       s.runMs += performance.now() - laneStart;
       epochStart = performance.now();
-      await takeEpoch(o, executor, outcomes, s, signatures);
-      writeState(o.outDir, s);
+      takeEpoch(outcomes, s, signatures, pending);
+      writeState(o.outDir, s, pending);
       progress();
     }
+    s.stopped = o.shouldStop?.() === true;
+    // Shrinking after the runs, so --time buys runs (a no-progress candidate takes seconds); after
+    // Ctrl-C each finding is written as drawn, explained but not shrunk.
+    const shrinkStart = performance.now();
+    await shrinkAndWrite(o, executor, s, pending, s.stopped ? { maxRuns: 0, maxMs: 0 } : (o.shrinkBudget ?? { maxRuns: 500, maxMs: 60_000 }));
+    s.shrinkMs = performance.now() - shrinkStart;
   } finally {
     await executor.close();
   }
-  s.stopped = o.shouldStop?.() === true;
   s.wallMs = performance.now() - started;
-  writeState(o.outDir, s);
+  writeState(o.outDir, s, []);
   return s;
 }
 
@@ -125,19 +133,21 @@ function epochRunsTotal(runs: number, shard: Shard): number {
   return Math.floor(runs / shard.n) + (shard.k - 1 < runs % shard.n ? 1 : 0);
 }
 
-/** An epoch's outcomes, in run order: coverage added, new signatures shrunk and written as findings. */
-async function takeEpoch(o: ExploreOptions, executor: Executor, outcomes: RunOutcome[], s: ExploreSummary, signatures: Set<string>): Promise<void> {
+/** An epoch's outcomes, in run order: coverage added; a run failing with a signature not seen before becomes a finding to shrink. */
+function takeEpoch(outcomes: RunOutcome[], s: ExploreSummary, signatures: Set<string>, pending: RunOutcome[]): void {
   outcomes.sort((a, b) => a.runIndex - b.runIndex);
-  const fresh: RunOutcome[] = [];
   for (const r of outcomes) {
     s.coverage.addRun(r.runIndex, r.labels);
     s.engineSteps += r.engineSteps;
     s.events += r.events;
     if (r.failure === undefined || signatures.has(r.failure.signature)) continue;
     signatures.add(r.failure.signature);
-    fresh.push(r);
+    pending.push(r);
   }
-  const budget = o.shrinkBudget ?? { maxRuns: 500, maxMs: 60_000 };
+}
+
+/** Shrinks every pending finding (in parallel on the executor) and writes them, numbered in run order. */
+async function shrinkAndWrite(o: ExploreOptions, executor: Executor, s: ExploreSummary, fresh: RunOutcome[], budget: { maxRuns: number; maxMs: number }): Promise<void> {
   const shrunk = await Promise.all(fresh.map((r, i) => executor.shrink({ kind: "shrink", id: i, input: r.failure!.input, signature: r.failure!.signature, budget })));
   for (const [i, r] of fresh.entries()) {
     const number = s.findings.length + 1;
@@ -147,9 +157,13 @@ async function takeEpoch(o: ExploreOptions, executor: Executor, outcomes: RunOut
   }
 }
 
-/** explore.json and coverage.json, rewritten after every epoch (an interrupted exploration keeps them). */
-function writeState(dir: string, s: ExploreSummary): void {
+/**
+ * explore.json and coverage.json, rewritten after every epoch (an interrupted exploration keeps
+ * them); `pending` lists the failures found and not yet shrunk (each replays from its run index).
+ */
+function writeState(dir: string, s: ExploreSummary, pending: RunOutcome[]): void {
   const { coverage, findings, ...rest } = s;
+  const unshrunk = pending.map((r) => ({ runIndex: r.runIndex, runSeed: r.runSeed, signature: r.failure!.signature }));
   writeFileSync(join(dir, "coverage.json"), `${JSON.stringify(coverageJson(coverage, s.variant), null, 2)}\n`);
-  writeFileSync(join(dir, "explore.json"), `${JSON.stringify({ ...rest, findings }, null, 2)}\n`);
+  writeFileSync(join(dir, "explore.json"), `${JSON.stringify({ ...rest, findings, ...(unshrunk.length > 0 ? { pending: unshrunk } : {}) }, null, 2)}\n`);
 }

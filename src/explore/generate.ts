@@ -38,6 +38,8 @@ export const ENABLERS = [
   "model.zddRelease.deferred",
   "vram.release.sync",
   "irqFrees",
+  "schedule.ties",
+  "schedule.jitter",
 ] as const;
 export type Enabler = (typeof ENABLERS)[number];
 
@@ -66,6 +68,9 @@ export function generateWorkload(seed: number, opts: GenerateOptions): WorkloadI
   const deferred = on("model.zddRelease.deferred");
   const syncRelease = on("vram.release.sync");
   const irqFrees = on("irqFrees") ? { probability: [0.1, 0.5, 1][r.int(0, 2)]!, delay: r.int(0, 20_000) } : undefined;
+  // Schedule perturbation (docs/design/explore.md §2.2): same-instant ties shuffled, every modelled latency jittered.
+  const ties = on("schedule.ties") ? "shuffle" : "fifo";
+  const jitter = on("schedule.jitter") ? [0.05, 0.1, 0.2][r.int(0, 2)]! : 0;
 
   const ops = Array.from({ length: r.int(1, 12) }, () => pick(r, kinds));
   const firstFork = firstForkThread(ops, r);
@@ -78,6 +83,7 @@ export function generateWorkload(seed: number, opts: GenerateOptions): WorkloadI
     ...(syncRelease ? { platformOverrides: { "vram.release": "sync" } } : {}),
     ...(irqFrees === undefined ? {} : { irqFrees }),
     model: { variant: opts.variant, zddRelease: deferred ? "deferred" : "inline", thp: thp ? "always" : "never", ...(deviceThp ? { deviceThp: true } : {}) },
+    ...(ties !== "fifo" || jitter > 0 ? { schedule: { ties, jitter } } : {}),
     faults,
     mappings: [{ addr: hex(EXPLORE_BASE), size: "4MiB" }],
     threads,
