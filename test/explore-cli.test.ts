@@ -43,7 +43,7 @@ describe("pagesim explore (CLI)", () => {
     expect(new Set(found.map((f) => f.signature)).size).toBe(found.length);
     for (const f of found) {
       expect(r1.stdout).toContain(f.command);
-      for (const name of ["workload.yaml", "original.yaml", "finding.md", "finding.json"]) expect(existsSync(join(f.dir, name)), `${f.dir}/${name}`).toBe(true);
+      for (const name of ["workload.yaml", "run.yaml", "original.yaml", "finding.md", "finding.json"]) expect(existsSync(join(f.dir, name)), `${f.dir}/${name}`).toBe(true);
     }
     expect(findingsOf(two)).toEqual(findingsOf(one));
     expect(coverage(two)).toEqual(coverage(one));
@@ -55,6 +55,9 @@ describe("pagesim explore (CLI)", () => {
     expect(r.status, r.stderr).toBe(1);
     expect(r.stdout).toContain("reproduced: the same signature");
     expect(r.stdout).toContain(`signature: ${f.signature}`);
+    // pagesim run of its run.yaml (the teardown appended as steps) reports the same kernel bug.
+    const run = pagesim("run", join(f.dir, "run.yaml"), "--sink", "none", "--out", join(base, "run-of-finding"));
+    expect(run.stdout).toMatch(/kernel bug reached: \d+ ns, migrate_to_devmem: unlock_put_pages on raw device pfns/);
     // The same workload on the newest variant, whose error paths were fixed: clean.
     const text = readFileSync(join(f.dir, "workload.yaml"), "utf8");
     expect(text).toContain("variant: seed");

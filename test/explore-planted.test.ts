@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunEvent } from "../src/machine/run-events.ts";
-import type { RunHooks } from "../src/workload/run.ts";
+import { runWorkload, type RunHooks } from "../src/workload/run.ts";
+import { parseWorkload } from "../src/workload/load.ts";
 import { explore } from "../src/explore/explore.ts";
 import { readFinding } from "../src/explore/findings.ts";
 import { diagnose } from "../src/explore/probe.ts";
@@ -64,5 +65,10 @@ describe("pagesim explore finds a planted bug (issue #18)", () => {
     expect(diagnose(input, plantSkippedZddPut)?.signature).toBe(signature);
     expect(diagnose(input)).toBeUndefined();
     expect(readFileSync(join(dir, "finding.md"), "utf8")).toContain("zdd");
+    // run.yaml, the finding for `pagesim run` (teardown as steps): its report names the leak with the plant, nothing without.
+    const runYaml = join(dir, "run.yaml");
+    const invariants = (hooks?: RunHooks): string[] => runWorkload(parseWorkload(readFileSync(runYaml, "utf8"), runYaml), undefined, hooks).report.invariants;
+    expect(invariants(plantSkippedZddPut).some((m) => /the creator's reference was never put/.test(m))).toBe(true);
+    expect(invariants()).toEqual([]);
   }, 600_000);
 });

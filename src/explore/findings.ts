@@ -5,11 +5,12 @@ import { WorkloadError } from "../workload/errors.ts";
 import type { RunHooks } from "../workload/run.ts";
 import type { ShrinkOutcome, Variant } from "./probe.ts";
 import { workloadSize } from "./shrink.ts";
+import { withTeardown } from "./teardown.ts";
 import type { Problem, WorkloadInput } from "./types.ts";
 
 /**
  * A finding's directory, DIR/findings/NNN/: workload.yaml (the shrunk workload, its seed in it),
- * original.yaml (as drawn), finding.md (the explanation and the command that reproduces it) and
+ * run.yaml (the same with the teardown as workload steps, for `pagesim run`), original.yaml (as drawn), finding.md (the explanation and the command that reproduces it) and
  * finding.json (signature, check, sizes, shrinking statistics).
  */
 
@@ -52,6 +53,9 @@ export async function writeFinding(outDir: string, number: number, f: FindingInp
   const command = replayCommand(dir);
   const head = `# pagesim explore finding ${findingName(number)} (${f.variant}): ${p.check}: ${p.message}\n# reproduce: ${command}\n`;
   writeFileSync(join(dir, "workload.yaml"), `${head}${stringify(f.shrunk.input)}`);
+  // For `pagesim run`: the same workload with explore's teardown as workload steps, so the run's
+  // report applies the memory-balance check too (it has no final read-back).
+  writeFileSync(join(dir, "run.yaml"), `# finding ${findingName(number)} with every process's exit and the device's unbind appended: npx pagesim run ${join(dir, "run.yaml")}\n${stringify(withTeardown(f.shrunk.input))}`);
   writeFileSync(join(dir, "original.yaml"), `# as drawn: run ${f.runIndex} of pagesim explore --variant ${f.variant} --seed ${f.seed} (run seed ${f.runSeed})\n${stringify(f.original)}`);
   const summary: FindingSummary = {
     number, dir, signature: f.signature, check: p.check, message: p.message, runIndex: f.runIndex, runSeed: f.runSeed,
