@@ -3,19 +3,11 @@ import { join } from "node:path";
 import { WorkloadError } from "../workload/errors.ts";
 import { CoverageTable } from "./coverage.ts";
 import { coverageJson, type CoverageJson } from "./coverage-report.ts";
+import type { ExploreSummary } from "./explore.ts";
 import { findingName, replayCommand, type FindingSummary } from "./findings.ts";
 
-interface ExploreJson {
-  variant: "seed" | "newest";
-  seed: number;
-  shard: string;
-  runs: number;
-  engineSteps: number;
-  events: number;
-  wallMs: number;
-  stopped: boolean;
-  findings: FindingSummary[];
-}
+/** explore.json as explore.ts writes it. */
+type ExploreJson = Omit<ExploreSummary, "coverage" | "dir">;
 
 /** True when `dir` holds an exploration (explore.json) rather than a sweep. */
 export const isExploreDir = (dir: string): boolean => existsSync(join(dir, "explore.json"));

@@ -1,4 +1,5 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../sweep/start-worker.ts";
 import type { RunHooks } from "../workload/run.ts";
 import { exploreIndex, shrinkFailure, type RunOutcome, type RunRequest, type ShrinkOutcome, type ShrinkRequest } from "./probe.ts";
 
@@ -28,15 +29,6 @@ export function inProcessExecutor(hooks: RunHooks = {}): Executor {
   };
 }
 
-/** The worker module: worker.js beside us, or worker.ts through tsx's loader when we run as source (tests). */
-function startWorker(): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith(".ts")) return new Worker(new URL("./worker.js", self));
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(new URL("./worker.ts", self).href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
-}
-
 type Job = { req: RunRequest | ShrinkRequest; resolve: (o: RunOutcome | ShrinkOutcome) => void; reject: (e: unknown) => void };
 
 /** `jobs` worker threads, each given the next queued request when it answers the last. */
@@ -54,7 +46,7 @@ export function workerExecutor(jobs: number): Executor {
     w.postMessage(job.req);
   };
   const workers = Array.from({ length: jobs }, () => {
-    const w = startWorker();
+    const w = startWorker(import.meta.url, "worker");
     w.on("message", (o: RunOutcome | ShrinkOutcome) => {
       busy.get(w)!.resolve(o);
       busy.delete(w);

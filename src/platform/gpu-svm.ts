@@ -514,7 +514,10 @@ export class GpuSvm implements MmuNotifier {
   /**
    * drm_gpusvm_range_evict: hmm_range_fault with no device owner, so every device page of the
    * range takes the CPU-fault path (migrate_to_ram), timeslice and all, until none is left or
-   * the HMM timeout passes (-ETIME).
+   * the HMM timeout passes (-ETIME). It retries only hmm_range_fault's -EBUSY (a fault that was
+   * handled: the walk restarts); a fault that fails (VM_FAULT_SIGBUS from a migrate_to_ram that
+   * could not allocate, map or copy) is -EFAULT from hmm_vma_fault, and the evict gives up with it.
+   * (Issue #18: explore found the model retrying a failing fault until the timeout instead.)
    */
   *evictRange(r: SvmRangeState): ProcessBody<number> {
     const k = this.p.k;
@@ -522,7 +525,8 @@ export class GpuSvm implements MmuNotifier {
     for (let vpn = r.start / PAGE_SIZE; vpn < r.end / PAGE_SIZE; vpn++) {
       while (this.state.mms.get(r.mm)?.ptes.get(vpn)?.kind === "device-private") {
         if (k.engine.nowNs >= deadline) return -Errno.ETIME;
-        yield* handleMmFault(k, r.mm, vpn * PAGE_SIZE, "read");
+        const outcome = yield* handleMmFault(k, r.mm, vpn * PAGE_SIZE, "read");
+        if (outcome !== "ok") return -Errno.EFAULT;
         const nap = k.takeNap(); // a policy throttling the CPU-fault path sleeps here too
         if (nap > 0) yield sleep(nap);
       }

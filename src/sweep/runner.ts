@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "./start-worker.ts";
 import type { RunBudget } from "../record/budget.ts";
 import type { SinkName } from "../record/run-dir.ts";
 import { WorkloadError } from "../workload/errors.ts";
@@ -72,18 +73,6 @@ export interface SweepSummary {
   fresh: number;
   /** Recorded runs the plan no longer has, removed with their run directories. */
   removed: number;
-}
-
-/**
- * The worker module: the compiled .js next to us; or, when we run as .ts source (tests, tsx), a
- * tiny module that registers tsx's loader in the worker and then imports worker.ts.
- */
-function startWorker(): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith(".ts")) return new Worker(new URL("./worker.js", self));
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(new URL("./worker.ts", self).href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
 }
 
 /** The limits a plan must keep to unless `--yes` (README, --help): past them it is refused. */
@@ -181,7 +170,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepSummary> {
 async function runQueue(o: SweepOptions, queue: LongestFirstQueue, results: SweepResults, summary: SweepSummary, sinks: SinkName[], inputsOf: Map<string, RunInputs & { runKey: string }>): Promise<void> {
   const queued = queue.length;
   const jobs = queued === 0 ? 0 : Math.max(1, Math.min(o.jobs ?? availableParallelism(), queued));
-  const workers = Array.from({ length: jobs }, () => startWorker());
+  const workers = Array.from({ length: jobs }, () => startWorker(import.meta.url, "worker"));
   const startedAt = performance.now();
   let events = 0;
   try {
