@@ -31,9 +31,9 @@ export interface ExploreRunOptions {
   /** Engine steps without a workload step ending before the run counts as making no progress (default 2 M). */
   stepLimit?: number;
   /**
-   * Simulated time past which the run counts as making no progress (default 100 ms: every drawn
-   * step starts before 3 ms, and the longest clean runs of 150 seeds per variant end before 50 ms;
-   * a livelock runs about 10 s of wall time per 100 ms simulated, so a longer limit costs throughput).
+   * Simulated time past which the run counts as making no progress (default 1 s: every drawn step
+   * starts before 3 ms; Xe doubles a range's timeslice on every retry, so a legitimate CPU stall
+   * can pass 160 ms; loops that log fast hit the event limit first).
    */
   timeLimitNs?: number;
   /** Engine steps per slice, the watchdog's granularity (default 2,000, at most stepLimit). */
@@ -49,7 +49,7 @@ export interface ExploreRunOptions {
 export type ExploreRunResult = ExploredRun & { log?: LoggedEvent[]; threadNames: Map<number, string> };
 
 const STEP_LIMIT = 2_000_000; // the property test's livelock limit
-const TIME_LIMIT_NS = 100_000_000;
+const TIME_LIMIT_NS = 1_000_000_000;
 /** Engine steps per slice: the watchdog looks between slices. */
 const SLICE_STEPS = 2_000;
 /** Events without a workload step ending before the run counts as making no progress (one engine step may commit thousands). */

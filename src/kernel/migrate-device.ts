@@ -113,22 +113,26 @@ function mappingsOf(k: Kernel, folios: Set<number>): Map<number, Site[]> {
 /**
  * try_to_migrate(folio, 0) on a locked folio: each mapping, in any mm, becomes a migration entry.
  * The walk stops at an exclusive anonymous mapping of a maybe-pinned folio, which
- * folio_try_share_anon_rmap_pte refuses, leaving the folio mapped.
+ * folio_try_share_anon_rmap_pte refuses, leaving the folio mapped. With `notify`, each mapping is
+ * invalidated in secondary MMUs first, as try_to_migrate_one does (MMU_NOTIFY_CLEAR over the
+ * mapping, ended once it is a migration entry); migrate_device_pfns has notified already.
  */
-function* tryToMigrate(k: Kernel, folio: number, sites: Site[]): ProcessBody<void> {
+function* tryToMigrate(k: Kernel, folio: number, sites: Site[], notify: boolean): ProcessBody<void> {
   for (const { mm, vpn } of sites) {
     const state = mmOf(k, mm);
     const pte = state.ptes.get(vpn);
     if (pte === undefined || pte.kind === "migration" || pte.folio !== folio) continue;
     if (anonExclusive(state, vpn) && folioOf(k, folio).pincount > 0) return;
-    if (state.ptes.pmd(vpn) !== undefined) {
+    const pmd = state.ptes.pmd(vpn) !== undefined;
+    const range: MmuNotifierRange | null = notify && k.mmuNotifiers.length > 0 ? { mm, start: vpn * PAGE_SIZE, end: (vpn + (pmd ? HPAGE_PMD_NR : 1)) * PAGE_SIZE, event: "clear", owner: -1 } : null;
+    if (range !== null) yield* mmuNotifierInvalidate(k, range);
+    if (pmd) {
       // A PMD mapping (another mm's, after fork) becomes a PMD migration entry.
       k.commit({ kind: "pmd.clear", mm, vpn });
       k.commit({ kind: "pmd.set", mm, vpn, pteKind: "migration", folio });
       yield* folioPut(k, folio);
-      continue;
-    }
-    yield* setMigrationEntry(k, mm, vpn, folio, pte.index);
+    } else yield* setMigrationEntry(k, mm, vpn, folio, pte.index);
+    if (range !== null) mmuNotifierInvalidateEnd(k, range);
   }
 }
 
@@ -151,9 +155,11 @@ function migrateVmaCheckPage(k: Kernel, id: number, faultFolio: number, compound
 /**
  * migrate_device_unmap: every collected page not yet unmapped is unmapped everywhere; pages still
  * mapped or held by someone else are restored, unlocked and released. Returns how many entries
- * (holes included) are still migrating.
+ * (holes included) are still migrating. `notify`: try_to_migrate_one's MMU notifier calls for
+ * the other mappings it unmaps (a page shared with a forked process); false when the caller
+ * has notified (migrate_device_pfns).
  */
-export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number, faultFolio: number): ProcessBody<number> {
+export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number, faultFolio: number, notify = true): ProcessBody<number> {
   let restore = 0;
   let unmapped = 0;
   let mappings: Map<number, Site[]> | null = null;
@@ -168,7 +174,7 @@ export function* migrateDeviceUnmap(k: Kernel, src: MigrateSrc[], npages: number
     // count does not change, and with no LRU in the model isolation cannot fail.
     if (folioOf(k, s.folio).mapcount > 0) {
       mappings ??= mappingsOf(k, new Set(src.slice(0, npages).map((x) => x.folio)));
-      yield* tryToMigrate(k, s.folio, mappings.get(s.folio) ?? []);
+      yield* tryToMigrate(k, s.folio, mappings.get(s.folio) ?? [], notify);
     }
     if (folioOf(k, s.folio).mapcount > 0 || !migrateVmaCheckPage(k, s.folio, faultFolio, s.compound === true)) {
       // folio_get + folio_putback_lru for a system folio: again no net change.
@@ -318,7 +324,7 @@ function* migrateDevicePfnLock(k: Kernel, s: MigrateSrc): ProcessBody<MigrateSrc
 export function* migrateDevicePfns(k: Kernel, srcs: MigrateSrc[]): ProcessBody<number> {
   for (let i = 0; i < srcs.length; i++) srcs[i] = yield* migrateDevicePfnLock(k, srcs[i]!);
   const invalidated = yield* invalidateMappingsOf(k, srcs);
-  yield* migrateDeviceUnmap(k, srcs, srcs.length, -1);
+  yield* migrateDeviceUnmap(k, srcs, srcs.length, -1, false); // notified above, in one call per run of pages
   for (const range of invalidated) mmuNotifierInvalidateEnd(k, range); // try_to_migrate_one's invalidate_range_end
   if (k.costs.migrateSetupNsPerEntry > 0) yield spin(Math.round(migrateEntries(srcs, srcs.length) * k.costs.migrateSetupNsPerEntry));
   return 0;

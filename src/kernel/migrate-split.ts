@@ -3,6 +3,7 @@ import { HPAGE_PMD_NR, nrPages, PAGE_SIZE } from "./constants.ts";
 import { folioGet, folioLock, folioOf, folioPut, folioUnlock } from "./folio.ts";
 import { splitHugePmd } from "./huge-memory.ts";
 import type { Kernel } from "./kernel.ts";
+import { mmuNotifierInvalidate, mmuNotifierInvalidateEnd, type MmuNotifierRange } from "./mmu-notifier.ts";
 import { MIGRATE_VMA_SELECT_DEVICE_PRIVATE, MIGRATE_VMA_SELECT_SYSTEM, type MigrateVma } from "./migrate-types.ts";
 import type { MmState } from "./state.ts";
 
@@ -26,14 +27,32 @@ export function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): Pro
   splitHugePmd(k, mm, vpn, false);
   // unmap_folio's TTU_SPLIT_HUGE_PMD: every other PMD mapping of it (a fork's) splits too.
   for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % HPAGE_PMD_NR === 0) splitHugePmd(k, site.mm, site.vpn, false);
+  // unmap_folio → try_to_migrate_one: each mapping is invalidated in secondary MMUs
+  // (MMU_NOTIFY_CLEAR) before it is unmapped, and remap_page maps the new folios after.
+  const ranges = mappedRanges(k, id);
+  for (const range of ranges) yield* mmuNotifierInvalidate(k, range);
   const firstNew = k.state.nextFolioId;
   const n = nrPages(folio.order);
   const device = folio.memory === "device";
   k.commit({ kind: "folio.split", folio: id, firstNew });
+  for (const range of ranges) mmuNotifierInvalidateEnd(k, range);
   // dev_pagemap_ops.folio_split for each new device folio, before any of them can be freed.
   if (device) for (let i = 1; i < n; i++) k.pagemap(folio.pagemap).folioSplit?.(id, firstNew + i - 1);
   for (let i = 1; i < n; i++) yield* folioPut(k, firstNew + i - 1);
   return true;
+}
+
+/** The notifier ranges of a folio's mappings: one per run of consecutive pages in an mm. */
+function mappedRanges(k: Kernel, id: number): MmuNotifierRange[] {
+  if (k.mmuNotifiers.length === 0) return [];
+  const sites = [...k.state.folios.mappings(id)].sort((a, b) => a.mm - b.mm || a.vpn - b.vpn);
+  const ranges: MmuNotifierRange[] = [];
+  for (const { mm, vpn } of sites) {
+    const last = ranges[ranges.length - 1];
+    if (last !== undefined && last.mm === mm && last.end === vpn * PAGE_SIZE) last.end += PAGE_SIZE;
+    else ranges.push({ mm, start: vpn * PAGE_SIZE, end: (vpn + 1) * PAGE_SIZE, event: "clear", owner: -1 });
+  }
+  return ranges;
 }
 
 /** Whether the entry at `vpn` maps, or is the device-private entry of, a page of a large folio the walk would select. */
