@@ -28,14 +28,16 @@ export function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): Pro
   // unmap_folio's TTU_SPLIT_HUGE_PMD: every other PMD mapping of it (a fork's) splits too.
   for (const site of [...k.state.folios.mappings(id)]) if (site.vpn % HPAGE_PMD_NR === 0) splitHugePmd(k, site.mm, site.vpn, false);
   // unmap_folio → try_to_migrate_one: each mapping is invalidated in secondary MMUs
-  // (MMU_NOTIFY_CLEAR) before it is unmapped, and remap_page maps the new folios after.
-  const ranges = mappedRanges(k, id);
-  for (const range of ranges) yield* mmuNotifierInvalidate(k, range);
+  // (MMU_NOTIFY_CLEAR, begun and ended around its unmap, before the split; remap_page maps the
+  // new folios after it).
+  for (const range of mappedRanges(k, id)) {
+    yield* mmuNotifierInvalidate(k, range);
+    mmuNotifierInvalidateEnd(k, range);
+  }
   const firstNew = k.state.nextFolioId;
   const n = nrPages(folio.order);
   const device = folio.memory === "device";
   k.commit({ kind: "folio.split", folio: id, firstNew });
-  for (const range of ranges) mmuNotifierInvalidateEnd(k, range);
   // dev_pagemap_ops.folio_split for each new device folio, before any of them can be freed.
   if (device) for (let i = 1; i < n; i++) k.pagemap(folio.pagemap).folioSplit?.(id, firstNew + i - 1);
   for (let i = 1; i < n; i++) yield* folioPut(k, firstNew + i - 1);
