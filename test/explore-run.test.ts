@@ -265,3 +265,33 @@ ${put}
     expect(checksOf(injected)).not.toContain("signal");
   });
 });
+
+describe("the progress watchdog and timeslices", () => {
+  // docs/findings.md: Xe doubles a retried atomic's timeslice (5 → 160 ms here, after injected
+  // failures), and a CPU touching the range waits it out: ~10⁶ spin events, then progress.
+  const heldOff: WorkloadInput = {
+    description: "a CPU held off by a doubled timeslice (issue #18)",
+    seed: 1,
+    platform: "xe-pcie4x8-iommu-vram16m",
+    model: { variant: "seed", thp: "never" },
+    faults: { kvcalloc: { nth: [3] }, vram_alloc: { nth: [1] }, copy_to_devmem: { nth: [2] }, copy_to_ram: { nth: [1] } },
+    mappings: [{ addr: "0x4000000", size: "4MiB" }],
+    threads: [
+      { name: "atomic", ctx: "gpu", steps: [{ op: "atomic", addr: "0x4000000", pages: 1 }] },
+      { name: "forker", steps: [{ op: "fork", at: 12381 }] },
+      { name: "populate", ctx: "gpu", steps: [{ op: "populate", start: "0x4000000", end: "0x4200000", timesliceMs: 5 }] },
+    ],
+  };
+
+  it("counts a CPU spinning on an unexpired timeslice as waiting, not as no progress", () => {
+    let spins = 0;
+    let longest = 0;
+    const r = exploreRun(heldOff, { listeners: [{ onModelEvent: (_s, _t, _th, _c, ev) => {
+      if (ev.kind === "cpu_fault.timeslice_spin") spins++;
+      if (ev.kind === "devmem.timeslice") longest = Math.max(longest, ev.timesliceMs);
+    } }] });
+    expect(longest).toBeGreaterThanOrEqual(80); // doubled at least four times
+    expect(spins).toBeGreaterThan(100_000); // past the event limit's reach without the rule
+    expect(r.problems.filter((p) => p.check === "no-progress")).toEqual([]);
+  });
+});

@@ -147,10 +147,14 @@ function* teardown(w: World): ProcessBody {
   w.log.commit({ kind: "step.end", op: "unbind", step: mms.length, result: failed.length === 0 ? "0" : `evict failed for devmem ${failed.join(", ")}` });
 }
 
-/** No progress: too many engine steps since a workload step last ended, or simulated time past the limit. */
+/**
+ * No progress: too many engine steps or events since a workload step last ended, or simulated
+ * time past the limit. A CPU spinning on an unexpired timeslice is waiting for a deadline, not stuck.
+ */
 class Watchdog {
   private stepsSinceProgress = 0;
   private eventsAtProgress = 0;
+  private waitsSeen = 0;
   private endsSeen = 0;
 
   constructor(
@@ -160,8 +164,9 @@ class Watchdog {
   ) {}
 
   stuck(w: World, sliceSteps: number): boolean {
-    if (this.checks.stepEnds !== this.endsSeen) {
+    if (this.checks.stepEnds !== this.endsSeen || this.checks.timesliceWaits !== this.waitsSeen) {
       this.endsSeen = this.checks.stepEnds;
+      this.waitsSeen = this.checks.timesliceWaits;
       this.stepsSinceProgress = 0;
       this.eventsAtProgress = w.log.length;
     } else this.stepsSinceProgress += sliceSteps;
@@ -185,6 +190,8 @@ class RunChecks {
   /** Set once a problem ends the run (a hang, no progress, a refused event). */
   stopped = false;
   stepEnds = 0;
+  /** Timeslice spins seen before their expiration (Xe doubles a retried timeslice: a CPU may be held off 160 ms, ~10⁶ events). */
+  timesliceWaits = 0;
   private readonly seen = new Set<string>();
   private readonly signals: { message: string; seq: number }[] = [];
   /** The last LOOP_EVENTS event kinds, a ring from `recentAt`. */
@@ -227,6 +234,10 @@ class RunChecks {
         break;
       case "step.begin":
         this.inFlight++;
+        break;
+      case "cpu_fault.timeslice_spin":
+        // A CPU held off by a timeslice waits for a known deadline: that is progress (the watchdog).
+        if (ev.jiffies < ev.expiration) this.timesliceWaits++;
         break;
       case "step.end":
         this.stepEnds++;
