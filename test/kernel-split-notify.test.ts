@@ -45,4 +45,28 @@ describe("split_folio's MMU notifier calls", () => {
     expect(notifiedInSplit).toBe(splits);
     expect(r.problems.filter((p) => p.check === "platform-invariant")).toEqual([]);
   });
+
+  it("a reference taken while the split's notifiers run fails the split (folio_ref_freeze), and the model refuses nothing", () => {
+    // newest-002 of the explorations in docs/findings.md: a CPU read takes a reference on a device
+    // THP while another CPU fault's split of it is invalidating GPU mappings.
+    const racing: WorkloadInput = {
+      description: "a reference taken during a THP split (issue #18)",
+      seed: 1,
+      platform: "xe-pcie4x8-iommu-vram16m",
+      model: { variant: "newest", thp: "never", deviceThp: true },
+      mappings: [{ addr: "0x4000000", size: "4MiB" }],
+      threads: [
+        { name: "gpu-read", ctx: "gpu", steps: [{ op: "read", addr: "0x40b3000", pages: 1, at: 4580 }] },
+        { name: "populate", ctx: "gpu", steps: [{ op: "populate", start: "0x4000000", end: "0x4400000", timesliceMs: 1 }] },
+        { name: "cpu-write", steps: [{ op: "write", addr: "0x4386000" }] },
+        { name: "cpu-read", steps: [{ op: "read", addr: "0x4000000", at: 347407 }] },
+        { name: "mremap", steps: [{ op: "mremap", addr: "0x41cb000", size: "1040KiB", newAddr: "0x4000000" }] },
+      ],
+    };
+    let splits = 0;
+    const r = exploreRun(racing, { listeners: [{ onModelEvent: (_s, _t, _th, _c, ev) => void (ev.kind === "folio.split" && splits++) }] });
+    expect(r.problems).toEqual([]);
+    expect(splits).toBeGreaterThan(0); // it split once the reference was gone
+  });
 });
+

@@ -34,6 +34,9 @@ export function* splitFolio(k: Kernel, id: number, mm: number, vpn: number): Pro
     yield* mmuNotifierInvalidate(k, range);
     mmuNotifierInvalidateEnd(k, range);
   }
+  // folio_ref_freeze: a reference taken while the notifiers ran fails the split (remap, -EAGAIN).
+  const now = folioOf(k, id);
+  if (now.pincount > 0 || now.refcount !== now.mapcount + 1) return false;
   const firstNew = k.state.nextFolioId;
   const n = nrPages(folio.order);
   const device = folio.memory === "device";
