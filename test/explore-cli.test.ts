@@ -88,15 +88,19 @@ describe("pagesim explore (CLI)", () => {
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "explore", "--variant", "seed", "--time", "10m", "--jobs", "2", "--out", dir], { cwd: root });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    await new Promise((resolve) => setTimeout(resolve, 8000));
+    // The progress line (every 10 s off a terminal) says how many runs are done: interrupt past 20
+    // (run 10 of --seed 1 meets the raw-pfn hazard), however loaded the machine is.
+    let stderr = "";
+    await new Promise<void>((resolve) => child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if ([...stderr.matchAll(/explore: (\d+) runs/g)].some((m) => Number(m[1]) >= 20)) resolve();
+    }));
     child.kill("SIGINT");
     const status = await new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     expect(status, stdout).toBe(130);
     const json = read<ExploreJson & { stopped: boolean }>(dir, "explore.json");
     expect(json.stopped).toBe(true);
-    expect(json.runs).toBeGreaterThan(0);
-    expect(json.runs).toBeLessThan(256);
-    // Run 0 of --seed 1 on the seed variant already meets the raw-pfn hazard.
+    expect(json.runs).toBeGreaterThanOrEqual(20);
     expect(json.findings.length).toBeGreaterThan(0);
     for (const f of json.findings) expect(existsSync(join(f.dir, "finding.md"))).toBe(true);
     expect(stdout).toContain("(stopped: written as drawn, not shrunk)");

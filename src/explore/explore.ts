@@ -151,7 +151,7 @@ async function shrinkAndWrite(o: ExploreOptions, executor: Executor, s: ExploreS
   const shrunk = await Promise.all(fresh.map((r, i) => executor.shrink({ kind: "shrink", id: i, input: r.failure!.input, signature: r.failure!.signature, budget })));
   for (const [i, r] of fresh.entries()) {
     const number = s.findings.length + 1;
-    const finding = await writeFinding(o.outDir, number, { variant: o.variant, seed: o.seed, runIndex: r.runIndex, runSeed: r.runSeed, signature: r.failure!.signature, original: r.failure!.input, shrunk: shrunk[i]!, hooks: o.hooks });
+    const finding = writeFinding(o.outDir, number, { variant: o.variant, seed: o.seed, runIndex: r.runIndex, runSeed: r.runSeed, signature: r.failure!.signature, original: r.failure!.input, shrunk: shrunk[i]! });
     s.findings.push(finding);
     o.onFinding?.(finding);
   }

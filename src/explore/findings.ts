@@ -2,7 +2,6 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { WorkloadError } from "../workload/errors.ts";
-import type { RunHooks } from "../workload/run.ts";
 import type { ShrinkOutcome, Variant } from "./probe.ts";
 import { workloadSize } from "./shrink.ts";
 import { withTeardown } from "./teardown.ts";
@@ -37,7 +36,6 @@ export interface FindingInput {
   signature: string;
   original: WorkloadInput;
   shrunk: ShrinkOutcome;
-  hooks?: RunHooks | undefined;
 }
 
 export const findingName = (n: number): string => String(n).padStart(3, "0");
@@ -46,7 +44,7 @@ export const findingName = (n: number): string => String(n).padStart(3, "0");
 export const replayCommand = (dir: string): string => `npx pagesim explore --replay ${dir}`;
 
 /** Writes finding `number` under outDir/findings/ and says what it is. */
-export async function writeFinding(outDir: string, number: number, f: FindingInput): Promise<FindingSummary> {
+export function writeFinding(outDir: string, number: number, f: FindingInput): FindingSummary {
   const dir = join(outDir, "findings", findingName(number));
   mkdirSync(dir, { recursive: true });
   const p = f.shrunk.problem;

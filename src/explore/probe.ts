@@ -1,3 +1,4 @@
+import type { ModelVariant } from "../pagemap/context.ts";
 import type { RunHooks } from "../workload/run.ts";
 import { CoverageFold } from "./coverage.ts";
 import { explainProblem, type Explanation } from "./explain.ts";
@@ -17,7 +18,8 @@ import type { LoggedEvent, Problem, WorkloadInput } from "./types.ts";
  * at that point, so a failing run is run once more keeping its events (runs are deterministic).
  */
 
-export type Variant = "seed" | "newest";
+/** The model variant explored (docs/fidelity.md). */
+export type Variant = ModelVariant;
 
 export interface RunRequest {
   kind: "run";
