@@ -118,6 +118,20 @@ const OPTIONS = {
 } as const;
 const STRING_OPTIONS = Object.entries(OPTIONS).filter(([, o]) => o.type === "string").map(([name]) => `--${name}`);
 
+/**
+ * A sweep's or an exploration's Ctrl-C: the first SIGINT says what happens and makes the returned
+ * poll true (no new runs are dispatched); a second quits at once with 130.
+ */
+function stopOnSigint(what: string): () => boolean {
+  let stop = false;
+  process.on("SIGINT", () => {
+    if (stop) process.exit(130);
+    stop = true;
+    console.error(`pagesim: SIGINT: ${what} (again to quit at once)`);
+  });
+  return () => stop;
+}
+
 /** How a --out (or the default in its place) is named in messages. */
 const outLabel = (given: string | undefined, dir: string, what: string): string => (given === undefined ? `${what} ${dir}` : `--out ${given === "" ? '""' : given}`);
 
@@ -221,16 +235,11 @@ async function main(argv: string[]): Promise<number> {
       const budget = budgetOptions(values["max-events"], values["max-bytes"]);
       const outDir = values.out ?? join("results", "sweeps", safeName(file));
       checkOutDir(outDir, outLabel(values.out, outDir, "the sweep directory"));
-      let stop = false;
-      process.on("SIGINT", () => {
-        if (stop) process.exit(130);
-        stop = true;
-        console.error("pagesim: SIGINT: finishing the runs in flight; --resume continues later (again to quit at once)");
-      });
+      const stopped = stopOnSigint("finishing the runs in flight; --resume continues later");
       const progress = sweepProgress();
       const summary = await runSweep({
         file, outDir, budget, fsync: values["no-fsync"] !== true, resume: values.resume === true, yes: values.yes === true, ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
-        onPlan: (plan) => console.log(formatPlan(plan)), onProgress: progress.update, shouldStop: () => stop,
+        onPlan: (plan) => console.log(formatPlan(plan)), onProgress: progress.update, shouldStop: stopped,
       });
       progress.stop();
       console.log(formatSweepSummary(summary));
@@ -263,18 +272,13 @@ async function main(argv: string[]): Promise<number> {
       const { checkOutDir } = await import("./record/out-dir.ts");
       const outDir = values.out ?? join("results", "explore", `${variant}-${seed}${shard === undefined ? "" : `-shard${shard.k}of${shard.n}`}`);
       checkOutDir(outDir, outLabel(values.out, outDir, "the exploration directory"));
-      let stop = false;
-      process.on("SIGINT", () => {
-        if (stop) process.exit(130);
-        stop = true;
-        console.error("pagesim: SIGINT: finishing the runs in flight and keeping what was found (again to quit at once)");
-      });
+      const stopped = stopOnSigint("finishing the runs in flight and keeping what was found");
       const { explore } = await import("./explore/explore.ts");
       const progress = exploreProgress();
       const summary = await explore({
         variant, seed, outDir, ...(runs === undefined ? {} : { runs }), ...(timeMs === undefined ? {} : { timeMs }), ...(jobs === undefined ? {} : { jobs }), ...(shard === undefined ? {} : { shard }),
         shrinkBudget: { maxRuns: shrinkRuns, maxMs: 60_000 },
-        onProgress: progress.update, onFinding: (f) => console.error(formatFinding(f)), shouldStop: () => stop,
+        onProgress: progress.update, onFinding: (f) => console.error(formatFinding(f)), shouldStop: stopped,
       });
       progress.stop();
       console.log(formatExploreSummary(summary));

@@ -8,6 +8,7 @@ import type { LoggedEvent, Problem } from "../src/explore/types.ts";
 import type { RunEvent } from "../src/machine/run-events.ts";
 import { parseWorkload } from "../src/workload/load.ts";
 import { runWorkload } from "../src/workload/run.ts";
+import { heldPageWorkload } from "./support/held-page-workload.ts";
 
 /** A hand-made log: each entry a thread uid, its context and the event it commits; seq and time count up. */
 function log(entries: [thread: number, ctx: ExecContext, ev: RunEvent][]): LoggedEvent[] {
@@ -373,24 +374,7 @@ describe("signature and explanation on a captured log", () => {
 
 describe("a hung fault, captured: the hung thread and the holder the sentence names", () => {
   // A CPU write, a populate to VRAM, a pin of one device page never released, then a CPU read of it (test/hung-fault.test.ts).
-  const text = `description: a device page pinned while the CPU reads it
-seed: 1
-model: { hz: 1000 }
-mappings:
-  - { addr: 0x4000000, size: 2MiB }
-threads:
-  - name: cpu0
-    steps:
-      - { op: write, addr: 0x4000000, pages: 512 }
-      - { op: pin, addr: 0x4003000, at: 2ms }
-  - name: cpu1
-    steps:
-      - { op: read, addr: 0x4003000, at: 3ms }
-  - name: gpu0
-    ctx: gpu
-    steps:
-      - { op: populate, start: 0x4000000, end: 0x4200000, at: 1ms }
-`;
+  const text = heldPageWorkload("pin", "");
   const events: LoggedEvent[] = [];
   const names = new Map<number, string>();
   const live = new StackTracker();

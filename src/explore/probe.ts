@@ -72,11 +72,12 @@ const EXCERPT_EVENTS = 20_000;
 
 /**
  * The input's first problem, with its signature and what explains it; undefined when it runs
- * clean. Two runs: the first finds the problem's seq; the second stops its stack tracker and
- * event ring just after that seq (before any later event), so neither holds the whole log.
+ * clean. Two runs: the first finds the problem's seq (skipped when the caller has just run the
+ * input and passes its first problem); the second stops its stack tracker and event ring just
+ * after that seq (before any later event), so neither holds the whole log.
  */
-export function diagnose(input: WorkloadInput, hooks: RunHooks = {}): (Failure & Explanation) | undefined {
-  const problem = exploreRun(input, { hooks }).problems[0];
+export function diagnose(input: WorkloadInput, hooks: RunHooks = {}, known?: Problem): (Failure & Explanation) | undefined {
+  const problem = known ?? exploreRun(input, { hooks }).problems[0];
   if (problem === undefined) return undefined;
   const tracker = new StackTracker();
   const names = new Map<number, string>();
@@ -109,9 +110,7 @@ export function exploreIndex(req: RunRequest, hooks: RunHooks = {}): RunOutcome 
   const run = exploreRun(input, { hooks, listeners: [coverage] });
   const outcome: RunOutcome = { kind: "run", runIndex: req.runIndex, runSeed, labels: coverage.labels, engineSteps: run.engineSteps, events: run.events };
   if (run.problems.length === 0) return outcome;
-  const failure = diagnose(input, hooks);
-  // A failure that does not come back when run again would be non-determinism: report it as found.
-  const found = failure ?? { problem: run.problems[0]!, signature: `nondeterministic | ${run.problems[0]!.check}` };
+  const found = diagnose(input, hooks, run.problems[0]!)!;
   return { ...outcome, failure: { problem: found.problem, signature: found.signature, input } };
 }
 
