@@ -295,7 +295,6 @@ class RunChecks {
     if (injected === 0) for (const s of this.signals) this.push({ check: "signal", message: s.message, seq: s.seq });
     return {
       problems: [...this.problems].sort((a, b) => a.seq - b.seq),
-      labels: {},
       engineSteps,
       events: w.log.length,
       ...(this.events === undefined ? {} : { log: this.events }),

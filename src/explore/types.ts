@@ -47,8 +47,6 @@ export interface LoggedEvent {
 /** What one explored run returns. */
 export interface ExploredRun {
   problems: Problem[];
-  /** Coverage: "function:label" → times reached in this run. */
-  labels: Record<string, number>;
   /** Engine steps and events the run took (for throughput). */
   engineSteps: number;
   events: number;
